@@ -1,0 +1,36 @@
+# bigcompute — developer entry points. `make demo` and `make test` are the README's quick start.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint bench clean
+
+$(PY):
+	python3 -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -e '.[test]'
+	touch $(STAMP)
+
+# Azurite, the storage emulator of the local target, from the npm registry into ./node_modules.
+AZURITE := node_modules/.bin/azurite-blob
+$(AZURITE): package.json
+	npm install --no-audit --no-fund --loglevel=error
+	touch $(AZURITE)
+
+demo: $(STAMP) $(AZURITE)
+	$(VENV)/bin/bigcompute validate workloads/ --stack dev
+
+test: $(STAMP) $(AZURITE)
+	$(VENV)/bin/pytest -n 2 -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+bench: $(STAMP)
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .bigcompute out

@@ -1,0 +1,84 @@
+"""Shared benchmark plumbing: measure a figure and its floor in the same run, report both as a ratio.
+
+A benchmark module `bench/bench_<area>.py` defines `run() -> list[Figure]`. `python -m bench` runs every
+module (or those named on the command line), prints each figure and writes `bench/RESULTS.md`.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import resource
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Figure:
+    name: str
+    value: float
+    unit: str
+    floor: float | None = None
+    floor_label: str = ""
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.floor in (None, 0):
+            return None
+        return self.value / self.floor
+
+    def line(self) -> str:
+        ratio = f"{self.ratio:.2f}x" if self.ratio is not None else "-"
+        floor = f"{self.floor:.4g} {self.unit} ({self.floor_label})" if self.floor is not None else "-"
+        verdict = {True: "met", False: "MISSED", None: ""}[self.met]
+        return f"| {self.name} | {self.value:.4g} {self.unit} | {floor} | {ratio} | {self.target} | {verdict} |"
+
+
+def timed(fn: Callable[[], object]) -> tuple[float, object]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def run_child(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[float, int, str]:
+    """Run Python `code` in a fresh interpreter; return (wall seconds, peak RSS in bytes, stdout).
+
+    A child process gives a clean peak-RSS reading for each measurement.
+    """
+    wrapper = (
+        "import resource, sys, time\n"
+        "_t = time.perf_counter()\n"
+        f"exec(compile({code!r}, '<bench>', 'exec'))\n"
+        "_w = time.perf_counter() - _t\n"
+        "print(f'__BENCH__ {_w} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}', file=sys.stderr)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", wrapper, *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, **(env or {})},
+    )
+    marker = [ln for ln in proc.stderr.splitlines() if ln.startswith("__BENCH__")][-1].split()
+    return float(marker[1]), int(marker[2]), proc.stdout
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            models = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
+        cpu = models[0] if models else cpu
+    except OSError:
+        pass
+    mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return f"{os.cpu_count()} cores, {mem_gib:.0f} GiB, {cpu}, Python {platform.python_version()}"
+
+
+def self_peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
