@@ -1,0 +1,25 @@
+"""Exit codes and the one place the CLI exits: commands return an int or raise `Exit`."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+
+EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+
+
+class Exit(Exception):
+    def __init__(self, code: int, message: str = ""):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+    @staticmethod
+    def run(body: Callable[[], int]) -> None:
+        try:
+            code = body()
+        except Exit as e:
+            if e.message:
+                print(e.message, file=sys.stderr)
+            code = e.code
+        sys.exit(code)

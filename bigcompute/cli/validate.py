@@ -1,0 +1,111 @@
+"""`bigcompute validate` and `bigcompute expand`: check workloads and the stack before any side effect."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.cli.report import FileResult, report
+from bigcompute.config import ConfigError, load_stack
+from bigcompute.workload import DEFAULT_MAX_TASKS, WorkloadError, check_workloads, count_tasks, load_workload
+
+
+@dataclass(frozen=True)
+class ValidateArgs:
+    paths: tuple[str, ...]
+    stack: str | None
+    fmt: str
+    max_tasks: int
+
+
+def run_validate(args: ValidateArgs) -> int:
+    results: list[FileResult] = []
+    pools = None
+    if args.stack:
+        try:
+            stack = load_stack(args.stack)
+            pools = [p.name for p in stack.pools]
+            results.append(FileResult(stack.path, "stack", summary=f"{len(pools)} pools"))
+        except ConfigError as e:
+            results.append(FileResult(e.diagnostics[0].file, "stack", e.diagnostics))
+            pools = []  # every workload's pool is then unknown: say so rather than skip the check
+    for path, loaded, problems in check_workloads(args.paths, pools=pools, max_tasks=args.max_tasks):
+        summary = ""
+        if loaded:
+            n = count_tasks(loaded.workload, loaded.files)
+            summary = f"{n:,} task{'s' if n != 1 else ''}, {len(loaded.files)} input file" + \
+                ("s" if len(loaded.files) != 1 else "")
+        results.append(FileResult(str(path), "workload", problems, summary))
+    if not results:
+        raise Exit(EXIT_INVALID, f"no workload files found in {', '.join(args.paths)}")
+    report(results, args.fmt, sys.stdout)
+    return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID
+
+
+FORMATS = click.Choice(["text", "json", "github"])
+
+
+@click.command("validate")
+@click.argument("paths", nargs=-1, type=click.Path())
+@click.option("--stack", help="Also check the stack file stacks/Pulumi.<STACK>.yaml and that each pool exists in it.")
+@click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
+@click.option("--max-tasks", type=click.IntRange(min=1), default=DEFAULT_MAX_TASKS, show_default=True,
+              envvar="BIGCOMPUTE_MAX_TASKS", help="Largest number of tasks one workload may expand to.")
+def validate_command(paths: tuple[str, ...], stack: str | None, fmt: str, max_tasks: int) -> None:
+    """Check workload files (default: workloads/) and, with --stack, the stack config. Exit 2 when invalid."""
+    Exit.run(lambda: run_validate(ValidateArgs(paths or ("workloads",), stack, fmt, max_tasks)))
+
+
+@click.command("expand")
+@click.argument("workload", type=click.Path())
+@click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True, help="Tasks to print.")
+@click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False),
+              help="Stack outputs JSON (default: the local target's, else example URLs).")
+def expand_command(workload: str, limit: int, outputs_file: str | None) -> None:
+    """Print the first tasks of WORKLOAD exactly as the Batch task JSON that would be submitted."""
+    Exit.run(lambda: run_expand(workload, limit, outputs_file))
+
+
+def run_expand(path: str, limit: int, outputs_file: str | None) -> int:
+    from itertools import islice
+
+    from bigcompute.workload import iter_tasks
+    from bigcompute.workload.inputs import file_digest
+    from bigcompute.workload.wire import job_id, merge_dependencies, task_model
+
+    try:
+        loaded = load_workload(path)
+    except WorkloadError as e:
+        raise Exit(EXIT_INVALID, str(e)) from None
+    wl, files = loaded.workload, loaded.files
+    digests = {f.relpath: file_digest(f.path) for f in files}
+    job = job_id(wl, digests)
+    ctx = storage_context(outputs_file)
+    total = count_tasks(wl, files)
+    merge_deps = None
+    if wl.merge and limit >= total:
+        merge_deps = merge_dependencies(t.id for t in iter_tasks(wl, files) if not t.is_merge)
+    tasks = [task_model(t, wl, job, ctx, digests, merge_deps).as_dict() for t in islice(iter_tasks(wl, files), limit)]
+    json.dump({"jobId": job, "poolName": wl.pool, "taskCount": total, "tasks": tasks}, sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def storage_context(outputs_file: str | None):
+    from bigcompute.workload.wire import StorageContext
+
+    path = Path(outputs_file or ".bigcompute/local/outputs.json")
+    if path.is_file():
+        out = json.loads(path.read_text())
+        blob = out["blobEndpoint"].rstrip("/")
+        return StorageContext(f"{blob}/{out['containers']['inputs']}", f"{blob}/{out['containers']['outputs']}",
+                              out.get("identityResourceId"))
+    if outputs_file:
+        raise Exit(EXIT_INVALID, f"{outputs_file}: no such outputs file")
+    example = "https://<storage-account>.blob.core.windows.net"
+    return StorageContext(f"{example}/inputs", f"{example}/outputs", "<pool identity resource id>")

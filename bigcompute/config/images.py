@@ -1,0 +1,29 @@
+"""Short image aliases for pools, resolved to a marketplace image and the matching Batch node agent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ImageReference:
+    publisher: str
+    offer: str
+    sku: str
+    version: str
+    node_agent_sku: str
+
+    @property
+    def is_windows(self) -> bool:
+        return self.node_agent_sku.startswith("batch.node.windows")
+
+
+IMAGE_ALIASES: dict[str, ImageReference] = {
+    "ubuntu-22.04": ImageReference("canonical", "0001-com-ubuntu-server-jammy", "22_04-lts", "latest",
+                                   "batch.node.ubuntu 22.04"),
+    "ubuntu-24.04": ImageReference("canonical", "ubuntu-24_04-lts", "server", "latest", "batch.node.ubuntu 24.04"),
+    "debian-12": ImageReference("debian", "debian-12", "12", "latest", "batch.node.debian 12"),
+    "almalinux-9": ImageReference("almalinux", "almalinux-x86_64", "9-gen2", "latest", "batch.node.el 9"),
+    "windows-2022": ImageReference("microsoftwindowsserver", "windowsserver", "2022-datacenter-smalldisk",
+                                   "latest", "batch.node.windows amd64"),
+}

@@ -1,0 +1,145 @@
+"""The stack config model: what `stacks/Pulumi.<stack>.yaml` declares, as frozen dataclasses.
+
+One model for both readers: the Pulumi program and the runner (and the local target).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from bigcompute.config.images import ImageReference
+
+
+@dataclass(frozen=True)
+class Containers:
+    inputs: str = "inputs"
+    outputs: str = "outputs"
+    applications: str = "applications"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    sku: str = "Standard_LRS"
+    containers: Containers = Containers()
+    output_retention_days: int = 30
+    shared_key_access: bool = False
+
+
+@dataclass(frozen=True)
+class BatchConfig:
+    public_network_access: bool = True
+    authentication_modes: tuple[str, ...] = ("AAD",)
+    runner_principal_id: str | None = None
+    active_job_quota: int = 300
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    address_space: str
+    subnet_prefix: str
+    public_ips: str = "batchManaged"  # none | batchManaged
+
+
+@dataclass(frozen=True)
+class MonitoringConfig:
+    log_retention_days: int = 30
+
+
+@dataclass(frozen=True)
+class FixedScale:
+    dedicated: int = 0
+    spot: int = 0
+
+
+@dataclass(frozen=True)
+class AutoScale:
+    preset: str | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    formula: str | None = None
+    evaluation_interval: timedelta = timedelta(minutes=15)
+
+
+@dataclass(frozen=True)
+class StartTask:
+    command: str | None = None
+    apt_packages: tuple[str, ...] = ()
+    pip_packages: tuple[str, ...] = ()
+    elevated: bool = False
+    wait_for_success: bool = True
+
+
+@dataclass(frozen=True)
+class ApplicationRef:
+    id: str
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Pricing:
+    dedicated_per_hour: float = 0.0
+    spot_per_hour: float = 0.0
+
+
+@dataclass(frozen=True)
+class LocalPool:
+    nodes: int = 1
+    task_slots_per_node: int | None = None
+
+
+@dataclass(frozen=True)
+class PoolConfig:
+    name: str
+    vm_size: str
+    image: ImageReference
+    scale: FixedScale | AutoScale
+    task_slots_per_node: int = 1
+    scheduling: str = "spread"
+    node_deallocation_option: str = "taskcompletion"
+    start_task: StartTask | None = None
+    applications: tuple[ApplicationRef, ...] = ()
+    container_images: tuple[str, ...] = ()
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    pricing: Pricing | None = None
+    local: LocalPool = LocalPool()
+    image_alias: str | None = None
+
+    def formula(self) -> str | None:
+        """The autoscale formula Batch will run: a rendered preset or the raw formula."""
+        if not isinstance(self.scale, AutoScale):
+            return None
+        if self.scale.formula is not None:
+            return self.scale.formula
+        from bigcompute.autoscale import presets
+
+        return presets.render(self.scale.preset or "", self.scale.params)
+
+    @property
+    def uses_spot(self) -> bool:
+        if isinstance(self.scale, FixedScale):
+            return self.scale.spot > 0
+        return "$TargetLowPriorityNodes" in (self.formula() or "")
+
+    @property
+    def local_slots(self) -> int:
+        return self.local.task_slots_per_node or self.task_slots_per_node
+
+
+@dataclass(frozen=True)
+class StackConfig:
+    name: str
+    path: str
+    location: str
+    environment: str
+    pools: tuple[PoolConfig, ...]
+    tags: Mapping[str, str] = field(default_factory=dict)
+    allow_spot: bool = True
+    storage: StorageConfig = StorageConfig()
+    batch: BatchConfig = BatchConfig()
+    network: NetworkConfig | None = None
+    monitoring: MonitoringConfig = MonitoringConfig()
+
+    def pool(self, name: str) -> PoolConfig | None:
+        return next((p for p in self.pools if p.name == name), None)

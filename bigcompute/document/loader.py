@@ -1,0 +1,162 @@
+"""Load YAML the way a reviewer reads it: every value keeps its line and column.
+
+PyYAML's constructor silently keeps the last of two duplicate keys and expands aliases without
+limit, so this module builds values from the composed node graph itself (as cfn-lint does), refusing
+duplicate keys, capping alias expansion and file size, and reporting non-UTF-8 bytes by position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path as FsPath
+from typing import Any
+
+import yaml
+
+from bigcompute.document.diagnostics import Diagnostic, DocumentError, Path
+
+try:  # the C composer is several times faster; fall back where libyaml is missing
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+MERGE_TAG = "tag:yaml.org,2002:merge"
+STR_TAG = "tag:yaml.org,2002:str"
+TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    max_bytes: int = 2 * 1024 * 1024
+    max_nodes: int = 100_000  # values built, counting every alias expansion
+
+
+@dataclass
+class Document:
+    path: str
+    data: Any
+    text: str
+    marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+    key_marks: dict[Path, tuple[int, int]] = field(default_factory=dict)
+
+    def mark(self, path: Path, *, key: bool = False) -> tuple[int, int]:
+        """The line/column of `path`, or of its nearest located ancestor."""
+        if key and path in self.key_marks:
+            return self.key_marks[path]
+        while path not in self.marks and path:
+            path = path[:-1]
+        return self.marks.get(path, (1, 1))
+
+    def diagnostic(self, path: Path, message: str, *, key: bool = False, code: str = "invalid") -> Diagnostic:
+        line, column = self.mark(path, key=key)
+        return Diagnostic(self.path, line, column, path, message, code)
+
+
+def load_document(path: str | FsPath, limits: LoadLimits = LoadLimits(), display: str | None = None) -> Document:
+    name = display or str(path)
+    try:
+        size = FsPath(path).stat().st_size
+        if size > limits.max_bytes:
+            raise _fail(name, 1, 1, f"file is {size} bytes, over the limit of {limits.max_bytes}", "too-large")
+        raw = FsPath(path).read_bytes()
+    except OSError as e:
+        raise _fail(name, 1, 1, f"cannot read file: {e.strerror}", "unreadable") from e
+    return load_text(raw, name, limits)
+
+
+def load_text(raw: bytes | str, name: str, limits: LoadLimits = LoadLimits()) -> Document:
+    if isinstance(raw, bytes):
+        if len(raw) > limits.max_bytes:
+            raise _fail(name, 1, 1, f"file is {len(raw)} bytes, over the limit of {limits.max_bytes}", "too-large")
+        text = _decode(raw, name)
+    else:
+        text = raw
+    try:
+        node = yaml.compose(text, Loader=_Loader)
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = " ".join(p for p in (e.context, e.problem) if p) or str(e)
+        raise _fail(name, line, col, f"YAML syntax error: {problem}", "yaml-syntax") from None
+    except yaml.YAMLError as e:
+        raise _fail(name, 1, 1, f"YAML error: {e}", "yaml-syntax") from None
+    doc = Document(name, None, text)
+    if node is not None:
+        doc.data = _Builder(doc, limits).build(node, ())
+    return doc
+
+
+def _decode(raw: bytes, name: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        before = raw[: e.start]
+        line = before.count(b"\n") + 1
+        col = e.start - (before.rfind(b"\n") + 1) + 1
+        raise _fail(name, line, col, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x})", "encoding") from None
+
+
+def _fail(name: str, line: int, col: int, message: str, code: str) -> DocumentError:
+    return DocumentError([Diagnostic(name, line, col, (), message, code)])
+
+
+class _Builder:
+    def __init__(self, doc: Document, limits: LoadLimits):
+        self.doc = doc
+        self.limits = limits
+        self.count = 0
+        self.scalars = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: Path) -> Any:
+        self.count += 1
+        if self.count > self.limits.max_nodes:
+            raise self._error(node, path, f"document expands to over {self.limits.max_nodes} values "
+                              "(an alias/anchor bomb?)", "alias-bomb")
+        self.doc.marks.setdefault(path, _pos(node))
+        if isinstance(node, yaml.MappingNode):
+            return self._mapping(node, path)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        if node.tag == TIMESTAMP_TAG:  # keep dates as written; no schema field wants a datetime
+            return node.value
+        try:
+            return self.scalars.construct_object(node)
+        except yaml.constructor.ConstructorError as e:
+            raise self._error(node, path, f"cannot read value: {e.problem}", "yaml-value") from None
+
+    def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        explicit: set[str] = set()
+        for key_node, value_node in node.value:
+            if key_node.tag == MERGE_TAG:
+                self._merge(out, explicit, value_node, path)
+                continue
+            if not isinstance(key_node, yaml.ScalarNode):
+                raise self._error(key_node, path, "mapping keys must be plain scalars", "yaml-key")
+            key = str(self.scalars.construct_object(key_node))
+            if key in explicit:
+                first = self.doc.key_marks[(*path, key)]
+                raise self._error(key_node, (*path, key),
+                                  f"duplicate key '{key}' (first defined at line {first[0]})", "duplicate-key")
+            explicit.add(key)
+            self.doc.key_marks[(*path, key)] = _pos(key_node)
+            out[key] = self.build(value_node, (*path, key))
+        return out
+
+    def _merge(self, out: dict[str, Any], explicit: set[str], node: yaml.Node, path: Path) -> None:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        for source in sources:
+            merged = self.build(source, path)
+            if not isinstance(merged, dict):
+                raise self._error(source, path, "'<<' merges only mappings", "yaml-merge")
+            for key, value in merged.items():
+                if key not in explicit:
+                    out.setdefault(key, value)
+
+    def _error(self, node: yaml.Node, path: Path, message: str, code: str) -> DocumentError:
+        line, col = _pos(node)
+        return DocumentError([Diagnostic(self.doc.path, line, col, path, message, code)])
+
+
+def _pos(node: yaml.Node) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1

@@ -1,0 +1,166 @@
+"""Jobs: add/get/list/patch, terminate/delete/disable/enable (transitional states settle in the scheduler)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bigcompute.emulator.common import Ctx, new_doc, set_state, touch
+from bigcompute.emulator.db import dumps, loads
+from bigcompute.emulator.errors import BatchError, exists, invalid_property, missing_property, not_found, \
+    unsupported_locally
+from bigcompute.emulator.models import JobState, check_job_transition
+from bigcompute.emulator.validate import check_id, check_runnable
+from bigcompute.emulator.wire import UNBOUNDED, iso, parse_duration
+
+_CREATE_KEYS = (
+    "id", "displayName", "priority", "maxParallelTasks", "allowTaskPreemption", "usesTaskDependencies",
+    "constraints", "poolInfo", "commonEnvironmentSettings", "onAllTasksComplete", "onTaskFailure", "metadata",
+    "jobPreparationTask", "jobReleaseTask", "networkConfiguration",
+)
+_PATCH_KEYS = ("priority", "allowTaskPreemption", "maxParallelTasks", "constraints", "poolInfo",
+               "onAllTasksComplete", "metadata", "networkConfiguration")
+
+
+class JobStore:
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+
+    def load(self, job_id: str) -> dict[str, Any]:
+        row = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise not_found("Job")
+        return loads(row[0])
+
+    def save(self, doc: dict[str, Any], *, touched: bool = True) -> None:
+        if touched:
+            touch(doc, self.ctx.clock())
+        self.ctx.db.conn.execute(
+            "UPDATE jobs SET doc=?, state=?, pool_id=?, priority=? WHERE id=?",
+            (dumps(doc), doc["state"], (doc.get("poolInfo") or {}).get("poolId"), doc.get("priority", 0), doc["id"]),
+        )
+
+    def transition(self, doc: dict[str, Any], new: JobState) -> None:
+        check_job_transition(doc["state"], new)
+        set_state(doc, new, self.ctx.clock())
+
+    def create(self, spec: dict[str, Any]) -> dict[str, Any]:
+        job_id = check_id(spec.get("id"))
+        pool_info = spec.get("poolInfo") or {}
+        if pool_info.get("autoPoolSpecification"):
+            raise unsupported_locally("poolInfo.autoPoolSpecification", "create the pool in the stack config and "
+                                      "reference it with poolInfo.poolId.")
+        if not pool_info.get("poolId"):
+            raise missing_property("poolInfo.poolId")
+        if spec.get("jobManagerTask"):
+            raise unsupported_locally("jobManagerTask", "job manager tasks are not run by the local emulator; "
+                                      "add the work as ordinary tasks.")
+        for key in ("jobPreparationTask", "jobReleaseTask"):
+            if spec.get(key):
+                check_runnable(spec[key], f"{key}.")
+        if spec.get("jobReleaseTask") and not spec.get("jobPreparationTask"):
+            raise invalid_property("jobReleaseTask", "A job release task requires a job preparation task.")
+        now = self.ctx.clock()
+        doc = new_doc({k: spec[k] for k in _CREATE_KEYS if k in spec}, f"{self.ctx.base_url}/jobs/{job_id}", now,
+                      JobState.ACTIVE)
+        self._normalize(doc)
+        doc["executionInfo"] = {"startTime": iso(now), "poolId": pool_info["poolId"]}
+        with self.ctx.db.tx() as c:
+            if c.execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone():
+                raise exists("Job")
+            c.execute("INSERT INTO jobs (id, state, pool_id, priority, doc) VALUES (?, ?, ?, ?, ?)",
+                      (job_id, doc["state"], pool_info["poolId"], doc["priority"], dumps(doc)))
+        return doc
+
+    @staticmethod
+    def _normalize(doc: dict[str, Any]) -> None:
+        doc.setdefault("priority", 0)
+        doc.setdefault("maxParallelTasks", -1)
+        doc.setdefault("allowTaskPreemption", False)
+        doc.setdefault("usesTaskDependencies", False)
+        doc.setdefault("onAllTasksComplete", "noaction")
+        doc.setdefault("onTaskFailure", "noaction")
+        constraints = doc.setdefault("constraints", {})
+        constraints.setdefault("maxWallClockTime", UNBOUNDED)
+        constraints.setdefault("maxTaskRetryCount", 0)
+        parse_duration(constraints["maxWallClockTime"], "constraints.maxWallClockTime")
+        if not isinstance(doc["priority"], int) or not -1000 <= doc["priority"] <= 1000:
+            raise invalid_property("priority", "priority must be between -1000 and 1000.", doc["priority"])
+
+    def patch(self, job_id: str, body: dict[str, Any], if_match: str | None) -> dict[str, Any]:
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            check_if_match(doc, if_match)
+            self._check_writable(doc)
+            for key in _PATCH_KEYS:
+                if key in body:
+                    doc[key] = body[key] if key != "constraints" else {**doc.get("constraints", {}), **body[key]}
+            self._normalize(doc)
+            self.save(doc)
+        self.ctx.wake()  # switching to terminatejob may complete the job right away
+        return doc
+
+    def request_terminate(self, job_id: str, reason: str | None) -> dict[str, Any]:
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            if doc["state"] in (JobState.COMPLETED, JobState.TERMINATING):
+                raise BatchError(409, "JobCompleted", "The specified job is already in a completed state.")
+            self._check_writable(doc)
+            self.transition(doc, JobState.TERMINATING)
+            doc["executionInfo"]["terminateReason"] = reason or "UserTerminate"
+            self.save(doc)
+        self.ctx.wake()
+        return doc
+
+    def request_delete(self, job_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            if doc["state"] == JobState.DELETING:
+                return
+            self.transition(doc, JobState.DELETING)
+            self.save(doc)
+        self.ctx.wake()
+
+    def request_disable(self, job_id: str, disable_tasks: str) -> None:
+        if disable_tasks not in ("requeue", "terminate", "wait"):
+            raise invalid_property("disableTasks", "disableTasks must be requeue, terminate or wait.", disable_tasks)
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            self._check_writable(doc)
+            self.transition(doc, JobState.DISABLING)
+            doc["_disableTasks"] = disable_tasks
+            self.save(doc)
+        self.ctx.wake()
+
+    def request_enable(self, job_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            self.transition(doc, JobState.ENABLING)
+            self.save(doc)
+        self.ctx.wake()
+
+    def _check_writable(self, doc: dict[str, Any]) -> None:
+        if doc["state"] == JobState.DELETING:
+            raise BatchError(409, "JobBeingDeleted", "The specified job has been marked for deletion and is being "
+                             "garbage collected.")
+
+    def ensure_accepts_tasks(self, doc: dict[str, Any]) -> None:
+        self._check_writable(doc)
+        if doc["state"] in (JobState.COMPLETED, JobState.TERMINATING):
+            raise BatchError(409, "JobCompleted", "The specified job is already in a completed state.")
+
+    def complete(self, doc: dict[str, Any], reason: str | None = None) -> None:
+        """Move an active/terminating job to completed (the scheduler has stopped its tasks)."""
+        now = self.ctx.clock()
+        if doc["state"] != JobState.TERMINATING:
+            self.transition(doc, JobState.TERMINATING)
+        self.transition(doc, JobState.COMPLETED)
+        info = doc["executionInfo"]
+        info["endTime"] = iso(now)
+        if reason and not info.get("terminateReason"):
+            info["terminateReason"] = reason
+        self.save(doc)
+
+
+def check_if_match(doc: dict[str, Any], if_match: str | None) -> None:
+    if if_match and if_match != "*" and if_match.strip('"') != doc["eTag"]:
+        raise BatchError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")

@@ -1,0 +1,198 @@
+"""Pools: create/get/list/delete, resize, autoscale settings. Nodes live in the pool doc (`_nodes`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bigcompute.emulator import autoscale_adapter
+from bigcompute.emulator.common import Ctx, new_doc, public, set_state, touch
+from bigcompute.emulator.db import dumps, loads
+from bigcompute.emulator.errors import BatchError, exists, invalid_property, missing_property, not_found
+from bigcompute.emulator.models import AllocationState, PoolState
+from bigcompute.emulator.validate import check_id, check_runnable
+from bigcompute.emulator.wire import iso, parse_duration
+
+MAX_FORMULA = 8192
+MIN_INTERVAL, MAX_INTERVAL, DEFAULT_INTERVAL = 300.0, 168 * 3600.0, 900.0
+ENABLE_SPACING = 30.0  # Batch refuses enable-autoscale calls closer than this for one pool
+_CREATE_KEYS = (
+    "id", "displayName", "vmSize", "virtualMachineConfiguration", "resizeTimeout", "targetDedicatedNodes",
+    "targetLowPriorityNodes", "enableAutoScale", "autoScaleFormula", "autoScaleEvaluationInterval",
+    "enableInterNodeCommunication", "networkConfiguration", "startTask", "applicationPackageReferences",
+    "taskSlotsPerNode", "taskSchedulingPolicy", "userAccounts", "metadata", "mountConfiguration", "identity",
+    "upgradePolicy",
+)
+
+
+class PoolStore:
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+
+    def load(self, pool_id: str) -> dict[str, Any]:
+        row = self.ctx.db.conn.execute("SELECT doc FROM pools WHERE id=?", (pool_id,)).fetchone()
+        if row is None:
+            raise not_found("Pool")
+        return loads(row[0])
+
+    def save(self, doc: dict[str, Any], *, touched: bool = True) -> None:
+        if touched:
+            touch(doc, self.ctx.clock())
+        self.ctx.db.conn.execute("UPDATE pools SET doc=? WHERE id=?", (dumps(doc), doc["id"]))
+
+    def all(self) -> list[dict[str, Any]]:
+        return [loads(r[0]) for r in self.ctx.db.conn.execute("SELECT doc FROM pools ORDER BY id")]
+
+    def create(self, spec: dict[str, Any]) -> dict[str, Any]:
+        pool_id = check_id(spec.get("id"))
+        if not spec.get("vmSize"):
+            raise missing_property("vmSize")
+        now = self.ctx.clock()
+        doc = new_doc({k: spec[k] for k in _CREATE_KEYS if k in spec}, f"{self.ctx.base_url}/pools/{pool_id}", now,
+                      PoolState.ACTIVE)
+        slots = doc.setdefault("taskSlotsPerNode", 1)
+        if not isinstance(slots, int) or not 1 <= slots <= 256:
+            raise invalid_property("taskSlotsPerNode", "taskSlotsPerNode must be between 1 and 256.", slots)
+        if spec.get("startTask"):
+            check_runnable(spec["startTask"], "startTask.")
+        doc.setdefault("resizeTimeout", "PT15M")
+        doc.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
+        doc.update(allocationState=AllocationState.RESIZING, allocationStateTransitionTime=iso(now),
+                   currentDedicatedNodes=0, currentLowPriorityNodes=0, _nodes=[], _nodeSeq=0)
+        if doc.get("enableAutoScale"):
+            if "targetDedicatedNodes" in spec or "targetLowPriorityNodes" in spec:
+                raise invalid_property("targetDedicatedNodes", "Target node counts cannot be set when "
+                                       "enableAutoScale is true.")
+            self._apply_autoscale_settings(doc, spec, now, first=True)
+        else:
+            doc["enableAutoScale"] = False
+            doc.setdefault("targetDedicatedNodes", 0)
+            doc.setdefault("targetLowPriorityNodes", 0)
+        with self.ctx.db.tx() as c:
+            if c.execute("SELECT 1 FROM pools WHERE id=?", (pool_id,)).fetchone():
+                raise exists("Pool")
+            if doc.get("enableAutoScale"):
+                self.evaluate_and_apply(doc, now)
+            c.execute("INSERT INTO pools (id, doc) VALUES (?, ?)", (pool_id, dumps(doc)))
+        self.ctx.wake()
+        return doc
+
+    def delete(self, pool_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            set_state(doc, PoolState.DELETING, self.ctx.clock())
+            self.save(doc)
+        self.ctx.wake()
+
+    def resize(self, pool_id: str, body: dict[str, Any]) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            self._check_mutable(doc)
+            if doc.get("enableAutoScale"):
+                raise BatchError(409, "AutoScalingEnabled", "The pool has autoscale enabled; it cannot be resized.")
+            if doc["allocationState"] != AllocationState.STEADY:
+                raise BatchError(409, "PoolNotSteady", "The pool is resizing; wait until its allocation state "
+                                 "is steady.")
+            for key in ("targetDedicatedNodes", "targetLowPriorityNodes"):
+                value = body.get(key) or 0
+                if not isinstance(value, int) or value < 0:
+                    raise invalid_property(key, f"{key} must be a non-negative integer.", value)
+                doc[key] = value
+            doc["_dealloc"] = body.get("nodeDeallocationOption") or "requeue"
+            self._start_resize(doc)
+            self.save(doc)
+        self.ctx.wake()
+
+    def stop_resize(self, pool_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            if doc["allocationState"] == AllocationState.RESIZING:
+                doc["allocationState"] = AllocationState.STOPPING
+                doc["allocationStateTransitionTime"] = iso(self.ctx.clock())
+                self.save(doc)
+        self.ctx.wake()
+
+    def enable_autoscale(self, pool_id: str, body: dict[str, Any]) -> None:
+        now = self.ctx.clock()
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            self._check_mutable(doc)
+            if doc["allocationState"] != AllocationState.STEADY and not doc.get("enableAutoScale"):
+                raise BatchError(409, "PoolNotSteady", "Autoscale cannot be enabled while a resize is in progress.")
+            last = doc.get("_lastEnable")
+            if last is not None and now - last < ENABLE_SPACING / self.ctx.time_scale:
+                raise BatchError(409, "AutoScaleTooManyRequestsToEnable", "Enable autoscale requests for a pool "
+                                 "must be at least 30 seconds apart.")
+            was_enabled = bool(doc.get("enableAutoScale"))
+            if not was_enabled and not body.get("autoScaleFormula"):
+                raise missing_property("autoScaleFormula")
+            self._apply_autoscale_settings(doc, body, now, first=not was_enabled)
+            doc["_lastEnable"] = now
+            self.evaluate_and_apply(doc, now)
+            self.save(doc)
+        self.ctx.wake()
+
+    def disable_autoscale(self, pool_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            doc["enableAutoScale"] = False
+            for key in ("autoScaleFormula", "autoScaleEvaluationInterval", "autoScaleRun", "_nextEval"):
+                doc.pop(key, None)
+            self.save(doc)
+
+    def evaluate_autoscale(self, pool_id: str, formula: str | None) -> dict[str, Any]:
+        if not formula:
+            raise missing_property("autoScaleFormula")
+        self._check_formula(formula)
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            if not doc.get("enableAutoScale"):
+                raise BatchError(409, "AutoScaleNotEnabled", "Autoscale is not enabled on the pool.")
+            outcome = autoscale_adapter.evaluate(formula, doc, self.ctx.metrics.get(doc["id"], []), self.ctx.clock())
+        return outcome.run(self.ctx.clock())
+
+    def evaluate_and_apply(self, doc: dict[str, Any], now: float) -> None:
+        """One scheduled evaluation: record autoScaleRun, and start a resize when the targets change."""
+        outcome = autoscale_adapter.evaluate(doc["autoScaleFormula"], doc, self.ctx.metrics.get(doc["id"], []), now)
+        doc["autoScaleRun"] = outcome.run(now)
+        interval = parse_duration(doc["autoScaleEvaluationInterval"], "autoScaleEvaluationInterval") or DEFAULT_INTERVAL
+        doc["_nextEval"] = now + interval / self.ctx.time_scale
+        if outcome.error is None:
+            targets = (outcome.target_dedicated, outcome.target_low_priority)
+            if targets != (doc.get("targetDedicatedNodes"), doc.get("targetLowPriorityNodes")):
+                doc["targetDedicatedNodes"], doc["targetLowPriorityNodes"] = targets
+                doc["_dealloc"] = outcome.node_deallocation_option or "requeue"
+                self._start_resize(doc)
+
+    def _start_resize(self, doc: dict[str, Any]) -> None:
+        doc["allocationState"] = AllocationState.RESIZING
+        doc["allocationStateTransitionTime"] = iso(self.ctx.clock())
+        doc.pop("resizeErrors", None)
+
+    def _apply_autoscale_settings(self, doc: dict[str, Any], body: dict[str, Any], now: float, first: bool) -> None:
+        formula = body.get("autoScaleFormula") or doc.get("autoScaleFormula")
+        if not formula:
+            raise missing_property("autoScaleFormula")
+        self._check_formula(formula)
+        interval_text = body.get("autoScaleEvaluationInterval") or doc.get("autoScaleEvaluationInterval") or "PT15M"
+        interval = parse_duration(interval_text, "autoScaleEvaluationInterval")
+        if interval is None or not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+            raise invalid_property("autoScaleEvaluationInterval", "The autoscale evaluation interval must be "
+                                   "between 5 minutes and 168 hours.", interval_text)
+        doc.update(enableAutoScale=True, autoScaleFormula=formula, autoScaleEvaluationInterval=interval_text)
+        doc.setdefault("targetDedicatedNodes", 0)
+        doc.setdefault("targetLowPriorityNodes", 0)
+
+    @staticmethod
+    def _check_formula(formula: str) -> None:
+        if len(formula) > MAX_FORMULA:
+            raise BatchError(400, "AutoScaleFormulaTooLong", "The autoscale formula exceeds the maximum length "
+                             "of 8192 characters.")
+
+    @staticmethod
+    def _check_mutable(doc: dict[str, Any]) -> None:
+        if doc["state"] == PoolState.DELETING:
+            raise BatchError(409, "PoolBeingDeleted", "The specified pool has been marked for deletion.")
+
+
+def wire_pool(doc: dict[str, Any]) -> dict[str, Any]:
+    return public(doc)

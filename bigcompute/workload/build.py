@@ -1,0 +1,101 @@
+"""Build the workload model from a schema-valid document's data."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from bigcompute.document.durations import parse_duration
+from bigcompute.workload.inputs import BlobInput
+from bigcompute.workload.model import (
+    Application,
+    JobSettings,
+    MergeSpec,
+    OutputSpec,
+    TaskGroup,
+    TaskSettings,
+    Workload,
+)
+from bigcompute.workload.params import parameter
+
+
+def build_workload(data: Mapping[str, Any], path: Path) -> Workload:
+    job = data.get("job", {})
+    merge = data.get("merge")
+    prepare = data.get("prepare")
+    container = data.get("container")
+    inputs = data.get("inputs", [])
+    return Workload(
+        path=path,
+        name=data["name"],
+        pool=data["pool"],
+        raw=data,
+        description=data.get("description", ""),
+        labels=dict(data.get("labels", {})),
+        groups=tuple(_group(i, g) for i, g in enumerate(data["tasks"])),
+        input_paths=tuple(i for i in inputs if isinstance(i, str)),
+        blob_inputs=tuple(BlobInput(i["blob"], i.get("to", "")) for i in inputs if isinstance(i, dict)),
+        env=_env(data.get("env", {})),
+        defaults=_settings(data.get("defaults", {})),
+        job=JobSettings(
+            priority=job.get("priority", 0),
+            max_wall_clock_time=parse_duration(job.get("maxWallClockTime", "P7D")),
+            max_parallel_tasks=job.get("maxParallelTasks", -1),
+        ),
+        merge=MergeSpec(
+            id=merge.get("id", "merge"),
+            command=merge["command"],
+            env=_env(merge.get("env", {})),
+            outputs=_outputs(merge.get("outputs", [])),
+            settings=_settings(merge.get("settings", {})),
+        ) if merge else None,
+        prepare_command=prepare["command"] if prepare else None,
+        prepare_elevated=bool(prepare and prepare.get("elevated", False)),
+        applications=tuple(Application(a["id"], a.get("version")) for a in data.get("applications", [])),
+        container_image=container["image"] if container else None,
+        container_options=container.get("options") if container else None,
+        download=tuple(data.get("download", [])),
+    )
+
+
+def _group(index: int, g: Mapping[str, Any]) -> TaskGroup:
+    kind = "sweep" if "sweep" in g else "foreach" if "foreach" in g else "task"
+    return TaskGroup(
+        index=index,
+        id=g["id"],
+        command=g["command"],
+        kind=kind,
+        display_name=g.get("displayName"),
+        parameters=tuple(parameter(name, spec) for name, spec in g.get("sweep", {}).items()),
+        foreach=g["foreach"]["files"] if "foreach" in g else None,
+        env=_env(g.get("env", {})),
+        outputs=_outputs(g.get("outputs", [])),
+        depends_on=tuple(g.get("dependsOn", [])),
+        settings=_settings(g.get("settings", {})),
+    )
+
+
+def _env(values: Mapping[str, Any]) -> dict[str, str]:
+    return {k: _text(v) for k, v in values.items()}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _outputs(items: list[Any]) -> tuple[OutputSpec, ...]:
+    return tuple(OutputSpec(o) if isinstance(o, str) else OutputSpec(o["pattern"], o.get("when", "success"))
+                 for o in items)
+
+
+def _settings(s: Mapping[str, Any]) -> TaskSettings:
+    return TaskSettings(
+        retries=s.get("retries"),
+        timeout=parse_duration(s["timeout"]) if "timeout" in s else None,
+        retention=parse_duration(s["retention"]) if "retention" in s else None,
+        slots=s.get("slots"),
+        elevated=s.get("elevated"),
+    )

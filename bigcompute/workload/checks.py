@@ -1,0 +1,219 @@
+"""Semantic checks of a workload, after its schema passed. Each yields located diagnostics.
+
+The task checks stream the expansion once: ids are remembered as 64-bit hashes, so a million-task
+sweep is checked in bounded memory; a hash hit is confirmed against the real ids before it is reported.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+from bigcompute.document import Diagnostic, Document
+from bigcompute.workload.expand import (
+    CompiledGroup,
+    compile_group,
+    expand_group,
+    template_fields,
+)
+from bigcompute.workload.inputs import InputError, InputFile, check_relative, resolve_inputs
+from bigcompute.workload.model import Workload
+from bigcompute.workload.templates import TemplateError, parse_template
+
+TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
+DEPENDENCY_CHARS = 64_000
+DEFAULT_MAX_TASKS = 1_000_000
+
+
+def check_inputs(doc: Document, wl: Workload, root) -> tuple[list[InputFile], list[Diagnostic]]:
+    files: dict[str, InputFile] = {}
+    problems = []
+    raw_inputs = wl.raw.get("inputs", [])
+    for i, entry in enumerate(raw_inputs):
+        try:
+            if isinstance(entry, str):
+                for f in resolve_inputs(entry, wl.folder, root):
+                    files.setdefault(f.relpath, f)
+            else:
+                check_relative(entry["blob"], "blob prefix")
+                if entry.get("to"):
+                    check_relative(entry["to"], "blob destination")
+        except InputError as e:
+            problems.append(doc.diagnostic(("inputs", i), str(e), code="input"))
+    return sorted(files.values(), key=lambda f: f.relpath), problems
+
+
+def check_paths(doc: Document, wl: Workload) -> Iterator[Diagnostic]:
+    """Output patterns and download patterns must stay inside the task folder / download folder."""
+    def outputs(base, items):
+        for i, out in enumerate(items):
+            yield (*base, "outputs", i), out.pattern
+    spots = [p for g in wl.groups for p in outputs(("tasks", g.index), g.outputs)]
+    if wl.merge:
+        spots += list(outputs(("merge",), wl.merge.outputs))
+    spots += [(("download", i), d) for i, d in enumerate(wl.download)]
+    spots += [(("tasks", g.index, "foreach", "files"), g.foreach) for g in wl.groups if g.foreach]
+    for path, pattern in spots:
+        try:
+            check_relative(pattern, "pattern")
+        except InputError as e:
+            yield doc.diagnostic(path, str(e), code="path")
+
+
+def compile_groups(doc: Document, wl: Workload) -> tuple[list[CompiledGroup], list[Diagnostic]]:
+    compiled, problems = [], []
+    for g in wl.groups:
+        try:
+            compiled.append(compile_group(g, wl))
+        except TemplateError:
+            for sub, text in template_fields(g):  # find which field is wrong, for the location
+                try:
+                    parse_template(text, g.placeholders(wl))
+                except TemplateError as e:
+                    problems.append(doc.diagnostic(("tasks", g.index, *sub), str(e), code="template"))
+                    break
+    return compiled, problems
+
+
+def check_sizes(doc: Document, compiled: Sequence[CompiledGroup], files, max_tasks: int) -> Iterator[Diagnostic]:
+    total = 0
+    for c in compiled:
+        size = c.size(files)
+        total += size
+        where = ("tasks", c.group.index, c.group.kind if c.group.kind != "task" else "id")
+        if c.group.kind == "foreach" and size == 0:
+            yield doc.diagnostic(where, f"foreach glob {c.group.foreach!r} matches none of the workload's inputs",
+                                 code="foreach-empty")
+        if size > max_tasks:
+            yield doc.diagnostic(where, f"sweep expands to {size:,} tasks, over the cap of {max_tasks:,} "
+                                 "(raise it with --max-tasks)", code="sweep-cap")
+            return
+    if total > max_tasks:
+        yield doc.diagnostic(("tasks",), f"workload expands to {total:,} tasks, over the cap of {max_tasks:,} "
+                             "(raise it with --max-tasks)", code="sweep-cap")
+
+
+@dataclass
+class _TaskIndex:
+    seen: set[int] = field(default_factory=set)
+    edges: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
+    count: int = 0
+    numeric: bool = True
+    chars: int = 0
+
+
+def check_tasks(doc: Document, wl: Workload, compiled: Sequence[CompiledGroup], files) -> Iterator[Diagnostic]:
+    index = _TaskIndex()
+    for c in compiled:
+        yield from _scan_group(doc, wl, c, files, index)
+    if wl.merge:
+        yield from _check_merge(doc, wl, compiled, files, index)
+    yield from _check_dependencies(doc, wl, index)
+
+
+def _scan_group(doc, wl, c: CompiledGroup, files, index: _TaskIndex) -> Iterator[Diagnostic]:
+    at = ("tasks", c.group.index)
+    bad_id = duplicate = bad_output = False
+    templated_outputs = any(t.fields for t, _ in c.outputs)
+    try:
+        for task in expand_group(c, wl, files):
+            index.count += 1
+            tid = task.id
+            if not bad_id and not TASK_ID.match(tid):
+                bad_id = True
+                yield doc.diagnostic((*at, "id"), f"task id {tid!r} is not a valid Batch task id: at most 64 "
+                                     "letters, digits, hyphens and underscores", code="task-id")
+            key = hash(tid.lower())
+            if key in index.seen and not duplicate and _occurrences(wl, _upto(c, wl), files, tid, 2) > 1:
+                duplicate = True
+                yield doc.diagnostic((*at, "id"), f"task id {tid!r} is used by more than one task "
+                                     "(ids are case-insensitive)", code="duplicate-id")
+            index.seen.add(key)
+            index.numeric = index.numeric and tid.isdigit() and (tid == "0" or not tid.startswith("0"))
+            index.chars += len(tid) + 1
+            if task.depends_on:
+                index.edges.append((tid, c.group.index, task.depends_on))
+            if templated_outputs and not bad_output:
+                for out in task.outputs:
+                    if ".." in out.pattern.split("/") or out.pattern.startswith("/"):
+                        bad_output = True
+                        yield doc.diagnostic((*at, "outputs"), f"output pattern {out.pattern!r} of task {tid!r} "
+                                             "escapes the task folder", code="path")
+    except TemplateError as e:
+        yield doc.diagnostic((*at, "command"), str(e), code="template")
+
+
+def _upto(c: CompiledGroup, wl: Workload) -> list[CompiledGroup]:
+    return [compile_group(g, wl) for g in wl.groups[: c.group.index + 1]]
+
+
+def _occurrences(wl, compiled: Sequence[CompiledGroup], files, tid: str, enough: int) -> int:
+    """Confirm a hash hit by counting real occurrences of `tid` (rare path, so a rescan is fine)."""
+    target, hits = tid.lower(), 0
+    for c in compiled:
+        for task in expand_group(c, wl, files):
+            hits += task.id.lower() == target
+            if hits >= enough:
+                return hits
+    return hits
+
+
+def _check_merge(doc, wl: Workload, compiled, files, index: _TaskIndex) -> Iterator[Diagnostic]:
+    merge_id = wl.merge.id
+    if not TASK_ID.match(merge_id):
+        yield doc.diagnostic(("merge", "id"), f"merge id {merge_id!r} is not a valid Batch task id", code="task-id")
+    if hash(merge_id.lower()) in index.seen and _occurrences(wl, compiled, files, merge_id, 1):
+        yield doc.diagnostic(("merge", "id"), f"merge id {merge_id!r} is also the id of a task", code="duplicate-id")
+    if not index.numeric and index.chars > DEPENDENCY_CHARS:
+        yield doc.diagnostic(("merge",), f"the merge task depends on {index.count:,} tasks whose ids total "
+                             f"{index.chars:,} characters, over Batch's {DEPENDENCY_CHARS:,}; use plain integer "
+                             "task ids (id: '{index}') so the merge can depend on id ranges", code="dependency-size")
+
+
+def _check_dependencies(doc, wl: Workload, index: _TaskIndex) -> Iterator[Diagnostic]:
+    merge_key = hash(wl.merge.id.lower()) if wl.merge else None
+    reported: set[int] = set()
+    graph: dict[str, list[str]] = {}
+    for tid, group, deps in index.edges:
+        for i, dep in enumerate(deps):
+            key = hash(dep.lower())
+            if key == merge_key:
+                yield doc.diagnostic(("tasks", group, "dependsOn", i), f"task {tid!r} depends on the merge task "
+                                     f"{dep!r}, which runs after every task", code="dependency")
+            elif key not in index.seen and group not in reported:
+                reported.add(group)
+                yield doc.diagnostic(("tasks", group, "dependsOn", i),
+                                     f"task {tid!r} depends on {dep!r}, which no task of the workload has as id",
+                                     code="missing-dependency")
+        graph[tid.lower()] = [d.lower() for d in deps]
+    cycle = find_cycle(graph)
+    if cycle:
+        first = next(g for t, g, _ in index.edges if t.lower() == cycle[0])
+        yield doc.diagnostic(("tasks", first, "dependsOn"),
+                             f"dependency cycle: {' -> '.join(cycle + [cycle[0]])}", code="dependency-cycle")
+
+
+def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
+    """One cycle of the graph, or None; iterative DFS so deep chains don't hit the recursion limit."""
+    state: dict[str, int] = {}  # 1 on the stack, 2 done
+    for start in graph:
+        if start in state:
+            continue
+        stack = [(start, iter(graph.get(start, ())))]
+        path = [start]
+        state[start] = 1
+        while stack:
+            node, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                path.pop()
+                state[node] = 2
+            elif state.get(child) == 1:
+                return path[path.index(child):]
+            elif child not in state and child in graph:
+                state[child] = 1
+                path.append(child)
+                stack.append((child, iter(graph[child])))
+    return None

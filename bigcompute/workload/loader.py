@@ -1,0 +1,75 @@
+"""Load and check workload files: syntax, schema, then semantics; every problem located, all reported."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from bigcompute.document import Diagnostic, DocumentError, check_schema, load_document
+from bigcompute.document.schema import packaged_validator
+from bigcompute.workload import checks
+from bigcompute.workload.build import build_workload
+from bigcompute.workload.inputs import InputFile, repository_root
+from bigcompute.workload.model import Workload
+
+WORKLOAD_SUFFIXES = (".yaml", ".yml")
+
+
+class WorkloadError(DocumentError):
+    """A workload file is invalid; carries every located diagnostic."""
+
+
+@dataclass(frozen=True)
+class LoadedWorkload:
+    workload: Workload
+    files: tuple[InputFile, ...]  # resolved input files, sorted by relative path
+
+
+def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS,
+                  pools: Iterable[str] | None = None, root: Path | None = None) -> LoadedWorkload:
+    """Load one workload file; raises WorkloadError listing every problem found."""
+    path = Path(path)
+    try:
+        doc = load_document(path)
+    except DocumentError as e:
+        raise WorkloadError(e.diagnostics) from None
+    problems = check_schema(doc, packaged_validator("bigcompute.workload", "workload.schema.json"))
+    if problems:
+        raise WorkloadError(problems)
+    workload = build_workload(doc.data, path)
+    files, problems = checks.check_inputs(doc, workload, root or repository_root(path.resolve().parent))
+    problems += list(checks.check_paths(doc, workload))
+    if pools is not None and workload.pool not in set(pools):
+        known = ", ".join(sorted(pools)) or "none"
+        problems.append(doc.diagnostic(("pool",), f"pool '{workload.pool}' is not a pool of the stack "
+                                       f"(pools: {known})", code="unknown-pool"))
+    compiled, template_problems = checks.compile_groups(doc, workload)
+    problems += template_problems
+    if not template_problems:
+        size_problems = list(checks.check_sizes(doc, compiled, files, max_tasks))
+        problems += size_problems
+        if not size_problems and not any(p.code == "input" for p in problems):
+            problems += list(checks.check_tasks(doc, workload, compiled, files))
+    if problems:
+        raise WorkloadError(problems)
+    return LoadedWorkload(workload, tuple(files))
+
+
+def workload_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """The workload files named by `paths`: files as given, folders searched (not recursively) for YAML."""
+    for p in map(Path, paths):
+        if p.is_dir():
+            yield from sorted(f for f in p.iterdir() if f.suffix in WORKLOAD_SUFFIXES and f.is_file())
+        else:
+            yield p
+
+
+def check_workloads(paths: Iterable[str | Path], **kwargs) -> Iterator[tuple[Path, LoadedWorkload | None,
+                                                                             list[Diagnostic]]]:
+    """(path, loaded or None, diagnostics) for each workload file: the pipeline behind `validate`."""
+    for path in workload_files(paths):
+        try:
+            yield path, load_workload(path, **kwargs), []
+        except DocumentError as e:
+            yield path, None, e.diagnostics

@@ -1,0 +1,113 @@
+"""The workload model: frozen dataclasses built from a schema-valid workload file."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from bigcompute.workload.inputs import BlobInput
+from bigcompute.workload.params import Parameter
+
+API_VERSION = "bigcompute/v1"
+UPLOAD_CONDITIONS = {"success": "tasksuccess", "failure": "taskfailure", "always": "taskcompletion"}
+
+
+@dataclass(frozen=True)
+class TaskSettings:
+    retries: int | None = None
+    timeout: timedelta | None = None
+    retention: timedelta | None = None
+    slots: int | None = None
+    elevated: bool | None = None
+
+    def over(self, base: TaskSettings) -> TaskSettings:
+        """These settings, falling back to `base` for what they leave unset."""
+        pick = lambda mine, theirs: theirs if mine is None else mine  # noqa: E731
+        return TaskSettings(pick(self.retries, base.retries), pick(self.timeout, base.timeout),
+                            pick(self.retention, base.retention), pick(self.slots, base.slots),
+                            pick(self.elevated, base.elevated))
+
+
+@dataclass(frozen=True)
+class OutputSpec:
+    pattern: str
+    when: str = "success"  # success | failure | always
+
+
+@dataclass(frozen=True)
+class TaskGroup:
+    index: int
+    id: str
+    command: str
+    kind: str  # task | sweep | foreach
+    display_name: str | None = None
+    parameters: tuple[Parameter, ...] = ()
+    foreach: str | None = None
+    env: Mapping[str, str] = field(default_factory=dict)
+    outputs: tuple[OutputSpec, ...] = ()
+    depends_on: tuple[str, ...] = ()
+    settings: TaskSettings = TaskSettings()
+
+    def placeholders(self, workload: Workload) -> frozenset[str]:
+        names = {"index", "workload"}
+        if self.kind == "sweep":
+            names |= {p.name for p in self.parameters}
+        if self.kind == "foreach":
+            names |= {"file", "name", "stem", "ext", "dir"}
+        return frozenset(names)
+
+
+@dataclass(frozen=True)
+class MergeSpec:
+    id: str
+    command: str
+    env: Mapping[str, str] = field(default_factory=dict)
+    outputs: tuple[OutputSpec, ...] = ()
+    settings: TaskSettings = TaskSettings()
+
+
+@dataclass(frozen=True)
+class JobSettings:
+    priority: int = 0
+    max_wall_clock_time: timedelta = timedelta(days=7)
+    max_parallel_tasks: int = -1
+
+
+@dataclass(frozen=True)
+class Application:
+    id: str
+    version: str | None = None
+
+
+@dataclass(frozen=True)
+class Workload:
+    path: Path
+    name: str
+    pool: str
+    groups: tuple[TaskGroup, ...]
+    raw: Mapping[str, Any]  # the file's data, for the spec hash
+    description: str = ""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    input_paths: tuple[str, ...] = ()
+    blob_inputs: tuple[BlobInput, ...] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    defaults: TaskSettings = TaskSettings()
+    job: JobSettings = JobSettings()
+    merge: MergeSpec | None = None
+    prepare_command: str | None = None
+    prepare_elevated: bool = False
+    applications: tuple[Application, ...] = ()
+    container_image: str | None = None
+    container_options: str | None = None
+    download: tuple[str, ...] = ()
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    @property
+    def uses_dependencies(self) -> bool:
+        return self.merge is not None or any(g.depends_on for g in self.groups)
