@@ -61,9 +61,10 @@ def run_child(code: str, *args: str, env: dict[str, str] | None = None) -> tuple
         [sys.executable, "-c", wrapper, *args],
         capture_output=True,
         text=True,
-        check=True,
         env={**os.environ, **(env or {})},
     )
+    if proc.returncode != 0:
+        raise RuntimeError(f"benchmark child failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     marker = [ln for ln in proc.stderr.splitlines() if ln.startswith("__BENCH__")][-1].split()
     return float(marker[1]), int(marker[2]), proc.stdout
 

@@ -1,0 +1,1 @@
+"""Pulumi ComponentResources of the bigcompute platform; importing them declares nothing."""

@@ -110,8 +110,10 @@ class _Builder:
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
         if self.count > self.limits.max_nodes:
-            raise self._error(node, path, f"document expands to over {self.limits.max_nodes} values "
-                              "(an alias/anchor bomb?)", "alias-bomb")
+            # An aliased node carries its anchor's position; the top-level entry expanding it is the culprit.
+            line, col = self.doc.marks.get(path[:1], _pos(node))
+            raise DocumentError([Diagnostic(self.doc.path, line, col, path[:1], f"document expands to over "
+                                            f"{self.limits.max_nodes} values (an alias/anchor bomb?)", "alias-bomb")])
         self.doc.marks.setdefault(path, _pos(node))
         if isinstance(node, yaml.MappingNode):
             return self._mapping(node, path)

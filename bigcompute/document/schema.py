@@ -64,13 +64,14 @@ def _intended_branch(error: ValidationError) -> int | None:
 
 
 def _diagnose(doc: Document, error: ValidationError, locate: Callable[[Path], Path]) -> Iterator[Diagnostic]:
-    path = locate(tuple(error.absolute_path))
+    relative = tuple(error.absolute_path)
+    path = locate(relative)
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         for key in _unexpected_keys(error):
             hint = difflib.get_close_matches(key, allowed, n=1)
             expected = f"did you mean '{hint[0]}'?" if hint else f"expected one of: {', '.join(allowed)}"
-            yield doc.diagnostic((*path, key), f"unknown key '{key}'; {expected}", key=True, code="unknown-key")
+            yield doc.diagnostic(locate((*relative, key)), f"unknown key '{key}'; {expected}", key=True, code="unknown-key")
         return
     yield doc.diagnostic(path, _message(error), code=f"schema-{error.validator}")
 

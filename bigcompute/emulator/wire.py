@@ -47,3 +47,11 @@ def parse_duration(value: str | None, prop: str) -> float | None:
 def new_etag() -> str:
     # Monotonic and unique within a process, shaped like Batch's (0x8D...).
     return "0x8D" + format(time.time_ns() // 100 + next(_etag_counter), "X")[-13:]
+
+
+def parse_iso(value: str) -> float:
+    text = value.rstrip("Z")
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()

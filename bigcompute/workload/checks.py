@@ -76,17 +76,18 @@ def compile_groups(doc: Document, wl: Workload) -> tuple[list[CompiledGroup], li
     return compiled, problems
 
 
-def check_sizes(doc: Document, compiled: Sequence[CompiledGroup], files, max_tasks: int) -> Iterator[Diagnostic]:
+def check_sizes(doc: Document, compiled: Sequence[CompiledGroup], files, max_tasks: int,
+                inputs_ok: bool = True) -> Iterator[Diagnostic]:
     total = 0
     for c in compiled:
         size = c.size(files)
         total += size
         where = ("tasks", c.group.index, c.group.kind if c.group.kind != "task" else "id")
-        if c.group.kind == "foreach" and size == 0:
+        if c.group.kind == "foreach" and size == 0 and inputs_ok:
             yield doc.diagnostic(where, f"foreach glob {c.group.foreach!r} matches none of the workload's inputs",
-                                 code="foreach-empty")
+                                 key=True, code="foreach-empty")
         if size > max_tasks:
-            yield doc.diagnostic(where, f"sweep expands to {size:,} tasks, over the cap of {max_tasks:,} "
+            yield doc.diagnostic(where, key=True, message=f"sweep expands to {size:,} tasks, over the cap of {max_tasks:,} "
                                  "(raise it with --max-tasks)", code="sweep-cap")
             return
     if total > max_tasks:

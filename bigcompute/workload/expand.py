@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 from pathlib import PurePosixPath
 
 from bigcompute.workload.globs import glob_match
@@ -15,8 +16,9 @@ from bigcompute.workload.templates import Template, parse_template
 MERGE_GROUP = -1
 
 
-@dataclass(frozen=True, slots=True)
-class TaskSpec:
+class TaskSpec(NamedTuple):
+    """One task before it meets Batch. A NamedTuple: a million of them are built per sweep pass."""
+
     id: str
     command: str
     group: int  # index in `tasks:`, or MERGE_GROUP
@@ -85,15 +87,18 @@ def template_fields(group: TaskGroup) -> Iterator[tuple[tuple[str | int, ...], s
 
 def group_values(compiled: CompiledGroup, workload: Workload,
                  files: Sequence[InputFile]) -> Iterator[tuple[dict, tuple[InputFile, ...]]]:
-    """Placeholder values of each task of the group, with the input files that task receives."""
+    """Placeholder values of each task of the group, with the input files that task receives.
+
+    The values dict is reused between tasks (a sweep yields millions): consume it before the next one.
+    """
     g = compiled.group
     if g.kind == "sweep":
         names = [p.name for p in g.parameters]
         shared = tuple(files)
+        values: dict = {"workload": workload.name}
         for index, combo in enumerate(combinations(g.parameters)):
-            values = dict(zip(names, combo, strict=True))
+            values.update(zip(names, combo))
             values["index"] = index
-            values["workload"] = workload.name
             yield values, shared
     elif g.kind == "foreach":
         pattern = g.foreach or ""

@@ -47,9 +47,10 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     compiled, template_problems = checks.compile_groups(doc, workload)
     problems += template_problems
     if not template_problems:
-        size_problems = list(checks.check_sizes(doc, compiled, files, max_tasks))
+        inputs_ok = not any(p.code == "input" for p in problems)
+        size_problems = list(checks.check_sizes(doc, compiled, files, max_tasks, inputs_ok))
         problems += size_problems
-        if not size_problems and not any(p.code == "input" for p in problems):
+        if not any(p.code == "sweep-cap" for p in size_problems):
             problems += list(checks.check_tasks(doc, workload, compiled, files))
     if problems:
         raise WorkloadError(problems)

@@ -1,0 +1,132 @@
+"""Built-in functions (reference §B5): their signatures and their arithmetic on plain floats."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+from bigcompute.autoscale.values import T
+
+
+class Domain(Exception):
+    """A function cannot compute its value; the caller adds the location."""
+
+
+def _nonempty(name: str, v: Sequence[float]) -> Sequence[float]:
+    if not v:
+        raise Domain(f"{name}() of an empty vector (are there samples in the window?)")
+    return v
+
+
+def _std(v: Sequence[float]) -> float:
+    # The docs say "sample standard deviation": divide by n - 1. One value has no spread.
+    v = _nonempty("std", v)
+    if len(v) < 2:
+        return 0.0
+    mean = sum(v) / len(v)
+    return math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1))
+
+
+def _log(fn: Callable[[float], float]) -> Callable[[float], float]:
+    def log(x: float) -> float:
+        # IEEE results, as .NET's Math.Log gives, instead of Python's ValueError.
+        if x > 0:
+            return fn(x)
+        return -math.inf if x == 0 else math.nan
+    return log
+
+
+# doubleVecList -> double: the argument list is flattened into one vector first.
+AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {
+    "avg": lambda v: math.fsum(_nonempty("avg", v)) / len(v),
+    "len": lambda v: float(len(v)),
+    "max": lambda v: max(_nonempty("max", v)),
+    "min": lambda v: min(_nonempty("min", v)),
+    "norm": lambda v: math.sqrt(math.fsum(x * x for x in v)),
+    "range": lambda v: max(_nonempty("range", v)) - min(v),
+    "std": _std,
+    "sum": lambda v: math.fsum(v),
+}
+# An empty list is allowed by the grammar of doubleVecList but can only fail for these.
+NEEDS_VALUES = {"avg", "max", "min", "range", "std"}
+LOGS: dict[str, Callable[[float], float]] = {"lg": _log(math.log2), "ln": _log(math.log), "log": _log(math.log10)}
+
+
+def percentile(v: Sequence[float], p: float) -> float:
+    # "The percentile element of v": an element, so nearest-rank rather than interpolation.
+    v = sorted(_nonempty("percentile", v))
+    if not 0 <= p <= 100:
+        raise Domain(f"percentile() needs a percentage between 0 and 100, got {p:g}")
+    rank = max(1, math.ceil(p / 100 * len(v)))
+    return v[rank - 1]
+
+
+def val(v: Sequence[float], i: float) -> float:
+    index = int(i) if math.isfinite(i) else -1
+    if not 0 <= index < len(v):
+        raise Domain(f"val() index {i:g} is outside the vector of {len(v)} element(s)")
+    return v[index]
+
+
+_W3C = re.compile(
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$")
+
+
+def parse_time(text: str) -> float | None:
+    """W3C-DTF or RFC 1123, the two formats time() accepts; None when neither matches."""
+    text = text.strip()
+    m = _W3C.match(text)
+    if m:
+        year, month, day, hour, minute, second, frac, zone = m.groups()
+        try:
+            moment = datetime(int(year), int(month or 1), int(day or 1), int(hour or 0), int(minute or 0),
+                              int(second or 0), round(float(frac or 0) * 1e6), tzinfo=UTC)
+        except ValueError:
+            return None
+        offset = 0
+        if zone and zone != "Z":
+            sign = -1 if zone[0] == "-" else 1
+            offset = sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
+        return moment.timestamp() - offset
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.timestamp()
+
+
+def signature_error(name: str, types: Sequence[T]) -> tuple[T, str | None]:
+    """The result type of calling `name` with arguments of `types`, or an error message."""
+    shown = ", ".join(str(t) for t in types)
+    if name in AGGREGATES:
+        if any(t not in (T.DOUBLE, T.VEC) for t in types):
+            return T.ERROR, f"{name}() takes doubles and doubleVecs, not ({shown})"
+        if not types and name in NEEDS_VALUES:
+            return T.ERROR, f"{name}() needs at least one value"
+        return T.DOUBLE, None
+    if name in LOGS:
+        if not types or any(t not in (T.DOUBLE, T.VEC) for t in types):
+            return T.ERROR, f"{name}() takes a double or a doubleVec list, not ({shown})"
+        return (T.DOUBLE if list(types) == [T.DOUBLE] else T.VEC), None
+    if name in ("percentile", "val"):
+        if list(types) != [T.VEC, T.DOUBLE]:
+            arg = "p" if name == "percentile" else "i"
+            return T.ERROR, f"{name}() takes (doubleVec v, double {arg}), not ({shown})"
+        return T.DOUBLE, None
+    if name == "rand":
+        return (T.DOUBLE, None) if not types else (T.ERROR, "rand() takes no arguments")
+    if name == "stop":
+        return (T.NONE, None) if not types else (T.ERROR, "stop() takes no arguments")
+    if name == "time":
+        if list(types) in ([], [T.STRING]):
+            return T.TIMESTAMP, None
+        return T.ERROR, f"time() takes an optional date string, not ({shown})"
+    raise KeyError(name)
+
+
+FUNCTIONS = (*AGGREGATES, *LOGS, "percentile", "rand", "stop", "time", "val")

@@ -1,0 +1,88 @@
+"""Request parsing and response building shared by the handlers (no rules here)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from bigcompute.emulator.common import public
+from bigcompute.emulator.errors import BatchError, invalid_query
+from bigcompute.emulator.odata import parse_filter, parse_select, project
+from bigcompute.emulator.wire import rfc1123
+
+JSON_TYPE = "application/json;odata=minimalmetadata"
+MAX_RESULTS = 1000
+
+
+async def body(req: Request, limit: int | None = None) -> dict[str, Any]:
+    raw = await req.body()
+    if limit is not None and len(raw) >= limit:
+        raise BatchError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum "
+                         "permissible limit.")
+    if not raw:
+        return {}
+    try:
+        data = json.loads(raw)
+    except ValueError as exc:
+        raise BatchError(400, "InvalidRequestBody", "The specified request body is not syntactically valid.") from exc
+    if not isinstance(data, dict):
+        raise BatchError(400, "InvalidRequestBody", "The request body must be a JSON object.")
+    return data
+
+
+def resource_headers(doc: dict[str, Any] | None) -> dict[str, str]:
+    if not doc:
+        return {}
+    from bigcompute.emulator.wire import parse_iso
+
+    headers = {"ETag": doc["eTag"], "Last-Modified": rfc1123(parse_iso(doc["lastModified"]))}
+    if doc.get("url"):
+        headers["DataServiceId"] = doc["url"]
+    return headers
+
+
+def json_response(data: Any, status: int = 200, doc: dict[str, Any] | None = None) -> Response:
+    return Response(json.dumps(data, separators=(",", ":")), status, resource_headers(doc), media_type=JSON_TYPE)
+
+
+def empty(status: int, doc: dict[str, Any] | None = None) -> Response:
+    return Response(b"", status, resource_headers(doc))
+
+
+def one(req: Request, doc: dict[str, Any]) -> Response:
+    view = project(public(doc), parse_select(req.query_params.get("$select")))
+    return json_response(view, 200, doc)
+
+
+class ListQuery:
+    def __init__(self, req: Request) -> None:
+        q = req.query_params
+        self.filter_text = q.get("$filter")
+        self.select_text = q.get("$select")
+        self.pred = parse_filter(self.filter_text)
+        self.select = parse_select(self.select_text)
+        self.token = q.get("$skiptoken")
+        raw = q.get("maxresults") or str(MAX_RESULTS)
+        try:
+            self.limit = int(raw)
+        except ValueError as exc:
+            raise invalid_query("maxresults", raw) from exc
+        if not 1 <= self.limit <= MAX_RESULTS:
+            raise BatchError(400, "OutOfRangeQueryParameterValue", "maxresults must be between 1 and 1000.",
+                             {"QueryParameterName": "maxresults", "QueryParameterValue": raw})
+        self.base = str(req.base_url).rstrip("/") + req.url.path
+
+    def page(self, docs: list[dict[str, Any]], next_token: str | None) -> Response:
+        out: dict[str, Any] = {"value": [project(public(d), self.select) for d in docs]}
+        if next_token is not None:
+            params = {"$skiptoken": next_token, "maxresults": self.limit}
+            if self.filter_text:
+                params["$filter"] = self.filter_text
+            if self.select_text:
+                params["$select"] = self.select_text
+            out["odata.nextLink"] = f"{self.base}?{urlencode(params, quote_via=quote)}"
+        return json_response(out)

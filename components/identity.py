@@ -1,0 +1,94 @@
+"""Identities: the pools' user-assigned identity with least-privilege data roles, and the runner's access."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import authorization, managedidentity
+
+from components import roles
+
+
+@dataclass(frozen=True)
+class PoolIdentityArgs:
+    resource_group_name: pulumi.Input[str]
+    location: str
+    identity_name: str
+    subscription: pulumi.Input[str]
+    inputs_container_id: pulumi.Input[str]
+    outputs_container_id: pulumi.Input[str]
+    applications_container_id: pulumi.Input[str]
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class PoolIdentity(pulumi.ComponentResource):
+    """Tasks read inputs and applications and write outputs through this identity; nothing else."""
+
+    def __init__(self, name: str, args: PoolIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bigcompute:identity:PoolIdentity", name, None, opts)
+        self.identity = managedidentity.UserAssignedIdentity(
+            f"{name}-uai",
+            resource_name_=args.identity_name,
+            resource_group_name=args.resource_group_name,
+            location=args.location,
+            tags=dict(args.tags),
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        grants = (
+            ("inputs-reader", args.inputs_container_id, roles.STORAGE_BLOB_DATA_READER),
+            ("applications-reader", args.applications_container_id, roles.STORAGE_BLOB_DATA_READER),
+            ("outputs-contributor", args.outputs_container_id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
+        )
+        self.role_assignments = {
+            suffix: authorization.RoleAssignment(
+                f"{name}-{suffix}",
+                principal_id=self.identity.principal_id,
+                # a new identity takes a while to replicate; the type spares the lookup that would fail
+                principal_type="ServicePrincipal",
+                role_definition_id=roles.role_definition_id(args.subscription, role),
+                scope=scope,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for suffix, scope, role in grants
+        }
+        self.resource_id = self.identity.id
+        self.principal_id = self.identity.principal_id
+        self.client_id = self.identity.client_id
+        self.register_outputs({"resource_id": self.resource_id, "client_id": self.client_id})
+
+
+@dataclass(frozen=True)
+class RunnerAccessArgs:
+    principal_id: str
+    subscription: pulumi.Input[str]
+    inputs_container_id: pulumi.Input[str]
+    outputs_container_id: pulumi.Input[str]
+    batch_account_id: pulumi.Input[str]
+
+
+class RunnerAccess(pulumi.ComponentResource):
+    """Roles of the identity that runs `bigcompute apply` (CI): upload inputs, read outputs, submit jobs.
+
+    Separate from PoolIdentity because it needs the Batch account, which itself needs the pool identity.
+    """
+
+    def __init__(self, name: str, args: RunnerAccessArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bigcompute:identity:RunnerAccess", name, None, opts)
+        grants = (
+            ("inputs-contributor", args.inputs_container_id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
+            ("outputs-reader", args.outputs_container_id, roles.STORAGE_BLOB_DATA_READER),
+            ("batch-data-contributor", args.batch_account_id, roles.BATCH_DATA_CONTRIBUTOR),
+        )
+        self.role_assignments = {
+            suffix: authorization.RoleAssignment(
+                f"{name}-{suffix}",
+                principal_id=args.principal_id,
+                role_definition_id=roles.role_definition_id(args.subscription, role),
+                scope=scope,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for suffix, scope, role in grants
+        }
+        self.register_outputs({"principal_id": args.principal_id})

@@ -1,0 +1,25 @@
+"""Built-in Azure role definitions used by the platform, and how to name them in a subscription."""
+
+from __future__ import annotations
+
+import pulumi
+
+# Built-in role ids are the same in every tenant and cloud.
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+BATCH_DATA_CONTRIBUTOR = "6aaa78f1-f7de-44ca-8722-c64a23943cae"
+
+ROLE_NAMES = {
+    STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
+    STORAGE_BLOB_DATA_CONTRIBUTOR: "Storage Blob Data Contributor",
+    BATCH_DATA_CONTRIBUTOR: "Azure Batch Data Contributor",
+}
+
+
+def subscription_scope(resource_group_id: pulumi.Input[str]) -> pulumi.Output[str]:
+    """`/subscriptions/<id>` from a resource group id; avoids an extra getClientConfig invoke."""
+    return pulumi.Output.from_input(resource_group_id).apply(lambda rid: rid.split("/resourceGroups/")[0])
+
+
+def role_definition_id(subscription: pulumi.Input[str], role: str) -> pulumi.Output[str]:
+    return pulumi.Output.concat(subscription, "/providers/Microsoft.Authorization/roleDefinitions/", role)

@@ -1,0 +1,101 @@
+"""The stack config: both real stacks load; every bad stack file fails with path, line and field."""
+
+from __future__ import annotations
+
+import textwrap
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bigcompute.config import AutoScale, ConfigError, FixedScale, load_stack
+
+ROOT = Path(__file__).resolve().parents[2]
+
+BASE = """\
+config:
+  azure-native:location: westeurope
+  bigcompute:location: westeurope
+  bigcompute:environment: test
+  bigcompute:pools:
+    - name: cpu
+      vmSize: Standard_D2s_v5
+      image: ubuntu-24.04
+      scale:
+        fixed: {dedicated: 1, spot: 2}
+"""
+
+
+def stack_file(tmp_path: Path, text: str) -> Path:
+    (tmp_path / "stacks").mkdir(exist_ok=True)
+    path = tmp_path / "stacks" / "Pulumi.test.yaml"
+    path.write_text(textwrap.dedent(text))
+    return path
+
+
+def only_error(tmp_path: Path, text: str) -> tuple[int, int, str, str]:
+    with pytest.raises(ConfigError) as info:
+        load_stack(stack_file(tmp_path, text))
+    [d] = info.value.diagnostics
+    return d.line, d.column, d.code, d.message
+
+
+def test_minimal_stack_gets_safe_defaults(tmp_path):
+    stack = load_stack("test", root=stack_file(tmp_path, BASE).parent)
+    assert stack.name == "test" and stack.environment == "test"
+    assert stack.storage.shared_key_access is False
+    assert stack.batch.authentication_modes == ("AAD",)
+    [pool] = stack.pools
+    assert pool.scale == FixedScale(dedicated=1, spot=2) and pool.uses_spot
+    assert pool.image.node_agent_sku == "batch.node.ubuntu 24.04"
+    assert pool.node_deallocation_option == "taskcompletion" and pool.task_slots_per_node == 1
+    assert pool.formula() is None
+
+
+def test_stack_files_in_the_repository_load():
+    dev, prod = load_stack("dev", root=ROOT), load_stack("prod", root=ROOT)
+    assert {p.name for p in dev.pools} == {p.name for p in prod.pools} == {"cpu", "render"}
+    assert prod.batch.authentication_modes == ("AAD",) and prod.network.public_ips == "none"
+    assert not prod.batch.public_network_access
+    cpu = prod.pool("cpu")
+    assert isinstance(cpu.scale, AutoScale) and cpu.scale.evaluation_interval == timedelta(minutes=5)
+    assert "$TargetDedicatedNodes" in cpu.formula()
+    assert dev.pool("render").scale == FixedScale(dedicated=0, spot=1)
+
+
+CASES = {
+    "unknown key": (BASE + "      vmsize: Standard_D2s_v5\n",
+                    (11, 7, "unknown-key", "unknown key 'vmsize'; did you mean 'vmSize'?")),
+    "unknown namespace key": (BASE + "  bigcompute:pool: {}\n",
+                              (11, 3, "unknown-key", "unknown key 'pool'; did you mean 'pools'?")),
+    "wrong type": (BASE.replace("dedicated: 1", "dedicated: one"),
+                   (10, 28, "schema-type", "expected integer, got 'one'")),
+    "unknown image alias": (BASE.replace("ubuntu-24.04", "ubuntu-18.04"),
+                            (8, 14, "unknown-image", "unknown image alias 'ubuntu-18.04'")),
+    "pool name clash": (BASE + "    - {name: CPU, vmSize: Standard_D2s_v5, image: debian-12, scale: {fixed: {}}}\n",
+                        (11, 14, "duplicate-pool", "pool name 'CPU' is already used by pools[0]")),
+    "two scales": (BASE.replace("        fixed: {dedicated: 1, spot: 2}",
+                                "        fixed: {}\n        autoscale: {formula: '$TargetDedicatedNodes=1;'}"),
+                   (10, 9, "schema-maxProperties", "has too many properties")),
+    "apt without elevation": (BASE + "      startTask: {aptPackages: [ffmpeg]}\n",
+                              (11, 32, "needs-elevation", "aptPackages need 'elevated: true'")),
+    "subnet outside address space": (BASE + "  bigcompute:network: {addressSpace: 10.0.0.0/16, subnetPrefix: 10.1.0.0/24}\n",
+                                     (11, 65, "network", "subnet 10.1.0.0/24 is not inside the address space")),
+    "bad interval": (BASE.replace("        fixed: {dedicated: 1, spot: 2}",
+                                  "        autoscale: {formula: '$TargetDedicatedNodes=1;', evaluationInterval: PT1M}"),
+                     (10, 77, "autoscale-interval", "evaluation interval must be between PT5M and PT168H")),
+    "not a stack file": ("pools: []\n", (1, 1, "schema-type", "expected a Pulumi stack file with a 'config:'")),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_stack_is_located(tmp_path, name):
+    text, (line, col, code, message) = CASES[name]
+    found = only_error(tmp_path, text)
+    assert found[:3] == (line, col, code) and message in found[3], found
+
+
+def test_missing_stack_names_where_it_looked(tmp_path):
+    with pytest.raises(ConfigError) as info:
+        load_stack("staging", root=tmp_path)
+    assert "no stack file for stack 'staging'" in str(info.value)

@@ -1,0 +1,107 @@
+"""Task factories, placeholders, laziness, and the Batch wire shape of expanded tasks."""
+
+from __future__ import annotations
+
+import json
+from itertools import islice
+from pathlib import Path
+
+from bigcompute.workload import count_tasks, iter_tasks, load_workload
+from bigcompute.workload.build import build_workload
+from bigcompute.workload.inputs import file_digest
+from bigcompute.workload.wire import StorageContext, job_id, merge_dependencies, task_model
+
+HEAD = "apiVersion: bigcompute/v1\nkind: Workload\nname: demo\npool: cpu\n"
+CTX = StorageContext("https://acct.blob.core.windows.net/inputs", "https://acct.blob.core.windows.net/outputs",
+                     "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/p")
+
+
+def tasks_of(write, text):
+    lw = load_workload(write(HEAD + text))
+    return lw, list(iter_tasks(lw.workload, lw.files))
+
+
+def test_sweep_is_a_cartesian_product_with_format_specs(write):
+    _, tasks = tasks_of(write, "tasks:\n  - id: s{seed:03d}-{m}\n    command: run --seed {seed} --m {m} -i{index}\n"
+                                "    sweep:\n      seed: {start: 0, stop: 4, step: 2}\n      m: {values: [x, y]}\n")
+    assert [t.id for t in tasks] == ["s000-x", "s000-y", "s002-x", "s002-y"]
+    assert tasks[3].command == "run --seed 2 --m y -i3"
+
+
+def test_float_ranges_do_not_accumulate_error(write):
+    _, tasks = tasks_of(write, "tasks:\n  - id: t{index}\n    command: run {a} {b:.2f}\n    sweep:\n"
+                               "      a: {start: 0, stop: 1, step: 0.1}\n      b: {from: 0, to: 1, count: 3}\n")
+    assert len(tasks) == 30
+    assert tasks[-1].command == "run 0.9 1.00"
+    assert tasks[1].command == "run 0.0 0.50"
+
+
+def test_foreach_gives_each_task_its_file_plus_the_shared_inputs(write):
+    lw, tasks = tasks_of(write, "inputs: [data/*.csv, prog/run.py]\ntasks:\n  - id: p-{stem}\n"
+                                "    command: python3 prog/run.py {file} {name} {ext} {dir}\n"
+                                "    foreach: {files: 'data/*.csv'}\n")
+    assert [t.id for t in tasks] == ["p-part0", "p-part1", "p-part2"]
+    assert tasks[1].command == "python3 prog/run.py data/part1.csv part1.csv csv data"
+    assert [f.relpath for f in tasks[1].files] == ["data/part1.csv", "prog/run.py"]
+    assert count_tasks(lw.workload, lw.files) == 3
+
+
+def test_merge_runs_last_with_every_task_as_dependency(write):
+    lw, tasks = tasks_of(write, "tasks:\n  - id: '{index}'\n    command: x\n    sweep: {i: {start: 0, stop: 250}}\n"
+                                "merge: {command: combine}\n")
+    assert tasks[-1].is_merge and tasks[-1].id == "merge"
+    deps = merge_dependencies(t.id for t in tasks if not t.is_merge)
+    assert deps.as_dict() == {"taskIdRanges": [{"start": 0, "end": 249}]}
+    model = task_model(tasks[-1], lw.workload, "demo-12345678", CTX, {}, deps).as_dict()
+    assert {"name": "BIGCOMPUTE_TASK_OUTPUTS", "value": "outputs/demo-12345678"} in model["environmentSettings"]
+    assert model["resourceFiles"][-1]["blobPrefix"] == "demo-12345678/"
+
+
+def test_string_ids_depend_by_list():
+    assert merge_dependencies(["a", "007"]).as_dict() == {"taskIds": ["a", "007"]}
+    assert merge_dependencies(["1", "2", "5"]).as_dict()["taskIdRanges"] == [
+        {"start": 1, "end": 2}, {"start": 5, "end": 5}]
+
+
+def test_expansion_is_lazy_for_a_billion_task_sweep(tmp_path: Path):
+    data = {"apiVersion": "bigcompute/v1", "kind": "Workload", "name": "huge", "pool": "cpu",
+            "tasks": [{"id": "t{a}-{b}-{c}", "command": "x",
+                       "sweep": {k: {"start": 0, "stop": 1000} for k in "abc"}}]}
+    wl = build_workload(data, tmp_path / "huge.yaml")
+    assert count_tasks(wl, []) == 10**9
+    assert [t.id for t in islice(iter_tasks(wl, []), 2)] == ["t0-0-0", "t0-0-1"]
+
+
+def test_wire_shape_uses_identity_and_never_a_sas(write):
+    lw, tasks = tasks_of(write, "inputs: [prog/run.py]\ndefaults: {retries: 2, timeout: PT30M}\ntasks:\n"
+                                "  - id: a\n    command: python3 prog/run.py > out/a.txt\n"
+                                "    outputs: [out/a.txt, {pattern: 'logs/**', when: failure}]\n"
+                                "    settings: {retries: 0, elevated: true, slots: 2}\n    env: {MODE: fast}\n")
+    digests = {f.relpath: file_digest(f.path) for f in lw.files}
+    job = job_id(lw.workload, digests)
+    body = task_model(tasks[0], lw.workload, job, CTX, digests).as_dict()
+    assert body["commandLine"] == "/bin/sh -c 'python3 prog/run.py > out/a.txt'"
+    [resource] = body["resourceFiles"]
+    assert resource["filePath"] == "prog/run.py"
+    assert resource["httpUrl"] == f"{CTX.inputs_url}/demo/{digests['prog/run.py'][:32]}/prog/run.py"
+    assert resource["identityReference"] == {"resourceId": CTX.identity_resource_id}
+    outputs = {o["filePattern"]: o for o in body["outputFiles"]}
+    assert outputs["out/a.txt"]["destination"]["container"]["path"] == f"{job}/a/out/a.txt"
+    assert outputs["logs/**"]["destination"]["container"]["path"] == f"{job}/a"
+    assert outputs["logs/**"]["uploadOptions"] == {"uploadCondition": "taskfailure"}
+    assert outputs["../std*.txt"]["uploadOptions"] == {"uploadCondition": "taskcompletion"}
+    assert body["constraints"] == {"maxWallClockTime": "PT30M00S", "maxTaskRetryCount": 0}
+    assert body["userIdentity"] == {"autoUser": {"scope": "task", "elevationLevel": "admin"}}
+    assert body["requiredSlots"] == 2
+    assert body["environmentSettings"] == [{"name": "MODE", "value": "fast"}]
+    assert "sig=" not in json.dumps(body) and "?" not in json.dumps(body)
+
+
+def test_job_id_follows_spec_and_input_content(write, repo):
+    path = write(HEAD + "inputs: [prog/run.py]\ntasks:\n  - {id: a, command: x}\n")
+    lw = load_workload(path)
+    first = job_id(lw.workload, {f.relpath: file_digest(f.path) for f in lw.files})
+    assert first == job_id(load_workload(path).workload, {f.relpath: file_digest(f.path) for f in lw.files})
+    (repo / "workloads" / "prog" / "run.py").write_text("print('changed')\n")
+    changed = job_id(lw.workload, {f.relpath: file_digest(f.path) for f in lw.files})
+    assert first.startswith("demo-") and len(first) == 13 and changed != first
