@@ -6,8 +6,14 @@ from typing import Any
 
 from bigcompute.emulator.common import Ctx, new_doc, set_state, touch
 from bigcompute.emulator.db import dumps, loads
-from bigcompute.emulator.errors import BatchError, exists, invalid_property, missing_property, not_found, \
-    unsupported_locally
+from bigcompute.emulator.errors import (
+    BatchError,
+    exists,
+    invalid_property,
+    missing_property,
+    not_found,
+    unsupported_locally,
+)
 from bigcompute.emulator.models import JobState, check_job_transition
 from bigcompute.emulator.validate import check_id, check_runnable
 from bigcompute.emulator.wire import UNBOUNDED, iso, parse_duration

@@ -3,6 +3,7 @@ scheduler and the node layout, and recovers after a restart."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -139,8 +140,6 @@ def kill_orphans(nodes_root: Path) -> int:
         except (OSError, ValueError):
             continue
     for pgid in groups:
-        try:
+        with contextlib.suppress(OSError):
             os.killpg(pgid, signal.SIGKILL)
-        except OSError:
-            pass
     return len(groups)

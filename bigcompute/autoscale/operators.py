@@ -1,0 +1,78 @@
+"""The operator table of reference §B3: which operand types each operator takes, and its arithmetic.
+
+Combinations the table does not list (double * doubleVec, timestamp - timeinterval, doubleVec
+comparisons, ...) are type errors: the table is the only evidence of what Batch accepts.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+
+from bigcompute.autoscale.functions import Domain
+from bigcompute.autoscale.values import T
+
+Op = Callable[[object, object], object]
+
+D, V, S, TS, I = T.DOUBLE, T.VEC, T.STRING, T.TIMESTAMP, T.INTERVAL
+
+
+def _div(a: float, b: float) -> float:
+    # IEEE division as in .NET: x/0 is +-Infinity, 0/0 is NaN; Python would raise.
+    try:
+        return a / b
+    except ZeroDivisionError:
+        if a == 0 or a != a:
+            return math.nan
+        return math.copysign(math.inf, a) * math.copysign(1.0, b)
+
+
+ARITH: dict[str, Callable[[float, float], float]] = {
+    "+": operator.add, "-": operator.sub, "*": operator.mul, "/": _div}
+
+
+def _compare(fn: Callable[[object, object], bool]) -> Op:
+    return lambda a, b: 1.0 if fn(a, b) else 0.0
+
+
+COMPARE: dict[str, Op] = {
+    "<": _compare(operator.lt), "<=": _compare(operator.le), "==": _compare(operator.eq),
+    ">=": _compare(operator.ge), ">": _compare(operator.gt), "!=": _compare(operator.ne)}
+
+
+def _vec_scalar(fn: Callable[[float, float], float]) -> Op:
+    return lambda v, x: tuple(fn(a, x) for a in v)  # type: ignore[attr-defined]
+
+
+def _vec_vec(fn: Callable[[float, float], float]) -> Op:
+    def op(v: tuple[float, ...], w: tuple[float, ...]) -> tuple[float, ...]:
+        if len(v) != len(w):
+            raise Domain(f"doubleVec operands have different lengths ({len(v)} and {len(w)})")
+        return tuple(fn(a, b) for a, b in zip(v, w, strict=True))
+    return op  # type: ignore[return-value]
+
+
+BINARY: dict[tuple[str, T, T], tuple[T, Op]] = {}
+for _op, _fn in ARITH.items():
+    BINARY[_op, D, D] = (D, _fn)  # type: ignore[assignment]
+    BINARY[_op, V, D] = (V, _vec_scalar(_fn))
+    BINARY[_op, V, V] = (V, _vec_vec(_fn))
+for _op, _fn in COMPARE.items():
+    for _t in (D, S, TS, I):
+        BINARY[_op, _t, _t] = (D, _fn)
+BINARY["*", D, I] = (I, operator.mul)
+BINARY["*", I, D] = (I, operator.mul)
+BINARY["/", I, D] = (I, _div)  # type: ignore[assignment]
+BINARY["+", I, I] = (I, operator.add)
+BINARY["-", I, I] = (I, operator.sub)
+BINARY["+", I, TS] = (TS, operator.add)
+BINARY["+", TS, I] = (TS, operator.add)
+BINARY["-", TS, TS] = (I, operator.sub)
+
+LOGICAL = ("&&", "||")  # double && double -> double, short-circuit; handled by the compiler
+UNARY: dict[tuple[str, T], T] = {("-", D): D, ("-", I): I, ("!", D): D}
+
+
+def binary_error(op: str, left: T, right: T) -> str:
+    return f"'{op}' is not defined for {left} and {right}"

@@ -1,0 +1,109 @@
+"""The HTTP service: Starlette app + uvicorn, bound to 127.0.0.1 only; runs in a thread for tests."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import threading
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bigcompute.emulator.errors import BatchError
+from bigcompute.emulator.faults import FaultPlan
+from bigcompute.emulator.middleware import BatchMiddleware
+from bigcompute.emulator.routes import starlette_routes
+from bigcompute.emulator.state import BatchState
+
+HOST = "127.0.0.1"
+
+
+async def _health(req: Request) -> Response:
+    return JSONResponse({"status": "ok", "account": req.app.state.batch.account})
+
+
+async def _no_route(req: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 404)
+    if status == 405:
+        raise BatchError(400, "UnsupportedHttpVerb", f"The resource doesn't support the HTTP verb {req.method}.")
+    raise BatchError(404, "ResourceNotFound", "The requested URI does not represent any resource on the server.")
+
+
+def build_app(state: BatchState, key: str, faults: FaultPlan | None = None) -> Starlette:
+    routes = [Route("/_emulator/health", _health, methods=["GET"]), *starlette_routes()]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(BatchMiddleware, account=state.account, key=key, faults=faults)],
+        exception_handlers={HTTPException: _no_route},
+    )
+    app.state.batch = state
+    return app
+
+
+def bind(port: int = 0) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((HOST, port))
+    sock.listen(128)
+    return sock
+
+
+class EmulatorServer:
+    """`with EmulatorServer(state, key) as emu: BatchClient(emu.url, ...)`; port 0 picks a free port."""
+
+    def __init__(self, state: BatchState, key: str, port: int = 0, faults: FaultPlan | None = None) -> None:
+        self.state = state
+        self.sock = bind(port)
+        self.port = self.sock.getsockname()[1]
+        self.url = f"http://{HOST}:{self.port}"
+        state.set_base_url(self.url)
+        config = uvicorn.Config(build_app(state, key, faults), log_level="warning", access_log=False,
+                                lifespan="off", timeout_keep_alive=30)
+        self.server = uvicorn.Server(config)
+        self._thread: threading.Thread | None = None
+        self.ready = threading.Event()
+
+    def run_forever(self) -> None:
+        """Serve on the calling thread (the `python -m bigcompute.emulator` process)."""
+        self.state.start()
+        try:
+            self.server.run(sockets=[self.sock])
+        finally:
+            self.state.stop()
+
+    def start(self) -> EmulatorServer:
+        self.state.start()
+
+        def serve() -> None:
+            asyncio.run(self._serve())
+
+        self._thread = threading.Thread(target=serve, name="emulator-http", daemon=True)
+        self._thread.start()
+        if not self.ready.wait(10):
+            raise RuntimeError("emulator did not start within 10 s")
+        return self
+
+    async def _serve(self) -> None:
+        self.server.config.setup_event_loop()
+        task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        while not self.server.started:
+            await asyncio.sleep(0.01)
+        self.ready.set()
+        await task
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        if self._thread:
+            self._thread.join(timeout=10)
+        self.state.stop()
+
+    def __enter__(self) -> EmulatorServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
