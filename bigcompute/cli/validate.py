@@ -33,7 +33,6 @@ def run_validate(args: ValidateArgs) -> int:
             results.append(FileResult(stack.path, "stack", summary=f"{len(pools)} pools"))
         except ConfigError as e:
             results.append(FileResult(e.diagnostics[0].file, "stack", e.diagnostics))
-            pools = []  # every workload's pool is then unknown: say so rather than skip the check
     for path, loaded, problems in check_workloads(args.paths, pools=pools, max_tasks=args.max_tasks):
         summary = ""
         if loaded:

@@ -45,10 +45,18 @@ def find_stack_file(name_or_path: str | Path, root: Path | None = None) -> Path:
     for folder in (start, *start.parents):
         path = folder / "stacks" / f"Pulumi.{name_or_path}.yaml"
         if path.is_file():
-            return path
+            return _relative_to_cwd(path)
     raise ConfigError([Diagnostic(f"stacks/Pulumi.{name_or_path}.yaml", 1, 1, (),
                                   f"no stack file for stack '{name_or_path}' in {start} or its parents",
                                   "missing-stack")])
+
+
+def _relative_to_cwd(path: Path) -> Path:
+    """Paths in messages read best relative to where the user stands."""
+    try:
+        return path.relative_to(Path.cwd())
+    except ValueError:
+        return path
 
 
 def load_stack(name_or_path: str | Path, root: Path | None = None) -> StackConfig:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import threading
+import time
 
 import uvicorn
 from starlette.applications import Starlette
@@ -66,7 +66,6 @@ class EmulatorServer:
                                 lifespan="off", timeout_keep_alive=30)
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
-        self.ready = threading.Event()
 
     def run_forever(self) -> None:
         """Serve on the calling thread (the `python -m bigcompute.emulator` process)."""
@@ -78,23 +77,15 @@ class EmulatorServer:
 
     def start(self) -> EmulatorServer:
         self.state.start()
-
-        def serve() -> None:
-            asyncio.run(self._serve())
-
-        self._thread = threading.Thread(target=serve, name="emulator-http", daemon=True)
+        self._thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                        name="emulator-http", daemon=True)
         self._thread.start()
-        if not self.ready.wait(10):
-            raise RuntimeError("emulator did not start within 10 s")
-        return self
-
-    async def _serve(self) -> None:
-        self.server.config.setup_event_loop()
-        task = asyncio.create_task(self.server.serve(sockets=[self.sock]))
+        deadline = time.monotonic() + 10
         while not self.server.started:
-            await asyncio.sleep(0.01)
-        self.ready.set()
-        await task
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("emulator did not start within 10 s")
+            time.sleep(0.005)
+        return self
 
     def stop(self) -> None:
         self.server.should_exit = True

@@ -1,0 +1,49 @@
+"""A Batch pool from one stack pool: fixed or autoscale, identity, network, start task, packages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import batch
+
+from bigcompute.config import PoolConfig
+from components import pool_spec
+
+
+@dataclass(frozen=True)
+class BatchPoolArgs:
+    pool: PoolConfig
+    account_name: pulumi.Input[str]
+    account_id: pulumi.Input[str]
+    resource_group_name: pulumi.Input[str]
+    identity_id: pulumi.Input[str]
+    subnet_id: pulumi.Input[str] | None = None
+    public_ips: bool = True
+    tags: Mapping[str, str] = field(default_factory=dict)
+
+
+class BatchPool(pulumi.ComponentResource):
+    def __init__(self, name: str, args: BatchPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("bigcompute:compute:Pool", name, None, opts)
+        settings = pool_spec.pool_settings(args.pool)
+        if args.subnet_id is not None:
+            settings["network_configuration"] = pool_spec.network_configuration(args.subnet_id, args.public_ips)
+        if args.pool.applications:
+            settings["application_packages"] = [
+                {"id": pulumi.Output.concat(args.account_id, "/applications/", app.id), "version": app.version}
+                for app in args.pool.applications
+            ]
+        self.pool = batch.Pool(
+            f"{name}-pool",
+            account_name=args.account_name,
+            resource_group_name=args.resource_group_name,
+            identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
+            **settings,
+            # pool names are fixed (workloads refer to them), so the old pool must go before the new one
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=list(pool_spec.REPLACE_ON_CHANGES),
+                                        delete_before_replace=True),
+        )
+        self.pool_id = self.pool.name
+        self.register_outputs({"pool_id": self.pool_id, "vm_size": self.pool.vm_size})

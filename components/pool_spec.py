@@ -1,0 +1,140 @@
+"""Pure translation of a stack pool into Batch pool properties; no resource is declared here.
+
+Kept apart from the component so it can be checked for every pool before anything is declared,
+and tested without the Pulumi runtime.
+"""
+
+from __future__ import annotations
+
+import shlex
+from typing import Any
+
+from bigcompute import autoscale
+from bigcompute.config import AutoScale, FixedScale, PoolConfig, StartTask
+from components.naming import iso_duration
+
+# Pool properties Azure refuses to change on a live pool (PropertyCannotBeUpdated): a change to any of
+# them replaces the pool. Scale settings, formulas, start task, packages and metadata update in place.
+REPLACE_ON_CHANGES = (
+    "vmSize",
+    "deploymentConfiguration",  # image, node agent, container runtime
+    "networkConfiguration",
+    "taskSlotsPerNode",
+    "taskSchedulingPolicy",
+    "identity",
+    "interNodeCommunication",
+    "userAccounts",
+    "mountConfiguration",
+)
+
+DEALLOCATION = {"requeue": "Requeue", "terminate": "Terminate", "taskcompletion": "TaskCompletion",
+                "retaineddata": "RetainedData"}
+APT = "apt-get -o DPkg::Lock::Timeout=600 -q"  # unattended-upgrades holds the lock on fresh nodes
+
+
+class PoolSpecError(ValueError):
+    """A pool the stack file allows but Batch would reject; `field` is the path inside the pool."""
+
+    def __init__(self, pool: str, field: tuple[str, ...], message: str) -> None:
+        self.pool, self.field, self.message = pool, field, message
+        super().__init__(f"pool '{pool}': {'.'.join(field)}: {message}")
+
+
+def checked_formula(pool: PoolConfig) -> str | None:
+    """The pool's formula, parsed first: a broken formula fails here with its line and column, not in Azure."""
+    formula = pool.formula()
+    if formula is None:
+        return None
+    errors = list(autoscale.check(formula, source=f"pool {pool.name}"))
+    if errors:
+        e = errors[0]
+        field = ("scale", "autoscale", "formula" if pool.scale.formula is not None else "preset")
+        raise PoolSpecError(pool.name, field, f"autoscale formula line {e.line}, column {e.column}: {e.message}")
+    return formula
+
+
+def scale_settings(pool: PoolConfig) -> dict[str, Any]:
+    scale = pool.scale
+    if isinstance(scale, FixedScale):
+        return {"fixed_scale": {
+            "target_dedicated_nodes": scale.dedicated,
+            "target_low_priority_nodes": scale.spot,
+            "node_deallocation_option": DEALLOCATION[pool.node_deallocation_option],
+            "resize_timeout": "PT15M",
+        }}
+    assert isinstance(scale, AutoScale)
+    return {"auto_scale": {"formula": checked_formula(pool),
+                           "evaluation_interval": iso_duration(scale.evaluation_interval)}}
+
+
+def start_command(pool: PoolConfig, start: StartTask) -> str:
+    if pool.image.is_windows:
+        if start.apt_packages or start.pip_packages:
+            field = "aptPackages" if start.apt_packages else "pipPackages"
+            raise PoolSpecError(pool.name, ("startTask", field), "packages can only be installed on Linux images")
+        return f"cmd /c {start.command}" if start.command else "cmd /c exit 0"
+    steps = ["set -euo pipefail"]
+    apt = list(start.apt_packages)
+    if start.pip_packages and start.elevated and "python3-pip" not in apt:
+        apt.append("python3-pip")
+    if apt:
+        steps += ["export DEBIAN_FRONTEND=noninteractive", f"{APT} update",
+                  f"{APT} install -y --no-install-recommends {' '.join(shlex.quote(p) for p in apt)}"]
+    if start.pip_packages:
+        # into the node's shared directory, so every task user can import them (PYTHONPATH)
+        steps.append('python3 -m pip install --quiet --target "$AZ_BATCH_NODE_SHARED_DIR/python" '
+                     + " ".join(shlex.quote(p) for p in start.pip_packages))
+    if start.command:
+        steps.append(start.command)
+    return "/bin/bash -c " + shlex.quote("; ".join(steps))
+
+
+def start_task(pool: PoolConfig) -> dict[str, Any] | None:
+    start = pool.start_task
+    if start is None:
+        return None
+    return {
+        "command_line": start_command(pool, start),
+        # admin only where the stack asks for it (apt needs root); tasks never inherit it
+        "user_identity": {"auto_user": {"scope": "Pool", "elevation_level": "Admin" if start.elevated else "NonAdmin"}},
+        "wait_for_success": start.wait_for_success,
+        "max_task_retry_count": 2,
+    }
+
+
+def deployment_configuration(pool: PoolConfig) -> dict[str, Any]:
+    image = pool.image
+    vm: dict[str, Any] = {
+        "image_reference": {"publisher": image.publisher, "offer": image.offer, "sku": image.sku,
+                            "version": image.version},
+        "node_agent_sku_id": image.node_agent_sku,
+    }
+    if pool.container_images:
+        vm["container_configuration"] = {"type": "DockerCompatible",
+                                         "container_image_names": list(pool.container_images)}
+    return {"virtual_machine_configuration": vm}
+
+
+def pool_settings(pool: PoolConfig) -> dict[str, Any]:
+    """Every property that depends on the pool alone (no other resource's output)."""
+    settings: dict[str, Any] = {
+        "pool_name": pool.name,
+        "display_name": pool.name,
+        "vm_size": pool.vm_size,
+        "deployment_configuration": deployment_configuration(pool),
+        "scale_settings": scale_settings(pool),
+        "task_slots_per_node": pool.task_slots_per_node,
+        "task_scheduling_policy": {"node_fill_type": "Pack" if pool.scheduling == "pack" else "Spread"},
+        # simplified: nodes only call out to Batch; needed for pools without public IPs
+        "target_node_communication_mode": "Simplified",
+        "metadata": [{"name": k, "value": v} for k, v in sorted(pool.metadata.items())],
+    }
+    task = start_task(pool)
+    if task is not None:
+        settings["start_task"] = task
+    return settings
+
+
+def network_configuration(subnet_id: Any, public_ips: bool) -> dict[str, Any]:
+    provision = "BatchManaged" if public_ips else "NoPublicIPAddresses"
+    return {"subnet_id": subnet_id, "public_ip_address_configuration": {"provision": provision}}
