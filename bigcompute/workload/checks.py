@@ -11,6 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bigcompute.document import Diagnostic, Document
+from bigcompute.workload.deps import is_plain_integer
 from bigcompute.workload.expand import (
     CompiledGroup,
     compile_group,
@@ -131,7 +132,7 @@ def _scan_group(doc, wl, c: CompiledGroup, files, index: _TaskIndex) -> Iterator
                 yield doc.diagnostic((*at, "id"), f"task id {tid!r} is used by more than one task "
                                      "(ids are case-insensitive)", code="duplicate-id")
             index.seen.add(key)
-            index.numeric = index.numeric and tid.isdigit() and (tid == "0" or not tid.startswith("0"))
+            index.numeric = index.numeric and is_plain_integer(tid)
             index.chars += len(tid) + 1
             if task.depends_on:
                 index.edges.append((tid, c.group.index, task.depends_on))

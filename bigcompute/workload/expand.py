@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import NamedTuple
 from pathlib import PurePosixPath
+from typing import NamedTuple
 
 from bigcompute.workload.globs import glob_match
 from bigcompute.workload.inputs import InputFile
@@ -97,7 +97,7 @@ def group_values(compiled: CompiledGroup, workload: Workload,
         shared = tuple(files)
         values: dict = {"workload": workload.name}
         for index, combo in enumerate(combinations(g.parameters)):
-            values.update(zip(names, combo))
+            values.update(zip(names, combo, strict=True))
             values["index"] = index
             yield values, shared
     elif g.kind == "foreach":

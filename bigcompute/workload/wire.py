@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from azure.batch import models as batch
 
+from bigcompute.workload.deps import DependencyCollector
 from bigcompute.workload.expand import TaskSpec
 from bigcompute.workload.globs import has_wildcard
 from bigcompute.workload.inputs import InputFile
@@ -111,18 +112,7 @@ def _outputs(task: TaskSpec, job: str, ctx: StorageContext) -> list[batch.Output
 
 def merge_dependencies(task_ids: Iterable[str]) -> batch.BatchTaskDependencies:
     """All of `task_ids`, as id ranges when every id is a plain integer (Batch's 64,000-character limit)."""
-    ids = list(task_ids)
-    if ids and all(i.isdigit() and (i == "0" or not i.startswith("0")) for i in ids):
-        return batch.BatchTaskDependencies(task_id_ranges=[batch.BatchTaskIdRange(start=a, end=b)
-                                                           for a, b in _ranges(sorted(map(int, ids)))])
-    return batch.BatchTaskDependencies(task_ids=ids)
-
-
-def _ranges(numbers: list[int]) -> Iterable[tuple[int, int]]:
-    start = prev = numbers[0]
-    for n in numbers[1:]:
-        if n != prev + 1:
-            yield start, prev
-            start = n
-        prev = n
-    yield start, prev
+    collector = DependencyCollector()
+    for task_id in task_ids:
+        collector.add(task_id)
+    return collector.dependencies()

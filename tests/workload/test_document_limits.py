@@ -7,9 +7,9 @@ import pytest
 from bigcompute.document import DocumentError, LoadLimits, load_text
 
 
-def only_error(raw, limits=LoadLimits()):
+def only_error(raw, limits=None):
     with pytest.raises(DocumentError) as info:
-        load_text(raw, "f.yaml", limits)
+        load_text(raw, "f.yaml", limits or LoadLimits())
     [d] = info.value.diagnostics
     return d.line, d.column, d.code, d.message
 

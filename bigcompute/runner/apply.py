@@ -1,0 +1,103 @@
+"""`apply` for one workload, step by step as the architecture describes: sync inputs, create the job,
+add its tasks, mark it submitted. Every step is idempotent, so a killed apply re-run converges."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from azure.batch import models as batch
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+
+from bigcompute.runner.clients import Clients
+from bigcompute.runner.errors import DeployError
+from bigcompute.runner.jobs import job_info, job_model, metadata
+from bigcompute.runner.lease import workload_lease
+from bigcompute.runner.plan import WorkloadPlan
+from bigcompute.runner.submit import SubmitReport, add_tasks, existing_tasks
+from bigcompute.runner.sync import upload_missing
+from bigcompute.workload import iter_tasks
+from bigcompute.workload.deps import DependencyCollector
+from bigcompute.workload.expand import merge_task
+from bigcompute.workload.wire import StorageContext, task_model
+
+
+@dataclass
+class Hooks:
+    """How `apply` tells its caller what it is doing; the CLI renders these, tests record them."""
+
+    step: Callable[[str], None] = lambda message: None
+    uploaded: Callable[[int], None] = lambda nbytes: None
+    added: Callable[[int], None] = lambda n: None
+
+
+def apply_workload(clients: Clients, plan: WorkloadPlan, hooks: Hooks | None = None) -> SubmitReport:
+    hooks = hooks or Hooks()
+    wl = plan.loaded.workload
+    with workload_lease(clients.container("inputs"), wl.name):
+        if plan.sync.missing:
+            hooks.step(f"uploading {len(plan.sync.missing)} input files ({plan.sync.missing_bytes:,} bytes)")
+            upload_missing(wl, plan.sync, clients.container("inputs"), on_upload=lambda f: hooks.uploaded(f.size))
+        existed = ensure_job(clients, plan, hooks)
+        if existed is not None and existed.submitted:
+            return SubmitReport(existing=plan.task_count)
+        hooks.step(f"adding {plan.task_count:,} tasks to job {plan.job_id}")
+        report = submit_tasks(clients, plan, known=existing_tasks(clients.batch, plan.job_id) if existed else {},
+                              on_added=hooks.added)
+        mark_submitted(clients, plan)
+        return report
+
+
+def ensure_job(clients: Clients, plan: WorkloadPlan, hooks: Hooks):
+    """The job's info if it already existed, else None after creating it."""
+    try:
+        return _checked(job_info(clients.batch.get_job(plan.job_id)), plan)
+    except ResourceNotFoundError:
+        pass
+    wl = plan.loaded.workload
+    pool_id = clients.target.pool_id(wl.pool)
+    hooks.step(f"creating job {plan.job_id} on pool {pool_id}")
+    try:
+        clients.batch.create_job(job_model(wl, plan.job_id, pool_id, plan.spec))
+        return None
+    except ResourceExistsError:  # a retried create whose first attempt got through, or a racing apply
+        return _checked(job_info(clients.batch.get_job(plan.job_id)), plan)
+
+
+def _checked(info, plan: WorkloadPlan):
+    if info.workload != plan.name or info.spec != plan.spec:
+        raise DeployError(f"job {plan.job_id} exists but was not created by bigcompute for this workload "
+                          "spec; delete it or rename the workload")
+    if info.state in ("deleting",):
+        raise DeployError(f"job {plan.job_id} is being deleted; wait for the deletion, then apply again")
+    return info
+
+
+def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
+                 on_added: Callable[[int], None]) -> SubmitReport:
+    wl, files = plan.loaded.workload, plan.loaded.files
+    target = clients.target
+    ctx = StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
+    deps = DependencyCollector()
+
+    def models() -> Iterator[batch.BatchTaskCreateOptions]:
+        for task in iter_tasks(wl, files):
+            if task.is_merge:
+                continue
+            deps.add(task.id)
+            yield task_model(task, wl, plan.job_id, ctx, plan.sync.digests)
+
+    report = add_tasks(clients.batch, plan.job_id, models(), known, on_progress=on_added)
+    merge = merge_task(wl, files)
+    if merge is not None:  # added last: it depends on every other task, so they must all exist
+        merge_report = add_tasks(clients.batch, plan.job_id,
+                                 [task_model(merge, wl, plan.job_id, ctx, plan.sync.digests, deps.dependencies())],
+                                 known, on_progress=on_added)
+        report.count(added=merge_report.added, existing=merge_report.existing)
+    return report
+
+
+def mark_submitted(clients: Clients, plan: WorkloadPlan) -> None:
+    # From here on Batch ends the job when its last task completes, releasing its active-job quota slot.
+    clients.batch.update_job(plan.job_id, batch.BatchJobUpdateOptions(
+        on_all_tasks_complete="terminatejob", metadata=metadata(plan.loaded.workload, plan.spec, submitted=True)))

@@ -1,0 +1,100 @@
+"""Watch a job to the end at constant cost per poll: one job GET and one task-counts GET, whatever the
+job's size. Only at the end are the failed tasks listed, each with its exit code and stderr tail."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from azure.batch import BatchClient
+from azure.batch import models as batch
+from azure.core.exceptions import HttpResponseError
+from azure.storage.blob import ContainerClient
+
+STDERR_TAIL = 2048
+
+
+@dataclass(frozen=True)
+class Progress:
+    active: int
+    running: int
+    succeeded: int
+    failed: int
+    state: str
+
+    @property
+    def completed(self) -> int:
+        return self.succeeded + self.failed
+
+    @property
+    def total(self) -> int:
+        return self.active + self.running + self.completed
+
+
+@dataclass(frozen=True)
+class FailedTask:
+    id: str
+    exit_code: int | None
+    failure: str
+    stderr_tail: str
+
+
+def poll(client: BatchClient, job_id: str) -> Progress:
+    job = client.get_job(job_id, select=["id", "state"])
+    counts = client.get_job_task_counts(job_id).task_counts
+    return Progress(counts.active, counts.running, counts.succeeded, counts.failed, str(job.state))
+
+
+def watch(client: BatchClient, job_id: str, total: int, interval: float = 2.0,
+          on_poll: Callable[[Progress], None] | None = None, timeout: float | None = None) -> Progress:
+    """Poll until the job completed (all tasks in, then terminatejob) or every task finished."""
+    deadline = time.monotonic() + timeout if timeout else None
+    while True:
+        progress = poll(client, job_id)
+        if on_poll:
+            on_poll(progress)
+        if progress.state == "completed" or (progress.completed >= total and progress.active == progress.running == 0):
+            return progress
+        if deadline and time.monotonic() > deadline:
+            return progress
+        time.sleep(interval)
+
+
+def failed_tasks(client: BatchClient, job_id: str, outputs: ContainerClient | None,
+                 limit: int = 20) -> list[FailedTask]:
+    found = client.list_tasks(job_id, filter="executionInfo/result eq 'failure'",
+                              select=["id", "executionInfo"], max_results=limit)
+    out = []
+    for task in found:
+        info = task.execution_info
+        failure = info.failure_info.message if info and info.failure_info else "failed"
+        out.append(FailedTask(task.id, info.exit_code if info else None, failure or "failed",
+                              stderr_tail(client, job_id, task.id, outputs)))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def stderr_tail(client: BatchClient, job_id: str, task_id: str, outputs: ContainerClient | None) -> str:
+    """The end of a task's stderr: from the node while it has it, else from the uploaded log blob."""
+    try:
+        size = client.get_task_file_properties(job_id, task_id, "stderr.txt").content_length or 0
+        start = max(0, int(size) - STDERR_TAIL)
+        data = b"".join(client.download_task_file(job_id, task_id, "stderr.txt", ocp_range=f"bytes={start}-"))
+        return data.decode("utf-8", "replace")
+    except HttpResponseError:
+        pass
+    if outputs is not None:
+        try:
+            blob = outputs.get_blob_client(f"{job_id}/{task_id}/logs/stderr.txt")
+            size = blob.get_blob_properties().size
+            start = max(0, size - STDERR_TAIL)
+            return blob.download_blob(offset=start).readall().decode("utf-8", "replace")
+        except HttpResponseError:
+            pass
+    return ""
+
+
+def terminate_reason(job: batch.BatchJob) -> str | None:
+    return job.execution_info.terminate_reason if job.execution_info else None

@@ -1,0 +1,72 @@
+"""Incremental, parallel sync of a workload's inputs to the inputs container.
+
+Blob names are content-addressed (`<workload>/<digest>/<path>`), so one listing of the workload's
+prefix says which files are already there: a blob only appears once its upload committed, so a
+present name means present content. Missing files upload in parallel; large ones in parallel blocks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from azure.core.exceptions import ResourceNotFoundError
+from azure.storage.blob import ContainerClient
+
+from bigcompute.runner.errors import DeployError
+from bigcompute.workload import Workload
+from bigcompute.workload.inputs import InputFile, file_digest
+from bigcompute.workload.wire import input_blob_name
+
+LARGE_FILE = 8 << 20
+
+
+@dataclass(frozen=True)
+class SyncPlan:
+    files: tuple[InputFile, ...]
+    digests: dict[str, str]
+    missing: tuple[InputFile, ...]
+
+    @property
+    def missing_bytes(self) -> int:
+        return sum(f.size for f in self.missing)
+
+
+def digest_files(files: Sequence[InputFile], workers: int = 4) -> dict[str, str]:
+    # hashlib releases the GIL on large buffers, so threads hash several files at once.
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip((f.relpath for f in files), pool.map(lambda f: file_digest(f.path), files), strict=True))
+
+
+def existing_blobs(container: ContainerClient, prefix: str) -> set[str]:
+    try:
+        return {b.name for b in container.list_blobs(name_starts_with=prefix)}
+    except ResourceNotFoundError as e:
+        raise DeployError(f"the inputs container '{container.container_name}' does not exist; "
+                          "deploy the stack first (pulumi up, or bigcompute local up)") from e
+
+
+def plan_sync(workload: Workload, files: Sequence[InputFile], container: ContainerClient | None,
+              digests: dict[str, str] | None = None) -> SyncPlan:
+    digests = digests or digest_files(files)
+    present = existing_blobs(container, f"{workload.name}/") if container is not None else set()
+    missing = tuple(f for f in files if input_blob_name(workload, f, digests[f.relpath]) not in present)
+    return SyncPlan(tuple(files), digests, missing)
+
+
+def upload_missing(workload: Workload, plan: SyncPlan, container: ContainerClient, workers: int = 16,
+                   on_upload: Callable[[InputFile], None] | None = None) -> None:
+    def upload(f: InputFile) -> None:
+        digest = plan.digests[f.relpath]
+        with open(f.path, "rb") as data:
+            container.upload_blob(input_blob_name(workload, f, digest), data, length=f.size, overwrite=True,
+                                  metadata={"sha256": digest},
+                                  max_concurrency=4 if f.size > LARGE_FILE else 1)
+        if on_upload:
+            on_upload(f)
+
+    with ThreadPoolExecutor(max_workers=min(workers, max(1, len(plan.missing)), (os.cpu_count() or 2) * 8)) as pool:
+        for _ in pool.map(upload, plan.missing):
+            pass

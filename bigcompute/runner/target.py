@@ -1,0 +1,104 @@
+"""Where the runner deploys: endpoints and names from the stack outputs, plus how to authenticate.
+
+Both targets share one shape, the Pulumi stack outputs (see docs/outputs.md): the azure target reads
+them from `pulumi stack output --json` or `--outputs FILE` and authenticates with
+DefaultAzureCredential; the local target reads `.bigcompute/local/outputs.json` and the local
+credentials file beside it. Nothing here ever logs a key.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bigcompute.runner.errors import DeployError
+
+LOCAL_DIR = Path(".bigcompute/local")
+REQUIRED_OUTPUTS = ("batchAccountName", "batchAccountEndpoint", "storageAccountName", "blobEndpoint",
+                    "containers", "poolIds")
+
+
+@dataclass(frozen=True)
+class Target:
+    kind: str  # azure | local
+    stack: str
+    batch_endpoint: str
+    batch_account: str
+    blob_endpoint: str
+    storage_account: str
+    containers: Mapping[str, str]
+    pool_ids: Mapping[str, str]
+    identity_resource_id: str | None
+    batch_key: str | None = field(default=None, repr=False)  # local only
+    storage_key: str | None = field(default=None, repr=False)  # local only
+
+    @property
+    def inputs_url(self) -> str:
+        return f"{self.blob_endpoint.rstrip('/')}/{self.containers['inputs']}"
+
+    @property
+    def outputs_url(self) -> str:
+        return f"{self.blob_endpoint.rstrip('/')}/{self.containers['outputs']}"
+
+    def pool_id(self, pool: str) -> str:
+        try:
+            return self.pool_ids[pool]
+        except KeyError:
+            known = ", ".join(sorted(self.pool_ids)) or "none"
+            raise DeployError(f"pool '{pool}' is not deployed on the {self.kind} target of stack "
+                              f"'{self.stack}' (deployed pools: {known})") from None
+
+
+def from_outputs(outputs: Mapping[str, Any], kind: str, stack: str, source: str,
+                 credentials: Mapping[str, str] | None = None) -> Target:
+    missing = [k for k in REQUIRED_OUTPUTS if k not in outputs]
+    if missing:
+        raise DeployError(f"{source}: stack outputs lack {', '.join(missing)}; is the stack deployed?")
+    credentials = credentials or {}
+    return Target(
+        kind=kind, stack=stack,
+        batch_endpoint=outputs["batchAccountEndpoint"], batch_account=outputs["batchAccountName"],
+        blob_endpoint=outputs["blobEndpoint"], storage_account=outputs["storageAccountName"],
+        containers=dict(outputs["containers"]), pool_ids=dict(outputs["poolIds"]),
+        identity_resource_id=outputs.get("identityResourceId"),
+        batch_key=credentials.get("batchAccountKey"), storage_key=credentials.get("storageAccountKey"),
+    )
+
+
+def azure_target(stack: str, outputs_file: str | Path | None = None) -> Target:
+    if outputs_file:
+        source = str(outputs_file)
+        outputs = _read_json(Path(outputs_file))
+    elif shutil.which("pulumi"):
+        source = f"pulumi stack output --stack {stack}"
+        proc = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", stack],
+                              capture_output=True, text=True)
+        if proc.returncode != 0:
+            raise DeployError(f"{source} failed: {proc.stderr.strip().splitlines()[-1] if proc.stderr else ''}")
+        outputs = json.loads(proc.stdout)
+    else:
+        raise DeployError("the azure target needs the stack outputs: install the Pulumi CLI and log in, "
+                          "or pass --outputs FILE (the JSON of `pulumi stack output --json`)")
+    return from_outputs(outputs, "azure", stack, source)
+
+
+def local_target(root: Path = LOCAL_DIR) -> Target | None:
+    """The running local target, or None when `bigcompute local up` has not written its outputs."""
+    outputs_path, credentials_path = root / "outputs.json", root / "credentials.json"
+    if not outputs_path.is_file() or not credentials_path.is_file():
+        return None
+    outputs = _read_json(outputs_path)
+    return from_outputs(outputs, "local", outputs.get("stack", "dev"), str(outputs_path),
+                        _read_json(credentials_path))
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as e:
+        raise DeployError(f"{path}: cannot read stack outputs ({e})") from None
