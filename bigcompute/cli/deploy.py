@@ -1,0 +1,129 @@
+"""`bigcompute plan` and `bigcompute apply`: workloads become Batch jobs, declaratively."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.cli.options import target_args, target_options
+from bigcompute.cli.render import plan_json, plan_markdown, plan_table
+from bigcompute.cli.terminal import Terminal
+from bigcompute.cli.watch import collect_outputs, watch_jobs
+from bigcompute.runner.apply import Hooks, apply_workload
+from bigcompute.runner.clients import Clients
+from bigcompute.runner.errors import DeployError
+from bigcompute.runner.plan import Plan, WorkloadPlan, make_plan
+from bigcompute.runner.prune import prune_jobs
+from bigcompute.runner.session import InvalidInput, TargetArgs, load_inputs, open_clients
+
+
+@dataclass(frozen=True)
+class ApplyArgs:
+    paths: tuple[str, ...]
+    target: TargetArgs
+    wait: bool
+    download: str | None
+    prune: bool
+    poll_interval: float
+
+
+def guarded(body) -> int:
+    """Run a command body; invalid input exits 2 with every diagnostic, deploy errors exit 1 in one sentence."""
+    term = Terminal()
+    try:
+        return body(term)
+    except InvalidInput as e:
+        for d in e.diagnostics:
+            term.error(str(d))
+        term.error(f"{len(e.diagnostics)} problem(s) found; nothing was changed")
+        return EXIT_INVALID
+    except DeployError as e:
+        term.error(str(e))
+        return EXIT_FAILED
+
+
+def open_plan(paths, target: TargetArgs) -> tuple[Clients, Plan]:
+    stack, loaded = load_inputs(paths, target.stack)  # validate everything first
+    clients = open_clients(target)
+    return clients, make_plan(clients, loaded, stack.batch.active_job_quota)
+
+
+def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Terminal) -> int:
+    clients, plan = open_plan(paths, target)
+    clients.close()
+    if fmt == "json":
+        term.write(plan_json(plan))
+    elif fmt == "markdown":
+        term.write(plan_markdown(plan))
+    else:
+        term.table(plan_table(plan))
+    return EXIT_OK
+
+
+def run_apply(args: ApplyArgs, term: Terminal) -> int:
+    clients, plan = open_plan(args.paths, args.target)
+    try:
+        if plan.new_jobs > plan.headroom:
+            raise DeployError(f"this apply creates {plan.new_jobs} jobs but the account has room for "
+                              f"{plan.headroom} more active jobs ({plan.active_jobs} of {plan.quota} in use); "
+                              "delete finished jobs with --prune or raise the quota")
+        term.step(f"{plan.active_jobs} of {plan.quota} active jobs in use")
+        for wp in plan.workloads:
+            _apply_one(clients, wp, term)
+        code = EXIT_OK
+        if args.wait:
+            code = watch_jobs(clients, plan, term, args.poll_interval)
+            for wp in plan.workloads:
+                folder = Path(args.download) if args.download else (Path("out") if wp.loaded.workload.download
+                                                                    else None)
+                if folder is not None:
+                    collect_outputs(clients, wp, folder, term, everything=args.download is not None and
+                                    not wp.loaded.workload.download)
+        elif args.download:
+            term.warn("--download needs --wait: outputs exist only once the job completes")
+        if args.prune:
+            for message in prune_jobs(clients, plan):
+                term.step(message)
+        return code
+    finally:
+        clients.close()
+
+
+def _apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
+    if wp.status == "unchanged":
+        term.success(f"{wp.name}: job {wp.job_id} is up to date")
+        return
+    with term.progress() as bar:
+        task = bar.add_task(f"{wp.name}: tasks", total=wp.task_count)
+        hooks = Hooks(step=lambda m: term.step(f"{wp.name}: {m}"),
+                      added=lambda n: bar.advance(task, n))
+        report = apply_workload(clients, wp, hooks)
+    term.success(f"{wp.name}: job {wp.job_id} submitted ({report.added:,} tasks added, "
+                 f"{report.existing:,} already there)")
+
+
+@click.command("plan")
+@click.argument("workloads", nargs=-1, type=click.Path())
+@target_options
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def plan_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
+    """Show what apply would do, changing nothing."""
+    args = target_args(target_kind, stack, outputs_file)
+    Exit.run(lambda: guarded(lambda term: run_plan(workloads or ("workloads",), args, fmt, term)))
+
+
+@click.command("apply")
+@click.argument("workloads", nargs=-1, type=click.Path())
+@target_options
+@click.option("--wait", is_flag=True, help="Watch the jobs to the end; exit 1 when a task failed.")
+@click.option("--download", type=click.Path(file_okay=False), help="With --wait: fetch outputs into DIR/<workload>/.")
+@click.option("--prune", is_flag=True, help="Delete jobs bigcompute created for removed or superseded workloads.")
+@click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds between progress polls.")
+def apply_command(workloads, target_kind, stack, outputs_file, wait, download, prune, poll_interval) -> None:
+    """Turn workload files into Batch jobs and tasks (idempotent: unchanged workloads create nothing)."""
+    args = ApplyArgs(workloads or ("workloads",), target_args(target_kind, stack, outputs_file), wait, download,
+                     prune, poll_interval)
+    Exit.run(lambda: guarded(lambda term: run_apply(args, term)))

@@ -1,0 +1,64 @@
+"""`bigcompute infra plan`: review the infrastructure a stack declares, offline, without credentials."""
+
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+from rich.console import Console
+
+from bigcompute.config import ConfigError
+
+
+@dataclass(frozen=True)
+class PlanArgs:
+    stack: str
+    format: str = "table"
+    project_dir: Path | None = None
+
+
+def run_plan(args: PlanArgs, out: Console | None = None, err: Console | None = None) -> int:
+    """0: the plan passes every policy rule; 2: a policy violation or an invalid stack file; 1: the program failed."""
+    # imported here: the Pulumi SDK takes a moment to load and other commands never need it
+    from bigcompute.infra.plan import build_plan
+    from bigcompute.infra.render import render_json, render_table
+    from bigcompute.infra.runtime import ProgramError
+
+    out = out or Console(width=None if sys.stdout.isatty() else 200)
+    err = err or Console(stderr=True, highlight=False)
+    try:
+        plan = build_plan(args.stack, args.project_dir)
+    except ConfigError as e:
+        if args.format == "json":
+            out.print_json(json.dumps({"stack": args.stack, "errors": [d.as_json() for d in e.diagnostics]}))
+        for diagnostic in e.diagnostics:
+            err.print(str(diagnostic), markup=False)
+        return 2
+    except ProgramError as e:
+        err.print(f"the Pulumi program failed for stack '{args.stack}': {e}", markup=False)
+        return 1
+    if args.format == "json":
+        out.file.write(render_json(plan) + "\n")
+    else:
+        render_table(plan, out)
+    for violation in plan.violations:
+        err.print(f"policy violation [{violation.rule}] {violation.resource}: {violation.message}", markup=False)
+    return 0 if plan.ok else 2
+
+
+@click.group("infra")
+def infra_group() -> None:
+    """Review the Azure infrastructure of a stack offline (the Pulumi program under mocks)."""
+
+
+@infra_group.command("plan")
+@click.option("--stack", required=True, help="Stack name: stacks/Pulumi.<NAME>.yaml.")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--project-dir", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+              help="Folder with Pulumi.yaml and __main__.py (default: found from the current folder).")
+def plan_command(stack: str, fmt: str, project_dir: Path | None) -> None:
+    """Print the resources the stack declares, what matters for review, and any policy violation."""
+    sys.exit(run_plan(PlanArgs(stack, fmt, project_dir)))

@@ -1,0 +1,59 @@
+"""Plans and statuses as tables, JSON or markdown."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from rich.table import Table
+
+from bigcompute.runner.plan import Plan
+
+STATUS_WORDS = {"new": "new job", "unchanged": "unchanged (job exists)", "resume": "resume (job half-submitted)",
+                "changed": "changed"}
+
+
+def plan_rows(plan: Plan) -> list[dict]:
+    return [{"workload": w.name, "job": w.job_id, "status": w.status, "supersedes": list(w.supersedes),
+             "tasks": w.task_count, "pool": w.loaded.workload.pool, "uploadFiles": len(w.sync.missing),
+             "uploadBytes": w.sync.missing_bytes} for w in plan.workloads]
+
+
+def plan_json(plan: Plan) -> str:
+    return json.dumps({"workloads": plan_rows(plan), "activeJobs": plan.active_jobs, "quota": plan.quota,
+                       "newJobs": plan.new_jobs}, indent=2) + "\n"
+
+
+def _status_text(row: dict) -> str:
+    text = STATUS_WORDS[row["status"]]
+    return f"{text}, supersedes {', '.join(row['supersedes'])}" if row["supersedes"] and row["status"] == "changed" \
+        else text
+
+
+def plan_markdown(plan: Plan) -> str:
+    lines = ["| workload | job | status | tasks | inputs to upload |", "|---|---|---|---:|---|"]
+    for r in plan_rows(plan):
+        lines.append(f"| {r['workload']} | `{r['job']}` | {_status_text(r)} | {r['tasks']:,} | "
+                     f"{r['uploadFiles']} files, {r['uploadBytes']:,} bytes |")
+    lines.append(f"\nActive jobs: {plan.active_jobs} of a quota of {plan.quota}; this plan adds {plan.new_jobs}.")
+    return "\n".join(lines) + "\n"
+
+
+def plan_table(plan: Plan) -> Table:
+    table = Table(title="bigcompute plan", title_justify="left")
+    for col in ("workload", "job", "status", "tasks", "inputs to upload"):
+        table.add_column(col, justify="right" if col == "tasks" else "left")
+    for r in plan_rows(plan):
+        table.add_row(r["workload"], r["job"], _status_text(r), f"{r['tasks']:,}",
+                      f"{r['uploadFiles']} files, {r['uploadBytes']:,} bytes")
+    table.caption = f"active jobs {plan.active_jobs}/{plan.quota}; this plan adds {plan.new_jobs}"
+    return table
+
+
+def simple_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> Table:
+    table = Table(title=title, title_justify="left")
+    for c in columns:
+        table.add_column(c)
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    return table

@@ -1,0 +1,76 @@
+"""`apply --wait`: one progress row per job (active/running/succeeded/failed, rate, ETA), polling task
+counts so each poll costs the same whatever the job size; then only the failed tasks, with stderr tails."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from bigcompute.cli.exit import EXIT_FAILED, EXIT_OK
+from bigcompute.cli.terminal import Terminal
+from bigcompute.runner.clients import Clients
+from bigcompute.runner.download import download, write_manifest
+from bigcompute.runner.monitor import Progress, failed_tasks, poll
+from bigcompute.runner.plan import Plan, WorkloadPlan
+
+
+def _describe(name: str, p: Progress) -> str:
+    return f"{name}: {p.active} active, {p.running} running, {p.succeeded} ok, {p.failed} failed"
+
+
+def watch_jobs(clients: Clients, plan: Plan, term: Terminal, interval: float) -> int:
+    pending = {wp.job_id: wp for wp in plan.workloads}
+    final: dict[str, Progress] = {}
+    last_line: dict[str, str] = {}
+    started = time.monotonic()
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())
+    with term.progress(*columns) as bar:
+        rows = {job: bar.add_task(wp.name, total=wp.task_count, rate="") for job, wp in pending.items()}
+        while pending:
+            for job_id, wp in list(pending.items()):
+                p = poll(clients.batch, job_id)
+                rate = p.completed / max(time.monotonic() - started, 1e-6)
+                bar.update(rows[job_id], completed=p.completed, description=_describe(wp.name, p),
+                           rate=f"{rate:.1f} tasks/s")
+                line = _describe(wp.name, p)
+                if not term.interactive and line != last_line.get(job_id):
+                    term.step(line)  # plain progress lines in CI logs, only when something changed
+                    last_line[job_id] = line
+                if p.state == "completed" or (p.completed >= wp.task_count and p.active == p.running == 0):
+                    final[job_id] = p
+                    del pending[job_id]
+            if pending:
+                time.sleep(interval)
+    return _report(clients, plan, final, term)
+
+
+def _report(clients: Clients, plan: Plan, final: dict[str, Progress], term: Terminal) -> int:
+    code = EXIT_OK
+    outputs = clients.container("outputs")
+    for wp in plan.workloads:
+        p = final[wp.job_id]
+        if p.failed == 0 and p.succeeded >= wp.task_count:
+            term.success(f"{wp.name}: all {p.succeeded:,} tasks succeeded (job {wp.job_id})")
+            continue
+        code = EXIT_FAILED
+        term.error(f"{wp.name}: {p.failed:,} of {wp.task_count:,} tasks failed (job {wp.job_id})")
+        for f in failed_tasks(clients.batch, wp.job_id, outputs):
+            term.error(f"  task {f.id}: exit code {f.exit_code} — {f.failure}")
+            for line in f.stderr_tail.rstrip().splitlines()[-10:]:
+                term.err.print(f"      {line}", markup=False, highlight=False)
+    return code
+
+
+def collect_outputs(clients: Clients, wp: WorkloadPlan, folder: Path, term: Terminal, everything: bool) -> None:
+    outputs = clients.container("outputs")
+    body = write_manifest(outputs, wp.job_id)
+    patterns = () if everything else wp.loaded.workload.download
+    target = folder / wp.name
+    files = download(outputs, wp.job_id, body, target, patterns)
+    target.mkdir(parents=True, exist_ok=True)
+    (target / "manifest.json").write_text(json.dumps(body, indent=2) + "\n")
+    term.success(f"{wp.name}: {len(files)} output files in {target}/")

@@ -1,0 +1,81 @@
+"""Everything one runner command needs, put together once: the stack config, the target, the clients,
+and the workloads (all validated before the first side effect)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from bigcompute.config import ConfigError, StackConfig, load_stack
+from bigcompute.document import Diagnostic
+from bigcompute.runner.clients import Clients, connect
+from bigcompute.runner.errors import DeployError
+from bigcompute.runner.target import Target, azure_target, local_target
+from bigcompute.workload import LoadedWorkload, check_workloads
+
+
+@dataclass(frozen=True)
+class TargetArgs:
+    target: str = "local"  # local | azure
+    stack: str = "dev"
+    outputs: str | None = None
+
+
+class InvalidInput(Exception):
+    """Workloads or the stack are invalid: every diagnostic, reported before anything happens."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        super().__init__("\n".join(map(str, diagnostics)))
+        self.diagnostics = diagnostics
+
+
+def load_inputs(paths: Iterable[str], stack_name: str) -> tuple[StackConfig, list[LoadedWorkload]]:
+    try:
+        stack = load_stack(stack_name)
+    except ConfigError as e:
+        raise InvalidInput(e.diagnostics) from None
+    pools = [p.name for p in stack.pools]
+    loaded, problems = [], []
+    for _, lw, diagnostics in check_workloads(paths, pools=pools):
+        problems += diagnostics
+        if lw:
+            loaded.append(lw)
+    if problems:
+        raise InvalidInput(problems)
+    names = [lw.workload.name for lw in loaded]
+    twins = sorted({n for n in names if names.count(n) > 1})
+    if twins:
+        raise DeployError(f"two workload files share the name {', '.join(twins)}; names must be unique")
+    return stack, loaded
+
+
+def resolve_target(args: TargetArgs) -> Target:
+    if args.target == "azure":
+        return azure_target(args.stack, args.outputs)
+    target = local_target()
+    if target is None:
+        from bigcompute.emulator.launcher import up  # the one place the runner reaches the emulator
+
+        up(args.stack)
+        target = local_target()
+    if target is None:
+        raise DeployError("the local target did not start; run `bigcompute local up` to see why")
+    return target
+
+
+def open_clients(args: TargetArgs) -> Clients:
+    target = resolve_target(args)
+    clients = connect(target)
+    if target.kind == "azure":
+        _check_login(clients)
+    return clients
+
+
+def _check_login(clients: Clients) -> None:
+    from azure.core.exceptions import ClientAuthenticationError
+
+    try:
+        next(iter(clients.batch.list_supported_images(max_results=1)), None)
+    except ClientAuthenticationError:
+        raise DeployError("not logged in to Azure: run `az login` (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and "
+                          "a federated token or secret for a service principal), then retry") from None
