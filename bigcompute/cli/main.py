@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from bigcompute.cli.deploy import apply_command, plan_command
+from bigcompute.cli.jobs import delete_command, download_command, logs_command, pools_command, status_command
 from bigcompute.cli.validate import expand_command, validate_command
 
 
@@ -13,8 +15,9 @@ def cli() -> None:
     """Run big-compute workloads on Azure Batch, declared as code."""
 
 
-cli.add_command(validate_command)
-cli.add_command(expand_command)
+for command in (validate_command, expand_command, plan_command, apply_command, status_command, pools_command,
+                logs_command, download_command, delete_command):
+    cli.add_command(command)
 
 
 def main() -> None:
