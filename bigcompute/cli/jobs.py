@@ -16,6 +16,7 @@ from bigcompute.cli.render import simple_table
 from bigcompute.cli.terminal import Terminal
 from bigcompute.cli.watch import collect_outputs
 from bigcompute.runner.errors import DeployError
+from bigcompute.runner.jobs import wire
 from bigcompute.runner.plan import Plan, WorkloadPlan
 from bigcompute.runner.prune import delete_job
 from bigcompute.runner.session import TargetArgs, load_inputs, open_clients
@@ -106,7 +107,7 @@ def logs_command(workload, task, target_kind, stack, outputs_file, stream, follo
         offset = 0
         while True:
             offset += _print_from(clients, job, task_id, stream, offset, term)
-            if not follow or str(clients.batch.get_task(job, task_id, select=["state"]).state) == "completed":
+            if not follow or wire(clients.batch.get_task(job, task_id, select=["state"]).state) == "completed":
                 offset += _print_from(clients, job, task_id, stream, offset, term) if follow else 0
                 break
             time.sleep(1)

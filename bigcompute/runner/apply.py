@@ -100,4 +100,4 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
 def mark_submitted(clients: Clients, plan: WorkloadPlan) -> None:
     # From here on Batch ends the job when its last task completes, releasing its active-job quota slot.
     clients.batch.update_job(plan.job_id, batch.BatchJobUpdateOptions(
-        on_all_tasks_complete="terminatejob", metadata=metadata(plan.loaded.workload, plan.spec, submitted=True)))
+        all_tasks_complete_mode="terminatejob", metadata=metadata(plan.loaded.workload, plan.spec, submitted=True)))

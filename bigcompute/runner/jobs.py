@@ -18,6 +18,11 @@ MANAGED, WORKLOAD, SPEC, COMMIT, SUBMITTED = (
     "bigcompute.managed", "bigcompute.workload", "bigcompute.spec", "bigcompute.commit", "bigcompute.submitted")
 
 
+def wire(value: object) -> str:
+    """An SDK enum (or an unknown value passed through as str) as Batch spells it on the wire."""
+    return str(getattr(value, "value", value))
+
+
 @dataclass(frozen=True)
 class JobInfo:
     id: str
@@ -37,7 +42,7 @@ def job_info(job: batch.BatchJob) -> JobInfo:
     meta = {m.name: m.value for m in job.metadata or []}
     workload = meta.get(WORKLOAD) if meta.get(MANAGED) == "true" else None
     end = job.execution_info.end_time if job.execution_info else None
-    return JobInfo(job.id, str(job.state), workload, meta.get(SPEC), meta.get(SUBMITTED) == "true",
+    return JobInfo(job.id, wire(job.state), workload, meta.get(SPEC), meta.get(SUBMITTED) == "true",
                    job.creation_time, end)
 
 
@@ -65,7 +70,7 @@ def job_model(workload: Workload, job_id: str, pool_id: str, spec_hash: str,
         constraints=batch.BatchJobConstraints(max_wall_clock_time=workload.job.max_wall_clock_time),
         pool_info=batch.BatchPoolInfo(pool_id=pool_id),
         # noaction until every task is in; then terminatejob, so the job frees its quota slot.
-        on_all_tasks_complete="noaction",
+        all_tasks_complete_mode="noaction",
         uses_task_dependencies=workload.uses_dependencies,
         common_environment_settings=[batch.EnvironmentSetting(name=k, value=v) for k, v in common.items()] or None,
         job_preparation_task=prep,

@@ -1,4 +1,5 @@
 """Watch a job to the end at constant cost per poll: one job GET and one task-counts GET, whatever the
+from bigcompute.runner.jobs import wire
 job's size. Only at the end are the failed tasks listed, each with its exit code and stderr tail."""
 
 from __future__ import annotations
@@ -11,6 +12,8 @@ from azure.batch import BatchClient
 from azure.batch import models as batch
 from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
+
+from bigcompute.runner.jobs import wire
 
 STDERR_TAIL = 2048
 
@@ -43,7 +46,7 @@ class FailedTask:
 def poll(client: BatchClient, job_id: str) -> Progress:
     job = client.get_job(job_id, select=["id", "state"])
     counts = client.get_job_task_counts(job_id).task_counts
-    return Progress(counts.active, counts.running, counts.succeeded, counts.failed, str(job.state))
+    return Progress(counts.active, counts.running, counts.succeeded, counts.failed, wire(job.state))
 
 
 def watch(client: BatchClient, job_id: str, total: int, interval: float = 2.0,

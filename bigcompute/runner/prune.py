@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from azure.core.exceptions import ResourceNotFoundError
 
 from bigcompute.runner.clients import Clients
+from bigcompute.runner.jobs import wire
 from bigcompute.runner.plan import Plan
 
 TERMINAL_STATES = {"completed", "deleting"}
@@ -28,7 +29,7 @@ def prune_jobs(clients: Clients, plan: Plan) -> Iterator[str]:
 def delete_job(clients: Clients, job_id: str, reason: str) -> Iterator[str]:
     try:
         job = clients.batch.get_job(job_id, select=["id", "state"])
-        if str(job.state) not in TERMINAL_STATES:
+        if wire(job.state) not in TERMINAL_STATES:
             # Terminate first so running tasks stop and the job leaves the active-job quota at once.
             clients.batch.begin_terminate_job(job_id, options=_terminate_options(reason),
                                               polling_interval=1).result()

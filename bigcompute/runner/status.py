@@ -10,7 +10,7 @@ from azure.core.exceptions import ResourceNotFoundError
 
 from bigcompute.config import AutoScale, FixedScale, StackConfig
 from bigcompute.runner.clients import Clients
-from bigcompute.runner.jobs import JobInfo
+from bigcompute.runner.jobs import JobInfo, wire
 from bigcompute.runner.plan import Plan
 
 
@@ -78,7 +78,7 @@ def pool_status(clients: Clients, stack: StackConfig) -> list[PoolStatus]:
             cfg.name, pool_id, live.vm_size,
             (live.current_dedicated_nodes or 0, live.target_dedicated_nodes or 0),
             (live.current_low_priority_nodes or 0, live.target_low_priority_nodes or 0),
-            str(live.allocation_state), _node_states(counts.get(pool_id)), _autoscale(live), _next_run(live),
+            wire(live.allocation_state), _node_states(counts.get(pool_id)), _autoscale(live), _next_run(live),
             tuple(drift(cfg, live, clients.target.kind))))
     return rows
 

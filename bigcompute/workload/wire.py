@@ -12,6 +12,7 @@ import json
 import shlex
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import PurePosixPath
 
 from azure.batch import models as batch
 
@@ -104,7 +105,8 @@ def _outputs(task: TaskSpec, job: str, ctx: StorageContext) -> list[batch.Output
             upload_options=batch.OutputFileUploadConfiguration(upload_condition=condition))
 
     base = f"{job}/{task.id}"
-    files = [upload(o.pattern, base if has_wildcard(o.pattern) else f"{base}/{o.pattern}",
+    # Batch keeps a wildcard match's path below the pattern's fixed folders; a plain path gets the same rule.
+    files = [upload(o.pattern, base if has_wildcard(o.pattern) else f"{base}/{PurePosixPath(o.pattern).name}",
                     UPLOAD_CONDITIONS[o.when]) for o in task.outputs]
     files.append(upload("../std*.txt", f"{base}/logs", "taskcompletion"))
     return files

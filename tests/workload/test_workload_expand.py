@@ -86,7 +86,7 @@ def test_wire_shape_uses_identity_and_never_a_sas(write):
     assert resource["httpUrl"] == f"{CTX.inputs_url}/demo/{digests['prog/run.py'][:32]}/prog/run.py"
     assert resource["identityReference"] == {"resourceId": CTX.identity_resource_id}
     outputs = {o["filePattern"]: o for o in body["outputFiles"]}
-    assert outputs["out/a.txt"]["destination"]["container"]["path"] == f"{job}/a/out/a.txt"
+    assert outputs["out/a.txt"]["destination"]["container"]["path"] == f"{job}/a/a.txt"
     assert outputs["logs/**"]["destination"]["container"]["path"] == f"{job}/a"
     assert outputs["logs/**"]["uploadOptions"] == {"uploadCondition": "taskfailure"}
     assert outputs["../std*.txt"]["uploadOptions"] == {"uploadCondition": "taskcompletion"}

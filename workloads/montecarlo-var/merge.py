@@ -25,7 +25,7 @@ if args.reference:
     per_task = [simulate_pnl(here, args.root_seed, i, args.paths, args.horizon_days) for i in range(args.reference)]
 else:
     folder = Path(os.environ["BIGCOMPUTE_TASK_OUTPUTS"])
-    files = sorted(folder.glob("*/results/pnl-*.npy"), key=lambda p: int(p.stem.split("-")[1]))
+    files = sorted(folder.glob("*/pnl-*.npy"), key=lambda p: int(p.stem.split("-")[1]))
     if not files:
         raise SystemExit(f"no task results under {folder}")
     per_task = [np.load(f) for f in files]
