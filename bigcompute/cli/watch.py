@@ -13,7 +13,7 @@ from bigcompute.cli.exit import EXIT_FAILED, EXIT_OK
 from bigcompute.cli.terminal import Terminal
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.download import download, write_manifest
-from bigcompute.runner.monitor import Progress, failed_tasks, poll
+from bigcompute.runner.monitor import Completion, Progress, failed_tasks, poll
 from bigcompute.runner.plan import Plan, WorkloadPlan
 
 
@@ -30,6 +30,7 @@ def watch_jobs(clients: Clients, plan: Plan, term: Terminal, interval: float) ->
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())
     with term.progress(*columns) as bar:
         rows = {job: bar.add_task(wp.name, total=wp.task_count, rate="") for job, wp in pending.items()}
+        completions = {job: Completion(wp.task_count) for job, wp in pending.items()}
         while pending:
             for job_id, wp in list(pending.items()):
                 p = poll(clients.batch, job_id)
@@ -40,7 +41,7 @@ def watch_jobs(clients: Clients, plan: Plan, term: Terminal, interval: float) ->
                 if not term.interactive and line != last_line.get(job_id):
                     term.step(line)  # plain progress lines in CI logs, only when something changed
                     last_line[job_id] = line
-                if p.state == "completed" or (p.completed >= wp.task_count and p.active == p.running == 0):
+                if completions[job_id].done(p):
                     final[job_id] = p
                     del pending[job_id]
             if pending:

@@ -49,15 +49,35 @@ def poll(client: BatchClient, job_id: str) -> Progress:
     return Progress(counts.active, counts.running, counts.succeeded, counts.failed, wire(job.state))
 
 
+class Completion:
+    """Decides when a watched job is over: Batch completes it (terminatejob) shortly after its last task;
+    if it stays active with every task done for a few polls, the tasks' outcome is final all the same."""
+
+    def __init__(self, total: int, settle_polls: int = 5):
+        self.total = total
+        self.settle_polls = settle_polls
+        self.settled = 0
+
+    def done(self, p: Progress) -> bool:
+        if p.state == "completed":
+            return True
+        if p.completed >= self.total and p.active == p.running == 0:
+            self.settled += 1
+            return self.settled > self.settle_polls
+        self.settled = 0
+        return False
+
+
 def watch(client: BatchClient, job_id: str, total: int, interval: float = 2.0,
           on_poll: Callable[[Progress], None] | None = None, timeout: float | None = None) -> Progress:
-    """Poll until the job completed (all tasks in, then terminatejob) or every task finished."""
+    """Poll until the job is over (see Completion) or the timeout passes."""
     deadline = time.monotonic() + timeout if timeout else None
+    completion = Completion(total)
     while True:
         progress = poll(client, job_id)
         if on_poll:
             on_poll(progress)
-        if progress.state == "completed" or (progress.completed >= total and progress.active == progress.running == 0):
+        if completion.done(progress):
             return progress
         if deadline and time.monotonic() > deadline:
             return progress

@@ -69,3 +69,21 @@ def write_workload(repo: Path, name: str, body: str) -> Path:
     path = repo / "workloads" / f"{name}.yaml"
     path.write_text(f"apiVersion: bigcompute/v1\nkind: Workload\nname: {name}\npool: cpu\n" + textwrap.dedent(body))
     return path
+
+
+@pytest.fixture
+def local_files(repo: Path, local_target: Target) -> Path:
+    """The session's target written where the CLI looks for the local target (.bigcompute/local/)."""
+    import json
+
+    folder = repo / ".bigcompute" / "local"
+    folder.mkdir(parents=True)
+    t = local_target
+    (folder / "outputs.json").write_text(json.dumps({
+        "stack": "test", "resourceGroup": "local", "batchAccountName": t.batch_account,
+        "batchAccountEndpoint": t.batch_endpoint, "storageAccountName": t.storage_account,
+        "blobEndpoint": t.blob_endpoint, "containers": dict(t.containers), "poolIds": dict(t.pool_ids),
+        "identityResourceId": t.identity_resource_id}))
+    (folder / "credentials.json").write_text(json.dumps({"batchAccountKey": t.batch_key,
+                                                         "storageAccountKey": t.storage_key}))
+    return folder

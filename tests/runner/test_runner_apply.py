@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from bigcompute.runner.apply import apply_workload
 from bigcompute.runner.monitor import watch
 from bigcompute.runner.plan import make_plan
@@ -24,7 +26,7 @@ merge:
 def test_apply_runs_to_completion_and_reapply_creates_nothing(repo, clients):
     (repo / "workloads" / "prog").mkdir()
     (repo / "workloads" / "prog" / "work.sh").write_text("mkdir -p out; echo $(( $1 * $1 )) > out/sq.txt\n")
-    write_workload(repo, "squares", WORKLOAD)
+    write_workload(repo, f"squares-{uuid.uuid4().hex[:6]}", WORKLOAD)
     _, loaded = load_inputs(["workloads"], "test")
     plan = make_plan(clients, loaded, quota=50)
     [wp] = plan.workloads
