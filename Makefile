@@ -20,10 +20,17 @@ $(AZURITE): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $(AZURITE)
 
+# Real tools of the example workloads (Debian packages), installed when missing.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+.PHONY: tools
+tools:
+	@command -v ffmpeg >/dev/null && command -v blender >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg blender; }
+
 demo: $(STAMP) $(AZURITE)
 	$(VENV)/bin/bigcompute validate workloads/ --stack dev
 
-test: $(STAMP) $(AZURITE)
+test: $(STAMP) $(AZURITE) tools
 	$(VENV)/bin/pytest -n 2 -q
 
 lint: $(STAMP)

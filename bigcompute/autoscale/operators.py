@@ -15,7 +15,7 @@ from bigcompute.autoscale.values import T
 
 Op = Callable[[object, object], object]
 
-D, V, S, TS, I = T.DOUBLE, T.VEC, T.STRING, T.TIMESTAMP, T.INTERVAL
+D, V, S, TS, TI = T.DOUBLE, T.VEC, T.STRING, T.TIMESTAMP, T.INTERVAL
 
 
 def _div(a: float, b: float) -> float:
@@ -59,19 +59,21 @@ for _op, _fn in ARITH.items():
     BINARY[_op, V, D] = (V, _vec_scalar(_fn))
     BINARY[_op, V, V] = (V, _vec_vec(_fn))
 for _op, _fn in COMPARE.items():
-    for _t in (D, S, TS, I):
+    for _t in (D, S, TS, TI):
         BINARY[_op, _t, _t] = (D, _fn)
-BINARY["*", D, I] = (I, operator.mul)
-BINARY["*", I, D] = (I, operator.mul)
-BINARY["/", I, D] = (I, _div)  # type: ignore[assignment]
-BINARY["+", I, I] = (I, operator.add)
-BINARY["-", I, I] = (I, operator.sub)
-BINARY["+", I, TS] = (TS, operator.add)
-BINARY["+", TS, I] = (TS, operator.add)
-BINARY["-", TS, TS] = (I, operator.sub)
+BINARY["*", D, TI] = (TI, operator.mul)
+BINARY["*", TI, D] = (TI, operator.mul)
+BINARY["/", TI, D] = (TI, _div)  # type: ignore[assignment]
+BINARY["+", TI, TI] = (TI, operator.add)
+BINARY["-", TI, TI] = (TI, operator.sub)
+BINARY["+", TI, TS] = (TS, operator.add)
+BINARY["+", TS, TI] = (TS, operator.add)
+# Timestamps are float epoch seconds (precise to ~0.2 us today): round their difference to the microsecond
+# so `time() - time("...")` prints what was meant rather than float noise.
+BINARY["-", TS, TS] = (TI, lambda a, b: round(a - b, 6))  # type: ignore[operator]
 
 LOGICAL = ("&&", "||")  # double && double -> double, short-circuit; handled by the compiler
-UNARY: dict[tuple[str, T], T] = {("-", D): D, ("-", I): I, ("!", D): D}
+UNARY: dict[tuple[str, T], T] = {("-", D): D, ("-", TI): TI, ("!", D): D}
 
 
 def binary_error(op: str, left: T, right: T) -> str:

@@ -38,13 +38,13 @@ def describe(e: UnexpectedInput, text: str) -> tuple[int, int, str]:
 
 def expected(accepted: set[str]) -> str:
     parts = [_PUNCT[t] for t in ("_SEMI", "_RPAR", "_COMMA", "_COLON", "ASSIGN") if t in accepted]
-    if _OPERAND <= accepted:
+    if accepted >= _OPERAND:
         parts.append("an expression")
     elif "NAME" in accepted:
         parts.append("a name")
     elif accepted & _OPERATORS:
         parts.append("an operator")
-    if "_LPAR" in accepted and not _OPERAND <= accepted:
+    if "_LPAR" in accepted and not accepted >= _OPERAND:
         parts.append("'('")
     if not parts:
         parts.append("end of formula" if "$END" in accepted else "something else")

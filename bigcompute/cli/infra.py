@@ -35,17 +35,18 @@ def run_plan(args: PlanArgs, out: Console | None = None, err: Console | None = N
         if args.format == "json":
             out.print_json(json.dumps({"stack": args.stack, "errors": [d.as_json() for d in e.diagnostics]}))
         for diagnostic in e.diagnostics:
-            err.print(str(diagnostic), markup=False)
+            err.print(str(diagnostic), markup=False, soft_wrap=True)
         return 2
     except ProgramError as e:
-        err.print(f"the Pulumi program failed for stack '{args.stack}': {e}", markup=False)
+        err.print(f"the Pulumi program failed for stack '{args.stack}': {e}", markup=False, soft_wrap=True)
         return 1
     if args.format == "json":
         out.file.write(render_json(plan) + "\n")
     else:
         render_table(plan, out)
     for violation in plan.violations:
-        err.print(f"policy violation [{violation.rule}] {violation.resource}: {violation.message}", markup=False)
+        err.print(f"policy violation [{violation.rule}] {violation.resource}: {violation.message}", markup=False,
+                  soft_wrap=True)
     return 0 if plan.ok else 2
 
 

@@ -6,6 +6,7 @@ import click
 
 from bigcompute.cli.deploy import apply_command, plan_command
 from bigcompute.cli.jobs import delete_command, download_command, logs_command, pools_command, status_command
+from bigcompute.cli.local import local_group
 from bigcompute.cli.validate import expand_command, validate_command
 
 
@@ -16,7 +17,7 @@ def cli() -> None:
 
 
 for command in (validate_command, expand_command, plan_command, apply_command, status_command, pools_command,
-                logs_command, download_command, delete_command):
+                logs_command, download_command, delete_command, local_group):
     cli.add_command(command)
 
 

@@ -1,7 +1,13 @@
 """The stack config: one model and one JSON Schema shared by the Pulumi program and the runner."""
 
 from bigcompute.config.images import IMAGE_ALIASES, ImageReference
-from bigcompute.config.loader import ConfigError, build_stack, find_stack_file, load_stack, stack_from_document
+from bigcompute.config.loader import (
+    ConfigError,
+    build_stack,
+    find_stack_file,
+    load_stack,
+    stack_from_document,
+)
 from bigcompute.config.model import (
     ApplicationRef,
     AutoScale,

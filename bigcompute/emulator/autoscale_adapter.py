@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from bigcompute.emulator.wire import iso
@@ -39,34 +40,25 @@ def _pool_state(pool: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def evaluate(formula: str, pool: dict[str, Any], samples: list[dict[str, float]], now: float) -> Outcome:
+def evaluate(formula: str, pool: dict[str, Any], samples: list[dict[str, float]], now: float,
+             time_scale: float = 1.0, anchor: float | None = None) -> Outcome:
+    """Evaluate on the emulator's virtual clock: with --time-scale X, X seconds pass per real second, so a
+    formula's `TimeInterval_Minute * 5` window and Batch's 30 s sampling period keep their meaning."""
     try:
-        from bigcompute.autoscale import evaluate as real_evaluate  # noqa: F401
+        import bigcompute.autoscale as autoscale
     except ImportError:
         return _fallback(formula, pool)
-    return _real(formula, pool, samples, now)
+    start = anchor if anchor is not None else now
 
+    def virtual(t: float) -> float:
+        return start + (t - start) * time_scale
 
-def _real(formula: str, pool: dict[str, Any], samples: list[dict[str, float]], now: float) -> Outcome:
-    from datetime import UTC, datetime
-
-    from bigcompute import autoscale
-
-    history = autoscale.MetricHistory.from_samples(samples) if hasattr(autoscale.MetricHistory, "from_samples") \
-        else autoscale.MetricHistory(samples)
+    history = autoscale.MetricHistory.from_samples([{**s, "time": virtual(s["time"])} for s in samples])
     state = autoscale.PoolState(**_pool_state(pool))
-    result = autoscale.evaluate(formula, history, state, datetime.fromtimestamp(now, UTC))
+    result = autoscale.evaluate(formula, history, state, datetime.fromtimestamp(virtual(now), UTC))
+    error = result.error.to_dict() if result.error is not None else None
     return Outcome(result.results, int(result.target_dedicated), int(result.target_low_priority),
-                   result.node_deallocation_option, _error_dict(result.error))
-
-
-def _error_dict(error: Any) -> dict[str, Any] | None:
-    if error is None:
-        return None
-    if isinstance(error, dict):
-        return error
-    return {"code": getattr(error, "code", "AutoScalingFormulaEvaluationError"),
-            "message": getattr(error, "message", str(error))}
+                   result.node_deallocation_option, error)
 
 
 _ASSIGN = re.compile(r"^\s*(\$\w+)\s*=\s*(\w+)\s*$")

@@ -20,6 +20,7 @@ class Ctx:
     wake: Callable[[], None] = field(default=lambda: None)
     # Sampled task metrics per pool for autoscale ($PendingTasks...), newest last; memory only.
     metrics: dict[str, list[dict[str, float]]] = field(default_factory=dict)
+    started: float = field(default_factory=time.time)  # anchor of the virtual (time-scaled) clock
 
 
 def public(doc: dict[str, Any]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,6 +55,9 @@ def task_env(*, account: str, account_url: str, pool_id: str, node: dict[str, An
              task_dir: Path, job_id: str | None, task_id: str | None, prep_dir: Path | None,
              settings: list[dict[str, str]], packages: list[dict[str, Any]]) -> dict[str, str]:
     env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
+    # A local node's software is this machine's plus the Python environment running the emulator, as a
+    # pool's start task installs a workload's tools on Azure: `python3` in a task is that environment's.
+    env["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH", "")) if p)
     env.update({
         "AZ_BATCH_ACCOUNT_NAME": account, "AZ_BATCH_ACCOUNT_URL": account_url, "AZ_BATCH_POOL_ID": pool_id,
         "AZ_BATCH_NODE_ID": node["id"], "AZ_BATCH_NODE_IS_DEDICATED": str(node.get("isDedicated", True)).lower(),

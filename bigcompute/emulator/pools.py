@@ -147,12 +147,14 @@ class PoolStore:
             doc = self.load(pool_id)
             if not doc.get("enableAutoScale"):
                 raise BatchError(409, "AutoScaleNotEnabled", "Autoscale is not enabled on the pool.")
-            outcome = autoscale_adapter.evaluate(formula, doc, self.ctx.metrics.get(doc["id"], []), self.ctx.clock())
+            outcome = autoscale_adapter.evaluate(formula, doc, self.ctx.metrics.get(doc["id"], []), self.ctx.clock(),
+                                                 self.ctx.time_scale, self.ctx.started)
         return outcome.run(self.ctx.clock())
 
     def evaluate_and_apply(self, doc: dict[str, Any], now: float) -> None:
         """One scheduled evaluation: record autoScaleRun, and start a resize when the targets change."""
-        outcome = autoscale_adapter.evaluate(doc["autoScaleFormula"], doc, self.ctx.metrics.get(doc["id"], []), now)
+        outcome = autoscale_adapter.evaluate(doc["autoScaleFormula"], doc, self.ctx.metrics.get(doc["id"], []), now,
+                                             self.ctx.time_scale, self.ctx.started)
         doc["autoScaleRun"] = outcome.run(now)
         interval = parse_duration(doc["autoScaleEvaluationInterval"], "autoScaleEvaluationInterval") or DEFAULT_INTERVAL
         doc["_nextEval"] = now + interval / self.ctx.time_scale

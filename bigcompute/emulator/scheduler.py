@@ -17,8 +17,9 @@ if TYPE_CHECKING:
     from bigcompute.emulator.state import BatchState
 
 log = logging.getLogger("bigcompute.emulator")
-TICK = 0.25  # timers (autoscale, wall clock, retention) are checked at least this often
+TICK = 0.1  # settling and timers (autoscale, wall clock, retention) run at least this often
 USABLE = ("idle", "running")
+Launch = tuple[Running, dict[str, Any], dict[str, Any], dict[str, Any], dict[str, Any], bool]
 
 
 class Scheduler:
@@ -59,12 +60,16 @@ class Scheduler:
             try:
                 self.st.settler.settle()
                 with self.st.db.tx():
-                    self.dispatch()
+                    launches = self.dispatch()
+                for launch in launches:
+                    self._thread_for(launch)
             except Exception:
                 log.exception("scheduler pass failed")
 
     # --- dispatch ----------------------------------------------------------------------------------
-    def dispatch(self) -> None:
+    def dispatch(self) -> list[Launch]:
+        """Claim active tasks for free slots; the caller runs the returned launches (outside the lock)."""
+        launches: list[Launch] = []
         conn, rt = self.st.db.conn, self.st.runtime
         for pool in self.st.pools.all():
             if pool["state"] != "active":
@@ -95,21 +100,33 @@ class Scheduler:
                     if not fits:
                         continue
                     nid = (min if pack else max)(fits, key=lambda x: free[x])
-                    self._launch(pool, nodes[nid], job, doc)
+                    launches.append(self._claim(pool, nodes[nid], job, doc))
                     free[nid] -= need
                     total -= need
                     if total <= 0:
                         break
                 if total <= 0:
                     break
+        return launches
 
-    def _launch(self, pool: dict[str, Any], node: dict[str, Any], job: dict[str, Any], doc: dict[str, Any]) -> None:
+    def _claim(self, pool: dict[str, Any], node: dict[str, Any], job: dict[str, Any], doc: dict[str, Any]) -> Launch:
         preparing = bool(job.get("jobPreparationTask")) and (job.get("_prep") or {}).get(node["id"]) != "done"
         rel = self.st.layout.task_rel(job["id"], doc["id"])
         attempt = self.st.life.claim(job["id"], doc, pool["id"], node, rel, preparing)
         r = Running(job["id"], doc["id"], pool["id"], node["id"], doc.get("requiredSlots", 1), attempt)
         self.st.runtime.add(r)
-        threading.Thread(target=self._work, args=(r, pool, node, job, doc, preparing), daemon=True).start()
+        return (r, pool, node, job, doc, preparing)
+
+    def _thread_for(self, launch: Launch) -> None:
+        threading.Thread(target=self._worker, args=(launch,), daemon=True).start()
+
+    def _worker(self, launch: Launch) -> None:
+        """Run the attempt, then keep the thread for the next task the freed slot takes: a thread per
+        busy slot rather than per task."""
+        next_launch: Launch | None = launch
+        while next_launch is not None:
+            self._work(*next_launch)
+            next_launch = self._refill()
 
     def _work(self, r: Running, pool: dict[str, Any], node: dict[str, Any], job: dict[str, Any],
               doc: dict[str, Any], preparing: bool) -> None:
@@ -138,7 +155,22 @@ class Scheduler:
                     "message": "The local emulator could not run the task; see its log."}, "preprocessing"))
         finally:
             self.st.runtime.remove(r)
+
+    def _refill(self) -> Launch | None:
+        """Hand the freed slot to the next task from this thread: no hop through the dispatcher thread.
+        Settling (job completion checks) follows on the dispatcher's next tick."""
+        if self._stopping:
+            return None
+        try:
+            with self.st.db.tx():
+                launches = self.dispatch()
+        except Exception:
+            log.exception("dispatch after task completion failed")
             self.wake()
+            return None
+        for extra in launches[1:]:
+            self._thread_for(extra)
+        return launches[0] if launches else None
 
     def task_run(self, pool: dict[str, Any], node: dict[str, Any], job: dict[str, Any],
                  doc: dict[str, Any]) -> TaskRun:

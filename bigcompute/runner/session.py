@@ -52,15 +52,30 @@ def load_inputs(paths: Iterable[str], stack_name: str) -> tuple[StackConfig, lis
 def resolve_target(args: TargetArgs) -> Target:
     if args.target == "azure":
         return azure_target(args.stack, args.outputs)
-    target = local_target()
-    if target is None:
-        from bigcompute.emulator.launcher import up  # the one place the runner reaches the emulator
+    from bigcompute.emulator import launcher  # the one place the runner reaches the emulator: to start it
 
-        up(args.stack)
-        target = local_target()
+    if not _reachable(local_target()):
+        try:
+            launcher.up(args.stack)
+        except launcher.LauncherError as e:
+            raise DeployError(str(e)) from None
+    target = local_target()
     if target is None:
         raise DeployError("the local target did not start; run `bigcompute local up` to see why")
     return target
+
+
+def _reachable(target: Target | None) -> bool:
+    """Whether the local target's emulator answers (its processes may have been stopped meanwhile)."""
+    import socket
+    from urllib.parse import urlparse
+
+    if target is None:
+        return False
+    url = urlparse(target.batch_endpoint)
+    with socket.socket() as s:
+        s.settimeout(1)
+        return s.connect_ex((url.hostname or "127.0.0.1", url.port or 80)) == 0
 
 
 def open_clients(args: TargetArgs) -> Clients:

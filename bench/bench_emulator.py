@@ -1,0 +1,155 @@
+"""Emulator benchmarks, each beside a floor measured in the same run:
+
+- 2,000 trivial tasks on a 2-slot pool, end to end through the SDK, vs `xargs -P 2` running the same commands;
+- task-add throughput with 100-task collections vs inserting the same task docs straight into SQLite;
+- peak service RSS holding 100,000 tasks vs the idle service's peak RSS.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.harness import Figure
+
+ACCOUNT = "benchacct"
+E2E_TASKS = 2000
+ADD_TASKS = 20_000
+HOLD_TASKS = 100_000
+
+
+def _command(i: int) -> str:
+    return f"/bin/sh -c 'echo task-{i}'"
+
+
+class Service:
+    """The emulator as `local up` runs it: its own process, so its RSS and CPU are its own."""
+
+    def __init__(self, executor: str) -> None:
+        from bigcompute.emulator import azurite as az
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="bench-emu-")
+        self.key = base64.b64encode(os.urandom(32)).decode()
+        self.port = az.free_port()
+        env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": self.key}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bigcompute.emulator", "--data-dir", self.tmp.name, "--port", str(self.port),
+             "--account", ACCOUNT, "--executor", executor], env=env, start_new_session=True)
+        az.wait_port(self.port, proc=self.proc)
+
+    def client(self):  # noqa: ANN201
+        from azure.batch import BatchClient
+        from azure.core.credentials import AzureNamedKeyCredential
+
+        return BatchClient(f"http://127.0.0.1:{self.port}", AzureNamedKeyCredential(ACCOUNT, self.key))
+
+    def peak_rss(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.tmp.cleanup()
+
+
+def _setup(client, nodes: int, slots: int) -> str:  # noqa: ANN001
+    from azure.batch import models as m
+
+    from bigcompute.emulator.testing import wait_for
+
+    client.create_pool(m.BatchPoolCreateOptions(id="p", vm_size="standard_d2s_v3", target_dedicated_nodes=nodes,
+                                                task_slots_per_node=slots))
+    wait_for(lambda: client.get_pool("p").allocation_state == "steady")
+    client.create_job(m.BatchJobCreateOptions(id="j", pool_info=m.BatchPoolInfo(pool_id="p")))
+    return "j"
+
+
+def _tasks(n: int, start: int = 0) -> list:
+    from azure.batch import models as m
+
+    return [m.BatchTaskCreateOptions(id=f"t{i}", command_line=_command(i)) for i in range(start, start + n)]
+
+
+def end_to_end() -> Figure:
+    with tempfile.TemporaryDirectory() as tmp:
+        listing = Path(tmp) / "ids"
+        listing.write_text("\n".join(str(i) for i in range(E2E_TASKS)) + "\n")
+        t0 = time.perf_counter()
+        subprocess.run(f"xargs -P 2 -I{{}} /bin/sh -c 'echo task-{{}}' < {listing} > /dev/null", shell=True, check=True)
+        floor = time.perf_counter() - t0
+    svc = Service("subprocess")
+    try:
+        client = svc.client()
+        job = _setup(client, nodes=1, slots=2)
+        tasks = _tasks(E2E_TASKS)
+        t0 = time.perf_counter()
+        client.create_tasks(job, tasks, max_concurrency=4)
+        while client.get_job_task_counts(job).task_counts.completed < E2E_TASKS:
+            time.sleep(0.02)
+        value = time.perf_counter() - t0
+        counts = client.get_job_task_counts(job).task_counts
+        assert counts.succeeded == E2E_TASKS, counts
+    finally:
+        svc.close()
+    return Figure("2,000 trivial tasks, 2-slot pool, end to end", value, "s", floor, "xargs -P 2, same commands",
+                  "within 2x", value <= 2 * floor)
+
+
+def _collections(client, job: str, total: int) -> float:  # noqa: ANN001
+    tasks = _tasks(total)
+    t0 = time.perf_counter()
+    client.create_tasks(job, tasks, max_concurrency=4)
+    return time.perf_counter() - t0
+
+
+def add_throughput() -> Figure:
+    docs = [json.dumps({"id": f"t{i}", "commandLine": _command(i), "state": "active"}) for i in range(ADD_TASKS)]
+    conn = sqlite3.connect(":memory:")
+    conn.execute("CREATE TABLE t (job TEXT, id TEXT, doc TEXT, PRIMARY KEY (job, id))")
+    t0 = time.perf_counter()
+    for i in range(0, ADD_TASKS, 100):
+        with conn:
+            conn.executemany("INSERT INTO t VALUES ('j', ?, ?)", [(f"t{k}", d) for k, d in
+                                                                   enumerate(docs[i:i + 100], i)])
+    floor = ADD_TASKS / (time.perf_counter() - t0)
+    svc = Service("instant")
+    try:
+        client = svc.client()
+        job = _setup(client, nodes=0, slots=1)
+        value = ADD_TASKS / _collections(client, job, ADD_TASKS)
+    finally:
+        svc.close()
+    return Figure("task-add throughput, 100-task collections", value, "tasks/s", floor,
+                  "SQLite inserts of the same docs", ">= 5,000 tasks/s", value >= 5000)
+
+
+def rss_holding() -> Figure:
+    svc = Service("instant")
+    try:
+        client = svc.client()
+        job = _setup(client, nodes=0, slots=1)
+        idle = svc.peak_rss()
+        _collections(client, job, HOLD_TASKS)
+        assert client.get_job_task_counts(job).task_counts.active == HOLD_TASKS
+        # Listing every task is the heaviest read the service does while holding them.
+        assert sum(1 for _ in client.list_tasks(job, select=["id", "state"])) == HOLD_TASKS
+        peak = svc.peak_rss()
+    finally:
+        svc.close()
+    mib = 2**20
+    return Figure("peak service RSS holding 100,000 tasks", peak / mib, "MiB", idle / mib, "idle service",
+                  "< 300 MB", peak < 300e6)
+
+
+def run() -> list[Figure]:
+    return [end_to_end(), add_throughput(), rss_holding()]

@@ -1,0 +1,1 @@
+"""Offline review of the Pulumi program: run it under mocks, collect the resource graph, check policy."""

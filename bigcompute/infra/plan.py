@@ -1,0 +1,71 @@
+"""`infra plan`: run the program for a stack under mocks, collect its graph, check the policy rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bigcompute.config import ConfigError, StackConfig, load_stack
+from bigcompute.infra import policy
+from bigcompute.infra.graph import STACK_TYPE, Graph
+from bigcompute.infra.review import physical_name, review
+from bigcompute.infra.runtime import ProgramError, run_program
+
+PROGRAM = "__main__.py"
+
+
+@dataclass(frozen=True)
+class Plan:
+    config: StackConfig
+    graph: Graph
+    violations: list[policy.Violation]
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def as_json(self) -> dict[str, Any]:
+        resources = []
+        for depth, node in self.graph.walk():
+            entry = node.as_json()
+            entry["depth"] = depth
+            entry["physicalName"] = physical_name(node) or None
+            entry["review"] = dict(review(node))
+            resources.append(entry)
+        return {"project": self.graph.project, "stack": self.graph.stack, "stackFile": self.config.path,
+                "outputs": dict(self.graph.outputs), "resources": resources,
+                "violations": [v.as_json() for v in self.violations]}
+
+
+def find_project(start: Path | None = None) -> Path:
+    """The directory holding Pulumi.yaml and the program: the start folder or one of its parents."""
+    origin = (start or Path.cwd()).resolve()
+    for folder in (origin, *origin.parents):
+        if (folder / "Pulumi.yaml").is_file() and (folder / PROGRAM).is_file():
+            return folder
+    # installed elsewhere: the checkout this package lives in
+    return Path(__file__).resolve().parents[2]
+
+
+def policy_resources(graph: Graph) -> list[policy.Resource]:
+    """Resources as the rules see them, the stack carrying the outputs (as CrossGuard presents it)."""
+    out = [policy.Resource(n.urn, n.type, n.name, n.props) for n in graph.resources() if n.custom]
+    root = next((n for n in graph.nodes if n.type == STACK_TYPE), None)
+    out.append(policy.Resource(root.urn if root else "", STACK_TYPE, root.name if root else graph.stack,
+                               graph.outputs))
+    return out
+
+
+def build_plan(stack: str, project_dir: Path | None = None) -> Plan:
+    """Raises ConfigError for a bad stack file (located), ProgramError when the program fails otherwise."""
+    project = project_dir or find_project()
+    config = load_stack(project / "stacks" / f"Pulumi.{stack}.yaml")
+    try:
+        graph = run_program(project / PROGRAM, stack)
+    except ProgramError as e:
+        if isinstance(e.__cause__, ConfigError):
+            raise e.__cause__ from None
+        raise
+    violations = policy.evaluate(policy_resources(graph), policy.PolicyContext.from_stack(config))
+    return Plan(config, graph, violations)

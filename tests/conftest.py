@@ -1,0 +1,106 @@
+"""Session fixtures shared by the emulator and runner tests: Azurite on a free port with a temp location,
+and the Batch emulator in a thread on port 0 (one with instant tasks, one running real processes)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from azure.batch import BatchClient
+from azure.core.credentials import AzureNamedKeyCredential
+
+from bigcompute.emulator import BatchState, EmulatorServer, InstantExecutor, SubprocessExecutor
+from bigcompute.emulator import azurite as az
+
+REPO = Path(__file__).resolve().parents[1]
+ACCOUNT = "devbatch"
+
+
+@dataclass
+class Azurite:
+    port: int
+    blob_endpoint: str
+    connection_string: str
+    location: Path
+
+    def service(self) -> Any:
+        from azure.storage.blob import BlobServiceClient
+
+        return BlobServiceClient.from_connection_string(self.connection_string)
+
+
+@dataclass
+class Emulator:
+    url: str
+    account: str
+    key: str
+    state: BatchState
+    server: EmulatorServer
+
+    def client(self, **kwargs: Any) -> BatchClient:
+        kwargs.setdefault("retry_total", 0)
+        return BatchClient(self.url, AzureNamedKeyCredential(self.account, self.key), **kwargs)
+
+
+def new_key() -> str:
+    return base64.b64encode(os.urandom(32)).decode()
+
+
+@pytest.fixture(scope="session")
+def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
+    binary = REPO / az.AZURITE_BIN
+    if not binary.exists():
+        pytest.fail("Azurite is not installed: `make test` runs npm install first")
+    location = tmp_path_factory.mktemp("azurite")
+    port = az.free_port()
+    proc = subprocess.Popen(az.command(location, port, binary), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        az.wait_port(port, proc=proc)
+        yield Azurite(port, az.blob_endpoint(port), az.connection_string(port), location)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _start(tmp: Path, executor: Any, time_scale: float = 1.0) -> Emulator:
+    key = new_key()
+    state = BatchState(account=ACCOUNT, data_dir=tmp, executor=executor, time_scale=time_scale)
+    server = EmulatorServer(state, key).start()
+    return Emulator(server.url, ACCOUNT, key, state, server)
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """Tasks complete instantly (`exit N` in a command line sets the exit code); time runs 600x faster
+    for autoscale intervals."""
+    emu = _start(tmp_path_factory.mktemp("emu-instant"), InstantExecutor(), time_scale=600.0)
+    yield emu
+    emu.server.stop()
+
+
+@pytest.fixture(scope="session")
+def process_emulator(tmp_path_factory: pytest.TempPathFactory, azurite: Azurite) -> Iterator[Emulator]:
+    """Tasks run as real processes in Batch's node layout; storage is the session's Azurite."""
+    emu = _start(tmp_path_factory.mktemp("emu-process"), SubprocessExecutor(azurite.blob_endpoint))
+    yield emu
+    emu.server.stop()
+
+
+@pytest.fixture
+def batch(emulator: Emulator) -> BatchClient:
+    return emulator.client()
+
+
+@pytest.fixture
+def process_batch(process_emulator: Emulator) -> BatchClient:
+    return process_emulator.client()

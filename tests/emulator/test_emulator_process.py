@@ -1,0 +1,143 @@
+"""Real processes: node layout, AZ_BATCH_* environment, task files, wall-clock kill of the whole process
+group, job preparation and release tasks, start tasks."""
+
+from __future__ import annotations
+
+import os
+import time
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from azure.batch import models as m
+from azure.batch.models._models import BatchJobTerminateOptions
+from azure.core.exceptions import ResourceNotFoundError
+
+from bigcompute.emulator.testing import make_job, make_pool, wait_for, wait_task
+
+
+@pytest.fixture(scope="module")
+def pool(process_emulator) -> str:
+    return make_pool(process_emulator.client(), nodes=1, slots=4)
+
+
+def _sh(task_id: str, script: str, **kw) -> m.BatchTaskCreateOptions:
+    return m.BatchTaskCreateOptions(id=task_id, command_line=f"/bin/sh -c '{script}'", **kw)
+
+
+def test_env_layout_and_files(process_emulator, process_batch, pool) -> None:
+    job_id = make_job(process_batch, pool, common_environment_settings=[m.EnvironmentSetting(name="COMMON", value="c")])
+    process_batch.create_task(job_id, _sh("t1", "env; echo out > result.txt; mkdir -p sub; echo x > sub/y.txt; echo err >&2",
+                                          environment_settings=[m.EnvironmentSetting(name="MINE", value="m")]))
+    task = wait_task(process_batch, job_id, "t1")
+    assert task.execution_info.exit_code == 0
+    env = dict(line.split("=", 1) for line in b"".join(process_batch.download_task_file(job_id, "t1", "stdout.txt"))
+               .decode().splitlines() if "=" in line)
+    root = env["AZ_BATCH_NODE_ROOT_DIR"]
+    assert env["AZ_BATCH_TASK_DIR"] == f"{root}/workitems/{job_id}/job-1/t1"
+    assert env["AZ_BATCH_TASK_WORKING_DIR"] == env["AZ_BATCH_TASK_DIR"] + "/wd"
+    assert (env["AZ_BATCH_JOB_ID"], env["AZ_BATCH_TASK_ID"], env["AZ_BATCH_POOL_ID"]) == (job_id, "t1", pool)
+    assert (env["COMMON"], env["MINE"], env["AZ_BATCH_ACCOUNT_NAME"]) == ("c", "m", process_emulator.account)
+    for sub in ("shared", "startup", "applications", "fsmounts", "workitems"):
+        assert os.path.isdir(os.path.join(root, sub))
+    assert process_emulator.key not in "\n".join(f"{k}={v}" for k, v in env.items())
+    assert b"".join(process_batch.download_task_file(job_id, "t1", "stderr.txt")) == b"err\n"
+    assert b"".join(process_batch.download_task_file(job_id, "t1", "wd/sub/y.txt")) == b"x\n"
+    assert b"".join(process_batch.download_task_file(job_id, "t1", "wd/result.txt", ocp_range="bytes=0-1")) == b"ou"
+    props = process_batch.get_task_file_properties(job_id, "t1", "wd/result.txt")
+    assert props.content_length == 4 and props.is_directory is False
+    names = {f.name for f in process_batch.list_task_files(job_id, "t1", recursive=True)}
+    assert {"stdout.txt", "stderr.txt", "wd", "wd/result.txt", "wd/sub/y.txt"} <= names
+    with pytest.raises(ResourceNotFoundError):
+        process_batch.get_task_file_properties(job_id, "t1", "wd/missing.txt")
+
+
+def test_command_line_is_not_run_under_a_shell(process_batch, pool) -> None:
+    job_id = make_job(process_batch, pool)
+    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="/bin/echo $AZ_BATCH_TASK_ID"))
+    wait_task(process_batch, job_id, "t")
+    assert b"".join(process_batch.download_task_file(job_id, "t", "stdout.txt")) == b"$AZ_BATCH_TASK_ID\n"
+
+
+def test_real_exit_codes_are_retried(process_batch, pool) -> None:
+    job_id = make_job(process_batch, pool)
+    # Fails on the first try only: the marker survives in the task directory between tries.
+    process_batch.create_task(job_id, _sh("t", "test -f ../tried && exit 0; touch ../tried; exit 3",
+                                          constraints=m.BatchTaskConstraints(max_task_retry_count=1)))
+    info = wait_task(process_batch, job_id, "t").execution_info
+    assert (info.exit_code, info.retry_count, info.result) == (0, 1, "success")
+
+
+def test_missing_program_is_a_failure_not_a_crash(process_batch, pool) -> None:
+    job_id = make_job(process_batch, pool)
+    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="/no/such/program"))
+    info = wait_task(process_batch, job_id, "t").execution_info
+    assert info.result == "failure" and info.failure_info.code == "CommandProgramNotFound"
+
+
+def test_wall_clock_kills_the_process_group(process_batch, pool, tmp_path) -> None:
+    job_id = make_job(process_batch, pool)
+    pidfile = tmp_path / "child.pid"
+    process_batch.create_task(job_id, _sh("t", f"sleep 30 & echo $! > {pidfile}; wait",
+                                          constraints=m.BatchTaskConstraints(max_wall_clock_time=timedelta(seconds=0.5))))
+    started = time.monotonic()
+    info = wait_task(process_batch, job_id, "t").execution_info
+    assert time.monotonic() - started < 5
+    assert info.result == "failure" and info.failure_info.code == "TaskEnded"
+    child = int(pidfile.read_text())
+
+    def gone() -> bool:
+        stat = Path(f"/proc/{child}/stat")
+        return not stat.exists() or stat.read_text().split()[2] == "Z"
+    wait_for(gone)
+
+
+def test_terminate_kills_a_running_task(process_batch, pool) -> None:
+    job_id = make_job(process_batch, pool)
+    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="sleep 30"))
+    wait_for(lambda: process_batch.get_task(job_id, "t").state == "running")
+    process_batch.terminate_task(job_id, "t")
+    info = process_batch.get_task(job_id, "t").execution_info
+    assert info.failure_info.code == "TaskEnded" and info.result == "failure"
+
+
+def test_job_preparation_runs_once_per_node_then_release(process_batch, pool) -> None:
+    prep = m.BatchJobPreparationTask(command_line="/bin/sh -c 'echo prepared >> $AZ_BATCH_NODE_SHARED_DIR/prep.log'")
+    release = m.BatchJobReleaseTask(command_line="/bin/sh -c 'echo released >> $AZ_BATCH_NODE_SHARED_DIR/prep.log'")
+    job_id = make_job(process_batch, pool, job_preparation_task=prep, job_release_task=release)
+    process_batch.create_tasks(job_id, [_sh(f"t{i}", "cat $AZ_BATCH_JOB_PREP_DIR/stdout.txt; echo $AZ_BATCH_JOB_PREP_WORKING_DIR")
+                                        for i in range(3)])
+    wait_for(lambda: process_batch.get_job_task_counts(job_id).task_counts.succeeded == 3)
+    states = list(process_batch.list_job_preparation_and_release_task_status(job_id))
+    assert len(states) == 1 and states[0].job_preparation_task_execution_info.exit_code == 0
+    out = b"".join(process_batch.download_task_file(job_id, "t0", "stdout.txt")).decode()
+    assert out.strip().endswith("/jobpreparation/wd")
+    process_batch.begin_terminate_job(job_id, BatchJobTerminateOptions(termination_reason="done"),
+                                      polling_interval=0).result()
+    status = list(process_batch.list_job_preparation_and_release_task_status(job_id))[0]
+    assert status.job_release_task_execution_info.exit_code == 0
+    node_root = process_batch.get_task(job_id, "t0").node_info
+    shared = [n for n in process_batch.list_nodes(pool) if n.id == node_root.node_id]
+    assert shared
+
+
+def test_failed_preparation_keeps_tasks_off_the_node(process_batch, pool) -> None:
+    prep = m.BatchJobPreparationTask(command_line="/bin/sh -c 'exit 1'", wait_for_success=True)
+    job_id = make_job(process_batch, pool, job_preparation_task=prep)
+    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="/bin/true"))
+    wait_for(lambda: list(process_batch.list_job_preparation_and_release_task_status(job_id)))
+    time.sleep(0.2)
+    task = process_batch.get_task(job_id, "t")
+    assert task.state == "active"
+
+
+def test_start_task_gates_the_node(process_batch) -> None:
+    start = m.BatchStartTask(command_line="/bin/sh -c 'echo booted > $AZ_BATCH_NODE_SHARED_DIR/boot'",
+                             wait_for_success=True)
+    pool_id = make_pool(process_batch, nodes=1, start_task=start)
+    node = wait_for(lambda: (n := list(process_batch.list_nodes(pool_id))[0]).state == "idle" and n)
+    assert node.start_task_info.exit_code == 0
+    job_id = make_job(process_batch, pool_id)
+    process_batch.create_task(job_id, _sh("t", "cat $AZ_BATCH_NODE_SHARED_DIR/boot"))
+    wait_task(process_batch, job_id, "t")
+    assert b"".join(process_batch.download_task_file(job_id, "t", "stdout.txt")) == b"booted\n"

@@ -1,0 +1,59 @@
+"""Restart recovery: kill -9 the service process while a task runs; after a restart on the same data the
+pools, jobs and tasks are all there, and the running task is requeued (requeueCount 1) and runs again."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from azure.batch import BatchClient
+from azure.batch import models as m
+from azure.core.credentials import AzureNamedKeyCredential
+
+from bigcompute.emulator import azurite as az
+from bigcompute.emulator.testing import make_job, make_pool, wait_for, wait_task
+
+ACCOUNT = "restartacct"
+
+
+def _spawn(data: Path, port: int, key: str) -> subprocess.Popen[bytes]:
+    env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": key}
+    proc = subprocess.Popen([sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(data), "--port", str(port),
+                             "--account", ACCOUNT], env=env, start_new_session=True)
+    az.wait_port(port, proc=proc)
+    return proc
+
+
+def test_kill_and_restart_requeues_running_tasks(tmp_path: Path) -> None:
+    key = base64.b64encode(os.urandom(32)).decode()
+    port = az.free_port()
+    client = BatchClient(f"http://127.0.0.1:{port}", AzureNamedKeyCredential(ACCOUNT, key), retry_total=0)
+    marker = tmp_path / "first-run"
+    # First run: leaves a marker and hangs; the run after the restart sees the marker and succeeds.
+    script = f"test -f {marker} && exit 0; touch {marker}; sleep 60"
+    proc = _spawn(tmp_path / "data", port, key)
+    try:
+        pool_id = make_pool(client, nodes=1, slots=2)
+        job_id = make_job(client, pool_id)
+        client.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line=f"/bin/sh -c '{script}'"))
+        client.create_task(job_id, m.BatchTaskCreateOptions(id="done", command_line="/bin/true"))
+        wait_task(client, job_id, "done")
+        wait_for(lambda: marker.exists() and client.get_task(job_id, "t").state == "running")
+        proc.kill()
+        proc.wait()
+        proc = _spawn(tmp_path / "data", port, key)
+        task = wait_task(client, job_id, "t", timeout=15)
+        info = task.execution_info
+        assert (info.requeue_count, info.retry_count, info.exit_code) == (1, 0, 0)
+        assert info.last_requeue_time is not None
+        assert client.get_task(job_id, "done").execution_info.requeue_count == 0
+        assert client.get_pool(pool_id).current_dedicated_nodes == 1
+        # The orphaned `sleep 60` of the first run was ended when the service came back.
+        orphans = subprocess.run(["pgrep", "-f", f"touch {marker}"], capture_output=True, text=True).stdout.split()
+        assert orphans == []
+    finally:
+        proc.kill()
+        proc.wait()
