@@ -27,8 +27,14 @@ tools:
 	@command -v ffmpeg >/dev/null && command -v blender >/dev/null || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg blender; }
 
+# The Monte Carlo VaR workload end to end on the local target, which is stopped again afterwards.
 demo: $(STAMP) $(AZURITE)
 	$(VENV)/bin/bigcompute validate workloads/ --stack dev
+	$(VENV)/bin/bigcompute local up --stack dev
+	@status=0; $(VENV)/bin/bigcompute apply workloads/montecarlo-var.yaml --stack dev --wait --download out/ \
+	  || status=$$?; \
+	[ $$status -ne 0 ] || $(PY) workloads/montecarlo-var/report.py out/montecarlo-var/merge/var.json || status=$$?; \
+	$(VENV)/bin/bigcompute local down; exit $$status
 
 test: $(STAMP) $(AZURITE) tools
 	$(VENV)/bin/pytest -n 2 -q
