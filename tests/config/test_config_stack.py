@@ -83,7 +83,7 @@ CASES = {
                                      (11, 65, "network", "subnet 10.1.0.0/24 is not inside the address space")),
     "bad interval": (BASE.replace("        fixed: {dedicated: 1, spot: 2}",
                                   "        autoscale: {formula: '$TargetDedicatedNodes=1;', evaluationInterval: PT1M}"),
-                     (10, 77, "autoscale-interval", "evaluation interval must be between PT5M and PT168H")),
+                     (10, 78, "autoscale-interval", "evaluation interval must be between PT5M and PT168H")),
     "not a stack file": ("pools: []\n", (1, 1, "schema-type", "expected a Pulumi stack file with a 'config:'")),
 }
 
