@@ -7,19 +7,16 @@
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import sqlite3
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 from bench.harness import Figure
+from bench.services import Service
 
-ACCOUNT = "benchacct"
 E2E_TASKS = 2000
 ADD_TASKS = 20_000
 HOLD_TASKS = 100_000
@@ -27,39 +24,6 @@ HOLD_TASKS = 100_000
 
 def _command(i: int) -> str:
     return f"/bin/sh -c 'echo task-{i}'"
-
-
-class Service:
-    """The emulator as `local up` runs it: its own process, so its RSS and CPU are its own."""
-
-    def __init__(self, executor: str) -> None:
-        from bigcompute.emulator import azurite as az
-
-        self.tmp = tempfile.TemporaryDirectory(prefix="bench-emu-")
-        self.key = base64.b64encode(os.urandom(32)).decode()
-        self.port = az.free_port()
-        env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": self.key}
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bigcompute.emulator", "--data-dir", self.tmp.name, "--port", str(self.port),
-             "--account", ACCOUNT, "--executor", executor], env=env, start_new_session=True)
-        az.wait_port(self.port, proc=self.proc)
-
-    def client(self):  # noqa: ANN201
-        from azure.batch import BatchClient
-        from azure.core.credentials import AzureNamedKeyCredential
-
-        return BatchClient(f"http://127.0.0.1:{self.port}", AzureNamedKeyCredential(ACCOUNT, self.key))
-
-    def peak_rss(self) -> int:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-        return 0
-
-    def close(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-        self.tmp.cleanup()
 
 
 def _setup(client, nodes: int, slots: int) -> str:  # noqa: ANN001

@@ -19,7 +19,7 @@ from bigcompute.runner.sync import upload_missing
 from bigcompute.workload import iter_tasks
 from bigcompute.workload.deps import DependencyCollector
 from bigcompute.workload.expand import merge_task
-from bigcompute.workload.wire import StorageContext, task_model
+from bigcompute.workload.wire import StorageContext, task_body
 
 
 @dataclass
@@ -80,18 +80,18 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
     ctx = StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
     deps = DependencyCollector()
 
-    def models() -> Iterator[batch.BatchTaskCreateOptions]:
+    def bodies() -> Iterator[dict]:
         for task in iter_tasks(wl, files):
             if task.is_merge:
                 continue
             deps.add(task.id)
-            yield task_model(task, wl, plan.job_id, ctx, plan.sync.digests)
+            yield task_body(task, wl, plan.job_id, ctx, plan.sync.digests)
 
-    report = add_tasks(clients.batch, plan.job_id, models(), known, on_progress=on_added)
+    report = add_tasks(clients.batch, plan.job_id, bodies(), known, on_progress=on_added)
     merge = merge_task(wl, files)
     if merge is not None:  # added last: it depends on every other task, so they must all exist
         merge_report = add_tasks(clients.batch, plan.job_id,
-                                 [task_model(merge, wl, plan.job_id, ctx, plan.sync.digests, deps.dependencies())],
+                                 [task_body(merge, wl, plan.job_id, ctx, plan.sync.digests, deps.dependencies())],
                                  known, on_progress=on_added)
         report.count(added=merge_report.added, existing=merge_report.existing)
     return report

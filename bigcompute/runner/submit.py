@@ -16,14 +16,15 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from itertools import islice
+from typing import Any
 
 from azure.batch import BatchClient
-from azure.batch import models as batch
 from azure.core.exceptions import HttpResponseError
 
 from bigcompute.runner.errors import DeployError
 
 CHUNK = 100
+TaskBody = dict[str, Any]  # a task as Batch's JSON (see workload.wire.task_body)
 SPEC_FIELDS = ("commandLine", "resourceFiles", "outputFiles", "environmentSettings", "dependsOn")
 
 
@@ -56,7 +57,7 @@ def existing_tasks(client: BatchClient, job_id: str) -> dict[str, int]:
     return {t.id.lower(): spec_key(t.as_dict()) for t in client.list_tasks(job_id, select=select, max_results=1000)}
 
 
-def add_tasks(client: BatchClient, job_id: str, tasks: Iterable[batch.BatchTaskCreateOptions],
+def add_tasks(client: BatchClient, job_id: str, tasks: Iterable[TaskBody],
               known: dict[str, int], inflight: int = 6,
               on_progress: Callable[[int], None] | None = None) -> SubmitReport:
     report = SubmitReport()
@@ -76,18 +77,18 @@ def add_tasks(client: BatchClient, job_id: str, tasks: Iterable[batch.BatchTaskC
     return report
 
 
-def _needs_adding(task: batch.BatchTaskCreateOptions, known: dict[str, int], report: SubmitReport) -> bool:
-    have = known.get(task.id.lower())
+def _needs_adding(task: TaskBody, known: dict[str, int], report: SubmitReport) -> bool:
+    have = known.get(task['id'].lower())
     if have is None:
         return True
-    if have != spec_key(task.as_dict()):
-        report.count(failure=f"task {task.id} already exists with a different definition")
+    if have != spec_key(task):
+        report.count(failure=f"task {task['id']} already exists with a different definition")
     else:
         report.count(existing=1)
     return False
 
 
-def _chunks(tasks: Iterator[batch.BatchTaskCreateOptions]) -> Iterator[list[batch.BatchTaskCreateOptions]]:
+def _chunks(tasks: Iterator[TaskBody]) -> Iterator[list[TaskBody]]:
     while chunk := list(islice(tasks, CHUNK)):
         yield chunk
 
@@ -99,19 +100,19 @@ def _collect(done: Iterable[Future], on_progress: Callable[[int], None] | None) 
             on_progress(n)
 
 
-def _add_chunk(client: BatchClient, job_id: str, chunk: list[batch.BatchTaskCreateOptions],
+def _add_chunk(client: BatchClient, job_id: str, chunk: list[TaskBody],
                report: SubmitReport) -> int:
     """Add one collection; split it when Batch finds the body too large. Returns tasks settled."""
     try:
-        result = client.create_task_collection(job_id, batch.BatchTaskGroup(task_values=chunk))
+        result = client.create_task_collection(job_id, {"value": chunk})  # type: ignore[arg-type]
     except HttpResponseError as e:
         code = e.error.code if e.error else None
         if code == "RequestBodyTooLarge" and len(chunk) > 1:
             half = len(chunk) // 2
             return _add_chunk(client, job_id, chunk[:half], report) + _add_chunk(client, job_id, chunk[half:], report)
         raise DeployError(f"job {job_id}: adding tasks failed: {code or e.status_code}: {_message(e)}") from e
-    by_id = {t.id.lower(): t for t in chunk}
-    retry: list[batch.BatchTaskCreateOptions] = []
+    by_id = {t['id'].lower(): t for t in chunk}
+    retry: list[TaskBody] = []
     for r in result.result_values or []:
         task = by_id[r.task_id.lower()]
         if r.status == "success":
@@ -126,13 +127,13 @@ def _add_chunk(client: BatchClient, job_id: str, chunk: list[batch.BatchTaskCrea
     return len(chunk) - len(retry) + (_add_chunk(client, job_id, retry, report) if retry else 0)
 
 
-def _check_existing(client: BatchClient, job_id: str, task: batch.BatchTaskCreateOptions,
+def _check_existing(client: BatchClient, job_id: str, task: TaskBody,
                     report: SubmitReport) -> None:
-    existing = client.get_task(job_id, task.id, select=["id", *SPEC_FIELDS])
-    if spec_key(existing.as_dict()) == spec_key(task.as_dict()):
+    existing = client.get_task(job_id, task['id'], select=["id", *SPEC_FIELDS])
+    if spec_key(existing.as_dict()) == spec_key(task):
         report.count(existing=1)
     else:
-        report.count(failure=f"task {task.id} already exists with a different definition")
+        report.count(failure=f"task {task['id']} already exists with a different definition")
 
 
 def _message(e: HttpResponseError) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from azure.batch import models as batch
+from typing import Any
 
 
 def is_plain_integer(task_id: str) -> bool:
@@ -32,7 +32,8 @@ class DependencyCollector:
             self.ids = [str(i) for a, b in self.ranges for i in range(a, b + 1)] + [task_id]
             self.ranges = []
 
-    def dependencies(self) -> batch.BatchTaskDependencies:
+    def dependencies(self) -> dict[str, Any]:
+        """Batch's `dependsOn` JSON."""
         if self.numeric:
             merged: list[list[int]] = []
             for a, b in sorted(self.ranges):
@@ -40,6 +41,5 @@ class DependencyCollector:
                     merged[-1][1] = max(merged[-1][1], b)
                 else:
                     merged.append([a, b])
-            return batch.BatchTaskDependencies(task_id_ranges=[batch.BatchTaskIdRange(start=a, end=b)
-                                                               for a, b in merged])
-        return batch.BatchTaskDependencies(task_ids=list(self.ids))
+            return {"taskIdRanges": [{"start": a, "end": b} for a, b in merged]}
+        return {"taskIds": list(self.ids)}

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from itertools import islice
 from pathlib import Path
+
+from azure.batch import models as batch
 
 from bigcompute.workload import count_tasks, iter_tasks, load_workload
 from bigcompute.workload.build import build_workload
 from bigcompute.workload.inputs import file_digest
-from bigcompute.workload.wire import StorageContext, job_id, merge_dependencies, task_model
+from bigcompute.workload.wire import StorageContext, job_id, merge_dependencies, task_body
 
 HEAD = "apiVersion: bigcompute/v1\nkind: Workload\nname: demo\npool: cpu\n"
 CTX = StorageContext("https://acct.blob.core.windows.net/inputs", "https://acct.blob.core.windows.net/outputs",
@@ -51,15 +54,15 @@ def test_merge_runs_last_with_every_task_as_dependency(write):
                                 "merge: {command: combine}\n")
     assert tasks[-1].is_merge and tasks[-1].id == "merge"
     deps = merge_dependencies(t.id for t in tasks if not t.is_merge)
-    assert deps.as_dict() == {"taskIdRanges": [{"start": 0, "end": 249}]}
-    model = task_model(tasks[-1], lw.workload, "demo-12345678", CTX, {}, deps).as_dict()
+    assert deps == {"taskIdRanges": [{"start": 0, "end": 249}]}
+    model = task_body(tasks[-1], lw.workload, "demo-12345678", CTX, {}, deps)
     assert {"name": "BIGCOMPUTE_TASK_OUTPUTS", "value": "outputs/demo-12345678"} in model["environmentSettings"]
     assert model["resourceFiles"][-1]["blobPrefix"] == "demo-12345678/"
 
 
 def test_string_ids_depend_by_list():
-    assert merge_dependencies(["a", "007"]).as_dict() == {"taskIds": ["a", "007"]}
-    assert merge_dependencies(["1", "2", "5"]).as_dict()["taskIdRanges"] == [
+    assert merge_dependencies(["a", "007"]) == {"taskIds": ["a", "007"]}
+    assert merge_dependencies(["1", "2", "5"])["taskIdRanges"] == [
         {"start": 1, "end": 2}, {"start": 5, "end": 5}]
 
 
@@ -79,7 +82,7 @@ def test_wire_shape_uses_identity_and_never_a_sas(write):
                                 "    settings: {retries: 0, elevated: true, slots: 2}\n    env: {MODE: fast}\n")
     digests = {f.relpath: file_digest(f.path) for f in lw.files}
     job = job_id(lw.workload, digests)
-    body = task_model(tasks[0], lw.workload, job, CTX, digests).as_dict()
+    body = task_body(tasks[0], lw.workload, job, CTX, digests)
     assert body["commandLine"] == "/bin/sh -c 'python3 prog/run.py > out/a.txt'"
     [resource] = body["resourceFiles"]
     assert resource["filePath"] == "prog/run.py"
@@ -90,11 +93,29 @@ def test_wire_shape_uses_identity_and_never_a_sas(write):
     assert outputs["logs/**"]["destination"]["container"]["path"] == f"{job}/a"
     assert outputs["logs/**"]["uploadOptions"] == {"uploadCondition": "taskfailure"}
     assert outputs["../std*.txt"]["uploadOptions"] == {"uploadCondition": "taskcompletion"}
-    assert body["constraints"] == {"maxWallClockTime": "PT30M00S", "maxTaskRetryCount": 0}
+    assert body["constraints"] == {"maxWallClockTime": "PT30M", "maxTaskRetryCount": 0}
     assert body["userIdentity"] == {"autoUser": {"scope": "task", "elevationLevel": "admin"}}
     assert body["requiredSlots"] == 2
     assert body["environmentSettings"] == [{"name": "MODE", "value": "fast"}]
     assert "sig=" not in json.dumps(body) and "?" not in json.dumps(body)
+
+
+def test_task_body_is_the_sdk_wire_shape(write):
+    """The SDK's own model reads every field of the body back: the JSON is Batch's, not a look-alike."""
+    lw, tasks = tasks_of(write, "inputs: [prog/run.py]\ntasks:\n  - id: a\n    command: run\n"
+                                "    outputs: [out/x.txt]\n    dependsOn: [b]\n"
+                                "    settings: {timeout: PT1H30M, retention: P1D, retries: 3, elevated: true}\n"
+                                "  - {id: b, command: run}\napplications: [{id: blender, version: '3.4'}]\n")
+    digests = {f.relpath: file_digest(f.path) for f in lw.files}
+    model = batch.BatchTaskCreateOptions(task_body(tasks[0], lw.workload, "j", CTX, digests))
+    assert model.constraints.max_wall_clock_time == timedelta(hours=1, minutes=30)
+    assert model.constraints.retention_time == timedelta(days=1) and model.constraints.max_task_retry_count == 3
+    assert model.resource_files[0].identity_reference.resource_id == CTX.identity_resource_id
+    assert model.output_files[0].destination.container.path == "j/a/x.txt"
+    assert model.output_files[0].upload_options.upload_condition == "tasksuccess"
+    assert model.user_identity.auto_user.elevation_level == "admin"
+    assert model.depends_on.task_ids == ["b"]
+    assert model.application_package_references[0].application_id == "blender"
 
 
 def test_job_id_follows_spec_and_input_content(write, repo):

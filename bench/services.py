@@ -1,0 +1,70 @@
+"""Services the benchmarks run against, each in its own process so its RSS and CPU are its own."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ACCOUNT = "benchacct"
+REPO = Path(__file__).resolve().parents[1]
+
+
+class Service:
+    """The emulator as `local up` runs it: its own process, so its RSS and CPU are its own."""
+
+    def __init__(self, executor: str) -> None:
+        from bigcompute.emulator import azurite as az
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="bench-emu-")
+        self.key = base64.b64encode(os.urandom(32)).decode()
+        self.port = az.free_port()
+        env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": self.key}
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bigcompute.emulator", "--data-dir", self.tmp.name, "--port", str(self.port),
+             "--account", ACCOUNT, "--executor", executor], env=env, start_new_session=True)
+        az.wait_port(self.port, proc=self.proc)
+
+    def client(self):  # noqa: ANN201
+        from azure.batch import BatchClient
+        from azure.core.credentials import AzureNamedKeyCredential
+
+        return BatchClient(f"http://127.0.0.1:{self.port}", AzureNamedKeyCredential(ACCOUNT, self.key))
+
+    def peak_rss(self) -> int:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.tmp.cleanup()
+
+
+class Azurite:
+    def __init__(self) -> None:
+        from bigcompute.emulator import azurite as az
+
+        self.tmp = tempfile.TemporaryDirectory(prefix="bench-azurite-")
+        self.port = az.free_port()
+        self.proc = subprocess.Popen(az.command(Path(self.tmp.name), self.port, REPO / az.AZURITE_BIN),
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        az.wait_port(self.port, proc=self.proc)
+        self.blob_endpoint = az.blob_endpoint(self.port)
+
+    def service(self):  # noqa: ANN201
+        from azure.storage.blob import BlobServiceClient
+
+        from bigcompute.emulator import azurite as az
+
+        return BlobServiceClient.from_connection_string(az.connection_string(self.port))
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(10)
+        self.tmp.cleanup()
