@@ -1,4 +1,8 @@
-"""Fault injection for reliability tests: `429=0.05,503=0.1,reset=0.02` with a seed for repeatability."""
+"""Fault injection for reliability tests: `429=0.05,503=0.1,reset=0.02,drop=0.02` with a seed for repeatability.
+
+`reset` drops the connection before the request is handled; `drop` handles it (the change is made) and
+then drops the connection, so the client never learns that its request succeeded: the retry must cope.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +11,7 @@ import threading
 
 from bigcompute.emulator.errors import BatchError
 
-KINDS = ("429", "500", "503", "reset")
+KINDS = ("429", "500", "503", "reset", "drop")
 
 
 class FaultPlan:

@@ -3,6 +3,7 @@ place a BatchError becomes a response."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any
 
@@ -38,12 +39,13 @@ class BatchMiddleware:
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        fault = None
         if scope["path"] not in UNAUTHENTICATED:
             fault = self.faults.draw()
             if fault == "reset":
                 await self._reset(send)
                 return
-            if fault:
+            if fault and fault != "drop":
                 await send_error(send, as_error(fault), request_id, [(b"retry-after", b"1")] if fault == "429" else [])
                 return
             raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
@@ -61,6 +63,9 @@ class BatchMiddleware:
                     message["headers"].append((b"client-request-id", headers["client-request-id"].encode()))
             await send(message)
 
+        if fault == "drop":
+            await self._handle_then_drop(scope, receive, send)
+            return
         try:
             await self.app(scope, receive, send_with_id)
         except BatchError as err:
@@ -69,6 +74,14 @@ class BatchMiddleware:
             log.exception("internal error on %s %s", scope["method"], scope["path"])
             await send_error(send, BatchError(500, "InternalError", "The server encountered an internal error."),
                              request_id)
+
+    async def _handle_then_drop(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def discard(message: Message) -> None:
+            pass
+
+        with contextlib.suppress(Exception):  # the response is lost either way
+            await self.app(scope, receive, discard)
+        await self._reset(send)
 
     @staticmethod
     async def _reset(send: Send) -> None:

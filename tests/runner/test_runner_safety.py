@@ -45,9 +45,8 @@ def test_download_refuses_a_tampered_manifest(clients, tmp_path):
 def test_second_apply_of_a_workload_is_told_who_holds_it(clients):
     inputs = clients.container("inputs")
     name = f"leased-{uuid.uuid4().hex[:6]}"
-    with workload_lease(inputs, name):
-        with pytest.raises(LeaseHeld, match=rf"workload {name} is being applied by \S+@\S+:\d+ since"):
-            with workload_lease(inputs, name):
-                pass
+    held = rf"workload {name} is being applied by \S+@\S+:\d+ since"
+    with workload_lease(inputs, name), pytest.raises(LeaseHeld, match=held), workload_lease(inputs, name):
+        pass
     with workload_lease(inputs, name):  # released on exit: the next apply gets it
         pass
