@@ -37,7 +37,6 @@ class Monitoring(pulumi.ComponentResource):
             name="bigcompute-batch",
             resource_uri=args.batch_account_id,
             workspace_id=self.workspace.id,
-            log_analytics_destination_type="Dedicated",
             logs=[{"category_group": "allLogs", "enabled": True}],
             metrics=[{"category": "AllMetrics", "enabled": True}],
             opts=pulumi.ResourceOptions(parent=self),

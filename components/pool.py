@@ -20,7 +20,8 @@ class BatchPoolArgs:
     resource_group_name: pulumi.Input[str]
     identity_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str] | None = None
-    public_ips: bool = True
+    # only with a subnet: pools outside a VNet always get Batch-managed public IPs
+    public_ips: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -40,6 +41,7 @@ class BatchPool(pulumi.ComponentResource):
             account_name=args.account_name,
             resource_group_name=args.resource_group_name,
             identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
+            tags=dict(args.tags),
             **settings,
             # pool names are fixed (workloads refer to them), so the old pool must go before the new one
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=list(pool_spec.REPLACE_ON_CHANGES),

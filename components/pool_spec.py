@@ -7,6 +7,7 @@ and tested without the Pulumi runtime.
 from __future__ import annotations
 
 import shlex
+from functools import lru_cache
 from typing import Any
 
 from bigcompute import autoscale
@@ -45,12 +46,18 @@ def checked_formula(pool: PoolConfig) -> str | None:
     formula = pool.formula()
     if formula is None:
         return None
-    errors = list(autoscale.check(formula, source=f"pool {pool.name}"))
+    errors = _formula_errors(formula)
     if errors:
         e = errors[0]
         field = ("scale", "autoscale", "formula" if pool.scale.formula is not None else "preset")
         raise PoolSpecError(pool.name, field, f"autoscale formula line {e.line}, column {e.column}: {e.message}")
     return formula
+
+
+@lru_cache(maxsize=512)
+def _formula_errors(formula: str) -> tuple:
+    # a pure parse, memoized: every pool is checked up front and again when its component is declared
+    return tuple(autoscale.check(formula, source="formula"))
 
 
 def scale_settings(pool: PoolConfig) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import click
 
 from bigcompute.autoscale import MetricHistory, PoolState, check, evaluate, parse, presets
 from bigcompute.autoscale.catalog import canonical_metric
-from bigcompute.autoscale.durations import parse_duration
+from bigcompute.autoscale.durations import format_duration, parse_duration
 from bigcompute.autoscale.errors import FormulaError
 from bigcompute.autoscale.traces import Trace, TraceError, parse_csv, parse_rate, parse_spec
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
@@ -77,7 +77,7 @@ def _stack_formulas(stack_name: str, pool_name: str | None = None) -> list[PoolF
         try:
             text = pool.formula() or ""
         except presets.PresetError as e:
-            raise Exit(EXIT_INVALID, f"{stack.path}: pool {pool.name}: {e.field}: {e}") from None
+            raise Exit(EXIT_INVALID, f"{stack.path}: pool {pool.name}: {e}") from None
         out.append(PoolFormula(f"{stack.path}:{pool.name}", text, pool.scale.evaluation_interval,
                                pool.task_slots_per_node, pool.pricing, getattr(pool, "scheduling", "spread")))
     return out
@@ -98,7 +98,8 @@ def run_check(formula_file: str | None, stack: str | None, fmt: str) -> int:
             for error in errors:
                 click.echo(str(error))
             if not errors:
-                click.echo(f"{item.label}: ok ({len(parse(item.text).statements)} statements)")
+                count = len(parse(item.text).statements)
+                click.echo(f"{item.label}: ok ({count} statement{'' if count == 1 else 's'})")
         if not items:
             click.echo(f"stack {stack}: no autoscale pools")
     return EXIT_INVALID if any(errors for _, errors in found) else EXIT_OK
@@ -247,7 +248,7 @@ def _sim_formula(args: SimulateArgs) -> PoolFormula:
     try:
         return PoolFormula(f"preset {args.preset}", presets.render(args.preset, params))  # type: ignore[arg-type]
     except presets.PresetError as e:
-        raise Exit(EXIT_INVALID, f"--param {e.field}: {e}") from None
+        raise Exit(EXIT_INVALID, f"--param {e}") from None
 
 
 def _sim_trace(args: SimulateArgs) -> Trace:
@@ -283,7 +284,10 @@ def run_simulate(args: SimulateArgs) -> int:
         pricing=_Prices(o["dedicated_price"] or 0.0, o["spot_price"] or 0.0)
         if o.get("dedicated_price") is not None or o.get("spot_price") is not None else item.pricing,
         fill=item.fill, seed=o.get("seed", 0))
-    result = simulate(trace, config)
+    try:
+        result = simulate(trace, config)
+    except ValueError as e:
+        raise Exit(EXIT_INVALID, f"cannot simulate: {e}") from None
     if args.series_out:
         body = result.series_json() if args.series_out.endswith(".json") else result.series_csv()
         Path(args.series_out).write_text(body)
@@ -294,7 +298,8 @@ def run_simulate(args: SimulateArgs) -> int:
     if args.fmt == "json":
         click.echo(json.dumps(result.to_dict() | {"source": item.label}, indent=2))
     else:
-        click.echo(f"{item.label}: {trace.tasks} tasks, evaluated every {config.evaluation_interval}")
+        click.echo(f"{item.label}: {trace.tasks} tasks, evaluated every "
+                   f"{format_duration(config.evaluation_interval)}")
         click.echo(summary_text(result.summary))
     return EXIT_OK
 

@@ -16,10 +16,26 @@ def render_json(plan: Plan) -> str:
     return json.dumps(plan.as_json(), indent=2, sort_keys=False, default=str)
 
 
+def render_pools(plan: Plan, console: Console) -> None:
+    """One line per pool: what a pull request that resizes or reshapes a pool changes."""
+    pools = sorted(plan.graph.resources("azure-native:batch:Pool"), key=lambda n: str(n.inputs.get("poolName")))
+    replacing = sorted({p for node in pools for p in node.replace_on_changes})
+    table = Table(title="pools", caption=f"a change to {', '.join(replacing)} replaces the pool (deleted, then "
+                  "created under the same id); scale settings, formulas and start tasks update in place")
+    for column in ("pool", "vm size", "task slots", "scale", "network"):
+        table.add_column(column, no_wrap=column in ("pool", "vm size"))
+    for node in pools:
+        lines = dict(review(node))
+        table.add_row(str(node.inputs.get("poolName")), lines["vm size"], lines["task slots"], lines["scale"],
+                      lines["network"])
+    console.print(table)
+
+
 def render_table(plan: Plan, console: Console) -> None:
     graph = plan.graph
     resources = graph.resources()
     pools = [n for n in resources if n.type == "azure-native:batch:Pool"]
+    render_pools(plan, console)
     table = Table(title=f"stack {graph.stack} ({plan.config.path}): {len(resources)} resources, {len(pools)} pools",
                   show_lines=True, expand=False)
     table.add_column("resource", no_wrap=True)

@@ -7,6 +7,7 @@ from typing import Any
 
 from bigcompute.infra.graph import Node
 
+# the roles components/roles.py grants (not imported from there: bigcompute never imports components)
 ROLE_NAMES = {
     "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",

@@ -17,7 +17,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from pulumi import ResourceTransformationArgs, ResourceTransformationResult
+from pulumi import ResourceTransformationArgs, ResourceTransformationResult, RunError
 from pulumi.runtime import Mocks, register_stack_transformation, rpc, settings
 from pulumi.runtime.mocks import MockEngine, MockMonitor, MockSettings
 from pulumi.runtime.stack import run_in_stack
@@ -149,7 +149,7 @@ def _without_type_aliases(args: ResourceTransformationArgs) -> ResourceTransform
 def _unwrap(error: BaseException) -> BaseException:
     """`__main__` turns a ConfigError into a RunError (so `pulumi up` prints no traceback); undo that."""
     cause = error.__cause__
-    return cause if cause is not None and type(error).__name__ == "RunError" else error
+    return cause if isinstance(error, RunError) and cause is not None else error
 
 
 def _quiet_handler(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:

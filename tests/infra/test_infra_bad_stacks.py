@@ -1,0 +1,80 @@
+"""A bad stack file fails with its path, line and field, before the program declares any resource."""
+
+from __future__ import annotations
+
+import pytest
+from click.testing import CliRunner
+
+from bigcompute.cli.infra import infra_group
+from bigcompute.config import ConfigError
+from bigcompute.infra.plan import build_plan
+from bigcompute.infra.runtime import ProgramError, run_program
+
+HEAD = """\
+config:
+  bigcompute:location: westeurope
+  bigcompute:environment: test
+  bigcompute:pools:
+    - name: cpu
+"""
+# (pool lines after `- name: cpu`, expected line, expected field path, words in the message)
+CASES = {
+    "unknown-key": ("      vmSize: Standard_D2s_v5\n      image: ubuntu-24.04\n      scale: {fixed: {dedicated: 1}}\n"
+                    "      slotz: 4\n", 9, "pools[0].slotz", "unknown key"),
+    "wrong-type": ("      vmSize: Standard_D2s_v5\n      image: ubuntu-24.04\n      taskSlotsPerNode: four\n"
+                   "      scale: {fixed: {dedicated: 1}}\n", 8, "pools[0].taskSlotsPerNode", "integer"),
+    "unknown-image": ("      vmSize: Standard_D2s_v5\n      image: ubuntu-18.04\n      scale: {fixed: {dedicated: 1}}\n",
+                      7, "pools[0].image", "unknown image alias"),
+    "pool-name-clash": ("      vmSize: Standard_D2s_v5\n      image: ubuntu-24.04\n      scale: {fixed: {dedicated: 1}}\n"
+                        "    - name: CPU\n      vmSize: Standard_D2s_v5\n      image: ubuntu-24.04\n"
+                        "      scale: {fixed: {dedicated: 1}}\n", 9, "pools[1].name", "already used"),
+    "bad-formula": ("      vmSize: Standard_D2s_v5\n      image: ubuntu-24.04\n      scale:\n        autoscale:\n"
+                    "          formula: \"$TargetDedicatedNodes = ;\"\n", 10, "pools[0].scale.autoscale.formula",
+                    "line 1, column"),
+    # valid for the schema, impossible for Batch: caught by the pool spec, still located in the file
+    "apt-on-windows": ("      vmSize: Standard_D2s_v5\n      image: windows-2022\n      scale: {fixed: {dedicated: 1}}\n"
+                       "      startTask: {aptPackages: [curl], elevated: true}\n", 9, "pools[0].startTask.aptPackages",
+                       "Linux"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_bad_stack_is_located_before_any_resource(case, project):
+    body, line, field, words = CASES[case]
+    folder = project(HEAD + body)
+    stack_file = folder / "stacks" / "Pulumi.test.yaml"
+    with pytest.raises(ProgramError) as raised:
+        run_program(folder / "__main__.py", "test")
+    assert raised.value.graph.resources() == [], "resources were declared before the stack file was checked"
+    error = raised.value.__cause__
+    assert isinstance(error, ConfigError)
+    diagnostic = error.diagnostics[0]
+    assert (diagnostic.file, diagnostic.line) == (str(stack_file), line), str(error)
+    assert str(diagnostic).startswith(f"{stack_file}:{line}:")
+    assert f"$.config.bigcompute:{field}" in str(diagnostic)
+    assert words in diagnostic.message
+
+
+def test_plan_raises_the_located_error(project):
+    body, line, _, _ = CASES["unknown-image"]
+    with pytest.raises(ConfigError) as raised:
+        build_plan("test", project(HEAD + body))
+    assert raised.value.diagnostics[0].line == line
+
+
+@pytest.mark.parametrize("fmt", ["table", "json"])
+def test_cli_exits_2_with_the_location_and_no_traceback(fmt, project):
+    folder = project(HEAD + CASES["bad-formula"][0])
+    result = CliRunner().invoke(infra_group, ["plan", "--stack", "test", "--project-dir", str(folder),
+                                              "--format", fmt])
+    assert result.exit_code == 2
+    assert f"{folder / 'stacks' / 'Pulumi.test.yaml'}:10:" in result.stderr
+    assert "$.config.bigcompute:pools[0].scale.autoscale.formula" in result.stderr
+    assert "Traceback" not in result.output + result.stderr
+
+
+def test_missing_stack_file(tmp_path, project):
+    folder = project(HEAD + CASES["unknown-image"][0])
+    result = CliRunner().invoke(infra_group, ["plan", "--stack", "nope", "--project-dir", str(folder)])
+    assert result.exit_code == 2
+    assert "Pulumi.nope.yaml" in result.stderr and "Traceback" not in result.stderr

@@ -1,0 +1,126 @@
+"""Component details the two stacks do not reach: the runner's roles, packages, containers, pure helpers."""
+
+from __future__ import annotations
+
+import shlex
+from datetime import timedelta
+
+import pytest
+
+from bigcompute.config import IMAGE_ALIASES, AutoScale, FixedScale, PoolConfig, StartTask
+from bigcompute.infra.plan import build_plan
+from components import naming, pool_spec
+
+RUNNER = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
+RICH_POOL = """\
+    - name: render
+      vmSize: Standard_F4s_v2
+      image: ubuntu-24.04
+      taskSlotsPerNode: 2
+      scheduling: pack
+      scale:
+        fixed: {dedicated: 2, spot: 3}
+      nodeDeallocation: requeue
+      startTask:
+        aptPackages: [ffmpeg]
+        pipPackages: ["numpy>=2"]
+        command: echo ready
+        elevated: true
+      applications: [{id: blender, version: "4.1"}, {id: tools}]
+      containerImages: [ghcr.io/acme/render:1]
+      metadata: {team: vfx, costCenter: "42"}
+"""
+
+
+def _pool(**kw) -> PoolConfig:
+    base = {"name": "p", "vm_size": "Standard_D2s_v5", "image": IMAGE_ALIASES["ubuntu-24.04"], "scale": FixedScale(1)}
+    return PoolConfig(**{**base, **kw})
+
+
+def test_runner_access_and_a_fully_specified_pool(project, stack_text):
+    plan = build_plan("test", project(stack_text(pools=RICH_POOL, extra=f"bigcompute:batch: {{runnerPrincipalId: {RUNNER}}}\n")))
+    graph = plan.graph
+    assert plan.violations == []
+    runner = graph.by_urn()[next(n.parent for n in graph.resources() if n.name == "runner-inputs-contributor")]
+    assert runner.type == "bigcompute:identity:RunnerAccess"
+    containers = {n.name.removeprefix("storage-"): n.id for n in graph.resources("azure-native:storage:BlobContainer")}
+    account = graph.resources("azure-native:batch:BatchAccount")[0]
+    grants = {(r.inputs["scope"], r.inputs["roleDefinitionId"].rsplit("/", 1)[1])
+              for r in graph.resources("azure-native:authorization:RoleAssignment") if r.inputs["principalId"] == RUNNER}
+    assert grants == {
+        (containers["inputs"], "ba92f5b4-2d11-453d-a403-e96b0029c9fe"),   # Storage Blob Data Contributor
+        (containers["outputs"], "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"),  # Storage Blob Data Reader
+        (account.id, "6aaa78f1-f7de-44ca-8722-c64a23943cae"),            # Azure Batch Data Contributor
+    }
+
+    pool = graph.resources("azure-native:batch:Pool")[0].inputs
+    assert pool["scaleSettings"]["fixedScale"] == {"targetDedicatedNodes": 2, "targetLowPriorityNodes": 3,
+                                                   "nodeDeallocationOption": "Requeue", "resizeTimeout": "PT15M"}
+    assert pool["taskSchedulingPolicy"] == {"nodeFillType": "Pack"}
+    assert pool["applicationPackages"] == [
+        {"id": f"{account.id}/applications/blender", "version": "4.1"}, {"id": f"{account.id}/applications/tools"}]
+    vm = pool["deploymentConfiguration"]["virtualMachineConfiguration"]
+    assert vm["containerConfiguration"] == {"type": "DockerCompatible", "containerImageNames": ["ghcr.io/acme/render:1"]}
+    assert pool["metadata"] == [{"name": "costCenter", "value": "42"}, {"name": "team", "value": "vfx"}]
+    assert pool["startTask"]["waitForSuccess"] is True
+
+
+def test_start_command_installs_then_runs():
+    start = StartTask(command="echo ready", apt_packages=("ffmpeg",), pip_packages=("numpy>=2",), elevated=True)
+    command = pool_spec.start_command(_pool(start_task=start), start)
+    program, flag, script = shlex.split(command)
+    assert (program, flag) == ("/bin/bash", "-c")
+    steps = script.split("; ")
+    assert steps[0] == "set -euo pipefail"
+    assert steps[3].endswith("install -y --no-install-recommends ffmpeg python3-pip")
+    assert steps[4] == "python3 -m pip install --quiet --target \"$AZ_BATCH_NODE_SHARED_DIR/python\" 'numpy>=2'"
+    assert steps[-1] == "echo ready"
+
+
+def test_start_task_is_not_elevated_unless_asked():
+    task = pool_spec.start_task(_pool(start_task=StartTask(command="true")))
+    assert task["user_identity"] == {"auto_user": {"scope": "Pool", "elevation_level": "NonAdmin"}}
+    assert pool_spec.start_task(_pool()) is None
+
+
+def test_windows_pools_take_commands_but_not_packages():
+    windows = IMAGE_ALIASES["windows-2022"]
+    assert pool_spec.start_command(_pool(image=windows), StartTask(command="echo hi")) == "cmd /c echo hi"
+    with pytest.raises(pool_spec.PoolSpecError) as raised:
+        pool_spec.pool_settings(_pool(image=windows, start_task=StartTask(pip_packages=("numpy",))))
+    assert raised.value.field == ("startTask", "pipPackages")
+
+
+def test_autoscale_settings_and_broken_formula():
+    good = _pool(scale=AutoScale(formula="$TargetDedicatedNodes = 1;", evaluation_interval=timedelta(minutes=5)))
+    assert pool_spec.scale_settings(good) == {"auto_scale": {"formula": "$TargetDedicatedNodes = 1;",
+                                                             "evaluation_interval": "PT5M"}}
+    broken = _pool(scale=AutoScale(formula="$TargetDedicatedNodes = 1;\n$TargetDedicatedNodes = ;"))
+    with pytest.raises(pool_spec.PoolSpecError) as raised:
+        pool_spec.pool_settings(broken)
+    assert raised.value.field == ("scale", "autoscale", "formula")
+    assert "line 2, column" in raised.value.message
+
+
+def test_network_configuration():
+    assert pool_spec.network_configuration("subnet-id", public_ips=False) == {
+        "subnet_id": "subnet-id", "public_ip_address_configuration": {"provision": "NoPublicIPAddresses"}}
+    assert pool_spec.network_configuration("s", public_ips=True)["public_ip_address_configuration"] == {
+        "provision": "BatchManaged"}
+
+
+@pytest.mark.parametrize(("delta", "text"), [
+    (timedelta(minutes=5), "PT5M"), (timedelta(hours=1, minutes=30), "PT1H30M"), (timedelta(days=7), "P7D"),
+    (timedelta(days=1, seconds=5), "P1DT5S"), (timedelta(0), "PT0S"),
+])
+def test_iso_duration(delta, text):
+    assert naming.iso_duration(delta) == text
+
+
+def test_unique_names_fit_azure_rules():
+    name = naming.unique_name("bc", "abcdefghijkl", "/subscriptions/x/resourceGroups/rg", "st")
+    assert len(name) <= 24 and name.isalnum() and name.islower()
+    assert name == naming.unique_name("bc", "abcdefghijkl", "/subscriptions/x/resourceGroups/rg", "st")
+    assert name != naming.unique_name("bc", "abcdefghijkl", "/subscriptions/y/resourceGroups/rg", "st")
+    assert naming.stack_tags("dev", {"environment": "x", "owner": "me"}) == {
+        "environment": "dev", "managed-by": "bigcompute", "owner": "me"}
