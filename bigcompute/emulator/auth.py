@@ -60,3 +60,34 @@ def verify(method: str, raw_path: str, query: str, headers: Mapping[str, str], a
     expected = sign(key_b64, string_to_sign(method, raw_path, query, headers, account))
     if not hmac.compare_digest(expected, sig):
         raise _failed("The MAC signature found in the HTTP request is not the same as any computed signature.")
+
+
+class TokenVerifier:
+    """Entra ID bearer tokens, for tests of the azure target's credential path: RS256 JWTs signed by a
+    key the emulator was told to trust, for Batch's audience, not expired."""
+
+    AUDIENCE = "https://batch.core.windows.net/"
+
+    def __init__(self, public_key_pem: bytes) -> None:
+        self.public_key = public_key_pem
+
+    def verify(self, token: str) -> dict:
+        import jwt
+
+        try:
+            return jwt.decode(token, self.public_key, algorithms=["RS256"], audience=self.AUDIENCE,
+                              options={"require": ["exp", "aud", "iss"]})
+        except jwt.PyJWTError as e:
+            raise BatchError(401, "AuthenticationFailed", "Server failed to authenticate the request.",
+                             {"AuthenticationErrorDetail": f"The bearer token was refused: {e}"}) from None
+
+
+def verify_request(method: str, raw_path: str, query: str, headers: Mapping[str, str], account: str,
+                   key_b64: str, tokens: TokenVerifier | None) -> None:
+    """SharedKey always; a bearer token only where the emulator trusts a token-signing key."""
+    if headers.get("authorization", "").startswith("Bearer "):
+        if tokens is None:
+            raise _failed("Bearer tokens are not accepted here: this emulator trusts no token-signing key.")
+        tokens.verify(headers["authorization"][len("Bearer "):])
+        return
+    verify(method, raw_path, query, headers, account, key_b64)

@@ -26,11 +26,13 @@ async def send_error(send: Send, err: BatchError, request_id: str, extra: list[t
 
 
 class BatchMiddleware:
-    def __init__(self, app: ASGIApp, account: str, key: str, faults: FaultPlan | None = None) -> None:
+    def __init__(self, app: ASGIApp, account: str, key: str, faults: FaultPlan | None = None,
+                 tokens: auth.TokenVerifier | None = None) -> None:
         self.app = app
         self.account = account
         self._key = key
         self.faults = faults or FaultPlan()
+        self.tokens = tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -50,8 +52,8 @@ class BatchMiddleware:
                 return
             raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
             try:
-                auth.verify(scope["method"], raw_path, scope["query_string"].decode("latin-1"), headers,
-                            self.account, self._key)
+                auth.verify_request(scope["method"], raw_path, scope["query_string"].decode("latin-1"), headers,
+                                    self.account, self._key, self.tokens)
             except BatchError as err:
                 await send_error(send, err, request_id)
                 return

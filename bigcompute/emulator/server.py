@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bigcompute.emulator.auth import TokenVerifier
 from bigcompute.emulator.errors import BatchError
 from bigcompute.emulator.faults import FaultPlan
 from bigcompute.emulator.middleware import BatchMiddleware
@@ -34,11 +35,12 @@ async def _no_route(req: Request, exc: Exception) -> Response:
     raise BatchError(404, "ResourceNotFound", "The requested URI does not represent any resource on the server.")
 
 
-def build_app(state: BatchState, key: str, faults: FaultPlan | None = None) -> Starlette:
+def build_app(state: BatchState, key: str, faults: FaultPlan | None = None,
+              tokens: TokenVerifier | None = None) -> Starlette:
     routes = [Route("/_emulator/health", _health, methods=["GET"]), *starlette_routes()]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BatchMiddleware, account=state.account, key=key, faults=faults)],
+        middleware=[Middleware(BatchMiddleware, account=state.account, key=key, faults=faults, tokens=tokens)],
         exception_handlers={HTTPException: _no_route},
     )
     app.state.batch = state
@@ -56,14 +58,17 @@ def bind(port: int = 0) -> socket.socket:
 class EmulatorServer:
     """`with EmulatorServer(state, key) as emu: BatchClient(emu.url, ...)`; port 0 picks a free port."""
 
-    def __init__(self, state: BatchState, key: str, port: int = 0, faults: FaultPlan | None = None) -> None:
+    def __init__(self, state: BatchState, key: str, port: int = 0, faults: FaultPlan | None = None,
+                 tls: tuple[str, str] | None = None, tokens: TokenVerifier | None = None) -> None:
+        """`tls` is (certfile, keyfile) to serve HTTPS, which bearer-token clients require."""
         self.state = state
         self.sock = bind(port)
         self.port = self.sock.getsockname()[1]
-        self.url = f"http://{HOST}:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://{HOST}:{self.port}"
         state.set_base_url(self.url)
-        config = uvicorn.Config(build_app(state, key, faults), log_level="warning", access_log=False,
-                                lifespan="off", timeout_keep_alive=30)
+        config = uvicorn.Config(build_app(state, key, faults, tokens), log_level="warning", access_log=False,
+                                lifespan="off", timeout_keep_alive=30, ssl_certfile=tls[0] if tls else None,
+                                ssl_keyfile=tls[1] if tls else None)
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
