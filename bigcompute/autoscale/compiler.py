@@ -16,7 +16,7 @@ from bigcompute.autoscale import calls, methods
 from bigcompute.autoscale import catalog as cat
 from bigcompute.autoscale import nodes as n
 from bigcompute.autoscale.errors import FormulaError, at
-from bigcompute.autoscale.operators import BINARY, LOGICAL, UNARY, binary_error
+from bigcompute.autoscale.operators import BINARY, LOGICAL, UNARY, binary_error, guarded_result
 from bigcompute.autoscale.runtime import Fn, Runtime
 from bigcompute.autoscale.values import T
 
@@ -59,7 +59,7 @@ class Compiler:
             return _discard(fn) if fn is not None else None
         name = stmt.name
         self.mentions.add(name)
-        problem = self._assign_problem(name, kind, stmt.value)
+        problem = self._assign_problem(name, kind)
         if problem:
             self.error(stmt.pos if problem[0] == "name" else n.start(stmt.value), problem[1])
             kind, fn = FAILED
@@ -67,15 +67,20 @@ class Compiler:
             self.types[name] = kind
         if fn is None:
             return None
-        user = name not in cat.READ_WRITE
+        if name in cat.READ_WRITE:
+            where = (stmt.pos.line, stmt.pos.column)
+
+            def assign_service(rt: Runtime) -> None:
+                rt.vars[name] = fn(rt)
+                rt.written_at[name] = where
+            return assign_service
 
         def assign(rt: Runtime) -> None:
             rt.vars[name] = fn(rt)
-            if user:
-                rt.types[name] = kind
+            rt.types[name] = kind
         return assign
 
-    def _assign_problem(self, name: str, kind: T, value: n.Expr) -> tuple[str, str] | None:
+    def _assign_problem(self, name: str, kind: T) -> tuple[str, str] | None:
         if name in cat.CONSTANTS:
             return "name", f"cannot assign to the constant {name}"
         if cat.canonical_metric(name):
@@ -176,7 +181,7 @@ class Compiler:
         if entry is None:
             return self.error(node.pos, binary_error(node.op, lt, rt_))
         result, op = entry
-        if lt is T.VEC and rt_ is T.VEC:
+        if guarded_result(lt, rt_, result):
             return result, methods.guarded(node.pos, lambda rt: op(lf(rt), rf(rt)))
         return result, lambda rt: op(lf(rt), rf(rt))
 

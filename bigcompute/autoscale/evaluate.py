@@ -78,10 +78,13 @@ def _result(formula: Formula, rt: Runtime, pool: PoolState, now: datetime,
     low = v.get(cat.TARGET_LOW_PRIORITY, v.get("$TargetLowPriority", pool.target(True)))
     option = str(v.get(cat.DEALLOCATION, "requeue"))
     if error is None:
-        for name, target in (("$TargetDedicatedNodes", dedicated), ("$TargetLowPriorityNodes", low)):
+        for full, alias, target in ((cat.TARGET_DEDICATED, "$TargetDedicated", dedicated),
+                                    (cat.TARGET_LOW_PRIORITY, "$TargetLowPriority", low)):
             if not math.isfinite(target):  # type: ignore[arg-type]
+                line, column = rt.written_at.get(full, rt.written_at.get(alias, (1, 1)))
                 error = AutoScaleRunError(EVALUATION_ERROR, "Autoscale evaluation failed", (
-                    ("Message", f"{name} evaluated to {format_double(target)}, which is not a node count"),))  # type: ignore[arg-type]
+                    ("Message", f"Line {line}, Col {column}: {full} evaluated to {format_double(target)}, "  # type: ignore[arg-type]
+                                "which is not a node count"),))
     if error is not None:  # Batch leaves the pool as it was
         dedicated, low = pool.target(False), pool.target(True)
     ded_n, low_n = _nodes(dedicated), _nodes(low)  # type: ignore[arg-type]

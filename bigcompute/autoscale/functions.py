@@ -21,13 +21,20 @@ def _nonempty(name: str, v: Sequence[float]) -> Sequence[float]:
     return v
 
 
+def _sum(v: Sequence[float]) -> float:
+    try:
+        return math.fsum(v)  # exact for the usual small counts
+    except (OverflowError, ValueError):  # inf - inf, or an intermediate overflow: IEEE's answer
+        return sum(v)
+
+
 def _std(v: Sequence[float]) -> float:
     # The docs say "sample standard deviation": divide by n - 1. One value has no spread.
     v = _nonempty("std", v)
     if len(v) < 2:
         return 0.0
-    mean = sum(v) / len(v)
-    return math.sqrt(sum((x - mean) ** 2 for x in v) / (len(v) - 1))
+    mean = _sum(v) / len(v)
+    return math.sqrt(_sum([(x - mean) * (x - mean) for x in v]) / (len(v) - 1))
 
 
 def _log(fn: Callable[[float], float]) -> Callable[[float], float]:
@@ -41,14 +48,14 @@ def _log(fn: Callable[[float], float]) -> Callable[[float], float]:
 
 # doubleVecList -> double: the argument list is flattened into one vector first.
 AGGREGATES: dict[str, Callable[[Sequence[float]], float]] = {
-    "avg": lambda v: math.fsum(_nonempty("avg", v)) / len(v),
+    "avg": lambda v: _sum(_nonempty("avg", v)) / len(v),
     "len": lambda v: float(len(v)),
     "max": lambda v: max(_nonempty("max", v)),
     "min": lambda v: min(_nonempty("min", v)),
-    "norm": lambda v: math.sqrt(math.fsum(x * x for x in v)),
+    "norm": lambda v: math.sqrt(_sum([x * x for x in v])),
     "range": lambda v: max(_nonempty("range", v)) - min(v),
     "std": _std,
-    "sum": lambda v: math.fsum(v),
+    "sum": _sum,
 }
 # An empty list is allowed by the grammar of doubleVecList but can only fail for these.
 NEEDS_VALUES = {"avg", "max", "min", "range", "std"}

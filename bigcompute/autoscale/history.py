@@ -118,8 +118,8 @@ class MetricHistory:
 
     def last(self, metric: str, count: float, now: float) -> tuple[float, ...]:
         _, values, hi = self._series(metric, now)
-        n = int(count) if count == count else 0
-        return tuple(values[max(0, hi - n):hi]) if n > 0 else ()
+        n = hi if count >= hi else int(count) if count > 0 else 0  # NaN compares false: no samples
+        return tuple(values[hi - n:hi])
 
     def window(self, metric: str, start: float, end: float, now: float) -> tuple[tuple[float, ...], float]:
         """Samples with start < time <= end, and the percentage of the expected ones that they are."""

@@ -18,6 +18,30 @@ Op = Callable[[object, object], object]
 D, V, S, TS, TI = T.DOUBLE, T.VEC, T.STRING, T.TIMESTAMP, T.INTERVAL
 
 
+# .NET's DateTime and TimeSpan ranges: an operation leaving them fails the evaluation, as it would in
+# the service, instead of producing a value nothing can print.
+TIMESTAMP_RANGE = (-62135596800.0, 253402300799.999)  # 0001-01-01 .. 9999-12-31, epoch seconds
+INTERVAL_LIMIT = 10675199 * 86400.0  # TimeSpan.MaxValue, about 29,000 years
+
+
+def _timestamp(op: Callable[[float, float], float]) -> Op:
+    def checked(a: float, b: float) -> float:
+        x = op(a, b)
+        if not TIMESTAMP_RANGE[0] <= x <= TIMESTAMP_RANGE[1]:
+            raise Domain("the timestamp is outside the years 1 to 9999")
+        return x
+    return checked  # type: ignore[return-value]
+
+
+def _interval(op: Callable[[float, float], float]) -> Op:
+    def checked(a: float, b: float) -> float:
+        x = op(a, b)
+        if not -INTERVAL_LIMIT <= x <= INTERVAL_LIMIT:
+            raise Domain("the timeinterval is out of range" if x == x else "the timeinterval is not a number")
+        return x
+    return checked  # type: ignore[return-value]
+
+
 def _div(a: float, b: float) -> float:
     # IEEE division as in .NET: x/0 is +-Infinity, 0/0 is NaN; Python would raise.
     try:
@@ -61,19 +85,24 @@ for _op, _fn in ARITH.items():
 for _op, _fn in COMPARE.items():
     for _t in (D, S, TS, TI):
         BINARY[_op, _t, _t] = (D, _fn)
-BINARY["*", D, TI] = (TI, operator.mul)
-BINARY["*", TI, D] = (TI, operator.mul)
-BINARY["/", TI, D] = (TI, _div)  # type: ignore[assignment]
-BINARY["+", TI, TI] = (TI, operator.add)
-BINARY["-", TI, TI] = (TI, operator.sub)
-BINARY["+", TI, TS] = (TS, operator.add)
-BINARY["+", TS, TI] = (TS, operator.add)
+BINARY["*", D, TI] = (TI, _interval(operator.mul))
+BINARY["*", TI, D] = (TI, _interval(operator.mul))
+BINARY["/", TI, D] = (TI, _interval(_div))
+BINARY["+", TI, TI] = (TI, _interval(operator.add))
+BINARY["-", TI, TI] = (TI, _interval(operator.sub))
+BINARY["+", TI, TS] = (TS, _timestamp(operator.add))
+BINARY["+", TS, TI] = (TS, _timestamp(operator.add))
 # Timestamps are float epoch seconds (precise to ~0.2 us today): round their difference to the microsecond
 # so `time() - time("...")` prints what was meant rather than float noise.
 BINARY["-", TS, TS] = (TI, lambda a, b: round(a - b, 6))  # type: ignore[operator]
 
 LOGICAL = ("&&", "||")  # double && double -> double, short-circuit; handled by the compiler
 UNARY: dict[tuple[str, T], T] = {("-", D): D, ("-", TI): TI, ("!", D): D}
+
+
+def guarded_result(left: T, right: T, result: T) -> bool:
+    """Whether the operation can fail at runtime (and so needs a location attached)."""
+    return result in (TI, TS) or (left is V and right is V)
 
 
 def binary_error(op: str, left: T, right: T) -> str:

@@ -18,6 +18,7 @@ class Runtime:
     rng: random.Random
     vars: dict[str, object] = field(default_factory=dict)
     types: dict[str, T] = field(default_factory=dict)  # of user variables, for printing
+    written_at: dict[str, tuple[int, int]] = field(default_factory=dict)  # service variable -> (line, column)
 
 
 Fn = Callable[[Runtime], object]

@@ -110,7 +110,8 @@ class PoolModel:
             else:
                 node = min(free.values(), key=lambda n: (len(n.running), n.id))
             task = queue.popleft()
-            self.waited[task] += t - self.queued_at[task]
+            # Microseconds: event times are sums of floats, and 1e-13 s of noise is not a wait.
+            self.waited[task] = round(self.waited[task] + t - self.queued_at[task], 6)
             self.attempt[task] += 1
             self.on_node[task] = node
             node.running.add(task)

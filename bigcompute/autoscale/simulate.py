@@ -81,7 +81,22 @@ class _Series:
             column.append(value)
 
 
+def check_config(config: SimConfig) -> None:
+    """Raise ValueError for settings the event loop cannot make progress with."""
+    if config.evaluation_interval <= timedelta(0) or config.sample_period <= timedelta(0):
+        raise ValueError("the evaluation interval and the sample period must be positive")
+    if config.ready_time < timedelta(0) or config.sample_delay < timedelta(0) or config.tail < timedelta(0):
+        raise ValueError("ready time, sample delay and tail cannot be negative")
+    if not 0 <= config.preempt_rate <= 3600:
+        raise ValueError("the preemption rate must be between 0 and 3600 per node-hour")
+    if config.preempt_rate and config.ready_time < timedelta(seconds=1):
+        raise ValueError("with preemption, nodes need a ready time of at least one second to come back")
+    if config.task_slots_per_node < 1 or config.node_limit < 1:
+        raise ValueError("task slots per node and the node limit must be at least 1")
+
+
 def simulate(trace: Trace, config: SimConfig) -> SimResult:
+    check_config(config)
     start = config.start or trace.start or DEFAULT_START
     epoch = to_seconds(start)
     period, interval = config.sample_period.total_seconds(), config.evaluation_interval.total_seconds()

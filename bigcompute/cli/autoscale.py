@@ -31,12 +31,17 @@ def autoscale_group() -> None:
 
 
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
     try:
-        return Path(path).read_text()
+        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
     except OSError as e:
         raise Exit(EXIT_INVALID, f"{path}: {e.strerror or e}") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as e:  # located like every other formula error
+        before = raw[: e.start]
+        line, column = before.count(b"\n") + 1, e.start - (before.rfind(b"\n") + 1) + 1
+        raise Exit(EXIT_INVALID, f"{path}:{line}:{column}: file is not valid UTF-8 "
+                                 f"(byte 0x{raw[e.start]:02x})") from None
 
 
 def _duration(text: str, option: str) -> timedelta:

@@ -14,6 +14,7 @@ from bigcompute.cli.terminal import Terminal
 from bigcompute.cli.watch import collect_outputs, watch_jobs
 from bigcompute.runner.apply import Hooks, apply_workload
 from bigcompute.runner.clients import Clients
+from bigcompute.runner.download import write_manifest
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.plan import Plan, WorkloadPlan, make_plan
 from bigcompute.runner.prune import prune_jobs
@@ -77,10 +78,11 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
         if args.wait:
             code = watch_jobs(clients, plan, term, args.poll_interval)
             for wp in plan.workloads:
+                body = write_manifest(clients.container("outputs"), wp.job_id)  # every completed job gets one
                 folder = Path(args.download) if args.download else (Path("out") if wp.loaded.workload.download
                                                                     else None)
                 if folder is not None:
-                    collect_outputs(clients, wp, folder, term, everything=args.download is not None and
+                    collect_outputs(clients, wp, body, folder, term, everything=args.download is not None and
                                     not wp.loaded.workload.download)
         elif args.download:
             term.warn("--download needs --wait: outputs exist only once the job completes")

@@ -15,6 +15,7 @@ from bigcompute.cli.options import target_args, target_options
 from bigcompute.cli.render import simple_table
 from bigcompute.cli.terminal import Terminal
 from bigcompute.cli.watch import collect_outputs
+from bigcompute.runner.download import read_manifest
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.jobs import wire
 from bigcompute.runner.plan import Plan, WorkloadPlan
@@ -160,7 +161,8 @@ def download_command(workload, target_kind, stack, outputs_file, folder, everyth
         job = _current_job(plan, wp)
         if job != wp.job_id:
             term.warn(f"{wp.name}: downloading from {job}, the job of an earlier spec")
-        collect_outputs(clients, wp if job == wp.job_id else _with_job(wp, job), Path(folder), term,
+        body = read_manifest(clients.container("outputs"), job)
+        collect_outputs(clients, wp if job == wp.job_id else _with_job(wp, job), body, Path(folder), term,
                         everything or not wp.loaded.workload.download)
         clients.close()
         return EXIT_OK

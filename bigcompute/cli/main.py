@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from bigcompute.cli.autoscale import autoscale_group
+from bigcompute.cli.autoscale import autoscale_group
 from bigcompute.cli.deploy import apply_command, plan_command
 from bigcompute.cli.infra import infra_group
 from bigcompute.cli.jobs import delete_command, download_command, logs_command, pools_command, status_command
@@ -18,7 +20,7 @@ def cli() -> None:
 
 
 for command in (validate_command, expand_command, plan_command, apply_command, status_command, pools_command,
-                logs_command, download_command, delete_command, local_group, infra_group):
+                logs_command, download_command, delete_command, local_group, infra_group, autoscale_group):
     cli.add_command(command)
 
 

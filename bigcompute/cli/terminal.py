@@ -1,5 +1,6 @@
 """All human-facing output goes through one Terminal: progress and messages on stderr (plain lines when
-stderr is not a terminal, so CI logs stay readable), machine output on stdout."""
+stderr is not a terminal, so CI logs stay readable), machine output on stdout. Messages are plain text:
+they quote workload files and task stderr, so any `[...]` in them is escaped, never read as rich markup."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import sys
 from contextlib import contextmanager
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
@@ -28,16 +30,16 @@ class Terminal:
         return self.err.is_terminal
 
     def step(self, message: str) -> None:
-        self.err.print(f"[dim]•[/dim] {message}", markup=True)
+        self.err.print(f"[dim]•[/dim] {escape(message)}", markup=True)
 
     def success(self, message: str) -> None:
-        self.err.print(f"[green]✓[/green] {message}", markup=True)
+        self.err.print(f"[green]✓[/green] {escape(message)}", markup=True)
 
     def warn(self, message: str) -> None:
-        self.err.print(f"[yellow]![/yellow] {message}", markup=True)
+        self.err.print(f"[yellow]![/yellow] {escape(message)}", markup=True)
 
     def error(self, message: str) -> None:
-        self.err.print(f"[red]✗[/red] {message}", markup=True)
+        self.err.print(f"[red]✗[/red] {escape(message)}", markup=True)
 
     def table(self, table: Table) -> None:
         self.out.print(table)

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_OK
 from bigcompute.cli.terminal import Terminal
 from bigcompute.runner.clients import Clients
-from bigcompute.runner.download import download, write_manifest
+from bigcompute.runner.download import download
 from bigcompute.runner.monitor import Completion, Progress, failed_tasks, poll
 from bigcompute.runner.plan import Plan, WorkloadPlan
 
@@ -66,9 +66,10 @@ def _report(clients: Clients, plan: Plan, final: dict[str, Progress], term: Term
     return code
 
 
-def collect_outputs(clients: Clients, wp: WorkloadPlan, folder: Path, term: Terminal, everything: bool) -> None:
+def collect_outputs(clients: Clients, wp: WorkloadPlan, body: dict, folder: Path, term: Terminal,
+                    everything: bool) -> None:
+    """Download the job's outputs listed in its manifest `body` into folder/<workload>/, with the manifest."""
     outputs = clients.container("outputs")
-    body = write_manifest(outputs, wp.job_id)
     patterns = () if everything else wp.loaded.workload.download
     target = folder / wp.name
     files = download(outputs, wp.job_id, body, target, patterns)

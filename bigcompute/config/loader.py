@@ -120,8 +120,15 @@ def _semantic_problems(doc: Document, values: Mapping[str, Any]):
             yield from _autoscale_problems(doc, autoscale, lambda *p, at=at: at("scale", "autoscale", *p))
     network = values.get("network")
     if network:
-        space = ipaddress.ip_network(network["addressSpace"], strict=False)
-        subnet = ipaddress.ip_network(network["subnetPrefix"], strict=False)
+        nets = {}
+        for key in ("addressSpace", "subnetPrefix"):
+            try:
+                nets[key] = ipaddress.ip_network(network[key], strict=False)
+            except ValueError as e:  # the schema's pattern admits 999.1.1.1/99
+                yield doc.diagnostic(_locate(("network", key)), str(e), code="network")
+        if len(nets) < 2:
+            return
+        space, subnet = nets["addressSpace"], nets["subnetPrefix"]
         if not subnet.subnet_of(space):
             yield doc.diagnostic(_locate(("network", "subnetPrefix")),
                                  f"subnet {subnet} is not inside the address space {space}", code="network")
@@ -132,7 +139,10 @@ def _autoscale_problems(doc: Document, spec: Mapping[str, Any], at):
     from bigcompute.autoscale import presets
 
     if "evaluationInterval" in spec:
-        interval = parse_duration(spec["evaluationInterval"])
+        try:
+            interval = parse_duration(spec["evaluationInterval"])
+        except ValueError:  # too long for a timedelta: P1000000000D
+            interval = MAX_INTERVAL * 2
         if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
             yield doc.diagnostic(at("evaluationInterval"),
                                  "evaluation interval must be between PT5M and PT168H", code="autoscale-interval")
@@ -163,11 +173,10 @@ def _autoscale_problems(doc: Document, spec: Mapping[str, Any], at):
 
 
 def _preset_validator(name: str):
-    from jsonschema import Draft202012Validator
-
     from bigcompute.autoscale import presets
+    from bigcompute.document.schema import Validator
 
-    return Draft202012Validator(presets.PRESETS[name].schema)
+    return Validator(presets.PRESETS[name].schema)
 
 
 def build_stack(values: Mapping[str, Any], name: str, path: str) -> StackConfig:

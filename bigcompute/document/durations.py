@@ -18,6 +18,8 @@ def parse_duration(text: str) -> timedelta:
         value = isodate.parse_duration(text)
     except (isodate.ISO8601Error, ValueError) as e:
         raise DurationError(f"expected an ISO 8601 duration such as PT30M or P1DT2H; got {text!r}") from e
+    except OverflowError as e:  # e.g. P1000000000D: past what a timedelta holds (999,999,999 days)
+        raise DurationError(f"duration {text!r} is too long") from e
     if not isinstance(value, timedelta):  # isodate returns Duration for years/months
         raise DurationError(f"durations in years or months are ambiguous; use days instead of {text!r}")
     if value < timedelta(0):

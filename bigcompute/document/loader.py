@@ -29,6 +29,7 @@ TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 class LoadLimits:
     max_bytes: int = 2 * 1024 * 1024
     max_nodes: int = 100_000  # values built, counting every alias expansion
+    max_depth: int = 64  # nesting of mappings and lists; no schema goes deeper than 8
 
 
 @dataclass
@@ -78,8 +79,16 @@ def load_text(raw: bytes | str, name: str, limits: LoadLimits = LoadLimits()) ->
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
         problem = " ".join(p for p in (e.context, e.problem) if p) or str(e)
         raise _fail(name, line, col, f"YAML syntax error: {problem}", "yaml-syntax") from None
+    except yaml.reader.ReaderError as e:  # a character YAML forbids (NUL, other control characters)
+        line, col = _utf8_position(text, e.position)
+        raise _fail(name, line, col, f"YAML syntax error: character {_codepoint(text, line, col)} is not "
+                    "allowed in YAML", "yaml-syntax") from None
     except yaml.YAMLError as e:
         raise _fail(name, 1, 1, f"YAML error: {e}", "yaml-syntax") from None
+    except UnicodeEncodeError as e:  # text given as str with lone surrogates
+        line, col = _position(text, e.start)
+        raise _fail(name, line, col, f"text is not valid Unicode (lone surrogate U+{ord(text[e.start]):04X})",
+                    "encoding") from None
     doc = Document(name, None, text)
     if node is not None:
         doc.data = _Builder(doc, limits).build(node, ())
@@ -96,6 +105,23 @@ def _decode(raw: bytes, name: str) -> str:
         raise _fail(name, line, col, f"file is not valid UTF-8 (byte 0x{raw[e.start]:02x})", "encoding") from None
 
 
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of a character index."""
+    return text.count("\n", 0, index) + 1, index - (text.rfind("\n", 0, index) + 1) + 1
+
+
+def _utf8_position(text: str, offset: int) -> tuple[int, int]:
+    """libyaml reports reader errors at a byte offset of the UTF-8 text: the line and column of that byte."""
+    before = text.encode("utf-8", "surrogatepass")[:offset].decode("utf-8", "replace")
+    return _position(before, len(before))
+
+
+def _codepoint(text: str, line: int, col: int) -> str:
+    lines = text.split("\n")
+    row = lines[line - 1] if line <= len(lines) else ""
+    return f"U+{ord(row[col - 1]):04X}" if col <= len(row) else "here"
+
+
 def _fail(name: str, line: int, col: int, message: str, code: str) -> DocumentError:
     return DocumentError([Diagnostic(name, line, col, (), message, code)])
 
@@ -106,6 +132,7 @@ class _Builder:
         self.limits = limits
         self.count = 0
         self.scalars = yaml.constructor.SafeConstructor()
+        self.open: set[int] = set()  # ids of the collection nodes being built: an alias to one is a cycle
 
     def build(self, node: yaml.Node, path: Path) -> Any:
         self.count += 1
@@ -115,16 +142,35 @@ class _Builder:
             raise DocumentError([Diagnostic(self.doc.path, line, col, path[:1], f"document expands to over "
                                             f"{self.limits.max_nodes} values (an alias/anchor bomb?)", "alias-bomb")])
         self.doc.marks.setdefault(path, _pos(node))
-        if isinstance(node, yaml.MappingNode):
-            return self._mapping(node, path)
-        if isinstance(node, yaml.SequenceNode):
-            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        if isinstance(node, yaml.MappingNode | yaml.SequenceNode):
+            return self._collection(node, path)
+        return self._scalar(node, path)
+
+    def _scalar(self, node: yaml.Node, path: Path) -> Any:
         if node.tag == TIMESTAMP_TAG:  # keep dates as written; no schema field wants a datetime
             return node.value
         try:
             return self.scalars.construct_object(node)
         except yaml.constructor.ConstructorError as e:
             raise self._error(node, path, f"cannot read value: {e.problem}", "yaml-value") from None
+        except (ValueError, KeyError, TypeError, OverflowError):  # e.g. `!!int x`, `!!bool maybe`, 5,000 digits
+            raise self._error(node, path, f"cannot read {str(node.value)[:40]!r} as {node.tag.rsplit(':', 1)[-1]}",
+                              "yaml-value") from None
+
+    def _collection(self, node: yaml.MappingNode | yaml.SequenceNode, path: Path) -> Any:
+        if id(node) in self.open:
+            raise self._error(node, path, "an alias refers to a mapping or list that contains it (recursive "
+                              "alias)", "alias-recursive")
+        if len(path) >= self.limits.max_depth:
+            raise self._error(node, path, f"values nested more than {self.limits.max_depth} levels deep",
+                              "too-deep")
+        self.open.add(id(node))
+        try:
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+            return [self.build(child, (*path, i)) for i, child in enumerate(node.value)]
+        finally:
+            self.open.discard(id(node))
 
     def _mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         out: dict[str, Any] = {}
@@ -135,7 +181,7 @@ class _Builder:
                 continue
             if not isinstance(key_node, yaml.ScalarNode):
                 raise self._error(key_node, path, "mapping keys must be plain scalars", "yaml-key")
-            key = str(self.scalars.construct_object(key_node))
+            key = str(self._scalar(key_node, path))
             if key in explicit:
                 first = self.doc.key_marks[(*path, key)]
                 raise self._error(key_node, (*path, key),

@@ -13,7 +13,7 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from jsonschema.exceptions import ValidationError, best_match
 
 from bigcompute.document.diagnostics import Diagnostic, Path
@@ -22,11 +22,45 @@ from bigcompute.document.loader import Document
 _UNEXPECTED = re.compile(r"\('(.+?)' (?:was|were) unexpected\)")
 
 
+def _ecma(pattern: str) -> str:
+    """A JSON Schema pattern (ECMA-262) for Python's `re`: ECMA's `$` is `\\Z`, since Python's `$` also
+    matches before a final newline and would let `name: "demo\\n"` through `^[a-z0-9-]+$`."""
+    out, i, in_class = [], 0, False
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "\\":
+            out.append(pattern[i:i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = c != "]"
+        elif c == "[":
+            in_class = True
+        elif c == "$":
+            c = "\\Z"
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(_ecma(pattern))
+
+
+def _pattern(validator, pattern: str, instance: Any, schema: dict) -> Iterator[ValidationError]:
+    if validator.is_type(instance, "string") and not _compiled(pattern).search(instance):
+        yield ValidationError(f"{instance!r} does not match {pattern!r}")
+
+
+Validator = validators.extend(Draft202012Validator, {"pattern": _pattern})
+
+
 @cache
 def packaged_validator(package: str, name: str) -> Draft202012Validator:
     schema = json.loads(resources.files(package).joinpath(name).read_text(encoding="utf-8"))
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema)
+    Validator.check_schema(schema)
+    return Validator(schema)
 
 
 def check_schema(doc: Document, validator: Draft202012Validator, data: Any = None,

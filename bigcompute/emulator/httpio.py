@@ -75,11 +75,14 @@ class ListQuery:
             raise BatchError(400, "OutOfRangeQueryParameterValue", "maxresults must be between 1 and 1000.",
                              {"QueryParameterName": "maxresults", "QueryParameterValue": raw})
         self.base = str(req.base_url).rstrip("/") + req.url.path
+        # Batch's nextLinks carry the api-version: the msrest-based 14.x SDK and az send the link as it is.
+        self.api_version: str | None = req.scope.get("state", {}).get("api_version")
 
     def page(self, docs: list[dict[str, Any]], next_token: str | None) -> Response:
         out: dict[str, Any] = {"value": [project(public(d), self.select) for d in docs]}
         if next_token is not None:
-            params = {"$skiptoken": next_token, "maxresults": self.limit}
+            params: dict[str, Any] = {"api-version": self.api_version} if self.api_version else {}
+            params.update({"$skiptoken": next_token, "maxresults": self.limit})
             if self.filter_text:
                 params["$filter"] = self.filter_text
             if self.select_text:

@@ -1,5 +1,5 @@
-"""ASGI middleware around every request: request-id, fault injection, SharedKey auth, and the one
-place a BatchError becomes a response."""
+"""ASGI middleware around every request: request-id, fault injection, the api-version check, SharedKey
+auth, and the one place a BatchError becomes a response."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bigcompute.emulator import auth
+from bigcompute.emulator import auth, versions
 from bigcompute.emulator.errors import ERROR_CONTENT_TYPE, BatchError, error_body, new_request_id
 from bigcompute.emulator.faults import FaultPlan, as_error
 
@@ -51,9 +51,10 @@ class BatchMiddleware:
                 await send_error(send, as_error(fault), request_id, [(b"retry-after", b"1")] if fault == "429" else [])
                 return
             raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
+            query = scope["query_string"].decode("latin-1")
             try:
-                auth.verify_request(scope["method"], raw_path, scope["query_string"].decode("latin-1"), headers,
-                                    self.account, self._key, self.tokens)
+                scope["state"]["api_version"] = versions.check(query)
+                auth.verify_request(scope["method"], raw_path, query, headers, self.account, self._key, self.tokens)
             except BatchError as err:
                 await send_error(send, err, request_id)
                 return

@@ -6,11 +6,13 @@ sweep is checked in bounded memory; a hash hit is confirmed against the real ids
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 from bigcompute.document import Diagnostic, Document
+from bigcompute.document.durations import DurationError, parse_duration
 from bigcompute.workload.deps import is_plain_integer
 from bigcompute.workload.expand import (
     CompiledGroup,
@@ -25,6 +27,48 @@ from bigcompute.workload.templates import TemplateError, parse_template
 TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 DEPENDENCY_CHARS = 64_000
 DEFAULT_MAX_TASKS = 1_000_000
+
+
+def check_values(doc: Document) -> list[Diagnostic]:
+    """What the schema cannot say about a schema-valid document: durations a timedelta holds, and sweep
+    bounds that are finite numbers (YAML has .nan and .inf). Checked before the model is built."""
+    data, problems = doc.data, []
+    settings = [(("defaults",), data.get("defaults", {})), (("merge", "settings"), (data.get("merge") or {})
+                                                            .get("settings", {}))]
+    settings += [(("tasks", i, "settings"), g.get("settings", {})) for i, g in enumerate(data["tasks"])]
+    durations = [((*at, k), s[k]) for at, s in settings for k in ("timeout", "retention") if k in s]
+    if "maxWallClockTime" in data.get("job", {}):
+        durations.append((("job", "maxWallClockTime"), data["job"]["maxWallClockTime"]))
+    for path, text in durations:
+        try:
+            parse_duration(text)
+        except DurationError as e:
+            problems.append(doc.diagnostic(path, str(e), code="duration"))
+    for i, g in enumerate(data["tasks"]):
+        for name, spec in g.get("sweep", {}).items():
+            bad = [k for k in ("start", "stop", "step", "from", "to", "count") if k in spec and not _finite(spec[k])]
+            for key in bad:
+                problems.append(doc.diagnostic(("tasks", i, "sweep", name, key),
+                                               f"expected a finite number, got {spec[key]}", code="sweep-range"))
+            if not bad and "start" in spec and not _finite(_ratio(spec["stop"] - spec["start"], spec.get("step", 1))):
+                problems.append(doc.diagnostic(("tasks", i, "sweep", name), f"range from {spec['start']} to "
+                                               f"{spec['stop']} by {spec.get('step', 1)} has too many values to count",
+                                               key=True, code="sweep-cap"))
+    return problems
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer of hundreds of digits
+        return False
+
+
+def _ratio(a: float, b: float) -> float:
+    try:
+        return a / b
+    except OverflowError:
+        return math.inf
 
 
 def check_inputs(doc: Document, wl: Workload, root) -> tuple[list[InputFile], list[Diagnostic]]:

@@ -48,13 +48,20 @@ def repository_root(start: Path) -> Path:
 def resolve_inputs(entry: str, base: Path, root: Path) -> list[InputFile]:
     """The files one `inputs:` path or glob names, sorted; raises InputError when it names none."""
     pattern = check_relative(entry, "input path")
-    if GLOB_CHARS & set(entry):
-        candidates = sorted(p for p in base.glob(str(pattern)) if p.is_file())
-    elif (base / pattern).is_dir():
-        candidates = sorted(p for p in (base / pattern).rglob("*") if p.is_file())
-    elif (base / pattern).is_file():
-        candidates = [base / pattern]
-    else:
+    try:
+        if GLOB_CHARS & set(entry):
+            candidates = sorted(p for p in base.glob(str(pattern)) if p.is_file())
+        elif (base / pattern).is_dir():
+            candidates = sorted(p for p in (base / pattern).rglob("*") if p.is_file())
+        elif (base / pattern).is_file():
+            candidates = [base / pattern]
+        else:
+            candidates = None
+    except ValueError as e:  # pathlib's own pattern rules, e.g. '**' not a whole path component
+        raise InputError(f"input {entry!r} is not a valid glob: {e}") from None
+    except OSError as e:  # e.g. a name longer than the file system allows
+        raise InputError(f"input {entry!r} cannot be read: {e.strerror or e}") from None
+    if candidates is None:
         raise InputError(f"input {entry!r} does not exist (looked in {base})")
     if not candidates:
         raise InputError(f"input glob {entry!r} matches no files in {base}")

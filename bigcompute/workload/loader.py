@@ -35,6 +35,8 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     except DocumentError as e:
         raise WorkloadError(e.diagnostics) from None
     problems = check_schema(doc, packaged_validator("bigcompute.workload", "workload.schema.json"))
+    if not problems:
+        problems = checks.check_values(doc)
     if problems:
         raise WorkloadError(problems)
     workload = build_workload(doc.data, path)
@@ -68,9 +70,22 @@ def workload_files(paths: Iterable[str | Path]) -> Iterator[Path]:
 
 def check_workloads(paths: Iterable[str | Path], **kwargs) -> Iterator[tuple[Path, LoadedWorkload | None,
                                                                              list[Diagnostic]]]:
-    """(path, loaded or None, diagnostics) for each workload file: the pipeline behind `validate`."""
+    """(path, loaded or None, diagnostics) for each workload file: the pipeline behind `validate`.
+
+    A workload's name is its identity (job ids derive from it): a second file with a name already used
+    is invalid, located at its `name:`.
+    """
+    first: dict[str, Path] = {}
     for path in workload_files(paths):
         try:
-            yield path, load_workload(path, **kwargs), []
+            loaded = load_workload(path, **kwargs)
         except DocumentError as e:
             yield path, None, e.diagnostics
+            continue
+        name = loaded.workload.name
+        if first.setdefault(name, path) != path:
+            doc = load_document(path)
+            yield path, None, [doc.diagnostic(("name",), f"workload name '{name}' is already used by {first[name]}; "
+                                              "names must be unique", code="duplicate-name")]
+            continue
+        yield path, loaded, []

@@ -17,6 +17,11 @@ class Parameter:
     def __len__(self) -> int:
         return len(self.values)
 
+    @property
+    def size(self) -> int:
+        """The number of values, however large (len() stops at sys.maxsize)."""
+        return self.values.length if isinstance(self.values, _Arithmetic) else len(self.values)
+
 
 @dataclass(frozen=True)
 class _Arithmetic(Sequence):
@@ -59,7 +64,7 @@ def parameter(name: str, spec: Mapping[str, Any]) -> Parameter:
 
 
 def sweep_size(parameters: Sequence[Parameter]) -> int:
-    return math.prod(len(p) for p in parameters)
+    return math.prod(p.size for p in parameters)
 
 
 def combinations(parameters: Sequence[Parameter]) -> Iterator[tuple[Any, ...]]:

@@ -7,12 +7,15 @@ names are allowed.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 _FORMATTER = string.Formatter()
+MAX_FORMAT_WIDTH = 1000  # a command line is at most 8,000 characters; `{x:999999999d}` would exhaust memory
+_NUMBER = re.compile(r"[0-9]+")
 
 
 class TemplateError(ValueError):
@@ -51,6 +54,9 @@ def parse_template(text: str, known: frozenset[str] | set[str]) -> Template:
             raise TemplateError(f"placeholder {{{name}!{conversion}}}: conversions are not supported")
         if spec and "{" in spec:
             raise TemplateError(f"placeholder {{{name}:{spec}}}: nested placeholders are not supported")
+        if spec and any(len(n.lstrip("0")) > 4 or int(n) > MAX_FORMAT_WIDTH for n in _NUMBER.findall(spec)):
+            raise TemplateError(f"placeholder {{{name}:{spec[:20]}}}: width and precision must be at most "
+                                f"{MAX_FORMAT_WIDTH}")
         if name not in known:
             options = ", ".join(sorted(known)) or "none"
             raise TemplateError(f"unknown placeholder {{{name}}}; available here: {options}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+from azure.batch import models as m
 from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
@@ -113,3 +114,44 @@ def test_changed_workload_supersedes_and_prune_deletes_the_old_job(repo, local_f
     assert f"deleted job {first}" in result.output
     ids = {j.id for j in clients.batch.list_jobs()}
     assert row["job"] in ids and first not in ids
+
+
+def test_pools_shows_sizes_and_no_drift(repo, local_files, local_target):
+    result = run("pools", "--stack", "test", "--format", "json")
+    assert result.exit_code == 0, result.output
+    [pool] = json.loads(result.output)
+    assert pool["name"] == "cpu" and pool["id"] == local_target.pool_ids["cpu"]
+    assert pool["dedicated"] == [1, 1] and pool["allocation_state"] == "steady"
+    assert pool["autoscale"] == "fixed" and pool["drift"] == []
+
+
+def test_logs_follow_streams_until_the_task_completes(repo, local_files):
+    name = setup(repo, "chatty", "tasks:\n  - id: talk\n    command: for i in 1 2 3; do echo line $i; sleep 0.3; done\n")
+    assert run("apply", "--stack", "test").exit_code == 0
+    result = run("logs", name, "talk", "--stack", "test", "--follow")
+    assert result.exit_code == 0, result.output
+    assert result.output == "line 1\nline 2\nline 3\n"
+
+
+def test_a_pool_missing_on_the_target_stops_with_one_sentence(repo, local_files):
+    stack = repo / "stacks" / "Pulumi.test.yaml"
+    stack.write_text(stack.read_text() + "    - {name: gpu, vmSize: Standard_NC6s_v3, image: ubuntu-24.04, "
+                                          "scale: {fixed: {dedicated: 1}}}\n")
+    setup(repo, "gpuwork", "tasks:\n  - {id: a, command: nvidia-smi}\n".replace("cpu", "gpu"))
+    path = next((repo / "workloads").glob("gpuwork-*.yaml"))
+    path.write_text(path.read_text().replace("pool: cpu", "pool: gpu"))
+    result = run("apply", str(path.relative_to(repo)), "--stack", "test")
+    assert result.exit_code == 1
+    assert "pool 'gpu' is not deployed on the local target of stack 'test' (deployed pools: cpu)" in result.output
+
+
+def test_quota_headroom_is_checked_before_submitting(repo, local_files, clients):
+    active = sum(str(getattr(j.state, "value", j.state)) == "active" for j in clients.batch.list_jobs())
+    stack = repo / "stacks" / "Pulumi.test.yaml"
+    stack.write_text(stack.read_text().replace("activeJobQuota: 50", f"activeJobQuota: {max(active, 1)}"))
+    clients.batch.create_job(m.BatchJobCreateOptions(id=f"hog-{uuid.uuid4().hex[:6]}",
+                                                     pool_info=m.BatchPoolInfo(pool_id="nowhere")))
+    setup(repo, "crowded", "tasks:\n  - {id: a, command: x}\n")
+    result = run("apply", "--stack", "test")
+    assert result.exit_code == 1
+    assert "more active jobs" in result.output and "raise the quota" in result.output
