@@ -5,7 +5,6 @@ from __future__ import annotations
 import click
 
 from bigcompute.cli.autoscale import autoscale_group
-from bigcompute.cli.autoscale import autoscale_group
 from bigcompute.cli.deploy import apply_command, plan_command
 from bigcompute.cli.infra import infra_group
 from bigcompute.cli.jobs import delete_command, download_command, logs_command, pools_command, status_command
