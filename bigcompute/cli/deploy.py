@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
+from azure.core.exceptions import HttpResponseError
 
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.options import target_args, target_options
@@ -44,6 +45,20 @@ def guarded(body) -> int:
     except DeployError as e:
         term.error(str(e))
         return EXIT_FAILED
+    except HttpResponseError as e:
+        if e.status_code not in (401, 403):
+            raise
+        term.error(refused(e))
+        return EXIT_FAILED
+
+
+def refused(e: HttpResponseError) -> str:
+    """One sentence for a 401/403: which service refused, its error code, and what to do (never the key)."""
+    storage = getattr(e, "error_code", None) is not None  # azure-storage sets it; Batch errors carry .error
+    code = getattr(e.error_code, "value", e.error_code) if storage else (e.error.code if e.error else "")
+    return (f"the {'storage' if storage else 'Batch'} account refused the runner's credentials (HTTP "
+            f"{e.status_code} {code}): on the local target, `bigcompute local up` rewrites "
+            ".bigcompute/local/credentials.json; on Azure, sign in with `az login`")
 
 
 def open_plan(paths, target: TargetArgs) -> tuple[Clients, Plan]:

@@ -13,7 +13,7 @@ from bigcompute.cli.exit import EXIT_FAILED, EXIT_OK
 from bigcompute.cli.terminal import Terminal
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.download import download
-from bigcompute.runner.monitor import Completion, Progress, failed_tasks, poll
+from bigcompute.runner.monitor import Completion, Progress, blocked_tasks, failed_tasks, poll
 from bigcompute.runner.plan import Plan, WorkloadPlan
 
 
@@ -30,7 +30,8 @@ def watch_jobs(clients: Clients, plan: Plan, term: Terminal, interval: float) ->
                TextColumn("{task.fields[rate]}"), TimeElapsedColumn(), TimeRemainingColumn())
     with term.progress(*columns) as bar:
         rows = {job: bar.add_task(wp.name, total=wp.task_count, rate="") for job, wp in pending.items()}
-        completions = {job: Completion(wp.task_count) for job, wp in pending.items()}
+        completions = {job: Completion(wp.task_count, lambda job=job: blocked_tasks(clients.batch, job))
+                       for job, wp in pending.items()}
         while pending:
             for job_id, wp in list(pending.items()):
                 p = poll(clients.batch, job_id)
@@ -46,10 +47,11 @@ def watch_jobs(clients: Clients, plan: Plan, term: Terminal, interval: float) ->
                     del pending[job_id]
             if pending:
                 time.sleep(interval)
-    return _report(clients, plan, final, term)
+    return _report(clients, plan, final, {job: c.blocked for job, c in completions.items()}, term)
 
 
-def _report(clients: Clients, plan: Plan, final: dict[str, Progress], term: Terminal) -> int:
+def _report(clients: Clients, plan: Plan, final: dict[str, Progress], blocked: dict[str, list[str]],
+            term: Terminal) -> int:
     code = EXIT_OK
     outputs = clients.container("outputs")
     for wp in plan.workloads:
@@ -59,10 +61,16 @@ def _report(clients: Clients, plan: Plan, final: dict[str, Progress], term: Term
             continue
         code = EXIT_FAILED
         term.error(f"{wp.name}: {p.failed:,} of {wp.task_count:,} tasks failed (job {wp.job_id})")
-        for f in failed_tasks(clients.batch, wp.job_id, outputs):
+        shown = failed_tasks(clients.batch, wp.job_id, outputs)
+        for f in shown:
             term.error(f"  task {f.id}: exit code {f.exit_code} — {f.failure}")
             for line in f.stderr_tail.rstrip().splitlines()[-10:]:
                 term.err.print(f"      {line}", markup=False, highlight=False)
+        if p.failed > len(shown):
+            term.error(f"  … and {p.failed - len(shown)} more failed tasks (`bigcompute logs {wp.name} TASK --stderr`)")
+        if blocked[wp.job_id]:
+            names = ", ".join(blocked[wp.job_id][:10]) + (" …" if len(blocked[wp.job_id]) > 10 else "")
+            term.error(f"  {len(blocked[wp.job_id])} task(s) never ran because a task they depend on failed: {names}")
     return code
 
 

@@ -91,10 +91,9 @@ def export_tree(ref: Ref, dest: Path) -> Path:
     assert proc.stdout is not None
     try:
         with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
-            # the data filter refuses absolute paths and links out of `dest` (Python 3.11.4+)
             if hasattr(tarfile, "data_filter"):
-                archive.extractall(dest, filter="data")
-            else:  # pragma: no cover - older 3.11 patch releases
+                archive.extractall(dest, filter=_inside)
+            else:  # pragma: no cover - 3.11 before 3.11.4 has no extraction filters
                 archive.extractall(dest)
     except tarfile.TarError as e:
         proc.kill()
@@ -107,24 +106,34 @@ def export_tree(ref: Ref, dest: Path) -> Path:
     return dest / ref.prefix if ref.prefix else dest
 
 
+def _inside(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """Tar's `data` filter, skipping what it refuses (a link to an absolute path, or out of the tree)
+    instead of failing: a plan never reads such a link, and one in the repository must not stop the diff."""
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError:
+        return None
+
+
 @dataclass
 class PlanRun:
     """`bigcompute infra plan --format json` running in a subprocess over one tree."""
 
     label: str
+    where: str  # "in the working tree", "at origin/main (1a2b3c4d)": for messages
     tree: Path
     stdout: Path
     proc: subprocess.Popen[bytes]
 
 
-def start_plan(tree: Path, stack: str, label: str, stdout: Path) -> PlanRun:
+def start_plan(tree: Path, stack: str, label: str, where: str, stdout: Path) -> PlanRun:
     # the tree first on the path: its own bigcompute/ and components/ win over the installed package
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tree), os.environ.get("PYTHONPATH")]))}
     # the JSON goes to a file, not a pipe: two plans run at once and neither may block on a full pipe
     with stdout.open("wb") as sink:
         proc = subprocess.Popen(_plan_command(tree, stack), cwd=tree, env=env, stdout=sink,
                                 stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
-    return PlanRun(label, tree, stdout, proc)
+    return PlanRun(label, where, tree, stdout, proc)
 
 
 def _plan_command(tree: Path, stack: str) -> list[str]:
@@ -140,15 +149,16 @@ def finish_plan(run: PlanRun, stack: str, invalid_code: int) -> Graph:
     except subprocess.TimeoutExpired:
         run.proc.kill()
         run.proc.communicate()
-        raise DiffError(f"planning stack '{stack}' at {run.label} took over {PLAN_TIMEOUT:.0f} s", EXIT_FAILED) \
+        raise DiffError(f"planning stack '{stack}' {run.where} took over {PLAN_TIMEOUT:.0f} s", EXIT_FAILED) \
             from None
-    stderr = stderr_bytes.decode(errors="replace")
+    # diagnostics name files inside the tree: relative to it they read as the repository's paths
+    stderr = stderr_bytes.decode(errors="replace").replace(f"{run.tree}{os.sep}", "")
     data = _json_or_none(run.stdout.read_text(errors="replace"))
     if isinstance(data, dict) and "resources" in data:
         return Graph.from_json(data)
     if isinstance(data, dict) and "errors" in data:
-        raise DiffError(f"the stack file for '{stack}' at {run.label} is invalid:\n{stderr.strip()}", invalid_code)
-    raise DiffError(f"planning stack '{stack}' at {run.label} failed (exit {run.proc.returncode}): "
+        raise DiffError(f"the stack file of '{stack}' {run.where} is invalid:\n{stderr.strip()}", invalid_code)
+    raise DiffError(f"planning stack '{stack}' {run.where} failed (exit {run.proc.returncode}): "
                     f"{_last_line(stderr) or 'no output'}", EXIT_FAILED)
 
 
@@ -164,14 +174,14 @@ def load_sides(project: Path, stack: str, base_ref: str) -> tuple[Side, Side]:
         try:
             head_exists = stack_file(project, stack).is_file()
             if head_exists:  # started first: it runs while the base tree is being exported
-                runs.append(start_plan(project, stack, head_label, Path(tmp) / "head.json"))
+                runs.append(start_plan(project, stack, head_label, "in the working tree", Path(tmp) / "head.json"))
             base_tree = export_tree(ref, Path(tmp) / "base")
             base_exists = stack_file(base_tree, stack).is_file()
             if not head_exists and not base_exists:
                 raise DiffError(f"there is no stack '{stack}': {stack_file(Path(), stack)} exists neither in the "
                                 f"working tree nor at {ref.label}")
             if base_exists:
-                runs.append(start_plan(base_tree, stack, ref.label, Path(tmp) / "base.json"))
+                runs.append(start_plan(base_tree, stack, ref.label, f"at {ref.label}", Path(tmp) / "base.json"))
             # the working tree's stack file is the user's input (exit 2); a broken base is a failure to plan
             graphs = {run.label: finish_plan(run, stack, EXIT_INVALID if run.label == head_label else EXIT_FAILED)
                       for run in runs}

@@ -1,5 +1,4 @@
 """Watch a job to the end at constant cost per poll: one job GET and one task-counts GET, whatever the
-from bigcompute.runner.jobs import wire
 job's size. Only at the end are the failed tasks listed, each with its exit code and stderr tail."""
 
 from __future__ import annotations
@@ -50,13 +49,21 @@ def poll(client: BatchClient, job_id: str) -> Progress:
 
 
 class Completion:
-    """Decides when a watched job is over: Batch completes it (terminatejob) shortly after its last task;
-    if it stays active with every task done for a few polls, the tasks' outcome is final all the same."""
+    """Decides when a watched job is over.
 
-    def __init__(self, total: int, settle_polls: int = 5):
+    Batch completes the job (terminatejob) shortly after its last task. If it stays active with every task
+    done for a few polls, the outcome is final all the same. And when tasks failed, nothing runs and the
+    tasks still active all wait on dependencies (a merge after a failed task), they never will run:
+    the job is over too, and `blocked` names them. Only that last check lists tasks, and only active ones.
+    """
+
+    def __init__(self, total: int, blocked_check: Callable[[], list[str]] | None = None, settle_polls: int = 5):
         self.total = total
+        self.blocked_check = blocked_check
         self.settle_polls = settle_polls
         self.settled = 0
+        self.stalled = 0
+        self.blocked: list[str] = []
 
     def done(self, p: Progress) -> bool:
         if p.state == "completed":
@@ -65,14 +72,29 @@ class Completion:
             self.settled += 1
             return self.settled > self.settle_polls
         self.settled = 0
+        if p.failed and p.active and not p.running and self.blocked_check:
+            self.stalled += 1
+            if self.stalled > self.settle_polls:
+                self.stalled = 0
+                self.blocked = self.blocked_check()
+                return bool(self.blocked)
+        else:
+            self.stalled = 0
         return False
+
+
+def blocked_tasks(client: BatchClient, job_id: str) -> list[str]:
+    """The active tasks, when every one of them waits on dependencies (so none can start); else []."""
+    active = list(client.list_tasks(job_id, filter="state eq 'active'", select=["id", "dependsOn"],
+                                    max_results=1000))
+    return [t.id for t in active] if active and all(t.depends_on for t in active) else []
 
 
 def watch(client: BatchClient, job_id: str, total: int, interval: float = 2.0,
           on_poll: Callable[[Progress], None] | None = None, timeout: float | None = None) -> Progress:
     """Poll until the job is over (see Completion) or the timeout passes."""
     deadline = time.monotonic() + timeout if timeout else None
-    completion = Completion(total)
+    completion = Completion(total, lambda: blocked_tasks(client, job_id))
     while True:
         progress = poll(client, job_id)
         if on_poll:

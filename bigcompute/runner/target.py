@@ -93,8 +93,22 @@ def local_target(root: Path = LOCAL_DIR) -> Target | None:
     if not outputs_path.is_file() or not credentials_path.is_file():
         return None
     outputs = _read_json(outputs_path)
-    return from_outputs(outputs, "local", outputs.get("stack", "dev"), str(outputs_path),
-                        _read_json(credentials_path))
+    credentials = _read_json(credentials_path)
+    for name in ("batchAccountKey", "storageAccountKey"):
+        if not _is_key(credentials.get(name)):  # signing with it would fail deep inside the SDK
+            raise DeployError(f"{credentials_path}: {name} is not a base64 account key; run `bigcompute local up` "
+                              "to rewrite it")
+    return from_outputs(outputs, "local", outputs.get("stack", "dev"), str(outputs_path), credentials)
+
+
+def _is_key(value: Any) -> bool:
+    import base64
+    import binascii
+
+    try:
+        return isinstance(value, str) and bool(base64.b64decode(value, validate=True))
+    except (binascii.Error, ValueError):
+        return False
 
 
 def _read_json(path: Path) -> dict[str, Any]:

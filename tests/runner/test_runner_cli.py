@@ -155,3 +155,16 @@ def test_quota_headroom_is_checked_before_submitting(repo, local_files, clients)
     result = run("apply", "--stack", "test")
     assert result.exit_code == 1
     assert "more active jobs" in result.output and "raise the quota" in result.output
+
+
+def test_a_merge_blocked_by_a_failed_task_ends_the_wait(repo, local_files):
+    name = setup(repo, "blocked", """\
+        tasks:
+          - {id: good, command: echo ok}
+          - {id: broken, command: exit 4}
+        merge: {command: echo never}
+        """)
+    result = run("apply", f"workloads/{name}.yaml", "--stack", "test", "--wait", "--poll-interval", "0.2")
+    assert result.exit_code == 1
+    assert f"{name}: 1 of 3 tasks failed" in result.output
+    assert "1 task(s) never ran because a task they depend on failed: merge" in result.output

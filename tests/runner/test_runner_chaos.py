@@ -1,0 +1,85 @@
+"""More things going wrong: task processes killed mid-run, and the storage service dying during sync."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+from click.testing import CliRunner
+
+from bigcompute.cli.main import cli
+from bigcompute.emulator import azurite as az
+from bigcompute.runner.clients import connect
+from bigcompute.runner.target import Target
+from tests.conftest import REPO
+from tests.runner.conftest import write_local_files, write_workload
+
+
+def test_killed_task_processes_are_retried_then_reported(repo, local_files, clients):
+    name = f"killed-{uuid.uuid4().hex[:6]}"
+    write_workload(repo, name, """\
+        tasks:
+          - id: victim
+            command: echo "about to be killed" >&2; kill -9 $$
+            settings: {retries: 2}
+        """)
+    result = CliRunner().invoke(cli, ["apply", "--stack", "test", "--wait", "--poll-interval", "0.2"],
+                                catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "task victim: exit code 137" in result.output and "about to be killed" in result.output
+    [job] = [j for j in clients.batch.list_jobs() if j.id.startswith(f"{name}-")]
+    info = clients.batch.get_task(job.id, "victim").execution_info
+    assert info.retry_count == 2 and info.exit_code == 137
+
+
+def _start_azurite(location, port) -> subprocess.Popen:
+    proc = subprocess.Popen(az.command(location, port, REPO / az.AZURITE_BIN), stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    az.wait_port(port, proc=proc)
+    return proc
+
+
+def test_storage_dying_during_sync_then_next_apply_uploads_only_what_is_missing(repo, emulator, tmp_path_factory,
+                                                                                instant_target):
+    location, port = tmp_path_factory.mktemp("azurite-chaos"), az.free_port()
+    storage = _start_azurite(location, port)
+    try:
+        target = Target(**{**instant_target.__dict__, "blob_endpoint": az.blob_endpoint(port)})
+        service = connect(target).blob
+        for name in target.containers.values():
+            service.create_container(name)
+        write_local_files(repo, target)
+        (repo / "workloads" / "data").mkdir()
+        files = 300
+        for i in range(files):
+            (repo / "workloads" / "data" / f"f{i:03d}.bin").write_bytes(os.urandom(64 * 1024))
+        name = f"sync-{uuid.uuid4().hex[:6]}"
+        write_workload(repo, name, "inputs: [data/*.bin]\ntasks:\n  - {id: a, command: exit 0}\n")
+        inputs = service.get_container_client(target.containers["inputs"])
+        cmd = [sys.executable, "-m", "bigcompute", "apply", "--stack", "test"]
+        apply = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True)
+        deadline = time.monotonic() + 60
+        while len(list(inputs.list_blobs(name_starts_with=f"{name}/"))) < 30 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        os.killpg(storage.pid, signal.SIGKILL)  # storage dies mid-sync ...
+        storage.wait()
+        os.killpg(apply.pid, signal.SIGKILL)  # ... and that apply gives up (here: is killed)
+        apply.wait()
+        storage = _start_azurite(location, port)  # storage comes back with what it had committed
+        present = len(list(inputs.list_blobs(name_starts_with=f"{name}/")))
+        assert 0 < present < files
+
+        again = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300)
+        assert again.returncode == 0, again.stderr
+        uploaded = int(re.search(r"uploading (\d+) input files", again.stderr).group(1))
+        assert uploaded == files - present
+        assert len(list(inputs.list_blobs(name_starts_with=f"{name}/"))) == files
+    finally:
+        os.killpg(storage.pid, signal.SIGTERM)
+        storage.wait()
