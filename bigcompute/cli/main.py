@@ -1,26 +1,43 @@
-"""The `bigcompute` command: one click group; each command family lives in its own module."""
+"""The `bigcompute` command: one click group; each command family lives in its own module, imported
+only when that command runs (the Azure SDK, Pulumi and the emulator stay unloaded for `validate`)."""
 
 from __future__ import annotations
 
+import importlib
+
 import click
 
-from bigcompute.cli.autoscale import autoscale_group
-from bigcompute.cli.deploy import apply_command, plan_command
-from bigcompute.cli.infra import infra_group
-from bigcompute.cli.jobs import delete_command, download_command, logs_command, pools_command, status_command
-from bigcompute.cli.local import local_group
-from bigcompute.cli.validate import expand_command, validate_command
+COMMANDS = {
+    "validate": "bigcompute.cli.validate:validate_command",
+    "expand": "bigcompute.cli.validate:expand_command",
+    "plan": "bigcompute.cli.deploy:plan_command",
+    "apply": "bigcompute.cli.deploy:apply_command",
+    "status": "bigcompute.cli.jobs:status_command",
+    "pools": "bigcompute.cli.jobs:pools_command",
+    "logs": "bigcompute.cli.jobs:logs_command",
+    "download": "bigcompute.cli.jobs:download_command",
+    "delete": "bigcompute.cli.jobs:delete_command",
+    "local": "bigcompute.cli.local:local_group",
+    "infra": "bigcompute.cli.infra:infra_group",
+    "autoscale": "bigcompute.cli.autoscale:autoscale_group",
+}
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        module, attr = COMMANDS[name].split(":")
+        return getattr(importlib.import_module(module), attr)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bigcompute")
 def cli() -> None:
     """Run big-compute workloads on Azure Batch, declared as code."""
-
-
-for command in (validate_command, expand_command, plan_command, apply_command, status_command, pools_command,
-                logs_command, download_command, delete_command, local_group, infra_group, autoscale_group):
-    cli.add_command(command)
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ import pytest
 from bigcompute.runner.jobs import job_info
 from tests.runner.conftest import STACK, write_local_files, write_workload
 
-TASKS, FILES = 300, 40
+TASKS, FILES = 60, 10
 WORKLOAD = f"""\
     inputs: [data/*.txt]
     tasks:
