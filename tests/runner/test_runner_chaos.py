@@ -1,4 +1,4 @@
-"""More things going wrong: task processes killed mid-run, and the storage service dying during sync."""
+"""More things going wrong: task processes killed mid-run, and the storage service stopping during sync."""
 
 from __future__ import annotations
 
@@ -44,7 +44,7 @@ def _start_azurite(location, port) -> subprocess.Popen:
     return proc
 
 
-def test_storage_dying_during_sync_then_next_apply_uploads_only_what_is_missing(repo, emulator, tmp_path_factory,
+def test_storage_stopping_during_sync_then_next_apply_uploads_only_what_is_missing(repo, emulator, tmp_path_factory,
                                                                                 instant_target):
     location, port = tmp_path_factory.mktemp("azurite-chaos"), az.free_port()
     storage = _start_azurite(location, port)
@@ -67,7 +67,7 @@ def test_storage_dying_during_sync_then_next_apply_uploads_only_what_is_missing(
         deadline = time.monotonic() + 60
         while len(list(inputs.list_blobs(name_starts_with=f"{name}/"))) < 30 and time.monotonic() < deadline:
             time.sleep(0.05)
-        os.killpg(storage.pid, signal.SIGKILL)  # storage dies mid-sync ...
+        os.killpg(storage.pid, signal.SIGTERM)  # storage stops mid-sync ...
         storage.wait()
         os.killpg(apply.pid, signal.SIGKILL)  # ... and that apply gives up (here: is killed)
         apply.wait()
