@@ -96,14 +96,18 @@ def run_expand(path: str, limit: int, outputs_file: str | None) -> int:
 
 
 def storage_context(outputs_file: str | None):
+    """Container URLs and pool identity from a stack outputs file (default: the local target's)."""
+    from bigcompute.runner.errors import DeployError
+    from bigcompute.runner.target import from_outputs
     from bigcompute.workload.wire import StorageContext
 
     path = Path(outputs_file or ".bigcompute/local/outputs.json")
     if path.is_file():
-        out = json.loads(path.read_text())
-        blob = out["blobEndpoint"].rstrip("/")
-        return StorageContext(f"{blob}/{out['containers']['inputs']}", f"{blob}/{out['containers']['outputs']}",
-                              out.get("identityResourceId"))
+        try:
+            target = from_outputs(json.loads(path.read_text()), "local", "", str(path))
+        except (DeployError, ValueError) as e:
+            raise Exit(EXIT_INVALID, f"{path}: {e}") from None
+        return StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
     if outputs_file:
         raise Exit(EXIT_INVALID, f"{outputs_file}: no such outputs file")
     example = "https://<storage-account>.blob.core.windows.net"
