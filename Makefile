@@ -47,3 +47,23 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .bigcompute out
+
+# Other clients of the Batch API against the emulator (tests/compat): the msrest-based azure-batch 14.x SDK
+# and `az batch`. They need their own virtualenv, which cannot hold the project's azure-batch 15.x:
+# .venv-compat has azure-batch 14.x with azure-cli 2.68.0 (the last release on that SDK); the current
+# azure-cli pins azure-batch 15.0.0b1, so it gets a venv of its own in .venv-compat/az-current.
+# The emulator itself runs from $(VENV).
+COMPAT := .venv-compat
+COMPAT_STAMP := $(COMPAT)/.installed
+.PHONY: compat
+$(COMPAT_STAMP):
+	python3 -m venv $(COMPAT)
+	$(COMPAT)/bin/pip install --quiet --upgrade pip
+	$(COMPAT)/bin/pip install --quiet 'azure-batch==14.*' 'azure-cli==2.68.0' pytest
+	python3 -m venv $(COMPAT)/az-current
+	$(COMPAT)/az-current/bin/pip install --quiet --upgrade pip
+	$(COMPAT)/az-current/bin/pip install --quiet azure-cli
+	touch $(COMPAT_STAMP)
+
+compat: $(STAMP) $(COMPAT_STAMP)
+	BIGCOMPUTE_PYTHON=$(CURDIR)/$(PY) $(COMPAT)/bin/python -m pytest tests/compat --confcutdir=tests/compat -p no:cacheprovider -q

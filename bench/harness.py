@@ -48,14 +48,21 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
 def run_child(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[float, int, str]:
     """Run Python `code` in a fresh interpreter; return (wall seconds, peak RSS in bytes, stdout).
 
-    A child process gives a clean peak-RSS reading for each measurement.
+    A child process gives a clean peak-RSS reading for each measurement, read from /proc/self/status
+    (VmHWM, the high-water mark of the child's own memory). Not getrusage's ru_maxrss: Linux carries it
+    across fork and exec, so a child would report at least its parent's peak (the driver's, after
+    earlier benchmarks).
     """
     wrapper = (
         "import resource, sys, time\n"
         "_t = time.perf_counter()\n"
         f"exec(compile({code!r}, '<bench>', 'exec'))\n"
         "_w = time.perf_counter() - _t\n"
-        "print(f'__BENCH__ {_w} {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}', file=sys.stderr)\n"
+        "try:\n"
+        "    _r = [int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmHWM:')][0]\n"
+        "except (OSError, IndexError):\n"
+        "    _r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "print(f'__BENCH__ {_w} {_r}', file=sys.stderr)\n"
     )
     proc = subprocess.run(
         [sys.executable, "-c", wrapper, *args],

@@ -21,6 +21,7 @@ except ImportError:  # pragma: no cover
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
 MERGE_TAG = "tag:yaml.org,2002:merge"
+COLLECTION_TAGS = ("tag:yaml.org,2002:map", "tag:yaml.org,2002:seq")
 STR_TAG = "tag:yaml.org,2002:str"
 TIMESTAMP_TAG = "tag:yaml.org,2002:timestamp"
 
@@ -153,14 +154,17 @@ class _Builder:
             return self.scalars.construct_object(node)
         except yaml.constructor.ConstructorError as e:
             raise self._error(node, path, f"cannot read value: {e.problem}", "yaml-value") from None
-        except (ValueError, KeyError, TypeError, OverflowError):  # e.g. `!!int x`, `!!bool maybe`, 5,000 digits
+        except (ValueError, LookupError, TypeError, ArithmeticError):  # `!!int x`, `!!int ''`, `!!bool maybe`, 5,000 digits
             raise self._error(node, path, f"cannot read {str(node.value)[:40]!r} as {node.tag.rsplit(':', 1)[-1]}",
                               "yaml-value") from None
 
     def _collection(self, node: yaml.MappingNode | yaml.SequenceNode, path: Path) -> Any:
-        if id(node) in self.open:
-            raise self._error(node, path, "an alias refers to a mapping or list that contains it (recursive "
-                              "alias)", "alias-recursive")
+        if id(node) in self.open:  # located at the key holding the alias where there is one
+            line, col = self.doc.key_marks.get(path, _pos(node))
+            raise DocumentError([Diagnostic(self.doc.path, line, col, path, "an alias refers to a mapping or list "
+                                            "that contains it (recursive alias)", "alias-recursive")])
+        if node.tag not in COLLECTION_TAGS:  # `!!python/object/apply:os.system [...]`, `!!set`: never built
+            raise self._error(node, path, f"cannot read value: unsupported tag '{node.tag}'", "yaml-value")
         if len(path) >= self.limits.max_depth:
             raise self._error(node, path, f"values nested more than {self.limits.max_depth} levels deep",
                               "too-deep")

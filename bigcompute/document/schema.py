@@ -136,6 +136,16 @@ def _message(error: ValidationError) -> str:
     if v in ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "minLength", "maxLength",
              "minItems", "maxItems", "minProperties", "maxProperties"):
         return f"{error.message}"
+    if v == "const":
+        return f"expected {_show(error.validator_value)}; got {_show(value)}"
+    if v == "not" and isinstance(error.validator_value, dict):
+        banned = error.validator_value
+        if list(banned) == ["required"]:  # {"required": [a], "not": {"required": [b]}}, or not both of [a, b]
+            keys = banned["required"]
+            keys = [*error.schema.get("required", []), *keys] if len(keys) == 1 else keys
+            return f"{' and '.join(repr(k) for k in keys)} cannot be used together"
+        if list(banned) == ["const"]:
+            return f"must not be {_show(banned['const'])}"
     if v in ("oneOf", "anyOf"):
         options = [s.get("title") or "/".join(s.get("required", [])) for s in error.validator_value]
         options = [o for o in options if o]

@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS tasks (
     dep_ok INTEGER NOT NULL DEFAULT 0,
     doc TEXT NOT NULL, PRIMARY KEY (job_id, id));
 CREATE INDEX IF NOT EXISTS tasks_sched ON tasks (job_id, state, waiting, seq);
+-- Covers task counts (GROUP BY state, result with slots): a poll reads this index, never the task docs.
+CREATE INDEX IF NOT EXISTS tasks_counts ON tasks (job_id, state, result, slots);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -41,6 +43,7 @@ class Database:
             self.conn.execute("PRAGMA synchronous=NORMAL")
         self.conn.executescript(SCHEMA)
         self._depth = 0
+        self.view = ViewCache()
 
     @contextmanager
     def tx(self) -> Iterator[sqlite3.Connection]:
@@ -60,6 +63,18 @@ class Database:
             if outer:
                 self.conn.execute("COMMIT")
 
+    @contextmanager
+    def savepoint(self) -> Iterator[sqlite3.Connection]:
+        """A unit inside the caller's transaction whose failure undoes its own writes only."""
+        self.conn.execute("SAVEPOINT unit")
+        try:
+            yield self.conn
+        except BaseException:
+            self.conn.execute("ROLLBACK TO unit")
+            self.conn.execute("RELEASE unit")
+            raise
+        self.conn.execute("RELEASE unit")
+
     def close(self) -> None:
         with self.lock:
             self.conn.close()
@@ -70,8 +85,30 @@ class Database:
                 c.execute(f"DELETE FROM {table}")
 
 
+class ViewCache:
+    """`json.loads` memoized by the JSON text, for READ-ONLY use on hot paths: pool and job docs are read on
+    every dispatch and task completion but change rarely, and looking a text up costs far less than parsing
+    it. A changed row has a new text, so it is parsed afresh. Never mutate what this returns: load a private
+    copy (the stores' `load`) to change a doc."""
+
+    def __init__(self, limit: int = 1024) -> None:
+        self._docs: dict[str, dict[str, Any]] = {}
+        self._limit = limit
+
+    def __call__(self, text: str) -> dict[str, Any]:
+        doc = self._docs.get(text)
+        if doc is None:
+            if len(self._docs) >= self._limit:
+                self._docs.clear()
+            doc = self._docs[text] = json.loads(text)
+        return doc
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))  # json.dumps would build one per call with these options
+
+
 def dumps(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, separators=(",", ":"))
+    return _ENCODER.encode(doc)
 
 
 def loads(text: str) -> dict[str, Any]:

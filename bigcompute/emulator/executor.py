@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 import shlex
 import signal
 import subprocess
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -36,11 +34,26 @@ class ExecResult:
     phase: str = "exit"  # exit | preprocessing | fileupload | timeout | killed
 
 
+class _Flag:
+    """A one-way flag with Event's set()/is_set(): one per attempt, and nothing ever waits on it."""
+
+    __slots__ = ("_set",)
+
+    def __init__(self) -> None:
+        self._set = False
+
+    def set(self) -> None:
+        self._set = True
+
+    def is_set(self) -> bool:
+        return self._set
+
+
 class RunHandle:
     """Lets another thread stop a running attempt: `kill()` ends the whole process group."""
 
     def __init__(self) -> None:
-        self.killed = threading.Event()
+        self.killed = _Flag()
         self.pid: int | None = None
 
     def kill(self) -> None:
@@ -53,9 +66,33 @@ class Executor(Protocol):
     def run(self, run: TaskRun, handle: RunHandle) -> ExecResult: ...
 
 
+_DEVNULL: list[int] = []
+
+
+def _devnull() -> int:
+    """One read-only /dev/null descriptor for every task's stdin (not an open and close per task)."""
+    if not _DEVNULL:
+        _DEVNULL.append(os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC))
+    return _DEVNULL[0]
+
+
+def _make_dirs(task_dir: Path, wd: Path) -> None:
+    """`wd.mkdir(parents=True, exist_ok=True)` in two calls for the usual case (the job's folder exists)."""
+    try:
+        os.mkdir(task_dir)
+        os.mkdir(wd)
+    except FileExistsError:
+        wd.mkdir(exist_ok=True)
+    except FileNotFoundError:
+        wd.mkdir(parents=True, exist_ok=True)
+
+
 def _killpg(pid: int) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
+    # Not contextlib.suppress: this runs after every task, and the group is usually gone already.
+    try:  # noqa: SIM105
         os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
 
 
 def _failure(code: str, message: str, category: str = "usererror") -> dict[str, Any]:
@@ -85,7 +122,7 @@ class SubprocessExecutor:
 
     def run(self, run: TaskRun, handle: RunHandle) -> ExecResult:
         wd = run.task_dir / "wd"
-        wd.mkdir(parents=True, exist_ok=True)
+        _make_dirs(run.task_dir, wd)
         try:
             storage.download_resource_files(run.resource_files, wd, self.blob_endpoint)
         except Exception as exc:  # any download problem is Batch's preprocessing error
@@ -107,7 +144,7 @@ class SubprocessExecutor:
             return ExecResult(None, _failure("CommandLineParseError", str(exc)), "preprocessing")
         with open(run.task_dir / "stdout.txt", "wb") as out, open(run.task_dir / "stderr.txt", "wb") as err:
             try:
-                proc = subprocess.Popen(argv, cwd=wd, env=run.env, stdout=out, stderr=err, stdin=subprocess.DEVNULL,
+                proc = subprocess.Popen(argv, cwd=wd, env=run.env, stdout=out, stderr=err, stdin=_devnull(),
                                         start_new_session=True)
             except OSError as exc:
                 return ExecResult(None, _failure("CommandProgramNotFound", f"The task process could not be "

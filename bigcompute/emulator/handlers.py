@@ -59,6 +59,14 @@ async def get_pool(req: Request) -> Response:
     return one(req, doc) if req.method == "GET" else empty(200, doc)
 
 
+async def update_pool(req: Request) -> Response:
+    return empty(200, _st(req).pools.update(_p(req, "pool_id"), await body(req), replace=False))
+
+
+async def replace_pool_properties(req: Request) -> Response:
+    return empty(204, _st(req).pools.update(_p(req, "pool_id"), await body(req), replace=True))
+
+
 async def delete_pool(req: Request) -> Response:
     _st(req).pools.delete(_p(req, "pool_id"))
     return empty(202)
@@ -157,6 +165,11 @@ async def get_job(req: Request) -> Response:
 
 async def patch_job(req: Request) -> Response:
     doc = _st(req).jobs.patch(_p(req, "job_id"), await body(req), req.headers.get("if-match"))
+    return empty(200, doc)
+
+
+async def replace_job(req: Request) -> Response:
+    doc = _st(req).jobs.replace(_p(req, "job_id"), await body(req), req.headers.get("if-match"))
     return empty(200, doc)
 
 

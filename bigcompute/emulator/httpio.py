@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -16,6 +17,13 @@ from bigcompute.emulator.wire import rfc1123
 
 JSON_TYPE = "application/json;odata=minimalmetadata"
 MAX_RESULTS = 1000
+# Integer properties of request bodies. Batch's JSON reader takes a numeric string for them too, and the
+# current azure-cli (on azure-batch 15.0.0b1) sends CLI numbers as strings: `"targetDedicatedNodes": "1"`.
+INT_KEYS = frozenset({
+    "targetDedicatedNodes", "targetLowPriorityNodes", "taskSlotsPerNode", "priority", "maxParallelTasks",
+    "maxTaskRetryCount", "requiredSlots", "code", "start", "end", "numberOfInstances",
+})
+_INT_TEXT = re.compile(r"^-?\d+$")
 
 
 async def body(req: Request, limit: int | None = None) -> dict[str, Any]:
@@ -31,7 +39,22 @@ async def body(req: Request, limit: int | None = None) -> dict[str, Any]:
         raise BatchError(400, "InvalidRequestBody", "The specified request body is not syntactically valid.") from exc
     if not isinstance(data, dict):
         raise BatchError(400, "InvalidRequestBody", "The request body must be a JSON object.")
+    _coerce_ints(data)
     return data
+
+
+def _coerce_ints(node: Any) -> None:
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if isinstance(value, str):
+                if key in INT_KEYS and _INT_TEXT.match(value):
+                    node[key] = int(value)
+            elif isinstance(value, (dict, list)):
+                _coerce_ints(value)
+    elif isinstance(node, list):
+        for item in node:
+            if isinstance(item, (dict, list)):
+                _coerce_ints(item)
 
 
 def resource_headers(doc: dict[str, Any] | None) -> dict[str, str]:

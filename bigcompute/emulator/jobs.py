@@ -37,6 +37,18 @@ class JobStore:
             raise not_found("Job")
         return loads(row[0])
 
+    def view(self, job_id: str) -> dict[str, Any]:
+        """The job, read-only (a shared parsed doc: see ViewCache); `load` gives a copy to change."""
+        row = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise not_found("Job")
+        return self.ctx.db.view(row[0])
+
+    def ensure(self, job_id: str) -> None:
+        """JobNotFound unless the job exists."""
+        if self.ctx.db.conn.execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone() is None:
+            raise not_found("Job")
+
     def save(self, doc: dict[str, Any], *, touched: bool = True) -> None:
         if touched:
             touch(doc, self.ctx.clock())
@@ -103,6 +115,28 @@ class JobStore:
             self._normalize(doc)
             self.save(doc)
         self.ctx.wake()  # switching to terminatejob may complete the job right away
+        return doc
+
+    def replace(self, job_id: str, body: dict[str, Any], if_match: str | None) -> dict[str, Any]:
+        """PUT: every updatable property is replaced; one left out goes back to its default."""
+        if not (body.get("poolInfo") or {}).get("poolId"):
+            raise missing_property("poolInfo.poolId")
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            check_if_match(doc, if_match)
+            self._check_writable(doc)
+            if doc.get("onAllTasksComplete") == "terminatejob" and body.get("onAllTasksComplete", "noaction") \
+                    == "noaction":
+                raise invalid_property("onAllTasksComplete", "A job's completion behavior cannot be changed from "
+                                       "terminatejob to noaction.", body.get("onAllTasksComplete", "noaction"))
+            for key in _PATCH_KEYS:
+                if key in body:
+                    doc[key] = body[key]
+                else:  # poolInfo is required above
+                    doc.pop(key, None)
+            self._normalize(doc)
+            self.save(doc)
+        self.ctx.wake()
         return doc
 
     def request_terminate(self, job_id: str, reason: str | None) -> dict[str, Any]:

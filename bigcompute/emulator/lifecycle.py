@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from bigcompute.emulator.common import Ctx, set_state
+from bigcompute.emulator.db import loads
 from bigcompute.emulator.executor import ExecResult
 from bigcompute.emulator.jobs import JobStore
 from bigcompute.emulator.models import JobState, TaskState, check_task_transition
@@ -35,7 +36,8 @@ class Lifecycle:
         set_state(doc, new, self.ctx.clock())
 
     def claim(self, job_id: str, doc: dict[str, Any], pool_id: str, node: dict[str, Any], task_rel: str,
-              preparing: bool) -> int:
+              preparing: bool) -> tuple[int, str]:
+        """Start an attempt on a node; returns its number and the task's stored text (see `finish`)."""
         now = iso(self.ctx.clock())
         self.move(doc, TaskState.PREPARING if preparing else TaskState.RUNNING)
         doc["_attempt"] = doc.get("_attempt", 0) + 1
@@ -47,8 +49,7 @@ class Lifecycle:
         doc["nodeInfo"] = {"affinityId": node["affinityId"], "nodeUrl": node_url, "poolId": pool_id,
                            "nodeId": node["id"], "taskRootDirectory": task_rel,
                            "taskRootDirectoryUrl": f"{node_url}/files/{task_rel}"}
-        self.tasks.save(job_id, doc)
-        return doc["_attempt"]
+        return doc["_attempt"], self.tasks.save(job_id, doc)
 
     def started(self, job_id: str, task_id: str, attempt: int) -> bool:
         """preparing -> running once the job preparation task is done on the node."""
@@ -59,15 +60,18 @@ class Lifecycle:
         self.tasks.save(job_id, doc)
         return True
 
-    def finish(self, job_id: str, task_id: str, attempt: int, result: ExecResult) -> dict[str, Any] | None:
-        """Record an attempt's result; returns the task doc if it reached `completed`."""
-        try:
-            doc = self.tasks.load(job_id, task_id)
-        except Exception:
+    def finish(self, job_id: str, task_id: str, attempt: int, result: ExecResult,
+               claimed: tuple[str, dict[str, Any]] | None = None) -> dict[str, Any] | None:
+        """Record an attempt's result; returns the task doc if it reached `completed`. `claimed` is the text
+        stored at claim time and the caller's own doc for it: while the row still holds that text (nothing
+        changed the task meanwhile) the doc is used as it is instead of parsing the row again."""
+        text = self.tasks.text(job_id, task_id)
+        if text is None:
             return None  # deleted meanwhile
+        doc = claimed[1] if claimed is not None and text == claimed[0] else loads(text)
         if doc.get("_attempt") != attempt or doc["state"] not in (TaskState.RUNNING, TaskState.PREPARING):
             return None
-        job = self.jobs.load(job_id)
+        job = self.jobs.view(job_id)  # read-only; a private copy is loaded below before any change
         info = doc["executionInfo"]
         code = result.exit_code
         failed = result.phase != "exit" or code != 0
@@ -94,6 +98,8 @@ class Lifecycle:
             self.tasks.release_waiting(job_id)
         if job.get("onTaskFailure") == "performexitoptionsjobaction" and job["state"] == JobState.ACTIVE:
             action = options.get("jobAction") or ("terminate" if failed else "none")
+            if action in ("terminate", "disable"):
+                job = self.jobs.load(job_id)
             if action == "terminate":
                 self.jobs.transition(job, JobState.TERMINATING)
                 job["executionInfo"]["terminateReason"] = "TaskFailed"

@@ -6,7 +6,7 @@ import os
 import re
 import sys
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -15,15 +15,21 @@ from bigcompute.emulator.wire import iso
 # What a task inherits from the emulator's own environment: enough to find programs and a home, nothing
 # else, so no credential the emulator was started with (the account key included) reaches a task.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL", "TERM")
+_PYTHON_BIN = os.path.dirname(sys.executable)
 _NODE_DIRS = ("applications", "fsmounts", "shared", "startup", "volatile", "workitems")
 
 
 @dataclass(frozen=True)
 class NodeLayout:
     nodes_root: Path  # <data>/nodes
+    _roots: dict[tuple[str, str], Path] = field(default_factory=dict, compare=False, repr=False)
 
     def root(self, pool_id: str, node_id: str) -> Path:
-        return self.nodes_root / pool_id.lower() / node_id
+        key = (pool_id, node_id)
+        root = self._roots.get(key)  # built once per node: paths are assembled for every task
+        if root is None:
+            root = self._roots[key] = self.nodes_root / pool_id.lower() / node_id
+        return root
 
     def create(self, pool_id: str, node_id: str) -> Path:
         root = self.root(pool_id, node_id)
@@ -54,17 +60,19 @@ def _app_var(app: str, version: str | None) -> str:
 def task_env(*, account: str, account_url: str, pool_id: str, node: dict[str, Any], node_root: Path,
              task_dir: Path, job_id: str | None, task_id: str | None, prep_dir: Path | None,
              settings: list[dict[str, str]], packages: list[dict[str, Any]]) -> dict[str, str]:
-    env = {k: os.environ[k] for k in _INHERITED if k in os.environ}
+    environ = os.environ
+    env = {k: v for k in _INHERITED if (v := environ.get(k)) is not None}
     # A local node's software is this machine's plus the Python environment running the emulator, as a
     # pool's start task installs a workload's tools on Azure: `python3` in a task is that environment's.
-    env["PATH"] = os.pathsep.join(p for p in (str(Path(sys.executable).parent), env.get("PATH", "")) if p)
+    env["PATH"] = os.pathsep.join(p for p in (_PYTHON_BIN, env.get("PATH", "")) if p)
+    root, tdir = str(node_root), str(task_dir)  # plain string joins: this runs for every task
     env.update({
         "AZ_BATCH_ACCOUNT_NAME": account, "AZ_BATCH_ACCOUNT_URL": account_url, "AZ_BATCH_POOL_ID": pool_id,
         "AZ_BATCH_NODE_ID": node["id"], "AZ_BATCH_NODE_IS_DEDICATED": str(node.get("isDedicated", True)).lower(),
-        "AZ_BATCH_NODE_ROOT_DIR": str(node_root), "AZ_BATCH_NODE_SHARED_DIR": str(node_root / "shared"),
-        "AZ_BATCH_NODE_STARTUP_DIR": str(node_root / "startup"), "AZ_BATCH_NODE_MOUNTS_DIR": str(node_root / "fsmounts"),
-        "AZ_BATCH_TASK_DIR": str(task_dir), "AZ_BATCH_TASK_WORKING_DIR": str(task_dir / "wd"),
-        "AZ_BATCH_CERTIFICATES_DIR": str(task_dir / "certs"),
+        "AZ_BATCH_NODE_ROOT_DIR": root, "AZ_BATCH_NODE_SHARED_DIR": f"{root}/shared",
+        "AZ_BATCH_NODE_STARTUP_DIR": f"{root}/startup", "AZ_BATCH_NODE_MOUNTS_DIR": f"{root}/fsmounts",
+        "AZ_BATCH_TASK_DIR": tdir, "AZ_BATCH_TASK_WORKING_DIR": f"{tdir}/wd",
+        "AZ_BATCH_CERTIFICATES_DIR": f"{tdir}/certs",
         "AZ_BATCH_TASK_RESERVED_EPHEMERAL_DISK_SPACE_BYTES": "1000000000",
     })
     if job_id is not None:

@@ -7,7 +7,14 @@ from typing import Any
 from bigcompute.emulator import autoscale_adapter
 from bigcompute.emulator.common import Ctx, new_doc, public, set_state, touch
 from bigcompute.emulator.db import dumps, loads
-from bigcompute.emulator.errors import BatchError, exists, invalid_property, missing_property, not_found
+from bigcompute.emulator.errors import (
+    BatchError,
+    exists,
+    invalid_property,
+    missing_property,
+    not_found,
+    unsupported_locally,
+)
 from bigcompute.emulator.models import AllocationState, PoolState
 from bigcompute.emulator.validate import check_id, check_runnable
 from bigcompute.emulator.wire import iso, parse_duration
@@ -20,6 +27,14 @@ _CREATE_KEYS = (
     "targetLowPriorityNodes", "enableAutoScale", "autoScaleFormula", "autoScaleEvaluationInterval",
     "enableInterNodeCommunication", "networkConfiguration", "startTask", "applicationPackageReferences",
     "taskSlotsPerNode", "taskSchedulingPolicy", "userAccounts", "metadata", "mountConfiguration", "identity",
+    "upgradePolicy",
+)
+# PATCH (update) and POST updateproperties (replace): what every GA version lets a pool change at any time.
+_UPDATE_KEYS = ("startTask", "applicationPackageReferences", "metadata", "targetNodeCommunicationMode")
+# 2025-06-01 also lets an empty pool change these; locally a pool is recreated instead (refused, not ignored).
+_EMPTY_POOL_KEYS = (
+    "displayName", "vmSize", "taskSlotsPerNode", "taskSchedulingPolicy", "enableInterNodeCommunication",
+    "virtualMachineConfiguration", "networkConfiguration", "resourceTags", "userAccounts", "mountConfiguration",
     "upgradePolicy",
 )
 
@@ -41,6 +56,11 @@ class PoolStore:
 
     def all(self) -> list[dict[str, Any]]:
         return [loads(r[0]) for r in self.ctx.db.conn.execute("SELECT doc FROM pools ORDER BY id")]
+
+    def views(self) -> list[dict[str, Any]]:
+        """Every pool, read-only (shared parsed docs: see ViewCache)."""
+        view = self.ctx.db.view
+        return [view(r[0]) for r in self.ctx.db.conn.execute("SELECT doc FROM pools ORDER BY id")]
 
     def create(self, spec: dict[str, Any]) -> dict[str, Any]:
         pool_id = check_id(spec.get("id"))
@@ -138,6 +158,38 @@ class PoolStore:
             for key in ("autoScaleFormula", "autoScaleEvaluationInterval", "autoScaleRun", "_nextEval"):
                 doc.pop(key, None)
             self.save(doc)
+
+    def update(self, pool_id: str, body: dict[str, Any], *, replace: bool) -> dict[str, Any]:
+        """PATCH (`replace=False`): the properties given replace the pool's, others stay. POST updateproperties
+        (`replace=True`): startTask is removed when left out; the lists are required and replace. (Versions
+        before 2025-06-01 also require certificateReferences, which 2025-06-01 dropped: not required here.)"""
+        self._check_updatable(body)
+        if replace:
+            for key in ("applicationPackageReferences", "metadata"):
+                if body.get(key) is None:
+                    raise missing_property(key)
+        if body.get("startTask"):
+            check_runnable(body["startTask"], "startTask.")
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            self._check_mutable(doc)
+            for key in _UPDATE_KEYS:
+                if key in body and body[key] is not None:
+                    doc[key] = body[key]
+                elif replace:
+                    doc.pop(key, None)
+            self.save(doc)
+        return doc
+
+    @staticmethod
+    def _check_updatable(body: dict[str, Any]) -> None:
+        if body.get("certificateReferences"):
+            raise unsupported_locally("certificateReferences", "certificates are not installed on local nodes; "
+                                      "pass secrets to tasks another way.")
+        for key in _EMPTY_POOL_KEYS:
+            if body.get(key) is not None:
+                raise unsupported_locally(key, "a local pool cannot change it in place; delete and recreate the "
+                                          "pool with the new value.")
 
     def evaluate_autoscale(self, pool_id: str, formula: str | None) -> dict[str, Any]:
         if not formula:

@@ -20,6 +20,8 @@ class Running:
     slots: int
     attempt: int
     handle: RunHandle = field(default_factory=RunHandle)
+    removed: bool = False  # remove() is idempotent: a slot is freed once
+    claimed: str = ""  # the task's stored text when this attempt was claimed (Lifecycle.finish)
 
 
 class Runtime:
@@ -43,6 +45,9 @@ class Runtime:
 
     def remove(self, r: Running) -> None:
         with self.lock:
+            if r.removed:
+                return
+            r.removed = True
             if self.tasks.get(self.key(r.job_id, r.task_id)) is r:
                 del self.tasks[self.key(r.job_id, r.task_id)]
             nk = (r.pool_id.lower(), r.node_id)

@@ -71,7 +71,8 @@ class Scheduler:
         """Claim active tasks for free slots; the caller runs the returned launches (outside the lock)."""
         launches: list[Launch] = []
         conn, rt = self.st.db.conn, self.st.runtime
-        for pool in self.st.pools.all():
+        view = self.st.db.view  # pools and jobs are only read here: shared parsed docs
+        for pool in self.st.pools.views():
             if pool["state"] != "active":
                 continue
             spt = pool["taskSlotsPerNode"]
@@ -84,7 +85,7 @@ class Scheduler:
             jobs = conn.execute("SELECT doc FROM jobs WHERE pool_id=? COLLATE NOCASE AND state='active' "
                                 "ORDER BY priority DESC, rowid", (pool["id"],)).fetchall()
             for (jtext,) in jobs:
-                job = loads(jtext)
+                job = view(jtext)
                 cap = total
                 if job.get("maxParallelTasks", -1) >= 0:
                     cap = min(cap, job["maxParallelTasks"] - rt.running_in_job(job["id"]))
@@ -112,8 +113,8 @@ class Scheduler:
     def _claim(self, pool: dict[str, Any], node: dict[str, Any], job: dict[str, Any], doc: dict[str, Any]) -> Launch:
         preparing = bool(job.get("jobPreparationTask")) and (job.get("_prep") or {}).get(node["id"]) != "done"
         rel = self.st.layout.task_rel(job["id"], doc["id"])
-        attempt = self.st.life.claim(job["id"], doc, pool["id"], node, rel, preparing)
-        r = Running(job["id"], doc["id"], pool["id"], node["id"], doc.get("requiredSlots", 1), attempt)
+        attempt, text = self.st.life.claim(job["id"], doc, pool["id"], node, rel, preparing)
+        r = Running(job["id"], doc["id"], pool["id"], node["id"], doc.get("requiredSlots", 1), attempt, claimed=text)
         self.st.runtime.add(r)
         return (r, pool, node, job, doc, preparing)
 
@@ -125,52 +126,58 @@ class Scheduler:
         busy slot rather than per task."""
         next_launch: Launch | None = launch
         while next_launch is not None:
-            self._work(*next_launch)
-            next_launch = self._refill()
+            launches = self._work(*next_launch)
+            for extra in launches[1:]:
+                self._thread_for(extra)
+            next_launch = launches[0] if launches else None
 
     def _work(self, r: Running, pool: dict[str, Any], node: dict[str, Any], job: dict[str, Any],
-              doc: dict[str, Any], preparing: bool) -> None:
+              doc: dict[str, Any], preparing: bool) -> list[Launch]:
+        """One attempt. Its result and the freed slot's next claim are one transaction (one commit per task
+        rather than two); the next launches start after that commit, as from the dispatcher."""
+        final: dict[str, Any] | None = None
+        run: TaskRun | None = None
         try:
             if preparing:
                 ok = self._ensure_prep(pool, node, job["id"])
                 with self.st.db.tx():
                     if not ok:
                         self.st.life.requeue(r.job_id, r.task_id)
-                        return
+                        return self._refill(r)
                     if not self.st.life.started(r.job_id, r.task_id, r.attempt):
-                        return
+                        return self._refill(r)
             run = self.task_run(pool, node, job, doc)
             result = self.st.executor.run(run, r.handle)
             with self.st.db.tx():
-                final = self.st.life.finish(r.job_id, r.task_id, r.attempt, result)
-            if final is not None:
-                keep = parse_duration(final["constraints"].get("retentionTime"), "retentionTime")
-                if keep is not None:
-                    self.st.settler.retain(keep, run.task_dir)
+                final = self.st.life.finish(r.job_id, r.task_id, r.attempt, result, (r.claimed, doc))
+                return self._refill(r)
         except Exception:
             log.exception("task %s/%s failed in the emulator", r.job_id, r.task_id)
             with self.st.db.tx():
                 self.st.life.finish(r.job_id, r.task_id, r.attempt, ExecResult(None, {
                     "category": "servererror", "code": "EmulatorError",
                     "message": "The local emulator could not run the task; see its log."}, "preprocessing"))
+                return self._refill(r)
         finally:
             self.st.runtime.remove(r)
+            if final is not None and run is not None:
+                keep = parse_duration(final["constraints"].get("retentionTime"), "retentionTime")
+                if keep is not None:
+                    self.st.settler.retain(keep, run.task_dir)
 
-    def _refill(self) -> Launch | None:
-        """Hand the freed slot to the next task from this thread: no hop through the dispatcher thread.
-        Settling (job completion checks) follows on the dispatcher's next tick."""
+    def _refill(self, done: Running) -> list[Launch]:
+        """Free `done`'s slot and claim the next task(s) for it, inside the caller's transaction: no hop
+        through the dispatcher thread. Settling (job completion checks) follows on the dispatcher's next tick."""
+        self.st.runtime.remove(done)
         if self._stopping:
-            return None
+            return []
         try:
-            with self.st.db.tx():
-                launches = self.dispatch()
+            with self.st.db.savepoint():  # a failed dispatch must not undo the result just recorded
+                return self.dispatch()
         except Exception:
             log.exception("dispatch after task completion failed")
             self.wake()
-            return None
-        for extra in launches[1:]:
-            self._thread_for(extra)
-        return launches[0] if launches else None
+            return []
 
     def task_run(self, pool: dict[str, Any], node: dict[str, Any], job: dict[str, Any],
                  doc: dict[str, Any]) -> TaskRun:

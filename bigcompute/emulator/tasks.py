@@ -34,19 +34,27 @@ class TaskStore:
     def load(self, job_id: str, task_id: str) -> dict[str, Any]:
         row = self.ctx.db.conn.execute("SELECT doc FROM tasks WHERE job_id=? AND id=?", (job_id, task_id)).fetchone()
         if row is None:
-            self.jobs.load(job_id)  # JobNotFound wins over TaskNotFound, as in Batch
+            self.jobs.ensure(job_id)  # JobNotFound wins over TaskNotFound, as in Batch
             raise not_found("Task")
         return loads(row[0])
 
-    def save(self, job_id: str, doc: dict[str, Any], *, touched: bool = True) -> None:
+    def text(self, job_id: str, task_id: str) -> str | None:
+        """The task's stored JSON, or None."""
+        row = self.ctx.db.conn.execute("SELECT doc FROM tasks WHERE job_id=? AND id=?", (job_id, task_id)).fetchone()
+        return row[0] if row else None
+
+    def save(self, job_id: str, doc: dict[str, Any], *, touched: bool = True) -> str:
+        """Store the doc; returns the JSON text stored."""
         if touched:
             touch(doc, self.ctx.clock())
         info = doc.get("executionInfo") or {}
+        text = dumps(doc)
         self.ctx.db.conn.execute(
             "UPDATE tasks SET doc=?, state=?, waiting=?, result=?, dep_ok=? WHERE job_id=? AND id=?",
-            (dumps(doc), doc["state"], int(bool(doc.get("_waiting"))), info.get("result"),
+            (text, doc["state"], int(bool(doc.get("_waiting"))), info.get("result"),
              int(bool(doc.get("_depOk"))), job_id, doc["id"]),
         )
+        return text
 
     # --- add ---------------------------------------------------------------------------------------
     def _build(self, job: dict[str, Any], spec: dict[str, Any], now: float) -> dict[str, Any]:
@@ -167,7 +175,7 @@ class TaskStore:
 
     def list(self, job_id: str, pred: Predicate | None, limit: int, after_seq: int) -> tuple[list[dict[str, Any]], int | None]:
         with self.ctx.db.lock:
-            self.jobs.load(job_id)
+            self.jobs.ensure(job_id)
             page: list[dict[str, Any]] = []
             for seq, doc in self.iter_docs(job_id, after_seq):
                 if pred is None or pred(doc):
@@ -180,7 +188,7 @@ class TaskStore:
 
     def counts(self, job_id: str) -> dict[str, Any]:
         with self.ctx.db.lock:
-            self.jobs.load(job_id)
+            self.jobs.ensure(job_id)
             rows = self.ctx.db.conn.execute(
                 "SELECT state, result, COUNT(*), SUM(slots) FROM tasks WHERE job_id=? GROUP BY state, result",
                 (job_id,)).fetchall()

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import itertools
+import math
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -18,8 +20,22 @@ _DURATION = re.compile(
 _etag_counter = itertools.count()
 
 
+_second: tuple[int, str] = (-1, "")  # the last whole second formatted, reused within that second
+
+
 def iso(ts: float) -> str:
-    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    """RFC 3339 with microseconds and Z, as `datetime.fromtimestamp(ts, UTC).strftime(...%fZ)` gives it;
+    called several times per task, so the date part is formatted once per second."""
+    global _second
+    whole = math.floor(ts)
+    micros = round((ts - whole) * 1e6)
+    if micros >= 1_000_000:
+        whole, micros = whole + 1, micros - 1_000_000
+    sec, prefix = _second
+    if sec != whole:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
+        _second = (whole, prefix)
+    return f"{prefix}.{micros:06d}Z"
 
 
 def rfc1123(ts: float) -> str:
@@ -37,9 +53,17 @@ def parse_duration(value: str | None, prop: str) -> float | None:
     """Seconds, or None for absent/unbounded. `P` alone (the SDK's timedelta(0)) is zero."""
     if value is None or value == UNBOUNDED:
         return None
+    seconds = _seconds(value)
+    if seconds is None:
+        raise invalid_property(prop, f"The value for {prop} is not a valid ISO 8601 duration.", value)
+    return seconds
+
+
+@functools.lru_cache(maxsize=256)  # a handful of distinct values (P7D...) are parsed for every task
+def _seconds(value: str) -> float | None:
     m = _DURATION.match(value)
     if not m:
-        raise invalid_property(prop, f"The value for {prop} is not a valid ISO 8601 duration.", value)
+        return None
     parts = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}
     return timedelta(days=parts["d"], hours=parts["h"], minutes=parts["m"], seconds=parts["s"]).total_seconds()
 

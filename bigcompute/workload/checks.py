@@ -186,8 +186,9 @@ def _scan_group(doc, wl, c: CompiledGroup, files, index: _TaskIndex) -> Iterator
                         bad_output = True
                         yield doc.diagnostic((*at, "outputs"), f"output pattern {out.pattern!r} of task {tid!r} "
                                              "escapes the task folder", code="path")
-    except TemplateError as e:
-        yield doc.diagnostic((*at, "command"), str(e), code="template")
+    except TemplateError as e:  # a value the format spec cannot take: located at the template that failed
+        field = next((sub for sub, text in template_fields(c.group) if text == e.template), ("command",))
+        yield doc.diagnostic((*at, *field), str(e), code="template")
 
 
 def _upto(c: CompiledGroup, wl: Workload) -> list[CompiledGroup]:

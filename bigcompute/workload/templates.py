@@ -19,7 +19,9 @@ _NUMBER = re.compile(r"[0-9]+")
 
 
 class TemplateError(ValueError):
-    pass
+    def __init__(self, message: str, template: str | None = None):
+        super().__init__(message)
+        self.template = template  # the text that failed to fill, to locate it
 
 
 @dataclass(frozen=True)
@@ -31,7 +33,7 @@ class Template:
         try:
             return self.text.format_map(values) if self.fields else self._literal
         except (ValueError, TypeError, KeyError) as e:
-            raise TemplateError(f"cannot fill template {self.text!r}: {e}") from None
+            raise TemplateError(f"cannot fill template {self.text!r}: {e}", self.text) from None
 
     @property
     def _literal(self) -> str:

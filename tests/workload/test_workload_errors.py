@@ -67,7 +67,7 @@ CASES = {
                                 (9, 5, "foreach-empty", "foreach glob 'videos/*.mp4' matches none")),
     "format spec mismatch": (HEAD + "tasks:\n  - id: t-{v:04d}\n    command: x\n    sweep:\n"
                              "      v: {values: [a]}\n",
-                             (7, 14, "template", "cannot fill template 't-{v:04d}'")),
+                             (6, 9, "template", "cannot fill template 't-{v:04d}'")),
     "merge depends on too many string ids": (
         HEAD + "tasks:\n  - id: task-number-{i:06d}\n    command: x\n    sweep:\n      i: {start: 0, stop: 5000}\n"
         "merge: {command: y}\n", (10, 8, "dependency-size", "the merge task depends on 5,000 tasks")),

@@ -1,0 +1,65 @@
+"""The dispatch path's building blocks: savepoints inside a transaction, read-only parsed views, the counts
+index, the fast RFC 3339 formatter, and the combined completion + next-claim commit under real processes."""
+
+from __future__ import annotations
+
+import random
+import time
+from datetime import UTC, datetime
+
+import pytest
+from azure.batch import models as m
+
+from bigcompute.emulator.db import Database, ViewCache
+from bigcompute.emulator.testing import make_job, make_pool, wait_for
+from bigcompute.emulator.wire import iso
+
+
+def test_a_failed_savepoint_keeps_the_rest_of_the_transaction(tmp_path) -> None:
+    db = Database(tmp_path / "s.db")
+    with db.tx() as c:
+        c.execute("INSERT INTO meta VALUES ('kept', '1')")
+        with pytest.raises(RuntimeError), db.savepoint():
+            c.execute("INSERT INTO meta VALUES ('undone', '1')")
+            raise RuntimeError("dispatch failed")
+    assert [k for (k,) in db.conn.execute("SELECT key FROM meta")] == ["kept"]
+
+
+def test_view_cache_parses_each_text_once() -> None:
+    view = ViewCache(limit=2)
+    a = view('{"id": "p", "n": 1}')
+    assert view('{"id": "p", "n": 1}') is a
+    assert view('{"id": "p", "n": 2}')["n"] == 2
+    view('{"x": 1}')  # over the limit: the cache starts over, a changed text is never served stale
+    assert view('{"id": "p", "n": 1}') == a
+
+
+def test_task_counts_read_only_the_index() -> None:
+    db = Database(None)
+    plan = db.conn.execute("EXPLAIN QUERY PLAN SELECT state, result, COUNT(*), SUM(slots) FROM tasks "
+                           "WHERE job_id=? GROUP BY state, result", ("j",)).fetchall()
+    assert "COVERING INDEX tasks_counts" in plan[0][3]
+
+
+def test_iso_matches_datetime() -> None:
+    rng = random.Random(7)
+    for ts in [0.0, 0.9999995, 1e9 + 0.5, time.time(), *(rng.uniform(0, 4e9) for _ in range(5000))]:
+        assert iso(ts) == datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def test_completions_and_next_claims_keep_every_task_accounted(process_batch) -> None:
+    """Each completion commits with the freed slot's next claim: 300 real processes on 3 slots, with
+    retries and failures, end with exact counts and no slot lost."""
+    pool_id = make_pool(process_batch, nodes=1, slots=3)
+    job_id = make_job(process_batch, pool_id)
+    tasks = [m.BatchTaskCreateOptions(id=f"t{i}", command_line=f"/bin/sh -c 'exit {1 if i % 10 == 0 else 0}'",
+                                      constraints=m.BatchTaskConstraints(max_task_retry_count=1))
+             for i in range(300)]
+    process_batch.create_tasks(job_id, tasks)
+    counts = wait_for(lambda: (c := process_batch.get_job_task_counts(job_id)).task_counts.completed == 300 and c,
+                      timeout=120)
+    assert (counts.task_counts.succeeded, counts.task_counts.failed) == (270, 30)
+    failed = process_batch.get_task(job_id, "t0")
+    assert failed.execution_info.retry_count == 1 and failed.execution_info.exit_code == 1
+    nodes = list(process_batch.list_nodes(pool_id))
+    assert nodes[0].running_task_slots_count == 0 and nodes[0].state == "idle"
