@@ -66,6 +66,7 @@ class Executor(Protocol):
     def run(self, run: TaskRun, handle: RunHandle) -> ExecResult: ...
 
 
+_OUTPUT_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC  # as open(..., "wb")
 _DEVNULL: list[int] = []
 
 
@@ -142,7 +143,10 @@ class SubprocessExecutor:
             argv = shlex.split(run.command_line)
         except ValueError as exc:
             return ExecResult(None, _failure("CommandLineParseError", str(exc)), "preprocessing")
-        with open(run.task_dir / "stdout.txt", "wb") as out, open(run.task_dir / "stderr.txt", "wb") as err:
+        # Plain descriptors, not file objects: the child gets its own copies, ours are closed at once.
+        out = os.open(run.task_dir / "stdout.txt", _OUTPUT_FLAGS, 0o666)
+        try:
+            err = os.open(run.task_dir / "stderr.txt", _OUTPUT_FLAGS, 0o666)
             try:
                 proc = subprocess.Popen(argv, cwd=wd, env=run.env, stdout=out, stderr=err, stdin=_devnull(),
                                         start_new_session=True)
@@ -150,18 +154,22 @@ class SubprocessExecutor:
                 return ExecResult(None, _failure("CommandProgramNotFound", f"The task process could not be "
                                                  f"started: {exc.strerror}: {argv[0] if argv else ''}"),
                                   "preprocessing")
-            handle.pid = proc.pid
-            if handle.killed.is_set():
-                _killpg(proc.pid)
-            try:
-                code = proc.wait(timeout=run.max_wall_clock)
-            except subprocess.TimeoutExpired:
-                _killpg(proc.pid)
-                proc.wait()
-                return ExecResult(128 + signal.SIGKILL, _failure(
-                    "TaskEnded", "The task exceeded its maximum wall clock time and was ended."), "timeout")
             finally:
-                _killpg(proc.pid)  # leftovers of the group (background children) go with the task
+                os.close(err)
+        finally:
+            os.close(out)
+        handle.pid = proc.pid
+        if handle.killed.is_set():
+            _killpg(proc.pid)
+        try:
+            code = proc.wait(timeout=run.max_wall_clock)
+        except subprocess.TimeoutExpired:
+            _killpg(proc.pid)
+            proc.wait()
+            return ExecResult(128 + signal.SIGKILL, _failure(
+                "TaskEnded", "The task exceeded its maximum wall clock time and was ended."), "timeout")
+        finally:
+            _killpg(proc.pid)  # leftovers of the group (background children) go with the task
         if handle.killed.is_set():
             return ExecResult(128 + signal.SIGKILL, None, "killed")
         # Batch reports a signal death as 128+N on Linux nodes; Popen gives -N.
