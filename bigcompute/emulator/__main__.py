@@ -31,10 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--fault-seed", type=int, default=None)
     p.add_argument("--blob-endpoint", default=None, help="Azurite blob endpoint for auto-storage containers")
     p.add_argument("--executor", choices=("subprocess", "instant"), default="subprocess")
+    p.add_argument("--key-file", type=Path, help="0600 JSON file with batchAccountKey (kept out of /proc/*/environ)")
     args = p.parse_args(argv)
-    key = os.environ.pop(KEY_ENV, None)
+    key = _key_from_file(args.key_file) if args.key_file else os.environ.pop(KEY_ENV, None)
     if not key:
-        print(f"error: set {KEY_ENV} to the account key (base64)", file=sys.stderr)
+        print(f"error: pass --key-file or set {KEY_ENV} to the account key (base64)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     executor = SubprocessExecutor(args.blob_endpoint) if args.executor == "subprocess" else InstantExecutor()
@@ -44,6 +45,12 @@ def main(argv: list[str] | None = None) -> int:
     (args.data_dir / "emulator.json").write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
     server.run_forever()
     return 0
+
+
+def _key_from_file(path: Path) -> str | None:
+    # A file readable only by its owner: unlike an environment variable, it does not stay readable in
+    # /proc/<pid>/environ for the life of the service.
+    return json.loads(path.read_text()).get("batchAccountKey")
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
     blob_port, emu_port = azurite_port or az.free_port(), port or az.free_port()
     blob, url = az.blob_endpoint(blob_port), f"http://127.0.0.1:{emu_port}"
     procs = {"stack": stack_name, "azuritePid": _start_azurite(root, blob_port), "blobEndpoint": blob}
-    procs.update(emulatorPid=_start_emulator(root, emu_port, creds["batchAccountKey"], time_scale, faults, blob),
+    procs.update(emulatorPid=_start_emulator(root, emu_port, time_scale, faults, blob),
                  emulatorUrl=url)
     (root / "processes.json").write_text(json.dumps(procs, indent=2))
     try:
@@ -150,13 +150,14 @@ def _start_azurite(root: Path, port: int) -> int:
     return _spawn(az.command(root / "azurite", port, binary), root / "azurite.log")
 
 
-def _start_emulator(root: Path, port: int, key: str, time_scale: float, faults: str, blob: str) -> int:
+def _start_emulator(root: Path, port: int, time_scale: float, faults: str, blob: str) -> int:
     argv = [sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(root / "emulator"), "--port", str(port),
             "--account", ACCOUNT, "--time-scale", str(time_scale), "--blob-endpoint", blob]
     if faults:
         argv += ["--faults", faults]
     (root / "emulator").mkdir(parents=True, exist_ok=True)
-    return _spawn(argv, root / "emulator.log", {**os.environ, KEY_ENV: key})
+    argv += ["--key-file", str(root / "credentials.json")]  # not the environment: see __main__._key_from_file
+    return _spawn(argv, root / "emulator.log")
 
 
 def _create_resources(stack: Any, url: str, blob_port: int, key: str) -> dict[str, str]:

@@ -40,6 +40,8 @@ def test_up_status_down(project: Path) -> None:
         creds = json.loads((local / "credentials.json").read_text())
         assert stat.S_IMODE((local / "credentials.json").stat().st_mode) == 0o600
         assert creds["batchAccountKey"] not in (local / "outputs.json").read_text()
+        pid = json.loads((local / "processes.json").read_text())["emulatorPid"]
+        assert creds["batchAccountKey"].encode() not in Path(f"/proc/{pid}/environ").read_bytes()
         assert outputs["resourceGroup"] == "local" and outputs["storageAccountName"] == DEV_ACCOUNT
         assert set(outputs["poolIds"]) == {"cpu", "render"}
         blob = BlobServiceClient(outputs["blobEndpoint"], credential={"account_name": DEV_ACCOUNT, "account_key": DEV_KEY})
