@@ -5,30 +5,18 @@ SDK and the current azure-cli (azure-batch 15.0.0b1); both send api-version 2024
 from __future__ import annotations
 
 import json
-import time
-import uuid
-from collections.abc import Callable
-from typing import Any
+from functools import partial
 
 import pytest
+
+from tests.compat import support
+from tests.compat.support import unique
 
 IMAGE = "canonical:0001-com-ubuntu-server-jammy:22_04-lts"
 NODE_AGENT = "batch.node.ubuntu 22.04"
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 60.0, interval: float = 0.2) -> Any:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
+wait_for = partial(support.wait_for, timeout=60.0, interval=0.2)
 
 
 @pytest.fixture(scope="module")

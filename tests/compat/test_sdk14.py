@@ -4,10 +4,8 @@ $filter/$select and nextLink paging, task counts, task files, terminate/delete, 
 
 from __future__ import annotations
 
-import time
-import uuid
-from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 import azure.batch.models as bm
@@ -16,24 +14,15 @@ from azure.batch import BatchServiceClient
 from azure.batch.batch_auth import SharedKeyCredentials
 from azure.batch.custom.custom_errors import CreateTasksErrorException
 
+from tests.compat import support
+from tests.compat.support import unique
+
 IMAGE = bm.ImageReference(publisher="canonical", offer="0001-com-ubuntu-server-jammy", sku="22_04-lts",
                           version="latest")
 NODE_AGENT = "batch.node.ubuntu 22.04"
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def wait_for(check: Callable[[], Any], timeout: float = 30.0, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
-    value = None
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
+wait_for = partial(support.wait_for, timeout=30.0, interval=0.05)
 
 
 @pytest.fixture(scope="module")
