@@ -31,7 +31,9 @@ class BatchState:
     def __init__(self, *, account: str, data_dir: Path | None = None, executor: Executor | None = None,
                  time_scale: float = 1.0) -> None:
         self.account = account
-        self.data_dir = Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="bigcompute-emu-"))
+        # Absolute: the node root is the marker that finds this instance's orphaned task processes after a
+        # restart, and a relative one would match every emulator started from any checkout.
+        self.data_dir = (Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="bigcompute-emu-"))).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.data_dir / "state.db")
         self.executor: Executor = executor or InstantExecutor()
