@@ -27,8 +27,10 @@ FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), d
 
 
 def _one(plan: Plan, name: str) -> WorkloadPlan:
+    """The workload called `name`, or the one defined in the file `name` (by its `name:`, not the file's stem)."""
+    as_file = Path(name).resolve() if Path(name).is_file() else None
     for wp in plan.workloads:
-        if wp.name == name or str(wp.loaded.workload.path) == name:
+        if wp.name == name or (as_file is not None and wp.loaded.workload.path.resolve() == as_file):
             return wp
     raise DeployError(f"no workload named '{name}' in {', '.join(w.name for w in plan.workloads) or 'workloads/'}")
 
@@ -101,9 +103,9 @@ def pools_command(target_kind, stack, outputs_file, fmt) -> None:
 def logs_command(workload, task, target_kind, stack, outputs_file, stream, follow) -> None:
     """Print a task's stdout (or --stderr); TASK defaults to the first failed task, else the merge, else the first."""
     def body(term: Terminal) -> int:
-        clients, plan = open_plan(("workloads",) if not Path(workload).suffix else (workload,),
+        clients, plan = open_plan((workload,) if Path(workload).is_file() else ("workloads",),
                                   target_args(target_kind, stack, outputs_file))
-        job = _current_job(plan, _one(plan, Path(workload).stem if Path(workload).suffix else workload))
+        job = _current_job(plan, _one(plan, workload))
         task_id = task or _default_task(clients, job)
         offset = 0
         while True:
@@ -135,7 +137,7 @@ def _print_from(clients, job: str, task: str, stream: str, offset: int, term: Te
         data = _from_blob(clients, job, task, stream, offset)
     except HttpResponseError as e:
         raise DeployError(f"cannot read {stream} of task {task}: {e.reason}") from None
-    term.write(data.decode("utf-8", "replace"))
+    term.write_untrusted(data.decode("utf-8", "replace"))
     return len(data)
 
 

@@ -6,7 +6,9 @@ import json
 from collections.abc import Sequence
 
 from rich.table import Table
+from rich.text import Text
 
+from bigcompute.cli.terminal import clean
 from bigcompute.runner.plan import Plan
 
 STATUS_WORDS = {"new": "new job", "unchanged": "unchanged (job exists)", "resume": "resume (job half-submitted)",
@@ -54,6 +56,6 @@ def simple_table(title: str, columns: Sequence[str], rows: Sequence[Sequence[obj
     table = Table(title=title, title_justify="left")
     for c in columns:
         table.add_column(c)
-    for row in rows:
-        table.add_row(*(str(v) for v in row))
+    for row in rows:  # cells may quote what tasks or pools report: plain text, no markup, no control sequences
+        table.add_row(*(Text(clean(str(v))) for v in row))
     return table

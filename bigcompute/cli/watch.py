@@ -64,8 +64,7 @@ def _report(clients: Clients, plan: Plan, final: dict[str, Progress], blocked: d
         shown = failed_tasks(clients.batch, wp.job_id, outputs)
         for f in shown:
             term.error(f"  task {f.id}: exit code {f.exit_code} — {f.failure}")
-            for line in f.stderr_tail.rstrip().splitlines()[-10:]:
-                term.err.print(f"      {line}", markup=False, highlight=False)
+            term.quote("\n".join(f.stderr_tail.rstrip().splitlines()[-10:]), indent="      ")
         if p.failed > len(shown):
             term.error(f"  … and {p.failed - len(shown)} more failed tasks (`bigcompute logs {wp.name} TASK --stderr`)")
         if blocked[wp.job_id]:

@@ -168,3 +168,35 @@ def test_a_merge_blocked_by_a_failed_task_ends_the_wait(repo, local_files):
     assert result.exit_code == 1
     assert f"{name}: 1 of 3 tasks failed" in result.output
     assert "1 task(s) never ran because a task they depend on failed: merge" in result.output
+
+
+HOSTILE = r"printf 'before\033]0;pwned\007\033[2J\302\2332Jafter\n' >&2"
+
+
+def test_task_stderr_cannot_drive_the_terminal(repo, local_files):
+    """A task's stderr carries a window-title OSC, a clear-screen CSI and an 8-bit CSI: none reaches the user."""
+    name = setup(repo, "hostile", f"tasks:\n  - id: evil\n    command: {HOSTILE}; exit 3\n")
+    result = run("apply", f"workloads/{name}.yaml", "--stack", "test", "--wait", "--poll-interval", "0.2")
+    assert result.exit_code == 1
+    assert "      beforeafter\n" in result.output
+    assert not any(c in result.output for c in "\x1b\x07\x9b")
+
+
+def test_logs_cleans_task_output_on_a_terminal_and_keeps_bytes_in_a_pipe(repo, local_files):
+    name = setup(repo, "hostile-logs", f"tasks:\n  - id: evil\n    command: {HOSTILE}\n")
+    assert run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2").exit_code == 0
+    piped = run("logs", name, "evil", "--stack", "test", "--stderr")
+    assert piped.output == "before\x1b]0;pwned\x07\x1b[2J\x9b2Jafter\n"
+    on_tty = CliRunner().invoke(cli, ["logs", name, "evil", "--stack", "test", "--stderr"],
+                                env={"TTY_COMPATIBLE": "1"}, catch_exceptions=False)
+    assert on_tty.output == "beforeafter\n"
+
+
+def test_logs_of_a_file_uses_the_workload_named_inside_it(repo, local_files):
+    name = setup(repo, "named", "tasks:\n  - {id: hello, command: echo hi from the file}\n")
+    renamed = repo / "workloads" / "some-other-stem.yaml"
+    (repo / "workloads" / f"{name}.yaml").rename(renamed)
+    assert run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2").exit_code == 0
+    result = run("logs", "workloads/some-other-stem.yaml", "hello", "--stack", "test")
+    assert result.exit_code == 0, result.output
+    assert result.output == "hi from the file\n"
