@@ -10,7 +10,7 @@ from azure.core.exceptions import HttpResponseError
 
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.options import target_args, target_options
-from bigcompute.cli.render import plan_json, plan_markdown, plan_table
+from bigcompute.cli.render import plan_json, plan_markdown, plan_table, prune_table, unscoped_note
 from bigcompute.cli.terminal import Terminal
 from bigcompute.cli.watch import collect_outputs, watch_jobs
 from bigcompute.runner.apply import Hooks, apply_workload
@@ -18,7 +18,7 @@ from bigcompute.runner.clients import Clients
 from bigcompute.runner.download import write_manifest
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.plan import Plan, WorkloadPlan, make_plan
-from bigcompute.runner.prune import prune_jobs
+from bigcompute.runner.prune import Candidate, Removal, remove
 from bigcompute.runner.session import InvalidInput, TargetArgs, load_inputs, open_clients
 
 
@@ -30,6 +30,8 @@ class ApplyArgs:
     download: str | None
     prune: bool
     poll_interval: float
+    yes: bool = False
+    force: bool = False
 
 
 def guarded(body) -> int:
@@ -64,7 +66,34 @@ def refused(e: HttpResponseError) -> str:
 def open_plan(paths, target: TargetArgs) -> tuple[Clients, Plan]:
     stack, loaded = load_inputs(paths, target.stack)  # validate everything first
     clients = open_clients(target)
-    return clients, make_plan(clients, loaded, stack.batch.active_job_quota)
+    return clients, make_plan(clients, loaded, stack.batch.active_job_quota, whole_folder(paths))
+
+
+def whole_folder(paths) -> bool:
+    """Whether the workloads folder itself is applied (not some of its files): only then is a workload missing
+    from it a removed one."""
+    folder = Path("workloads").resolve()
+    return any(Path(p).is_dir() and Path(p).resolve() == folder for p in paths)
+
+
+def confirm_removal(term: Terminal, removal: Removal, force: bool, yes: bool) -> list[Candidate]:
+    """Show what will be removed and skipped, then ask (unless --yes); returns the jobs to remove. Called before
+    any side effect: refusing or declining changes nothing."""
+    doomed = removal.doomed(force)
+    for c in doomed:
+        term.step(f"will {'terminate and ' if c.active else ''}delete job {c.job.id} ({c.reason}; {c.job.state})")
+    for c in removal.skipped(force):
+        term.warn(f"skipping job {c.job.id} ({c.reason}): it is still {c.job.state}; --force terminates it")
+    if not doomed or yes:
+        return doomed
+    if not term.can_ask:
+        term.error(f"refusing to delete {len(doomed)} job(s) without confirmation (no terminal to ask on): check "
+                   "the list above and pass --yes; nothing was changed")
+        raise Exit(EXIT_INVALID)
+    if not term.confirm(f"Delete {len(doomed)} job(s)?"):
+        term.error("nothing was changed")
+        raise Exit(EXIT_FAILED)
+    return doomed
 
 
 def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Terminal) -> int:
@@ -76,6 +105,10 @@ def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Termina
         term.write(plan_markdown(plan))
     else:
         term.table(plan_table(plan))
+        if plan.prune.candidates:
+            term.table(prune_table(plan))
+        if plan.prune.unscoped:
+            term.warn(unscoped_note(plan))
     return EXIT_OK
 
 
@@ -86,6 +119,7 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
             raise DeployError(f"this apply creates {plan.new_jobs} jobs but the account has room for "
                               f"{plan.headroom} more active jobs ({plan.active_jobs} of {plan.quota} in use); "
                               "delete finished jobs with --prune or raise the quota")
+        doomed = _prune_preview(plan, args, term)
         term.step(f"{plan.active_jobs} of {plan.quota} active jobs in use")
         for wp in plan.workloads:
             _apply_one(clients, wp, term)
@@ -101,12 +135,22 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
                                     not wp.loaded.workload.download)
         elif args.download:
             term.warn("--download needs --wait: outputs exist only once the job completes")
-        if args.prune:
-            for message in prune_jobs(clients, plan):
-                term.step(message)
+        for message in remove(clients, doomed, reason="pruned by bigcompute apply"):
+            term.step(message)
         return code
     finally:
         clients.close()
+
+
+def _prune_preview(plan: Plan, args: ApplyArgs, term: Terminal) -> list[Candidate]:
+    if not args.prune:
+        return []
+    if plan.prune.unscoped:
+        term.warn(unscoped_note(plan))
+    if not plan.prune.candidates:
+        term.step("nothing to prune")
+        return []
+    return confirm_removal(term, plan.prune, args.force, args.yes)
 
 
 def _apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
@@ -137,10 +181,15 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
 @target_options
 @click.option("--wait", is_flag=True, help="Watch the jobs to the end; exit 1 when a task failed.")
 @click.option("--download", type=click.Path(file_okay=False), help="With --wait: fetch outputs into DIR/<workload>/.")
-@click.option("--prune", is_flag=True, help="Delete jobs bigcompute created for removed or superseded workloads.")
+@click.option("--prune", is_flag=True,
+              help="Delete this repository's and stack's jobs that the applied workloads supersede; with the whole "
+                   "workloads folder, also those of removed workloads. Asks first.")
+@click.option("--force", is_flag=True, help="With --prune: also terminate active jobs (else they are skipped).")
+@click.option("--yes", is_flag=True, help="Prune without asking (for CI).")
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds between progress polls.")
-def apply_command(workloads, target_kind, stack, outputs_file, wait, download, prune, poll_interval) -> None:
+def apply_command(workloads, target_kind, stack, outputs_file, wait, download, prune, force, yes,
+                  poll_interval) -> None:
     """Turn workload files into Batch jobs and tasks (idempotent: unchanged workloads create nothing)."""
     args = ApplyArgs(workloads or ("workloads",), target_args(target_kind, stack, outputs_file), wait, download,
-                     prune, poll_interval)
+                     prune, poll_interval, yes, force)
     Exit.run(lambda: guarded(lambda term: run_apply(args, term)))

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from bigcompute.cli.deploy import guarded, open_plan
+from bigcompute.cli.deploy import confirm_removal, guarded, open_plan
 from bigcompute.cli.exit import EXIT_OK, Exit
 from bigcompute.cli.options import target_args, target_options
 from bigcompute.cli.render import simple_table
@@ -19,7 +19,7 @@ from bigcompute.runner.download import read_manifest
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.jobs import wire
 from bigcompute.runner.plan import Plan, WorkloadPlan
-from bigcompute.runner.prune import delete_job
+from bigcompute.runner.prune import remove, workload_jobs
 from bigcompute.runner.session import TargetArgs, load_inputs, open_clients
 from bigcompute.runner.status import pool_status, workload_status
 
@@ -39,7 +39,7 @@ def _current_job(plan: Plan, wp: WorkloadPlan) -> str:
     """The job of the workload's current spec, or its most recent job when the spec changed since."""
     if any(j.id == wp.job_id for j in plan.jobs):
         return wp.job_id
-    mine = sorted((j for j in plan.jobs if j.workload == wp.name and j.creation_time), key=lambda j: j.creation_time)
+    mine = sorted((j for j in plan.jobs_of(wp.name) if j.creation_time), key=lambda j: j.creation_time)
     if not mine:
         raise DeployError(f"workload {wp.name} has no job yet; run `bigcompute apply`")
     return mine[-1].id
@@ -180,17 +180,21 @@ def _with_job(wp: WorkloadPlan, job: str) -> WorkloadPlan:
 @click.command("delete")
 @click.argument("workload")
 @target_options
-def delete_command(workload, target_kind, stack, outputs_file) -> None:
-    """Terminate and delete every job bigcompute created for WORKLOAD."""
+@click.option("--force", is_flag=True, help="Also terminate active jobs (else they are skipped).")
+@click.option("--yes", is_flag=True, help="Delete without asking (for CI).")
+def delete_command(workload, target_kind, stack, outputs_file, force, yes) -> None:
+    """Terminate and delete WORKLOAD's jobs created from this repository on this stack (shown first, then asked)."""
     def body(term: Terminal) -> int:
         args: TargetArgs = target_args(target_kind, stack, outputs_file)
         clients, plan = open_plan(("workloads",), args)
-        jobs = [j.id for j in plan.jobs if j.workload == workload]
-        if not jobs:
-            term.warn(f"workload {workload} has no jobs")
-        for job in jobs:
-            for message in delete_job(clients, job, reason="deleted with bigcompute delete"):
+        try:
+            removal = workload_jobs(plan.jobs, workload, plan.scope)
+            if not removal.candidates:
+                term.warn(f"workload {workload} has no jobs from this repository on stack {plan.scope.stack}")
+            for message in remove(clients, confirm_removal(term, removal, force, yes),
+                                  reason="deleted with bigcompute delete"):
                 term.step(message)
-        clients.close()
+        finally:
+            clients.close()
         return EXIT_OK
     Exit.run(lambda: guarded(body))

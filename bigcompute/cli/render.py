@@ -21,9 +21,20 @@ def plan_rows(plan: Plan) -> list[dict]:
              "uploadBytes": w.sync.missing_bytes} for w in plan.workloads]
 
 
+def prune_rows(plan: Plan) -> list[dict]:
+    """The jobs `apply --prune` would remove: why, and whether it is active (then only `--force` removes it)."""
+    return [{"job": c.job.id, "workload": c.job.workload, "reason": c.reason, "state": c.job.state,
+             "active": c.active} for c in plan.prune.candidates]
+
+
+def _prune_action(row: dict) -> str:
+    return "skipped unless --force (active)" if row["active"] else "deleted"
+
+
 def plan_json(plan: Plan) -> str:
     return json.dumps({"workloads": plan_rows(plan), "activeJobs": plan.active_jobs, "quota": plan.quota,
-                       "newJobs": plan.new_jobs}, indent=2) + "\n"
+                       "newJobs": plan.new_jobs, "prune": prune_rows(plan),
+                       "notPrunable": [j.id for j in plan.prune.unscoped]}, indent=2) + "\n"
 
 
 def _status_text(row: dict) -> str:
@@ -38,7 +49,28 @@ def plan_markdown(plan: Plan) -> str:
         lines.append(f"| {r['workload']} | `{r['job']}` | {_status_text(r)} | {r['tasks']:,} | "
                      f"{r['uploadFiles']} files, {r['uploadBytes']:,} bytes |")
     lines.append(f"\nActive jobs: {plan.active_jobs} of a quota of {plan.quota}; this plan adds {plan.new_jobs}.")
+    if plan.prune.candidates:
+        lines += ["", "With `--prune`:", "", "| job | workload | why | state | with --prune |", "|---|---|---|---|---|"]
+        lines += [f"| `{r['job']}` | {r['workload']} | {r['reason']} | {r['state']} | {_prune_action(r)} |"
+                  for r in prune_rows(plan)]
+    if plan.prune.unscoped:
+        lines.append(f"\n{unscoped_note(plan)}")
     return "\n".join(lines) + "\n"
+
+
+def unscoped_note(plan: Plan) -> str:
+    ids = ", ".join(j.id for j in plan.prune.unscoped)
+    return (f"never pruned automatically: {ids} (created before jobs recorded their repository and stack); "
+            "remove them with `bigcompute delete WORKLOAD`")
+
+
+def prune_table(plan: Plan) -> Table:
+    table = Table(title="with --prune", title_justify="left")
+    for col in ("job", "workload", "why", "state", "with --prune"):
+        table.add_column(col)
+    for r in prune_rows(plan):
+        table.add_row(r["job"], r["workload"], r["reason"], r["state"], _prune_action(r))
+    return table
 
 
 def plan_table(plan: Plan) -> Table:

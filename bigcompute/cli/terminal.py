@@ -9,6 +9,7 @@ import re
 import sys
 from contextlib import contextmanager
 
+import click
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
@@ -45,6 +46,14 @@ class Terminal:
     @property
     def interactive(self) -> bool:
         return self.err.is_terminal
+
+    @property
+    def can_ask(self) -> bool:
+        """Whether a question can be answered: someone at a terminal (never in CI or with piped input)."""
+        return sys.stdin.isatty()
+
+    def confirm(self, question: str) -> bool:
+        return click.confirm(question, default=False, err=True)
 
     def step(self, message: str) -> None:
         self.err.print(f"[dim]•[/dim] {escape(clean(message))}", markup=True)

@@ -58,7 +58,7 @@ def ensure_job(clients: Clients, plan: WorkloadPlan, hooks: Hooks):
     pool_id = clients.target.pool_id(wl.pool)
     hooks.step(f"creating job {plan.job_id} on pool {pool_id}")
     try:
-        clients.batch.create_job(job_model(wl, plan.job_id, pool_id, plan.spec))
+        clients.batch.create_job(job_model(wl, plan.job_id, pool_id, plan.spec, clients.target.stack))
         return None
     except ResourceExistsError:  # a retried create whose first attempt got through, or a racing apply
         return _checked(job_info(clients.batch.get_job(plan.job_id)), plan)
@@ -100,4 +100,5 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
 def mark_submitted(clients: Clients, plan: WorkloadPlan) -> None:
     # From here on Batch ends the job when its last task completes, releasing its active-job quota slot.
     clients.batch.update_job(plan.job_id, batch.BatchJobUpdateOptions(
-        all_tasks_complete_mode="terminatejob", metadata=metadata(plan.loaded.workload, plan.spec, submitted=True)))
+        all_tasks_complete_mode="terminatejob",
+        metadata=metadata(plan.loaded.workload, plan.spec, submitted=True, stack=clients.target.stack)))

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from azure.batch import models as batch
 
 from bigcompute.workload import Workload
+from bigcompute.workload.inputs import repository_root
 from bigcompute.workload.wire import shell_command
 
-# Metadata names: the contract that lets plan/prune/status recognise bigcompute's own jobs.
-MANAGED, WORKLOAD, SPEC, COMMIT, SUBMITTED = (
-    "bigcompute.managed", "bigcompute.workload", "bigcompute.spec", "bigcompute.commit", "bigcompute.submitted")
+# Metadata names: the contract that lets plan/prune/status recognise bigcompute's own jobs, and prune/delete
+# touch only the jobs of this repository and stack (one Batch account is often shared by several).
+MANAGED, WORKLOAD, SPEC, COMMIT, SUBMITTED, REPOSITORY, STACK = (
+    "bigcompute.managed", "bigcompute.workload", "bigcompute.spec", "bigcompute.commit", "bigcompute.submitted",
+    "bigcompute.repository", "bigcompute.stack")
 
 
 def wire(value: object) -> str:
@@ -32,10 +37,21 @@ class JobInfo:
     submitted: bool
     creation_time: object = None
     end_time: object = None
+    repository: str | None = None  # None: created before jobs recorded their repository and stack
+    stack: str | None = None
 
     @property
     def managed(self) -> bool:
         return self.workload is not None
+
+    @property
+    def scoped(self) -> bool:
+        """Whether the job records the repository and stack that created it."""
+        return self.repository is not None and self.stack is not None
+
+    @property
+    def finished(self) -> bool:
+        return self.state in ("completed", "deleting")
 
 
 def job_info(job: batch.BatchJob) -> JobInfo:
@@ -43,17 +59,18 @@ def job_info(job: batch.BatchJob) -> JobInfo:
     workload = meta.get(WORKLOAD) if meta.get(MANAGED) == "true" else None
     end = job.execution_info.end_time if job.execution_info else None
     return JobInfo(job.id, wire(job.state), workload, meta.get(SPEC), meta.get(SUBMITTED) == "true",
-                   job.creation_time, end)
+                   job.creation_time, end, meta.get(REPOSITORY), meta.get(STACK))
 
 
-def metadata(workload: Workload, spec_hash: str, submitted: bool) -> list[batch.BatchMetadataItem]:
-    items = {MANAGED: "true", WORKLOAD: workload.name, SPEC: spec_hash, COMMIT: git_commit(workload.folder),
-             SUBMITTED: "true" if submitted else "false"}
+def metadata(workload: Workload, spec_hash: str, submitted: bool, stack: str) -> list[batch.BatchMetadataItem]:
+    items = {MANAGED: "true", WORKLOAD: workload.name, SPEC: spec_hash, COMMIT: git_commit(workload.folder.resolve()),
+             SUBMITTED: "true" if submitted else "false", REPOSITORY: repository_identity(workload.folder),
+             STACK: stack}
     items.update({f"label.{k}": v for k, v in workload.labels.items()})
     return [batch.BatchMetadataItem(name=k, value=v) for k, v in items.items()]
 
 
-def job_model(workload: Workload, job_id: str, pool_id: str, spec_hash: str,
+def job_model(workload: Workload, job_id: str, pool_id: str, spec_hash: str, stack: str,
               env: Mapping[str, str] | None = None) -> batch.BatchJobCreateOptions:
     prep = None
     if workload.prepare_command:
@@ -74,7 +91,7 @@ def job_model(workload: Workload, job_id: str, pool_id: str, spec_hash: str,
         uses_task_dependencies=workload.uses_dependencies,
         common_environment_settings=[batch.EnvironmentSetting(name=k, value=v) for k, v in common.items()] or None,
         job_preparation_task=prep,
-        metadata=metadata(workload, spec_hash, submitted=False),
+        metadata=metadata(workload, spec_hash, submitted=False, stack=stack),
     )
 
 
@@ -86,3 +103,35 @@ def git_commit(folder: Path) -> str:
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
     return proc.stdout.strip() if proc.returncode == 0 else "unknown"
+
+
+def repository_identity(folder: Path) -> str:
+    """A stable name for the repository holding `folder`: its normalized `origin` URL when it has one (the same
+    for every clone), else the absolute path of its root."""
+    return _identity(repository_root(folder.resolve()))  # resolved first: a relative folder depends on the cwd
+
+
+@cache
+def _identity(root: Path) -> str:
+    try:
+        proc = subprocess.run(["git", "config", "--get", "remote.origin.url"], cwd=root, capture_output=True,
+                              text=True, timeout=5)
+        url = proc.stdout.strip() if proc.returncode == 0 else ""
+    except (OSError, subprocess.TimeoutExpired):
+        url = ""
+    return normalize_remote(url) if url else str(root)
+
+
+def normalize_remote(url: str) -> str:
+    """`host/path` of a git remote, whatever its spelling (https, ssh, scp-like), without any user or token."""
+    scp = re.fullmatch(r"(?:[^@/]+@)?([^:/]+):(?!//)(.+)", url)
+    if scp:
+        host, path = scp.groups()
+    else:
+        try:
+            parts = urlsplit(url)
+            host, path = parts.hostname or "", parts.path
+        except ValueError:  # not a URL after all (e.g. an unbalanced '[')
+            host, path = "", url
+    path = path.strip("/").removesuffix(".git").rstrip("/")
+    return f"{host.lower()}/{path}" if host else f"/{path}"

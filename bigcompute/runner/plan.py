@@ -1,14 +1,17 @@
 """What `apply` would do, found without writing anything: per workload, its job id, whether the job is
-new, unchanged, half-submitted or replaces an older one, its task count and the inputs to upload."""
+new, unchanged, half-submitted or replaces an older one, its task count and the inputs to upload; and the
+jobs `--prune` would remove."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from azure.batch import BatchClient
 
 from bigcompute.runner.clients import Clients
-from bigcompute.runner.jobs import JobInfo, job_info
+from bigcompute.runner.jobs import JobInfo, job_info, repository_identity
+from bigcompute.runner.prune import Removal, Scope, prune_candidates
 from bigcompute.runner.sync import SyncPlan, plan_sync
 from bigcompute.workload import LoadedWorkload, count_tasks
 from bigcompute.workload.wire import spec_hash
@@ -37,6 +40,12 @@ class Plan:
     jobs: tuple[JobInfo, ...]
     active_jobs: int
     quota: int
+    scope: Scope = field(default_factory=lambda: Scope("", ""))
+    prune: Removal = Removal()
+
+    def jobs_of(self, workload: str) -> list[JobInfo]:
+        """The workload's jobs from this repository and stack, plus those that predate that record."""
+        return [j for j in self.jobs if j.workload == workload and (not j.scoped or self.scope.owns(j))]
 
     @property
     def new_jobs(self) -> int:
@@ -52,21 +61,27 @@ def list_jobs(client: BatchClient) -> list[JobInfo]:
                                                           "executionInfo"], max_results=1000)]
 
 
-def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int) -> Plan:
+def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_folder: bool = False) -> Plan:
+    """`whole_folder`: `loaded` is every workload of the workloads folder, so jobs of workloads missing from it
+    belong to removed workloads."""
     jobs = list_jobs(clients.batch)
     by_id = {j.id: j for j in jobs}
     inputs = clients.container("inputs")
-    plans = []
+    scope = Scope(repository_identity(Path.cwd()), clients.target.stack, whole_folder)
+    plans, current = [], {}
     for lw in loaded:
         sync = plan_sync(lw.workload, lw.files, inputs)
         spec = spec_hash(lw.workload, sync.digests)
         job_id = f"{lw.workload.name}-{spec[:8]}"
+        repository = repository_identity(lw.workload.folder)
+        current[lw.workload.name] = (job_id, repository)
         existing = by_id.get(job_id)
-        older = tuple(j.id for j in jobs if j.workload == lw.workload.name and j.id != job_id)
+        older = tuple(j.id for j in jobs if j.workload == lw.workload.name and j.id != job_id
+                      and (not j.scoped or scope.owns(j, repository)))
         if existing is None:
             status = "changed" if older else "new"
         else:
             status = "unchanged" if existing.submitted else "resume"
         plans.append(WorkloadPlan(lw, job_id, spec, status, older, count_tasks(lw.workload, lw.files), sync))
     active = sum(j.state in ACTIVE_STATES for j in jobs)
-    return Plan(tuple(plans), tuple(jobs), active, quota)
+    return Plan(tuple(plans), tuple(jobs), active, quota, scope, prune_candidates(jobs, current, scope))

@@ -1,29 +1,92 @@
-"""`apply --prune`: delete the jobs bigcompute created for workloads that are gone or superseded.
+"""What `apply --prune` and `delete` may remove, and removing it.
 
-Only jobs carrying bigcompute's metadata are ever touched; a job someone else created is left alone.
+One Batch account is often shared by several people, repositories and stacks. Every job records the
+repository and stack that created it, and only jobs naming this repository and stack are ever candidates:
+the superseded jobs of the workloads being applied, and, when the whole workloads folder is applied, the
+jobs of workloads that no longer exist. Jobs created before that record existed are never pruned
+automatically; active jobs are terminated only when forced.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 
 from azure.core.exceptions import ResourceNotFoundError
 
 from bigcompute.runner.clients import Clients
-from bigcompute.runner.jobs import wire
-from bigcompute.runner.plan import Plan
+from bigcompute.runner.jobs import JobInfo, wire
 
 TERMINAL_STATES = {"completed", "deleting"}
 
 
-def prune_candidates(plan: Plan) -> list[str]:
-    current = {w.job_id for w in plan.workloads}
-    return [j.id for j in plan.jobs if j.managed and j.id not in current and j.state != "deleting"]
+@dataclass(frozen=True)
+class Scope:
+    """Whose jobs a command may remove: this repository's, on this stack."""
+
+    repository: str
+    stack: str
+    whole_folder: bool = False  # the whole workloads folder is applied, so a missing workload was removed
+
+    def owns(self, job: JobInfo, repository: str | None = None) -> bool:
+        return job.scoped and job.repository == (repository or self.repository) and job.stack == self.stack
 
 
-def prune_jobs(clients: Clients, plan: Plan) -> Iterator[str]:
-    for job_id in prune_candidates(plan):
-        yield from delete_job(clients, job_id, reason="pruned by bigcompute apply")
+@dataclass(frozen=True)
+class Candidate:
+    job: JobInfo
+    reason: str
+
+    @property
+    def active(self) -> bool:
+        return not self.job.finished
+
+
+@dataclass(frozen=True)
+class Removal:
+    """The jobs a command would remove, and the older jobs it leaves because they do not say whose they are."""
+
+    candidates: tuple[Candidate, ...] = ()
+    unscoped: tuple[JobInfo, ...] = ()
+
+    def doomed(self, force: bool) -> list[Candidate]:
+        return [c for c in self.candidates if force or not c.active]
+
+    def skipped(self, force: bool) -> list[Candidate]:
+        return [] if force else [c for c in self.candidates if c.active]
+
+
+def prune_candidates(jobs: Iterable[JobInfo], current: Mapping[str, tuple[str, str]], scope: Scope) -> Removal:
+    """`current`: workload name → (its job id, its repository) for the workloads being applied."""
+    found, unscoped = [], []
+    for job in jobs:
+        if not job.managed or job.state == "deleting":
+            continue
+        if job.workload in current:
+            job_id, repository = current[job.workload]
+            if job.id == job_id:
+                continue
+            if scope.owns(job, repository):
+                found.append(Candidate(job, f"superseded by {job_id}"))
+            elif not job.scoped:
+                unscoped.append(job)
+        elif scope.whole_folder and scope.owns(job):
+            found.append(Candidate(job, f"workload {job.workload} no longer exists"))
+    return Removal(tuple(found), tuple(unscoped))
+
+
+def workload_jobs(jobs: Iterable[JobInfo], workload: str, scope: Scope) -> Removal:
+    """For `delete WORKLOAD`: its jobs from this repository and stack, and, named apart, its jobs that predate
+    the record (they can only be deleted this way, explicitly)."""
+    mine = [j for j in jobs if j.workload == workload and j.state != "deleting"]
+    return Removal(tuple(Candidate(j, f"job of workload {workload}") for j in mine if scope.owns(j)) +
+                   tuple(Candidate(j, "created before jobs recorded their repository and stack")
+                         for j in mine if not j.scoped))
+
+
+def remove(clients: Clients, candidates: Iterable[Candidate], reason: str) -> Iterator[str]:
+    for c in candidates:
+        yield from delete_job(clients, c.job.id, reason)
 
 
 def delete_job(clients: Clients, job_id: str, reason: str) -> Iterator[str]:

@@ -31,7 +31,7 @@ def workload_status(clients: Clients, plan: Plan) -> list[WorkloadStatus]:
     by_id = {j.id: j for j in plan.jobs}
     rows = []
     for wp in plan.workloads:
-        job = by_id.get(wp.job_id) or _latest(plan.jobs, wp.name)
+        job = by_id.get(wp.job_id) or _latest(plan.jobs_of(wp.name))
         if job is None:
             rows.append(WorkloadStatus(wp.name, None, "not applied"))
             continue
@@ -44,8 +44,8 @@ def workload_status(clients: Clients, plan: Plan) -> list[WorkloadStatus]:
     return rows
 
 
-def _latest(jobs, workload: str) -> JobInfo | None:
-    mine = [j for j in jobs if j.workload == workload and j.creation_time]
+def _latest(jobs: list[JobInfo]) -> JobInfo | None:
+    mine = [j for j in jobs if j.creation_time]
     return max(mine, key=lambda j: j.creation_time) if mine else None
 
 

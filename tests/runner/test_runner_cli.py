@@ -70,7 +70,7 @@ def test_plan_apply_status_download_delete(repo, local_files):
     assert fetched.exit_code == 0, fetched.output
     assert (repo / "fetched" / name / "t3" / "sq.txt").read_text() == "9\n"
 
-    deleted = run("delete", name, "--stack", "test")
+    deleted = run("delete", name, "--stack", "test", "--yes")
     assert deleted.exit_code == 0 and f"deleted job {row['job']}" in deleted.output
     assert json.loads(run("plan", "--stack", "test", "--format", "json").output)["workloads"][0]["status"] == "new"
 
@@ -109,7 +109,7 @@ def test_changed_workload_supersedes_and_prune_deletes_the_old_job(repo, local_f
     path.write_text(path.read_text().replace("echo one", "echo two"))
     [row] = json.loads(run("plan", "--stack", "test", "--format", "json").output)["workloads"]
     assert row["status"] == "changed" and row["supersedes"] == [first]
-    result = run("apply", "--stack", "test", "--wait", "--prune", "--poll-interval", "0.2")
+    result = run("apply", "--stack", "test", "--wait", "--prune", "--yes", "--poll-interval", "0.2")
     assert result.exit_code == 0, result.output
     assert f"deleted job {first}" in result.output
     ids = {j.id for j in clients.batch.list_jobs()}
