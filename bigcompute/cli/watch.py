@@ -3,7 +3,6 @@ counts so each poll costs the same whatever the job size; then only the failed t
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -75,11 +74,14 @@ def _report(clients: Clients, plan: Plan, final: dict[str, Progress], blocked: d
 
 def collect_outputs(clients: Clients, wp: WorkloadPlan, body: dict, folder: Path, term: Terminal,
                     everything: bool) -> None:
-    """Download the job's outputs listed in its manifest `body` into folder/<workload>/, with the manifest."""
-    outputs = clients.container("outputs")
+    """Download the job's outputs listed in its manifest `body` into folder/<workload>/, with the manifest, which
+    also records the job the folder's files come from."""
     patterns = () if everything else wp.loaded.workload.download
     target = folder / wp.name
-    files = download(outputs, wp.job_id, body, target, patterns)
-    target.mkdir(parents=True, exist_ok=True)
-    (target / "manifest.json").write_text(json.dumps(body, indent=2) + "\n")
-    term.success(f"{wp.name}: {len(files)} output files in {target}/")
+    done = download(clients.container("outputs"), wp.job_id, body, target, patterns)
+    if done.removed:
+        term.step(f"{wp.name}: removed {len(done.removed)} file(s) of an earlier job that job {wp.job_id} does not "
+                  f"have: {', '.join(done.removed)}")
+    term.success(f"{wp.name}: {len(done.files)} output files of job {wp.job_id} in {target}/ "
+                 f"({done.fetched} downloaded, {len(done.files) - done.fetched} already there), each checked "
+                 "against its SHA-256")
