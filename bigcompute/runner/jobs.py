@@ -107,8 +107,13 @@ def git_commit(folder: Path) -> str:
 
 def repository_identity(folder: Path) -> str:
     """A stable name for the repository holding `folder`: its normalized `origin` URL when it has one (the same
-    for every clone), else the absolute path of its root."""
-    return _identity(repository_root(folder.resolve()))  # resolved first: a relative folder depends on the cwd
+    for every clone), else the absolute path of its root. The same for a workload's folder and the folder
+    `bigcompute` runs in, so what apply records, prune and delete recognise."""
+    start = folder.resolve()  # resolved first: a relative folder depends on the cwd
+    root = repository_root(start)
+    if not (root / ".git").exists():  # not a git checkout: the project root (Pulumi.yaml), else the cwd
+        root = next((f for f in (start, *start.parents) if (f / "Pulumi.yaml").is_file()), Path.cwd().resolve())
+    return _identity(root)
 
 
 @cache

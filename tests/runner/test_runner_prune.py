@@ -93,6 +93,13 @@ def test_repository_identity_is_the_origin_url_without_credentials(tmp_path):
     assert normalize_remote("ssh://git@github.com/Org/Repo/") == "github.com/Org/Repo"
 
 
+def test_a_project_outside_git_has_one_identity_for_its_workloads_and_its_root(tmp_path, monkeypatch):
+    (tmp_path / "Pulumi.yaml").write_text("name: p\n")
+    (tmp_path / "workloads").mkdir()
+    monkeypatch.chdir(tmp_path)
+    assert repository_identity(Path("workloads")) == repository_identity(Path.cwd()) == str(tmp_path.resolve())
+
+
 def test_prune_of_a_file_deletes_only_its_superseded_job_and_spares_colleagues(repo, local_files, colleague,
                                                                                clients, monkeypatch):
     shared, foreign, gone = unique("shared"), unique("foreign"), unique("gone")
