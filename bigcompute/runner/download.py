@@ -124,7 +124,8 @@ def download(outputs: ContainerClient, job_id: str, body: dict, folder: Path,
         results = list(pool.map(fetch, wanted))
     if any(learned for _, learned in results):
         _write_back(outputs, job_id, body)
-    kept = [rel for rel in record.get("downloaded", []) if same_job and rel in entries and rel not in wanted]
+    earlier = record.get("downloaded") if same_job and isinstance(record.get("downloaded"), list) else []
+    kept = [rel for rel in earlier if rel in entries and rel not in wanted]
     removed = [] if same_job else _remove_stale(folder, record, set(wanted))
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).write_text(json.dumps({**body, "downloaded": sorted({*wanted, *kept})}, indent=2) + "\n")
@@ -144,6 +145,8 @@ def _fetch(outputs: ContainerClient, blob: str, dest: Path, size: int, sha256: s
                 digest.update(chunk)
                 written += len(chunk)
         actual = digest.hexdigest()
+        if written != size or (sha256 and actual != sha256):
+            dest.unlink(missing_ok=True)  # an older copy under that name must not pass for this job's
         if written != size:
             raise DeployError(f"output {rel}: downloaded {written:,} bytes where the manifest says {size:,}; "
                               "the blob changed since the job wrote it")

@@ -87,6 +87,12 @@ def test_a_blob_changed_after_its_hash_was_recorded_fails_naming_the_file(client
         fetch(outputs, job, tmp_path / "second")
     assert not (tmp_path / "second" / "t1" / "result.bin").exists()
     assert not list((tmp_path / "second").rglob("*.partial"))
+    older = tmp_path / "older"  # a folder holding an earlier job's file of that name: it goes too
+    (older / "t1").mkdir(parents=True)
+    (older / "t1" / "result.bin").write_bytes(b"z" * BIG)
+    with pytest.raises(DeployError, match="t1/result.bin"):
+        fetch(outputs, job, older)
+    assert not (older / "t1" / "result.bin").exists()
 
 
 def test_a_blob_of_another_size_than_the_manifest_says_fails(clients, tmp_path):
