@@ -34,9 +34,8 @@ def load_inputs(paths: Iterable[str], stack_name: str) -> tuple[StackConfig, lis
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise InvalidInput(e.diagnostics) from None
-    pools = [p.name for p in stack.pools]
     loaded, problems = [], []
-    for _, lw, diagnostics in check_workloads(paths, pools=pools):
+    for _, lw, diagnostics in check_workloads(paths, pools=stack.task_slots()):
         problems += diagnostics
         if lw:
             loaded.append(lw)
