@@ -59,7 +59,9 @@ def resolve_inputs(entry: str, base: Path, root: Path) -> list[InputFile]:
         if GLOB_CHARS & set(entry):
             candidates = sorted(p for p in base.glob(str(pattern)) if not p.is_dir())
         elif path.is_dir():
-            candidates = sorted(p for p in path.rglob("*") if not p.is_dir())
+            found = list(path.rglob("*"))
+            _refuse_linked_folders(entry, found, base)
+            candidates = sorted(p for p in found if not p.is_dir())
         elif path.exists() or path.is_symlink():
             candidates = [path]
         else:
@@ -77,6 +79,15 @@ def resolve_inputs(entry: str, base: Path, root: Path) -> list[InputFile]:
     files = [_input_file(p, rel, base, root) for p, rel in zip(candidates, shown, strict=True)]
     _refuse_ignored_targets([f for f in files if f.path != base / f.relpath], root)
     return files
+
+
+def _refuse_linked_folders(entry: str, found: list[Path], base: Path) -> None:
+    """A folder input does not descend into a symlinked folder: say so rather than leave its files out."""
+    linked = next((p for p in found if p.is_symlink() and p.is_dir()), None)
+    if linked is not None:
+        rel = linked.relative_to(base).as_posix()
+        raise InputError(f"input {entry!r} holds {rel!r}, a symlink to a folder, which a folder input does not "
+                         f"follow: list its files as an input of their own (e.g. '{rel}/*'), or copy them")
 
 
 def _input_file(path: Path, rel: str, base: Path, root: Path) -> InputFile:

@@ -94,3 +94,14 @@ def test_device_input_is_refused(write, repo):
     (repo / "workloads" / "data" / "zero").symlink_to("/dev/zero")
     # outside the repository first; a device inside it would be refused as not a regular file
     assert "resolves outside the repository" in refusal(write, "[data/zero]")
+
+
+def test_symlinked_folder_inside_a_folder_input_is_named_not_left_out(write, repo):
+    (repo / "workloads" / "more").mkdir()
+    (repo / "workloads" / "more" / "b.csv").write_text("b")
+    (repo / "workloads" / "data" / "more").symlink_to("../more", target_is_directory=True)
+    assert "input 'data' holds 'data/more', a symlink to a folder, which a folder input does not follow" in \
+        refusal(write, "[data]")
+    # named on its own, it passes the tree rule: the link stays inside the workload's folder
+    loaded = load_workload(write(HEAD + "inputs: ['data/more/*']\ntasks:\n  - {id: a, command: x}\n"))
+    assert [f.relpath for f in loaded.files] == ["data/more/b.csv"]
