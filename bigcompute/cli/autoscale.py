@@ -21,6 +21,7 @@ from bigcompute.autoscale.durations import format_duration, parse_duration
 from bigcompute.autoscale.errors import FormulaError
 from bigcompute.autoscale.traces import Trace, TraceError, parse_csv, parse_rate, parse_spec
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.document.files import NotRegularFile, read_regular
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -32,7 +33,9 @@ def autoscale_group() -> None:
 
 def _read(path: str) -> str:
     try:
-        raw = sys.stdin.buffer.read() if path == "-" else Path(path).read_bytes()
+        raw = sys.stdin.buffer.read() if path == "-" else read_regular(path)
+    except NotRegularFile as e:
+        raise Exit(EXIT_INVALID, f"{path}:1:1: cannot read file: it is {e}") from None
     except OSError as e:
         raise Exit(EXIT_INVALID, f"{path}: {e.strerror or e}") from None
     try:

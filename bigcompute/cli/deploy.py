@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from azure.core.exceptions import HttpResponseError
+from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.options import target_args, target_options
@@ -19,7 +19,9 @@ from bigcompute.runner.download import write_manifest
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.plan import Plan, WorkloadPlan, make_plan
 from bigcompute.runner.prune import Candidate, Removal, remove
+from bigcompute.runner.reach import connection_failure
 from bigcompute.runner.session import InvalidInput, TargetArgs, load_inputs, open_clients
+from bigcompute.runner.target import local_target
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,18 @@ def guarded(body) -> int:
             raise
         term.error(refused(e))
         return EXIT_FAILED
+    except (ServiceRequestError, ServiceResponseError) as e:  # the SDK's retries are spent and the service still does not answer
+        term.error(connection_failure(e, _local_endpoints()))
+        return EXIT_FAILED
+
+
+def _local_endpoints() -> dict[str, str]:
+    """The local target's endpoints, to name the service that stopped answering (none for Azure)."""
+    try:
+        target = local_target()
+    except DeployError:
+        return {}
+    return {"storage": target.blob_endpoint, "the Batch emulator": target.batch_endpoint} if target else {}
 
 
 def refused(e: HttpResponseError) -> str:

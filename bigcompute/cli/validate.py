@@ -29,7 +29,7 @@ def run_validate(args: ValidateArgs) -> int:
     if args.stack:
         try:
             stack = load_stack(args.stack)
-            pools = [p.name for p in stack.pools]
+            pools = stack.task_slots()
             results.append(FileResult(stack.path, "stack", summary=f"{len(pools)} pools"))
         except ConfigError as e:
             results.append(FileResult(e.diagnostics[0].file, "stack", e.diagnostics))

@@ -4,6 +4,7 @@ and build the frozen model. Every problem is reported with the stack file's line
 from __future__ import annotations
 
 import ipaddress
+import math
 from collections.abc import Mapping
 from datetime import timedelta
 from pathlib import Path
@@ -39,7 +40,8 @@ class ConfigError(DocumentError):
 
 def find_stack_file(name_or_path: str | Path, root: Path | None = None) -> Path:
     candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.is_file():
+    # an existing path is the stack file, even a FIFO or a device: the loader refuses it by name
+    if candidate.suffix in (".yaml", ".yml") or (candidate.exists() and not candidate.is_dir()):
         return candidate
     start = (root or Path.cwd()).resolve()
     for folder in (start, *start.parents):
@@ -74,7 +76,7 @@ def stack_from_document(doc: Document, name: str) -> StackConfig:
         validator = packaged_validator("bigcompute.config", "stack.schema.json")
         problems = check_schema(doc, validator, values, locate=_locate)
     if not problems:
-        problems = list(_semantic_problems(doc, values))
+        problems = list(_non_finite(doc, values)) or list(_semantic_problems(doc, values))
     if problems:
         raise ConfigError(problems)
     return build_stack(values, name, doc.path)
@@ -96,6 +98,19 @@ def _namespace(doc: Document) -> tuple[dict[str, Any], list[Diagnostic]]:
         return {}, [doc.diagnostic((), "expected a Pulumi stack file with a 'config:' mapping", code="schema-type")]
     prefix = f"{NAMESPACE}:"
     return {k.removeprefix(prefix): v for k, v in data["config"].items() if k.startswith(prefix)}, []
+
+
+def _non_finite(doc: Document, value: Any, path: tuple = ()):
+    """YAML's .nan and .inf are floats, and JSON Schema's `type: number` and `minimum` let NaN through
+    (every comparison with it is false): no number of a stack may be one (a price would poison every cost)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        yield doc.diagnostic(_locate(path), f"expected a finite number, got {value}", code="not-finite")
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            yield from _non_finite(doc, item, (*path, key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _non_finite(doc, item, (*path, i))
 
 
 def _semantic_problems(doc: Document, values: Mapping[str, Any]):

@@ -143,3 +143,7 @@ class StackConfig:
 
     def pool(self, name: str) -> PoolConfig | None:
         return next((p for p in self.pools if p.name == name), None)
+
+    def task_slots(self) -> dict[str, int]:
+        """Each pool's taskSlotsPerNode, by pool name: what workload checks need of the stack."""
+        return {p.name: p.task_slots_per_node for p in self.pools}

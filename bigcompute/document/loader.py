@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from bigcompute.document.diagnostics import Diagnostic, DocumentError, Path
+from bigcompute.document.files import NotRegularFile, read_regular, require_regular
 
 try:  # the C composer is several times faster; fall back where libyaml is missing
     from yaml import CSafeLoader as _Loader
@@ -57,12 +58,14 @@ class Document:
 def load_document(path: str | FsPath, limits: LoadLimits = LoadLimits(), display: str | None = None) -> Document:
     name = display or str(path)
     try:
-        size = FsPath(path).stat().st_size
+        size = require_regular(path).st_size
         if size > limits.max_bytes:
             raise _fail(name, 1, 1, f"file is {size} bytes, over the limit of {limits.max_bytes}", "too-large")
-        raw = FsPath(path).read_bytes()
+        raw = read_regular(path, limits.max_bytes)  # capped too: the file may grow after the stat
+    except NotRegularFile as e:
+        raise _fail(name, 1, 1, f"cannot read file: it is {e}", "not-a-file") from None
     except OSError as e:
-        raise _fail(name, 1, 1, f"cannot read file: {e.strerror}", "unreadable") from e
+        raise _fail(name, 1, 1, f"cannot read file: {e.strerror or e}", "unreadable") from None
     return load_text(raw, name, limits)
 
 

@@ -34,16 +34,19 @@ class Hooks:
 def apply_workload(clients: Clients, plan: WorkloadPlan, hooks: Hooks | None = None) -> SubmitReport:
     hooks = hooks or Hooks()
     wl = plan.loaded.workload
-    with workload_lease(clients.container("inputs"), wl.name):
+    with workload_lease(clients.container("inputs"), wl.name) as lease:  # lease.check(): still ours?
         if plan.sync.missing:
             hooks.step(f"uploading {len(plan.sync.missing)} input files ({plan.sync.missing_bytes:,} bytes)")
+            lease.check("uploading inputs")
             upload_missing(wl, plan.sync, clients.container("inputs"), on_upload=lambda f: hooks.uploaded(f.size))
+        lease.check("creating the job")
         existed = ensure_job(clients, plan, hooks)
         if existed is not None and existed.submitted:
             return SubmitReport(existing=plan.task_count)
         hooks.step(f"adding {plan.task_count:,} tasks to job {plan.job_id}")
         report = submit_tasks(clients, plan, known=existing_tasks(clients.batch, plan.job_id) if existed else {},
-                              on_added=hooks.added)
+                              on_added=hooks.added, check=lambda: lease.check("adding the next tasks"))
+        lease.check("marking the job submitted")
         mark_submitted(clients, plan)
         return report
 
@@ -74,7 +77,7 @@ def _checked(info, plan: WorkloadPlan):
 
 
 def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
-                 on_added: Callable[[int], None]) -> SubmitReport:
+                 on_added: Callable[[int], None], check: Callable[[], None] = lambda: None) -> SubmitReport:
     wl, files = plan.loaded.workload, plan.loaded.files
     target = clients.target
     ctx = StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
@@ -85,11 +88,13 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
             if task.is_merge:
                 continue
             deps.add(task.id)
+            check()
             yield task_body(task, wl, plan.job_id, ctx, plan.sync.digests)
 
     report = add_tasks(clients.batch, plan.job_id, bodies(), known, on_progress=on_added)
     merge = merge_task(wl, files)
     if merge is not None:  # added last: it depends on every other task, so they must all exist
+        check()
         merge_report = add_tasks(clients.batch, plan.job_id,
                                  [task_body(merge, wl, plan.job_id, ctx, plan.sync.digests, deps.dependencies())],
                                  known, on_progress=on_added)

@@ -9,3 +9,7 @@ class DeployError(Exception):
 
 class LeaseHeld(DeployError):
     """Another apply holds the workload's lease."""
+
+
+class LeaseLost(DeployError):
+    """The apply's lease could not be renewed: it stops before its next side effect."""

@@ -7,16 +7,21 @@ was a process on this machine that no longer exists (a killed apply) is broken a
 from __future__ import annotations
 
 import getpass
+import logging
 import os
 import socket
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 
-from azure.core.exceptions import HttpResponseError, ResourceExistsError
+from azure.core.exceptions import AzureError, HttpResponseError, ResourceExistsError
 from azure.storage.blob import BlobClient, BlobLeaseClient, ContainerClient
 
-from bigcompute.runner.errors import LeaseHeld
+from bigcompute.runner.errors import LeaseHeld, LeaseLost
+
+log = logging.getLogger(__name__)
 
 LEASE_SECONDS = 60
 RENEW_EVERY = 20
@@ -26,22 +31,36 @@ def holder() -> str:
     return f"{getpass.getuser()}@{socket.gethostname()}:{os.getpid()}"
 
 
+@dataclass
+class HeldLease:
+    """The lease an apply holds; `check` before each side effect stops the apply once renewal failed."""
+
+    workload: str
+    client: BlobLeaseClient
+    lost: str | None = None  # why renewal failed, set by the renewer thread
+
+    def check(self, before: str) -> None:
+        if self.lost:
+            raise LeaseLost(f"the lease on workload {self.workload} was lost ({self.lost}), so another apply may "
+                            f"hold it now; stopped before {before}. Apply again once no other apply runs")
+
+
 @contextmanager
-def workload_lease(container: ContainerClient, workload: str):
+def workload_lease(container: ContainerClient, workload: str) -> Iterator[HeldLease]:
     blob = container.get_blob_client(f".locks/{workload}")
     with suppress(ResourceExistsError):
         blob.upload_blob(b"", overwrite=False)
-    lease = _acquire(blob, workload)
+    held = HeldLease(workload, _acquire(blob, workload))
     stop = threading.Event()
-    renewer = threading.Thread(target=_renew, args=(lease, stop), daemon=True)
+    renewer = threading.Thread(target=_renew, args=(held, stop), daemon=True)
     renewer.start()
     try:
-        yield lease
+        yield held
     finally:
         stop.set()
         renewer.join(timeout=5)
         with suppress(HttpResponseError):  # expired or broken meanwhile: nothing to give back
-            lease.release()
+            held.client.release()
 
 
 def _acquire(blob: BlobClient, workload: str) -> BlobLeaseClient:
@@ -76,9 +95,25 @@ def _dead_local_holder(who: str) -> bool:
     return False
 
 
-def _renew(lease: BlobLeaseClient, stop: threading.Event) -> None:
+def _renew(held: HeldLease, stop: threading.Event) -> None:
+    """Renew until stopped. A refused renewal (the lease was broken or taken over) is lost at once; a
+    failing connection only once the lease may have lapsed. Either way the apply learns it through
+    `held.lost` instead of the thread ending silently."""
+    renewed = time.monotonic()
     while not stop.wait(RENEW_EVERY):
         try:
-            lease.renew()
-        except HttpResponseError:
-            return
+            held.client.renew()
+            renewed = time.monotonic()
+        except AzureError as e:
+            refused = isinstance(e, HttpResponseError) and e.status_code in (409, 412)
+            if refused or time.monotonic() - renewed + RENEW_EVERY >= LEASE_SECONDS:
+                held.lost = _why(e)
+                log.warning("workload %s: %s", held.workload, held.lost)
+                return
+
+
+def _why(error: AzureError) -> str:
+    if isinstance(error, HttpResponseError):
+        code = getattr(error.error_code, "value", error.error_code) or error.reason
+        return f"renewal refused: HTTP {error.status_code} {code}"
+    return f"renewal failed: {type(error).__name__}"

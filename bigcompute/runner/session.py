@@ -10,6 +10,7 @@ from bigcompute.config import ConfigError, StackConfig, load_stack
 from bigcompute.document import Diagnostic
 from bigcompute.runner.clients import Clients, connect
 from bigcompute.runner.errors import DeployError
+from bigcompute.runner.reach import listening, not_reachable
 from bigcompute.runner.target import Target, azure_target, local_target
 from bigcompute.workload import LoadedWorkload, check_workloads
 
@@ -34,9 +35,8 @@ def load_inputs(paths: Iterable[str], stack_name: str) -> tuple[StackConfig, lis
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise InvalidInput(e.diagnostics) from None
-    pools = [p.name for p in stack.pools]
     loaded, problems = [], []
-    for _, lw, diagnostics in check_workloads(paths, pools=pools):
+    for _, lw, diagnostics in check_workloads(paths, pools=stack.task_slots()):
         problems += diagnostics
         if lw:
             loaded.append(lw)
@@ -67,19 +67,18 @@ def resolve_target(args: TargetArgs) -> Target:
 
 def _reachable(target: Target | None) -> bool:
     """Whether the local target's emulator answers (its processes may have been stopped meanwhile)."""
-    import socket
-    from urllib.parse import urlparse
+    return target is not None and listening(target.batch_endpoint)
 
-    if target is None:
-        return False
-    url = urlparse(target.batch_endpoint)
-    with socket.socket() as s:
-        s.settimeout(1)
-        return s.connect_ex((url.hostname or "127.0.0.1", url.port or 80)) == 0
+
+def _check_storage(target: Target) -> None:
+    """Azurite may be stopped while the emulator runs: say so now, rather than after minutes of retries."""
+    if target.kind == "local" and not listening(target.blob_endpoint):
+        raise DeployError(not_reachable("storage", target.blob_endpoint))
 
 
 def open_clients(args: TargetArgs) -> Clients:
     target = resolve_target(args)
+    _check_storage(target)
     clients = connect(target)
     if target.kind == "azure":
         _check_login(clients)

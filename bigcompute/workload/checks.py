@@ -20,6 +20,7 @@ from bigcompute.workload.expand import (
     expand_group,
     template_fields,
 )
+from bigcompute.workload.globs import glob_match, has_wildcard, landing
 from bigcompute.workload.inputs import InputError, InputFile, check_relative, resolve_inputs
 from bigcompute.workload.model import Workload
 from bigcompute.workload.templates import TemplateError, parse_template
@@ -264,3 +265,92 @@ def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:
                 path.append(child)
                 stack.append((child, iter(graph[child])))
     return None
+
+
+# --- workloads that could never run ---------------------------------------------------------------------
+
+def check_job_limits(doc: Document) -> list[Diagnostic]:
+    """`maxParallelTasks: 0` would hold every task of the job forever. Batch: "The value of maxParallelTasks
+    must be -1 or greater than 0 if specified" (https://learn.microsoft.com/en-us/rest/api/batchservice/jobs/create-job)."""
+    if (doc.data.get("job") or {}).get("maxParallelTasks") != 0:
+        return []
+    return [doc.diagnostic(("job", "maxParallelTasks"), "maxParallelTasks must be -1 (no limit) or at least 1: "
+                           "with 0 no task of the job would ever run", code="max-parallel")]
+
+
+def check_slots(doc: Document, wl: Workload, slots_per_node: int) -> Iterator[Diagnostic]:
+    """A task that needs more slots than a node of its pool has is never scheduled, and the job never ends:
+    "make sure the maximum requiredSlots of any task is less than or equal to the taskSlotsPerNode of the
+    pool, otherwise the task will never run" (https://learn.microsoft.com/en-us/azure/batch/batch-parallel-node-tasks)."""
+    spots = [(("defaults", "slots"), wl.defaults.slots)] if wl.defaults.slots else []
+    spots += [(("tasks", g.index, "settings", "slots"), g.settings.slots) for g in wl.groups if g.settings.slots]
+    if wl.merge and wl.merge.settings.slots:
+        spots.append((("merge", "settings", "slots"), wl.merge.settings.slots))
+    for path, slots in spots:
+        if slots > slots_per_node:
+            yield doc.diagnostic(path, f"slots: {slots} is above the taskSlotsPerNode ({slots_per_node}) of pool "
+                                 f"'{wl.pool}': no node could ever run the task, so the job would never finish; "
+                                 "lower slots, or raise the pool's taskSlotsPerNode in the stack", code="slots")
+
+
+# --- outputs that would overwrite each other ------------------------------------------------------------
+
+LOGS = "logs"  # wire.py uploads the task's stdout and stderr to <task>/logs/
+_EXCLUSIVE = {frozenset({"success", "failure"})}  # never both uploaded by one run of a task
+
+
+def check_output_names(doc: Document, wl: Workload) -> Iterator[Diagnostic]:
+    """Two outputs of one task that land on one blob name lose one file: `train/metrics.json` and
+    `test/metrics.json` both become `<task>/metrics.json`. So does a file where the task's logs go."""
+    owners = [(("tasks", g.index), g.outputs) for g in wl.groups]
+    if wl.merge:
+        owners.append((("merge",), wl.merge.outputs))
+    for at, outputs in owners:
+        for j, out in enumerate(outputs):
+            problem = _logs_clash(out.pattern) or next(
+                (_clash_message(out.pattern, earlier.pattern) for earlier in outputs[:j]
+                 if frozenset({out.when, earlier.when}) not in _EXCLUSIVE and _clash(out.pattern, earlier.pattern)),
+                None)
+            if problem:
+                yield doc.diagnostic((*at, "outputs", j, "pattern"), problem, code="output-collision")
+
+
+def _clash(a: str, b: str) -> bool:
+    la, lb = landing(a), landing(b)
+    if has_wildcard(a) and has_wildcard(b):
+        return la == lb  # `x/*.json` and `y/*.json`: every name both folders have
+    if has_wildcard(a) or has_wildcard(b):
+        wild, plain = (la, lb) if has_wildcard(a) else (lb, la)
+        return glob_match(wild, plain)
+    return la == lb
+
+
+def _clash_message(pattern: str, earlier: str) -> str:
+    name = landing(pattern)
+    if has_wildcard(pattern) or has_wildcard(earlier):
+        return (f"output {pattern!r} can land on the same names as output {earlier!r} (both upload their matches "
+                f"as {name!r} below the task folder): one file would overwrite the other; put a wildcard where "
+                "their folders differ, so the folders are kept")
+    why = (f"output {pattern!r} lands on '<task>/{name}', as output {earlier!r} does: a plain path is uploaded "
+           "by its file name alone, so one would overwrite the other")
+    if "/" not in pattern.rstrip("/") or "/" not in earlier.rstrip("/"):
+        return f"{why}; rename one of the files"
+    folder = pattern.rsplit("/", 1)[0]
+    keep = (f"{folder.rsplit('/', 1)[0]}/" if "/" in folder else "") + f"*/{name}"
+    return f"{why}; a wildcard keeps the folders below its fixed ones: use {keep!r} instead of both"
+
+
+def _logs_clash(pattern: str) -> str | None:
+    """`<task>/logs/` holds stdout.txt and stderr.txt: an output file named `logs`, or a wildcard aimed at a
+    folder like it, would overwrite them or stop them from being downloaded beside it."""
+    name = landing(pattern)
+    first, _, rest = name.partition("/")
+    if has_wildcard(pattern):
+        aimed = first not in ("*", "**") and glob_match(first, LOGS) and any(
+            glob_match(rest, f) for f in ("stdout.txt", "stderr.txt"))
+        if not aimed:
+            return None
+    elif name != LOGS:
+        return None
+    return (f"output {pattern!r} would land on '<task>/{name}', where the task's stdout and stderr are uploaded "
+            f"('<task>/logs/'): rename it, or keep its folder with a wildcard")

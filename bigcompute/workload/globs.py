@@ -44,3 +44,12 @@ def glob_match(pattern: str, path: str) -> bool:
 
 def has_wildcard(pattern: str) -> bool:
     return any(c in pattern for c in "*?[")
+
+
+def landing(pattern: str) -> str:
+    """Where files of an output pattern land below `<job>/<task>/`: a plain path by its file name alone, a
+    wildcard's matches by their path below the pattern's fixed folders (Batch's rule; wire.py sends it)."""
+    if not has_wildcard(pattern):
+        return pattern.rstrip("/").rsplit("/", 1)[-1]
+    fixed = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    return pattern[fixed.rfind("/") + 1:]

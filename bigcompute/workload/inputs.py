@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
+from bigcompute.document.files import NotRegularFile, require_regular
+
 GLOB_CHARS = set("*?[")
+PRIVATE_FOLDERS = frozenset({".git", ".bigcompute"})
 
 
 class InputError(ValueError):
@@ -16,7 +20,7 @@ class InputError(ValueError):
 @dataclass(frozen=True)
 class InputFile:
     relpath: str  # POSIX path relative to the workload file's folder; also the path in the task's working dir
-    path: Path
+    path: Path  # the real path, symlinks resolved when checked: what is read and uploaded
     size: int
 
 
@@ -46,15 +50,20 @@ def repository_root(start: Path) -> Path:
 
 
 def resolve_inputs(entry: str, base: Path, root: Path) -> list[InputFile]:
-    """The files one `inputs:` path or glob names, sorted; raises InputError when it names none."""
+    """The files one `inputs:` path or glob names, sorted; raises InputError when it names none, or names
+    one that is not a regular file or that a symlink takes out of `base` (see `_check_target`)."""
     pattern = check_relative(entry, "input path")
+    path = base / pattern
     try:
+        # not only regular files: a FIFO or a device is refused below rather than silently skipped
         if GLOB_CHARS & set(entry):
-            candidates = sorted(p for p in base.glob(str(pattern)) if p.is_file())
-        elif (base / pattern).is_dir():
-            candidates = sorted(p for p in (base / pattern).rglob("*") if p.is_file())
-        elif (base / pattern).is_file():
-            candidates = [base / pattern]
+            candidates = sorted(p for p in base.glob(str(pattern)) if not p.is_dir())
+        elif path.is_dir():
+            found = list(path.rglob("*"))
+            _refuse_linked_folders(entry, found, base)
+            candidates = sorted(p for p in found if not p.is_dir())
+        elif path.exists() or path.is_symlink():
+            candidates = [path]
         else:
             candidates = None
     except ValueError as e:  # pathlib's own pattern rules, e.g. '**' not a whole path component
@@ -65,13 +74,72 @@ def resolve_inputs(entry: str, base: Path, root: Path) -> list[InputFile]:
         raise InputError(f"input {entry!r} does not exist (looked in {base})")
     if not candidates:
         raise InputError(f"input glob {entry!r} matches no files in {base}")
-    files = []
-    for path in candidates:
-        real = path.resolve()
-        if not real.is_relative_to(root):
-            raise InputError(f"input {path.relative_to(base).as_posix()!r} resolves outside the repository ({real})")
-        files.append(InputFile(path.relative_to(base).as_posix(), path, real.stat().st_size))
+    shown = [p.relative_to(base).as_posix() for p in candidates]
+    base, root = base.resolve(), root.resolve()
+    files = [_input_file(p, rel, base, root) for p, rel in zip(candidates, shown, strict=True)]
+    _refuse_ignored_targets([f for f in files if f.path != base / f.relpath], root)
     return files
+
+
+def _refuse_linked_folders(entry: str, found: list[Path], base: Path) -> None:
+    """A folder input does not descend into a symlinked folder: say so rather than leave its files out."""
+    linked = next((p for p in found if p.is_symlink() and p.is_dir()), None)
+    if linked is not None:
+        rel = linked.relative_to(base).as_posix()
+        raise InputError(f"input {entry!r} holds {rel!r}, a symlink to a folder, which a folder input does not "
+                         f"follow: list its files as an input of their own (e.g. '{rel}/*'), or copy them")
+
+
+def _input_file(path: Path, rel: str, base: Path, root: Path) -> InputFile:
+    real = path.resolve()
+    _check_target(rel, real, base, root)
+    try:
+        size = require_regular(real).st_size
+    except NotRegularFile as e:
+        raise InputError(f"input {rel!r} is {e}") from None
+    except OSError as e:
+        raise InputError(f"input {rel!r} cannot be read: {e.strerror or e}") from None
+    return InputFile(rel, real, size)
+
+
+def _check_target(rel: str, real: Path, base: Path, root: Path) -> None:
+    """Symlinks (the file or any folder on its path) must stay inside the inputs' own tree, the workload's
+    folder: a link to `../../.bigcompute/local/credentials.json` would upload the target's key. Nothing in
+    `.git/` or `.bigcompute/` is an input, linked or not."""
+    where = _shown(real, root)
+    if not real.is_relative_to(root):
+        raise InputError(f"input {rel!r} resolves outside the repository ({real})")
+    if real != base / rel and not real.is_relative_to(base):
+        raise InputError(f"input {rel!r} is a symlink to {where}, outside the workload's folder {_shown(base, root)}: "
+                         "copy the file into the folder, or move the workload beside its data")
+    private = PRIVATE_FOLDERS & set(real.relative_to(root).parts)
+    if private:
+        raise InputError(f"input {rel!r} points into {sorted(private)[0]}/ ({where}), which holds the repository's "
+                         "or the local target's private files; it is never an input")
+
+
+def _refuse_ignored_targets(linked: list[InputFile], root: Path) -> None:
+    """A symlink may not point at a file git ignores: ignored files are where secrets live (`.env`, keys).
+    One `git check-ignore` for all of them; outside a git work tree only the tree rule applies."""
+    if not linked or not (root / ".git").exists():
+        return
+    names = {f.path.relative_to(root).as_posix(): f for f in linked}
+    try:
+        run = subprocess.run(["git", "-C", str(root), "check-ignore", "-z", "--stdin"], input="\0".join(names),
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):  # no git: the tree rule above still holds
+        return
+    if run.returncode != 0:  # 1: nothing ignored; 128: not a work tree (e.g. a bare `.git` folder)
+        return
+    ignored = [names[n] for n in run.stdout.split("\0") if n in names]
+    if ignored:
+        first = ignored[0]
+        raise InputError(f"input {first.relpath!r} is a symlink to {_shown(first.path, root)}, which git ignores: "
+                         "ignored files often hold secrets, so a link to one is never an input")
+
+
+def _shown(path: Path, root: Path) -> str:
+    return repr(path.relative_to(root).as_posix()) if path.is_relative_to(root) else str(path)
 
 
 def file_digest(path: Path) -> str:

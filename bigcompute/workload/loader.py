@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,8 +27,9 @@ class LoadedWorkload:
 
 
 def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS,
-                  pools: Iterable[str] | None = None, root: Path | None = None) -> LoadedWorkload:
-    """Load one workload file; raises WorkloadError listing every problem found."""
+                  pools: Iterable[str] | Mapping[str, int] | None = None, root: Path | None = None) -> LoadedWorkload:
+    """Load one workload file; raises WorkloadError listing every problem found. `pools`: the stack's pool
+    names, or a mapping of each to its taskSlotsPerNode (then tasks' slots are checked against it)."""
     path = Path(path)
     try:
         doc = load_document(path)
@@ -36,16 +37,19 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
         raise WorkloadError(e.diagnostics) from None
     problems = check_schema(doc, packaged_validator("bigcompute.workload", "workload.schema.json"))
     if not problems:
-        problems = checks.check_values(doc)
+        problems = checks.check_values(doc) + checks.check_job_limits(doc)
     if problems:
         raise WorkloadError(problems)
     workload = build_workload(doc.data, path)
     files, problems = checks.check_inputs(doc, workload, root or repository_root(path.resolve().parent))
     problems += list(checks.check_paths(doc, workload))
+    problems += list(checks.check_output_names(doc, workload))
     if pools is not None and workload.pool not in set(pools):
         known = ", ".join(sorted(pools)) or "none"
         problems.append(doc.diagnostic(("pool",), f"pool '{workload.pool}' is not a pool of the stack "
                                        f"(pools: {known})", code="unknown-pool"))
+    elif isinstance(pools, Mapping):
+        problems += list(checks.check_slots(doc, workload, pools[workload.pool]))
     compiled, template_problems = checks.compile_groups(doc, workload)
     problems += template_problems
     if not template_problems:
@@ -63,7 +67,8 @@ def workload_files(paths: Iterable[str | Path]) -> Iterator[Path]:
     """The workload files named by `paths`: files as given, folders searched (not recursively) for YAML."""
     for p in map(Path, paths):
         if p.is_dir():
-            yield from sorted(f for f in p.iterdir() if f.suffix in WORKLOAD_SUFFIXES and f.is_file())
+            # not only regular files: a FIFO or a device named *.yaml is refused by the loader, not skipped
+            yield from sorted(f for f in p.iterdir() if f.suffix in WORKLOAD_SUFFIXES and not f.is_dir())
         else:
             yield p
 

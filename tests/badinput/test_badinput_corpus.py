@@ -10,6 +10,7 @@ file reports the expected diagnostic code. Broken stack files go through `valida
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import textwrap
@@ -82,7 +83,7 @@ def corpus_cases() -> list[Case]:
     return cases
 
 
-# Made at test time rather than committed: over 2 MiB, or a symlink whose target must lie outside the repo.
+# Made at test time rather than committed: over 2 MiB, a symlink (out of the repo, or to its private files), or a FIFO.
 def _oversized_workload(folder: Path) -> None:
     head = "apiVersion: bigcompute/v1\nkind: Workload\nname: oversized\npool: cpu\ntasks:\n  - {id: a, command: x}\n"
     (folder / "oversized.yaml").write_text(head + "# padding\n" * (TOO_LARGE // 10 + 1))
@@ -106,12 +107,49 @@ def _symlink_escape(folder: Path) -> None:
         "inputs: [escape/innocent.csv]\ntasks:\n  - {id: a, command: x}\n")
 
 
+def _symlinked_secret(case: str, name: str, target: str) -> Callable[[Path], None]:
+    """A link inside the workloads folder to a private file of the repository (the local target's key,
+    `.git/config`): the file exists, so only the symlink rule stands between it and the inputs container."""
+    def make(folder: Path) -> None:
+        secret = folder.parent / target
+        secret.parent.mkdir(parents=True, exist_ok=True)
+        if not secret.exists():
+            secret.write_text("[core]\n")
+        (folder / "links").mkdir(exist_ok=True)
+        (folder / "links" / name).symlink_to(Path("../..") / target)
+        (folder / f"{case}.yaml").write_text(
+            f"apiVersion: bigcompute/v1\nkind: Workload\nname: {case}\npool: cpu\n"
+            f"inputs: [links/{name}]\ntasks:\n  - {{id: a, command: cat links/{name}}}\n")
+    return make
+
+
+def _fifo_input(folder: Path) -> None:
+    (folder / "fifos").mkdir(exist_ok=True)
+    os.mkfifo(folder / "fifos" / "pipe.csv")
+    (folder / "input-fifo.yaml").write_text("apiVersion: bigcompute/v1\nkind: Workload\nname: fifo-input\n"
+                                            "pool: cpu\ninputs: ['fifos/*.csv']\ntasks:\n  - {id: a, command: x}\n")
+
+
+def _fifo_file(name: str) -> Callable[[Path], None]:
+    return lambda folder: os.mkfifo(folder / name)
+
+
 GENERATED: dict[str, tuple[Case, Callable[[Path], None]]] = {
     c.id: (c, make) for c, make in [
         (Case("workloads", "oversized.yaml", (Expect("", 1, 1, "too-large"),)), _oversized_workload),
         (Case("workloads", "symlink-escape.yaml", (Expect("", 5, 10, "input"),)), _symlink_escape),
         (Case("stacks", "oversized.yaml", (Expect("", 1, 1, "too-large"),)), _oversized_stack),
         (Case("formulas", "oversized.formula", (Expect("", 1, 8193, "Batch allows at most 8192"),)), _oversized_formula),
+        (Case("workloads", "input-symlink-to-credentials.yaml", (Expect("", 5, 10, "input"),)),
+         _symlinked_secret("input-symlink-to-credentials", "creds.json", ".bigcompute/local/credentials.json")),
+        (Case("workloads", "input-symlink-to-git-config.yaml", (Expect("", 5, 10, "input"),)),
+         _symlinked_secret("input-symlink-to-git-config", "cfg", ".git/config")),
+        (Case("workloads", "input-fifo.yaml", (Expect("", 5, 10, "input"),)), _fifo_input),
+        (Case("workloads", "workload-is-a-fifo.yaml", (Expect("", 1, 1, "not-a-file"),)),
+         _fifo_file("workload-is-a-fifo.yaml")),
+        (Case("stacks", "stack-is-a-fifo.yaml", (Expect("", 1, 1, "not-a-file"),)), _fifo_file("stack-is-a-fifo.yaml")),
+        (Case("formulas", "formula-is-a-fifo.formula", (Expect("", 1, 1, "not a regular file"),)),
+         _fifo_file("formula-is-a-fifo.formula")),
     ]
 }
 CASES = corpus_cases() + [c for c, _ in GENERATED.values()]

@@ -78,11 +78,101 @@ def all_steps() -> Iterator[tuple[str, dict[str, Any]]]:
         yield "actions/setup", step
 
 
-def test_actions_are_pinned_by_major_version():
+PINNED = re.compile(r"[\w.-]+/[\w.-]+@[0-9a-f]{40}")
+VERSION_COMMENT = re.compile(r"uses: \S+@[0-9a-f]{40}  # v\d+(\.\d+)*$")
+
+
+def test_actions_are_pinned_by_commit_sha():
+    """A tag can be moved to other code by whoever controls the action's repository; a commit cannot."""
     for where, step in all_steps():
         action = step.get("uses")
         if action and not action.startswith("./"):
-            assert re.fullmatch(r"[\w.-]+/[\w.-]+@v\d+", action), f"{where}: {action} is not pinned to a major version"
+            assert PINNED.fullmatch(action), f"{where}: {action} is not pinned to a commit SHA"
+    files = [*WORKFLOWS.glob("*.yml"), REPO / ".github" / "actions" / "setup" / "action.yml"]
+    for path in files:
+        for line in path.read_text().splitlines():
+            if "uses: " in line and "uses: ./" not in line:  # the version the SHA is, for readers and updaters
+                assert VERSION_COMMENT.search(line), f"{path.name}: {line.strip()} lacks its '# vX.Y.Z' comment"
+
+
+# --- CI trust: no Azure token for a pull request's code before a reviewer read it -----------------------
+
+REVIEWED = re.compile(r"preview-\$\{\{ matrix\.stack \}\}|preview-[\w-]+")
+
+
+def untrusted_triggers(workflow: dict[str, Any]) -> set[str]:
+    on = workflow["on"]
+    names = {on} if isinstance(on, str) else set(on)
+    return names & {"pull_request", "pull_request_target", "issue_comment", "workflow_run"}
+
+
+def privileged_jobs_outside_review(workflow: dict[str, Any]) -> list[str]:
+    """Jobs of a pull-request workflow that could get an Azure token without a reviewer's approval: an OIDC
+    token (`id-token: write`, or `write-all`) in a job that runs in no `preview-<stack>` environment, or in
+    a deploy environment (whose identities may write)."""
+    found = []
+    for name, job in workflow["jobs"].items():
+        permissions = job.get("permissions", workflow.get("permissions", {}))
+        oidc = permissions == "write-all" or (isinstance(permissions, dict) and permissions.get("id-token") == "write")
+        environment = job.get("environment")
+        environment = environment.get("name") if isinstance(environment, dict) else environment
+        if (oidc or uses(job, "azure/login")) and not (environment and REVIEWED.fullmatch(str(environment))):
+            found.append(name)
+    return found
+
+
+def test_pull_request_code_gets_no_azure_token_before_review():
+    workflow = load("pull-request.yml")
+    assert untrusted_triggers(workflow) == {"pull_request"}, "pull_request_target would run with the base's secrets"
+    assert workflow["permissions"] == {"contents": "read"}
+    assert privileged_jobs_outside_review(workflow) == []
+    for name, job in workflow["jobs"].items():
+        if name != "preview":
+            assert "permissions" not in job and not uses(job, "azure/login"), f"{name} needs no Azure identity"
+        for checkout in uses(job, "actions/checkout"):
+            assert checkout["with"]["persist-credentials"] is False, f"{name}: the token stays out of .git/config"
+
+
+@pytest.mark.parametrize("mistake", ["no environment", "a deploy environment", "workflow-wide token",
+                                     "login in another job"])
+def test_the_trust_check_catches_a_privileged_job_outside_review(mistake):
+    """The check above must fail on the workflows it guards against: each mistake, made on a copy."""
+    workflow = load("pull-request.yml")
+    jobs = workflow["jobs"]
+    if mistake == "no environment":
+        del jobs["preview"]["environment"]
+    elif mistake == "a deploy environment":
+        jobs["preview"]["environment"] = "${{ matrix.stack }}"
+    elif mistake == "workflow-wide token":
+        workflow["permissions"] = {"contents": "read", "id-token": "write"}
+    else:
+        jobs["test"]["steps"].append(uses(jobs["preview"], "azure/login")[0])
+    assert privileged_jobs_outside_review(workflow)
+
+
+def test_pull_request_preview_is_reviewed_read_only_and_per_stack():
+    jobs = load("pull-request.yml")["jobs"]
+    preview = jobs["preview"]
+    assert preview["environment"] == "preview-${{ matrix.stack }}"
+    assert preview["permissions"] == {"contents": "read", "id-token": "write"}
+    assert preview["strategy"]["matrix"]["stack"] == STACKS
+    # a pull request from a fork gets no OIDC token; without a backend there is nothing to preview
+    assert preview["if"] == ("vars.PULUMI_BACKEND_URL != '' && "
+                             "github.event.pull_request.head.repo.full_name == github.repository")
+    assert jobs["preview-skipped"]["if"] == ("vars.PULUMI_BACKEND_URL == '' || "
+                                             "github.event.pull_request.head.repo.full_name != github.repository")
+    assert "::notice title=pulumi preview skipped" in scripts(jobs["preview-skipped"])
+    # the environment's identity only: no fallback to a repository-wide secret or variable of another identity
+    assert preview["env"]["AZURE_CLIENT_ID"] == preview["env"]["ARM_CLIENT_ID"] == "${{ vars.AZURE_CLIENT_ID }}"
+    assert not any("secrets." in str(value) for value in preview["env"].values())
+
+    [login] = uses(preview, "azure/login")
+    assert set(login["with"]) == {"client-id", "tenant-id", "subscription-id"}
+    [pulumi] = uses(preview, "pulumi/actions")
+    assert (pulumi["with"]["command"], pulumi["with"]["stack-name"]) == ("preview", "${{ matrix.stack }}")
+    assert pulumi["with"]["refresh"] is False, "a refresh writes state; the preview identity only reads it"
+    assert "upsert" not in pulumi["with"], "creating a stack writes state"
+    assert steps(preview).index(login) < steps(preview).index(pulumi)
 
 
 def test_pull_request_checks():
@@ -110,26 +200,6 @@ def test_pull_request_checks():
     assert "make test" in scripts(jobs["test"])
 
 
-def test_pull_request_preview_logs_in_with_oidc_or_skips_with_a_notice():
-    preview = load("pull-request.yml")["jobs"]["preview"]
-    assert preview["permissions"]["id-token"] == "write"
-    assert preview["strategy"]["matrix"]["stack"] == STACKS
-    condition = preview["env"]["AZURE_CONFIGURED"]
-    assert "vars.AZURE_CLIENT_ID" in condition and "secrets.AZURE_CLIENT_ID" in condition
-    # a pull request from a fork gets no OIDC token: skipped as well
-    assert "github.event.pull_request.head.repo.full_name == github.repository" in condition
-
-    first, *rest = steps(preview)
-    assert first["if"] == "env.AZURE_CONFIGURED != 'true'"
-    assert first["run"].startswith("echo \"::notice title=pulumi preview skipped")
-    assert all(step["if"] == "env.AZURE_CONFIGURED == 'true'" for step in rest)
-    [login] = uses(preview, "azure/login")
-    assert set(login["with"]) == {"client-id", "tenant-id", "subscription-id"}
-    [pulumi] = uses(preview, "pulumi/actions")
-    assert (pulumi["with"]["command"], pulumi["with"]["stack-name"]) == ("preview", "${{ matrix.stack }}")
-    assert rest.index(login) < rest.index(pulumi)
-
-
 @pytest.mark.parametrize("stack", ["dev", "prod"])
 def test_deploy_runs_pulumi_up_then_apply_never_twice_at_once(stack):
     workflow = load("deploy.yml")
@@ -152,3 +222,11 @@ def test_prod_waits_for_dev_and_for_approval():
     # the required reviewers are a setting of the `prod` environment (docs/gitops.md)
     assert jobs["prod"]["environment"] == "prod"
     assert jobs["dev"]["environment"] == "dev"
+
+
+def test_each_stack_deploys_as_its_own_identity():
+    """One environment per stack, so one identity per stack; none is a preview environment (read-only)."""
+    jobs = load("deploy.yml")["jobs"]
+    environments = [job["environment"] for job in jobs.values()]
+    assert sorted(environments) == STACKS
+    assert not any(REVIEWED.fullmatch(e) for e in environments)

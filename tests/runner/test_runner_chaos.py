@@ -83,3 +83,45 @@ def test_storage_stopping_during_sync_then_next_apply_uploads_only_what_is_missi
     finally:
         os.killpg(storage.pid, signal.SIGTERM)
         storage.wait()
+
+
+def _stopped_storage(repo, instant_target, tmp_path_factory) -> Target:
+    """The local target with its own Azurite, which then stops: the emulator still answers, storage does not."""
+    location, port = tmp_path_factory.mktemp("azurite-down"), az.free_port()
+    storage = _start_azurite(location, port)
+    os.killpg(storage.pid, signal.SIGTERM)
+    storage.wait()
+    target = Target(**{**instant_target.__dict__, "blob_endpoint": az.blob_endpoint(port)})
+    write_local_files(repo, target)
+    return target
+
+
+def test_runner_commands_say_in_one_line_that_storage_is_down(repo, instant_target, tmp_path_factory):
+    target = _stopped_storage(repo, instant_target, tmp_path_factory)
+    write_workload(repo, f"down-{uuid.uuid4().hex[:6]}", "tasks:\n  - {id: a, command: exit 0}\n")
+    port = target.blob_endpoint.split(":")[-1].split("/")[0]
+    for command in (["apply", "--stack", "test", "--wait"], ["plan", "--stack", "test"], ["status", "--stack", "test"]):
+        result = CliRunner().invoke(cli, command)
+        assert result.exit_code == 1, result.output
+        assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
+        assert result.output.strip().splitlines()[-1].endswith(
+            f"storage at http://127.0.0.1:{port} is not reachable: run `bigcompute local up`"), result.output
+
+
+def test_storage_stopping_mid_command_ends_in_one_line_not_a_traceback(repo, instant_target, tmp_path_factory,
+                                                                     capsys):
+    """Once the SDK's retries are spent, the connection error becomes the same sentence (exit 1)."""
+    from bigcompute.cli.deploy import guarded
+    from bigcompute.runner.clients import RetrySettings
+
+    target = _stopped_storage(repo, instant_target, tmp_path_factory)
+    clients = connect(target, RetrySettings(total=1, backoff_factor=0.01))
+    port = target.blob_endpoint.split(":")[-1].split("/")[0]
+    try:
+        code = guarded(lambda term: len(list(clients.container("inputs").list_blobs())))
+    finally:
+        clients.close()
+    assert code == 1
+    err = capsys.readouterr().err
+    assert f"storage at http://127.0.0.1:{port} is not reachable: run `bigcompute local up`" in err
+    assert "Traceback" not in err

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from bigcompute.runner.download import download, list_outputs, manifest, safe_destination
-from bigcompute.runner.errors import DeployError, LeaseHeld
+from bigcompute.runner.errors import DeployError, LeaseHeld, LeaseLost
 from bigcompute.runner.lease import workload_lease
 
 
@@ -50,3 +50,64 @@ def test_second_apply_of_a_workload_is_told_who_holds_it(clients):
         pass
     with workload_lease(inputs, name):  # released on exit: the next apply gets it
         pass
+
+
+@pytest.fixture
+def quick_renewal(monkeypatch):
+    """Renew every 50 ms, and an event set when the renewer gives the lease up (it logs why)."""
+    import threading
+
+    from bigcompute.runner import lease as lease_module
+
+    given_up = threading.Event()
+    monkeypatch.setattr(lease_module, "RENEW_EVERY", 0.05)
+    monkeypatch.setattr(lease_module.log, "warning", lambda *args: given_up.set())
+    return given_up
+
+
+def _take_over(container, name: str):
+    """What another apply does to a stuck lease: break it and take it."""
+    from azure.storage.blob import BlobLeaseClient
+
+    other = BlobLeaseClient(container.get_blob_client(f".locks/{name}"))
+    other.break_lease(lease_break_period=0)
+    other.acquire(lease_duration=15)
+    return other
+
+
+def test_a_lease_broken_from_outside_is_noticed_not_ignored(clients, quick_renewal):
+    inputs = clients.container("inputs")
+    name = f"broken-{uuid.uuid4().hex[:6]}"
+    with workload_lease(inputs, name) as held:
+        held.check("anything")  # still ours
+        other = _take_over(inputs, name)
+        assert quick_renewal.wait(10), "the renewer never reported the failed renewal"
+        with pytest.raises(LeaseLost, match=rf"the lease on workload {name} was lost \(renewal refused: HTTP 409 "
+                                            r"\w+\), so another apply may hold it now; stopped before uploading"):
+            held.check("uploading")
+    other.release()
+
+
+def test_apply_stops_before_its_next_side_effect_once_the_lease_is_lost(repo, local_files, clients, quick_renewal):
+    from bigcompute.runner.apply import Hooks, apply_workload
+    from bigcompute.runner.plan import make_plan
+    from bigcompute.workload import load_workload
+    from tests.runner.conftest import write_workload
+
+    name = f"stolen-{uuid.uuid4().hex[:6]}"
+    (repo / "workloads" / "data").mkdir()
+    (repo / "workloads" / "data" / "a.txt").write_text("a")
+    loaded = load_workload(write_workload(repo, name, "inputs: [data/a.txt]\ntasks:\n  - {id: a, command: x}\n"))
+    [wp] = make_plan(clients, [loaded], 50).workloads
+    taken = []
+
+    def step(message: str) -> None:
+        if message.startswith("uploading"):  # another apply takes the lease just before the upload
+            taken.append(_take_over(clients.container("inputs"), name))
+            assert quick_renewal.wait(10)
+
+    with pytest.raises(LeaseLost, match="stopped before uploading inputs"):
+        apply_workload(clients, wp, Hooks(step=step))
+    taken[0].release()
+    assert not list(clients.container("inputs").list_blobs(name_starts_with=f"{name}/"))
+    assert not [j for j in clients.batch.list_jobs() if j.id.startswith(f"{name}-")]
