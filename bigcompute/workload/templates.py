@@ -3,19 +3,30 @@
 Python's format mini-language gives format specs (`{seed:04d}`, `{rate:.3f}`), but its attribute and
 index lookups (`{x.__class__}`) would let a workload file reach into Python objects: only bare
 names are allowed.
+
+Commands run under `/bin/sh -c`, so a value filled into a command is shell-quoted after its format
+spec (`shlex.quote`: `42`, `clip_01.mp4`, `a/b.csv` stay as they are; `$(touch X).mp4` becomes one
+literal word). `{name!raw}` inserts a value as it is, in commands only, for those who build shell
+syntax on purpose. A placeholder inside quotes would be quoted twice, so it is refused.
 """
 
 from __future__ import annotations
 
 import re
-import string
-from collections.abc import Mapping
+import shlex
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
-_FORMATTER = string.Formatter()
 MAX_FORMAT_WIDTH = 1000  # a command line is at most 8,000 characters; `{x:999999999d}` would exhaust memory
 _NUMBER = re.compile(r"[0-9]+")
+_FIELD = re.compile(r"([^!:]*)(?:!([^:]*))?(?::(.*))?", re.DOTALL)  # name[!conversion][:spec]
+RAW = "raw"
+_BRACES = "(write '{{' and '}}' for literal braces)"
+
+# Sweeps repeat each parameter value across many tasks: quote each formatted text once.
+_quote = lru_cache(maxsize=4096)(shlex.quote)
 
 
 class TemplateError(ValueError):
@@ -25,42 +36,151 @@ class TemplateError(ValueError):
 
 
 @dataclass(frozen=True)
+class Field:
+    name: str
+    spec: str = ""
+    raw: bool = False
+
+
+@dataclass(frozen=True)
 class Template:
     text: str
     fields: frozenset[str]
+    parts: tuple[tuple[str, Field | None], ...] = ()  # (literal text, field after it); set for shell templates
 
     def render(self, values: Mapping[str, Any]) -> str:
         try:
-            return self.text.format_map(values) if self.fields else self._literal
+            if not self.fields:
+                return self._literal
+            return self._render_shell(values) if self.parts else self.text.format_map(values)
         except (ValueError, TypeError, KeyError) as e:
             raise TemplateError(f"cannot fill template {self.text!r}: {e}", self.text) from None
+
+    def _render_shell(self, values: Mapping[str, Any]) -> str:
+        out = []
+        for literal, f in self.parts:
+            out.append(literal)
+            if f is not None:
+                text = format(values[f.name], f.spec)
+                out.append(text if f.raw else _quote(text))
+        return "".join(out)
 
     @property
     def _literal(self) -> str:
         return self.text.replace("{{", "{").replace("}}", "}")
 
 
-def parse_template(text: str, known: frozenset[str] | set[str]) -> Template:
-    """Parse and check a template against the placeholders available to it."""
-    fields: set[str] = set()
-    try:
-        parsed = list(_FORMATTER.parse(text))
-    except ValueError as e:
-        raise TemplateError(f"malformed template: {e} (write '{{{{' and '}}}}' for literal braces)") from None
-    for _, name, spec, conversion in parsed:
-        if name is None:
-            continue
-        if name == "" or not name.isidentifier():
-            raise TemplateError(f"placeholder {{{name}}} must be a plain name such as {{seed}}")
-        if conversion:
-            raise TemplateError(f"placeholder {{{name}!{conversion}}}: conversions are not supported")
-        if spec and "{" in spec:
-            raise TemplateError(f"placeholder {{{name}:{spec}}}: nested placeholders are not supported")
-        if spec and any(len(n.lstrip("0")) > 4 or int(n) > MAX_FORMAT_WIDTH for n in _NUMBER.findall(spec)):
-            raise TemplateError(f"placeholder {{{name}:{spec[:20]}}}: width and precision must be at most "
-                                f"{MAX_FORMAT_WIDTH}")
-        if name not in known:
-            options = ", ".join(sorted(known)) or "none"
-            raise TemplateError(f"unknown placeholder {{{name}}}; available here: {options}")
-        fields.add(name)
-    return Template(text, frozenset(fields))
+def parse_template(text: str, known: frozenset[str] | set[str], *, shell: bool = False) -> Template:
+    """Parse and check a template against the placeholders available to it; `shell` for commands."""
+    parts = split_template(text)
+    for _, f in parts:
+        if f is not None:
+            _check_field(f, known)
+            if f.raw and not shell:
+                raise TemplateError(f"placeholder {{{f.name}!raw}}: the raw form is for commands only; other "
+                                    "fields never reach a shell and take values as they are: write "
+                                    f"{{{f.name}}}")
+    if shell:
+        for f, quote in _shell_context(parts):
+            if quote and not f.raw:
+                fix = "the backslash" if quote == _BACKSLASH else "the quotes around it"
+                raise TemplateError(f"placeholder {{{f.name}}} is {quote}: values are shell-quoted for you, so "
+                                    f"remove {fix} (or write {{{f.name}!raw}} to insert the value as it is)")
+    fields = frozenset(f.name for _, f in parts if f is not None)
+    return Template(text, fields, tuple(parts) if shell and fields else ())
+
+
+def split_template(text: str) -> list[tuple[str, Field | None]]:
+    """(literal text, field that follows it) pairs, as `string.Formatter.parse` splits a format string,
+    plus the `!raw` conversion it cannot read."""
+    parts: list[tuple[str, Field | None]] = []
+    literal: list[str] = []
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c in "{}" and text.startswith(c * 2, i):
+            literal.append(c)
+            i += 2
+        elif c == "}":
+            raise TemplateError(f"malformed template: single '}}' at column {i + 1} {_BRACES}")
+        elif c == "{":
+            end = text.find("}", i)
+            if end < 0:
+                raise TemplateError(f"malformed template: '{{' at column {i + 1} is never closed {_BRACES}")
+            parts.append(("".join(literal), _field(text[i + 1:end])))
+            literal = []
+            i = end + 1
+        else:
+            literal.append(c)
+            i += 1
+    if literal:
+        parts.append(("".join(literal), None))
+    return parts
+
+
+def _field(body: str) -> Field:
+    m = _FIELD.fullmatch(body)
+    name, conversion, spec = m.group(1), m.group(2), m.group(3) or ""
+    if "{" in body:
+        raise TemplateError(f"placeholder {{{body}}}: nested placeholders are not supported")
+    if name == "" or not name.isidentifier():
+        raise TemplateError(f"placeholder {{{name}}} must be a plain name such as {{seed}}")
+    if conversion is not None and conversion != RAW:
+        raise TemplateError(f"placeholder {{{name}!{conversion}}}: conversions are not supported "
+                            "(only {name!raw}, in commands)")
+    return Field(name, spec, conversion == RAW)
+
+
+def _check_field(f: Field, known: frozenset[str] | set[str]) -> None:
+    if f.spec and any(len(n.lstrip("0")) > 4 or int(n) > MAX_FORMAT_WIDTH for n in _NUMBER.findall(f.spec)):
+        raise TemplateError(f"placeholder {{{f.name}:{f.spec[:20]}}}: width and precision must be at most "
+                            f"{MAX_FORMAT_WIDTH}")
+    if f.name not in known:
+        options = ", ".join(sorted(known)) or "none"
+        raise TemplateError(f"unknown placeholder {{{f.name}}}; available here: {options}")
+
+
+_QUOTES = {"'": "inside single quotes", '"': "inside double quotes"}
+_BACKSLASH = "right after a backslash"
+_WORD_START = " \t\n;&|()"
+
+
+def _shell_context(parts: list[tuple[str, Field | None]]) -> Iterator[tuple[Field, str | None]]:
+    """Each field with the quoting /bin/sh reads it in (inside quotes, right after a backslash, or None), following the POSIX shell's quoting rules over the literal text around it: quotes,
+    backslashes, comments, and `$(...)` / backticks, which open a fresh quoting context."""
+    stack: list[str] = []  # open contexts: ' " ` $( ( and # (a comment)
+    prev = " "
+    for literal, f in parts:
+        i, n = 0, len(literal)
+        escaped = False
+        while i < n:
+            c, top = literal[i], stack[-1] if stack else None
+            if top in ("'", "#"):
+                if c == ("'" if top == "'" else "\n"):
+                    stack.pop()
+            elif c == "\\":
+                i += 1
+                escaped = i == n
+            elif c == '"':
+                stack.pop() if top == '"' else stack.append('"')
+            elif top == '"' and not literal.startswith("$(", i) and c != "`":
+                pass
+            elif c == "'":
+                stack.append("'")
+            elif c == "`":
+                stack.pop() if top == "`" else stack.append("`")
+            elif literal.startswith("$(", i):
+                stack.append("$(")
+                i += 1
+            elif c == "(":
+                stack.append("(")
+            elif c == ")" and top in ("(", "$("):
+                stack.pop()
+            elif c == "#" and prev in _WORD_START:
+                stack.append("#")  # a comment, to the end of its line
+            prev = literal[i] if i < n else prev
+            i += 1
+        if f is not None:
+            top = stack[-1] if stack else None
+            yield f, _QUOTES.get(top or "") or (_BACKSLASH if escaped else None)
+            prev = "x"
