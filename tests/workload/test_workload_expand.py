@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from azure.batch import models as batch
+from azure.storage.blob import BlobClient
 
 from bigcompute.workload import count_tasks, iter_tasks, load_workload
 from bigcompute.workload.build import build_workload
@@ -153,4 +154,6 @@ def test_resource_urls_encode_the_blob_name(write, repo, name, encoded):
     lw, [task] = tasks_of(write, f"inputs: ['data/{name}']\ntasks:\n  - {{id: a, command: x}}\n")
     [resource] = task_body(task, lw.workload, "j", CTX, {f"data/{name}": "f" * 64})["resourceFiles"]
     assert resource["httpUrl"] == f"{CTX.inputs_url}/demo/{'f' * 32}/data/{encoded}"
+    # How Azure's own client reads the URL back: the blob the runner uploaded under its plain name.
+    assert BlobClient.from_blob_url(resource["httpUrl"]).blob_name == f"demo/{'f' * 32}/data/{name}"
     assert resource["filePath"] == f"data/{name}"
