@@ -71,7 +71,8 @@ def compile_group(group: TaskGroup, workload: Workload) -> CompiledGroup:
     return CompiledGroup(
         group=group,
         id=parse_template(group.id, known),
-        command=parse_template(group.command, known, shell=True),
+        command=parse_template(group.command, known, shell=True).trusting(
+            {"index", *(p.name for p in group.parameters if p.numeric)}),
         display_name=parse_template(group.display_name, known) if group.display_name else None,
         env=tuple((k, parse_template(v, known)) for k, v in group.env.items()),
         outputs=tuple((parse_template(o.pattern, known), o.when) for o in group.outputs),

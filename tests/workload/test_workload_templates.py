@@ -91,3 +91,25 @@ def test_malformed_placeholders_are_refused(text, shell, message):
     with pytest.raises(TemplateError) as info:
         parse_template(text, KNOWN, shell=shell)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize("text, value, expected", [
+    ("run {seed:04d} {seed:.2f} {seed:,} {seed:x} {seed:+}", 1234, "run 1234 1234.00 1,234 4d2 +1234"),
+    ("run {seed:5d}", 7, "run '    7'"),  # space padding: still quoted
+    ("run {seed: }", 7, "run ' 7'"),
+    ("run {seed:*>3}", 7, "run '**7'"),
+    ("run {seed:c}", 59, "run ';'"),
+])
+def test_fields_known_to_be_numbers_skip_quoting_only_when_the_spec_keeps_them_plain(text, value, expected):
+    template = parse_template(text, KNOWN, shell=True).trusting({"seed"})
+    assert template.render({"seed": value}) == expected
+
+
+def test_a_sweep_of_text_values_is_quoted_and_a_sweep_of_numbers_renders_plainly(write):
+    from bigcompute.workload import iter_tasks, load_workload
+
+    lw = load_workload(write("apiVersion: bigcompute/v1\nkind: Workload\nname: demo\npool: cpu\ntasks:\n"
+                             "  - id: t{index}\n    command: run {n:03d} {s} {index}\n"
+                             "    sweep: {n: {start: 0, stop: 2}, s: {values: ['a b', 1]}}\n"))
+    assert [t.command for t in iter_tasks(lw.workload, lw.files)] == [
+        "run 000 'a b' 0", "run 000 1 1", "run 001 'a b' 2", "run 001 1 3"]
