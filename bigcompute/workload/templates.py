@@ -50,7 +50,6 @@ class Template:
     text: str
     fields: frozenset[str]
     parts: tuple[tuple[str, Field | None], ...] = ()  # (literal text, field after it); set for shell templates
-
     plain: str | None = None  # the text as a str.format string, when no value needs quoting
 
     def render(self, values: Mapping[str, Any]) -> str:
@@ -172,41 +171,53 @@ _WORD_START = " \t\n;&|()"
 
 
 def _shell_context(parts: list[tuple[str, Field | None]]) -> Iterator[tuple[Field, str | None]]:
-    """Each field with the quoting /bin/sh reads it in (inside quotes, right after a backslash, or None), following the POSIX shell's quoting rules over the literal text around it: quotes,
-    backslashes, comments, and `$(...)` / backticks, which open a fresh quoting context."""
-    stack: list[str] = []  # open contexts: ' " ` $( ( and # (a comment)
-    prev = " "
+    """Each field with the quoting /bin/sh reads it in: inside quotes, right after a backslash, or None."""
+    quoting = _ShellQuoting()
     for literal, f in parts:
-        i, n = 0, len(literal)
-        escaped = False
+        quoting.read(literal)
+        if f is not None:
+            yield f, quoting.context()
+            quoting.prev = "x"  # the value is a word's text
+
+
+class _ShellQuoting:
+    """The POSIX shell's quoting state over a command's text: quotes, backslashes, comments, and `$(...)`
+    and backticks, which open a fresh quoting context (`"$(cat {file})"` reads the value unquoted).
+    https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html#tag_19_02"""
+
+    def __init__(self) -> None:
+        self.stack: list[str] = []  # open contexts: ' " ` $( ( and # (a comment, to the end of its line)
+        self.prev = " "
+        self.escaped = False  # the text ended with an unquoted backslash
+
+    def context(self) -> str | None:
+        top = self.stack[-1] if self.stack else ""
+        return _QUOTES.get(top) or (_BACKSLASH if self.escaped else None)
+
+    def read(self, text: str) -> None:
+        i, n, stack = 0, len(text), self.stack
+        self.escaped = False
         while i < n:
-            c, top = literal[i], stack[-1] if stack else None
+            c, top = text[i], stack[-1] if stack else None
+            opens_substitution = text.startswith("$(", i)
             if top in ("'", "#"):
                 if c == ("'" if top == "'" else "\n"):
                     stack.pop()
             elif c == "\\":
                 i += 1
-                escaped = i == n
-            elif c == '"':
-                stack.pop() if top == '"' else stack.append('"')
-            elif top == '"' and not literal.startswith("$(", i) and c != "`":
-                pass
-            elif c == "'":
-                stack.append("'")
+                self.escaped = i == n
+            elif c == '"' and top == '"':
+                stack.pop()
+            elif top == '"' and not opens_substitution and c != "`":
+                pass  # inside double quotes only $( and ` start something
+            elif c in "\"'(" or opens_substitution:
+                stack.append("$(" if opens_substitution else c)
+                i += opens_substitution
             elif c == "`":
-                stack.pop() if top == "`" else stack.append("`")
-            elif literal.startswith("$(", i):
-                stack.append("$(")
-                i += 1
-            elif c == "(":
-                stack.append("(")
+                stack.pop() if top == "`" else stack.append(c)
             elif c == ")" and top in ("(", "$("):
                 stack.pop()
-            elif c == "#" and prev in _WORD_START:
-                stack.append("#")  # a comment, to the end of its line
-            prev = literal[i] if i < n else prev
+            elif c == "#" and self.prev in _WORD_START:
+                stack.append(c)
+            self.prev = text[min(i, n - 1)]
             i += 1
-        if f is not None:
-            top = stack[-1] if stack else None
-            yield f, _QUOTES.get(top or "") or (_BACKSLASH if escaped else None)
-            prev = "x"

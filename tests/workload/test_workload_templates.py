@@ -57,6 +57,8 @@ def test_raw_is_raw(tmp_path):
     ('echo "$(cat "{file}")"', "inside double quotes", "remove the quotes around it"),
     ("echo # it's\necho '{x}'", "inside single quotes", "remove the quotes around it"),
     ("echo a\\{x}", "right after a backslash", "remove the backslash"),
+    ("diff <(sort '{file}') b", "inside single quotes", "remove the quotes around it"),
+    ("echo `echo \"{x}\"`", "inside double quotes", "remove the quotes around it"),
 ])
 def test_a_placeholder_inside_quotes_is_refused(text, where, fix):
     with pytest.raises(TemplateError) as info:
@@ -67,7 +69,8 @@ def test_a_placeholder_inside_quotes_is_refused(text, where, fix):
 
 
 @pytest.mark.parametrize("text", ["echo \"it's\" {x}", "echo 'say \"' {x}", "echo \"a\\\"\" {x}",
-                                  "echo \"{x!raw}\"", "echo \\\\{x}"])
+                                  "echo \"{x!raw}\"", "echo \\\\{x}", 'echo "(" {x}', 'echo $(echo ")" {x})',
+                                  "echo # it's {x}"])
 def test_quotes_that_close_before_the_placeholder_are_fine(text):
     parse_template(text, KNOWN, shell=True)
 
