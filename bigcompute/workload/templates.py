@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import re
 import shlex
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
+
+from bigcompute.workload.shellquote import BACKSLASH, shell_context
 
 MAX_FORMAT_WIDTH = 1000  # a command line is at most 8,000 characters; `{x:999999999d}` would exhaust memory
 _NUMBER = re.compile(r"[0-9]+")
@@ -99,9 +101,9 @@ def parse_template(text: str, known: frozenset[str] | set[str], *, shell: bool =
                                     "fields never reach a shell and take values as they are: write "
                                     f"{{{f.name}}}")
     if shell:
-        for f, quote in _shell_context(parts):
+        for f, quote in shell_context(parts):
             if quote and not f.raw:
-                fix = "the backslash" if quote == _BACKSLASH else "the quotes around it"
+                fix = "the backslash" if quote == BACKSLASH else "the quotes around it"
                 raise TemplateError(f"placeholder {{{f.name}}} is {quote}: values are shell-quoted for you, so "
                                     f"remove {fix} (or write {{{f.name}!raw}} to insert the value as it is)")
     fields = frozenset(f.name for _, f in parts if f is not None)
@@ -163,61 +165,3 @@ def _check_field(f: Field, known: frozenset[str] | set[str]) -> None:
     if f.name not in known:
         options = ", ".join(sorted(known)) or "none"
         raise TemplateError(f"unknown placeholder {{{f.name}}}; available here: {options}")
-
-
-_QUOTES = {"'": "inside single quotes", '"': "inside double quotes"}
-_BACKSLASH = "right after a backslash"
-_WORD_START = " \t\n;&|()"
-
-
-def _shell_context(parts: list[tuple[str, Field | None]]) -> Iterator[tuple[Field, str | None]]:
-    """Each field with the quoting /bin/sh reads it in: inside quotes, right after a backslash, or None."""
-    quoting = _ShellQuoting()
-    for literal, f in parts:
-        quoting.read(literal)
-        if f is not None:
-            yield f, quoting.context()
-            quoting.prev = "x"  # the value is a word's text
-
-
-class _ShellQuoting:
-    """The POSIX shell's quoting state over a command's text: quotes, backslashes, comments, and `$(...)`
-    and backticks, which open a fresh quoting context (`"$(cat {file})"` reads the value unquoted).
-    https://pubs.opengroup.org/onlinepubs/9799919799/utilities/V3_chap02.html#tag_19_02"""
-
-    def __init__(self) -> None:
-        self.stack: list[str] = []  # open contexts: ' " ` $( ( and # (a comment, to the end of its line)
-        self.prev = " "
-        self.escaped = False  # the text ended with an unquoted backslash
-
-    def context(self) -> str | None:
-        top = self.stack[-1] if self.stack else ""
-        return _QUOTES.get(top) or (_BACKSLASH if self.escaped else None)
-
-    def read(self, text: str) -> None:
-        i, n, stack = 0, len(text), self.stack
-        self.escaped = False
-        while i < n:
-            c, top = text[i], stack[-1] if stack else None
-            opens_substitution = text.startswith("$(", i)
-            if top in ("'", "#"):
-                if c == ("'" if top == "'" else "\n"):
-                    stack.pop()
-            elif c == "\\":
-                i += 1
-                self.escaped = i == n
-            elif c == '"' and top == '"':
-                stack.pop()
-            elif top == '"' and not opens_substitution and c != "`":
-                pass  # inside double quotes only $( and ` start something
-            elif c in "\"'(" or opens_substitution:
-                stack.append("$(" if opens_substitution else c)
-                i += opens_substitution
-            elif c == "`":
-                stack.pop() if top == "`" else stack.append(c)
-            elif c == ")" and top in ("(", "$("):
-                stack.pop()
-            elif c == "#" and self.prev in _WORD_START:
-                stack.append(c)
-            self.prev = text[min(i, n - 1)]
-            i += 1
