@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shlex
 import subprocess
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bigcompute.workload.templates import TemplateError, parse_template
 
@@ -116,3 +119,12 @@ def test_a_sweep_of_text_values_is_quoted_and_a_sweep_of_numbers_renders_plainly
                              "    sweep: {n: {start: 0, stop: 2}, s: {values: ['a b', 1]}}\n"))
     assert [t.command for t in iter_tasks(lw.workload, lw.files)] == [
         "run 000 'a b' 0", "run 000 1 1", "run 001 'a b' 2", "run 001 1 3"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(blacklist_characters="\0")), st.sampled_from(["", ":>3", ":.2"]))
+def test_any_text_value_is_one_shell_word(value, spec):
+    """shlex.split reads a command as /bin/sh does: each filled value is exactly one word."""
+    line = command(f"run {{x{spec}}} --out out/{{x{spec}}}.txt", x=value)
+    text = format(value, spec[1:])
+    assert shlex.split(line) == ["run", text, "--out", f"out/{text}.txt"]
