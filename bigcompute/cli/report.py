@@ -17,6 +17,7 @@ class FileResult:
     kind: str  # workload | stack
     diagnostics: list[Diagnostic] = field(default_factory=list)
     summary: str = ""  # e.g. "16 tasks", shown when valid
+    warnings: list[Diagnostic] = field(default_factory=list)  # reported, but the file stays valid
 
     @property
     def valid(self) -> bool:
@@ -31,6 +32,7 @@ def _text(results: Sequence[FileResult], out: TextIO) -> None:
     for r in results:
         if r.valid:
             out.write(f"ok       {r.file}" + (f" ({r.summary})" if r.summary else "") + "\n")
+            out.writelines(f"  warning: {d}\n" for d in r.warnings)
             continue
         n = len(r.diagnostics)
         out.write(f"invalid  {r.file}: {n} error{'s' if n > 1 else ''}\n")
@@ -46,7 +48,8 @@ def _json(results: Sequence[FileResult], out: TextIO) -> None:
     body = {
         "valid": all(r.valid for r in results),
         "files": [{"file": r.file, "kind": r.kind, "valid": r.valid, "summary": r.summary,
-                   "errors": [d.as_json() for d in r.diagnostics]} for r in results],
+                   "errors": [d.as_json() for d in r.diagnostics],
+                   "warnings": [d.as_json() for d in r.warnings]} for r in results],
     }
     json.dump(body, out, indent=2)
     out.write("\n")
@@ -54,10 +57,10 @@ def _json(results: Sequence[FileResult], out: TextIO) -> None:
 
 def _github(results: Sequence[FileResult], out: TextIO) -> None:
     for r in results:
-        for d in r.diagnostics:
+        for level, d in [*(("error", d) for d in r.diagnostics), *(("warning", d) for d in r.warnings)]:
             props = f"file={_prop(d.file)},line={d.line},col={d.column},title={_prop('bigcompute ' + d.code)}"
             message = f"{render_path(d.path)}: {d.message}" if d.path else d.message
-            out.write(f"::error {props}::{_data(message)}\n")
+            out.write(f"::{level} {props}::{_data(message)}\n")
     bad = sum(not r.valid for r in results)
     out.write(f"{len(results)} files checked, {bad} invalid\n")
 

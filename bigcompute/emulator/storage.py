@@ -14,7 +14,7 @@ import shutil
 import urllib.request
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -60,7 +60,8 @@ def download_resource_files(files: list[dict[str, Any]], wd: Path, blob_endpoint
             if parsed.hostname in ("127.0.0.1", "localhost") and not parsed.query and parts[:1] == [DEV_ACCOUNT]:
                 client = _container_client(f"{parsed.scheme}://{parsed.netloc}/{DEV_ACCOUNT}/{parts[1]}", None)
                 with open(target, "wb") as f:
-                    client.download_blob("/".join(parts[2:])).readinto(f)
+                    # The URL's path is percent-encoded (`a%23b.csv`); the SDK encodes the name again.
+                    client.download_blob(unquote("/".join(parts[2:]))).readinto(f)
             else:
                 with urllib.request.urlopen(url, timeout=60) as resp, open(target, "wb") as f:
                     shutil.copyfileobj(resp, f)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
@@ -18,12 +19,13 @@ from bigcompute.workload.expand import (
     CompiledGroup,
     compile_group,
     expand_group,
+    parse_field,
     template_fields,
 )
 from bigcompute.workload.globs import glob_match, has_wildcard, landing
 from bigcompute.workload.inputs import InputError, InputFile, check_relative, resolve_inputs
 from bigcompute.workload.model import Workload
-from bigcompute.workload.templates import TemplateError, parse_template
+from bigcompute.workload.templates import TemplateError
 
 TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
 DEPENDENCY_CHARS = 64_000
@@ -55,7 +57,40 @@ def check_values(doc: Document) -> list[Diagnostic]:
                 problems.append(doc.diagnostic(("tasks", i, "sweep", name), f"range from {spec['start']} to "
                                                f"{spec['stop']} by {spec.get('step', 1)} has too many values to count",
                                                key=True, code="sweep-cap"))
-    return problems
+    return problems + list(check_text(doc))
+
+
+RESERVED_ENV = "BIGCOMPUTE_"
+
+
+def check_text(doc: Document) -> Iterator[Diagnostic]:
+    """No string may hold a NUL byte: a command line and an environment are C strings, which end at it.
+    Environment names starting with BIGCOMPUTE_ are bigcompute's own (BIGCOMPUTE_FILE, ...)."""
+    for path, text in _strings(doc.data, ()):
+        at = text.find("\0") + 1
+        if at:
+            yield doc.diagnostic(path, f"contains a NUL byte (at character {at}), which no "
+                                 "command line or environment variable can carry", code="nul-byte")
+    data = doc.data
+    envs = [(("env",), data.get("env", {})), (("merge", "env"), (data.get("merge") or {}).get("env", {}))]
+    envs += [(("tasks", i, "env"), g.get("env", {})) for i, g in enumerate(data["tasks"])]
+    for at, env in envs:
+        for name in env:
+            if name.upper().startswith(RESERVED_ENV):
+                yield doc.diagnostic((*at, name), f"environment variable {name}: names starting with "
+                                     f"{RESERVED_ENV} are set by bigcompute (placeholder values such as "
+                                     "BIGCOMPUTE_FILE)", key=True, code="env-reserved")
+
+
+def _strings(value, path: tuple) -> Iterator[tuple[tuple, str]]:
+    if isinstance(value, str):
+        yield path, value
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            yield from _strings(v, (*path, k))
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _strings(v, (*path, i))
 
 
 def _finite(value: float) -> bool:
@@ -90,6 +125,22 @@ def check_inputs(doc: Document, wl: Workload, root) -> tuple[list[InputFile], li
     return sorted(files.values(), key=lambda f: f.relpath), problems
 
 
+def check_input_names(doc: Document, wl: Workload, files: Sequence[InputFile]) -> Iterator[Diagnostic]:
+    """Warnings: a foreach file whose name holds a control character (a newline, an escape) reaches the
+    task safely quoted, but makes logs and terminals lie about it."""
+    for g in wl.groups:
+        if g.foreach:
+            for f in files:
+                if glob_match(g.foreach, f.relpath) and _has_control(f.relpath):
+                    yield doc.diagnostic(("tasks", g.index, "foreach", "files"), f"input file {f.relpath!r} "
+                                         "has a control character or newline in its name; rename it",
+                                         code="input-name")
+
+
+def _has_control(name: str) -> bool:
+    return any(unicodedata.category(c) == "Cc" for c in name)  # C0 (newline, ESC), DEL and C1
+
+
 def check_paths(doc: Document, wl: Workload) -> Iterator[Diagnostic]:
     """Output patterns and download patterns must stay inside the task folder / download folder."""
     def outputs(base, items):
@@ -115,7 +166,7 @@ def compile_groups(doc: Document, wl: Workload) -> tuple[list[CompiledGroup], li
         except TemplateError:
             for sub, text in template_fields(g):  # find which field is wrong, for the location
                 try:
-                    parse_template(text, g.placeholders(wl))
+                    parse_field(sub, text, g.placeholders(wl))
                 except TemplateError as e:
                     problems.append(doc.diagnostic(("tasks", g.index, *sub), str(e), code="template"))
                     break

@@ -28,6 +28,14 @@ class TaskSpec(NamedTuple):
     outputs: tuple[OutputSpec, ...] = ()
     depends_on: tuple[str, ...] = ()
     display_name: str | None = None
+    # The placeholder values, exported to the task as BIGCOMPUTE_* variables: names shared by the group,
+    # values per task; turned into text only when the task is sent (validate never pays for it).
+    variable_names: tuple[str, ...] = ()
+    variable_values: tuple = ()
+
+    @property
+    def variables(self) -> tuple[tuple[str, str], ...]:
+        return tuple(zip(self.variable_names, map(str, self.variable_values), strict=True))
 
     @property
     def is_merge(self) -> bool:
@@ -46,6 +54,7 @@ class CompiledGroup:
     outputs: tuple[tuple[Template, str], ...]
     depends_on: tuple[Template, ...]
     settings: TaskSettings
+    variable_names: tuple[str, ...] = ()
 
     def size(self, files: Sequence[InputFile]) -> int:
         g = self.group
@@ -62,13 +71,33 @@ def compile_group(group: TaskGroup, workload: Workload) -> CompiledGroup:
     return CompiledGroup(
         group=group,
         id=parse_template(group.id, known),
-        command=parse_template(group.command, known),
+        command=parse_template(group.command, known, shell=True).trusting(
+            {"index", *(p.name for p in group.parameters if p.numeric)}),
         display_name=parse_template(group.display_name, known) if group.display_name else None,
         env=tuple((k, parse_template(v, known)) for k, v in group.env.items()),
         outputs=tuple((parse_template(o.pattern, known), o.when) for o in group.outputs),
         depends_on=tuple(parse_template(d, known) for d in group.depends_on),
         settings=group.settings.over(workload.defaults),
+        variable_names=tuple(_VARIABLES.get(k) or f"{PARAM_PREFIX}{k}" for k in variable_keys(group)),
     )
+
+
+_VARIABLES = {"file": "BIGCOMPUTE_FILE", "name": "BIGCOMPUTE_NAME", "stem": "BIGCOMPUTE_STEM",
+              "ext": "BIGCOMPUTE_EXT", "dir": "BIGCOMPUTE_DIR", "index": "BIGCOMPUTE_INDEX"}
+PARAM_PREFIX = "BIGCOMPUTE_PARAM_"
+FOREACH_KEYS = ("file", "name", "stem", "ext", "dir")
+
+
+def variable_keys(group: TaskGroup) -> tuple[str, ...]:
+    """The placeholders exported as variables, in the order `group_values` yields their values."""
+    if group.kind == "sweep":
+        return (*(p.name for p in group.parameters), "index")
+    return (*FOREACH_KEYS, "index") if group.kind == "foreach" else ("index",)
+
+
+def parse_field(path: tuple[str | int, ...], text: str, known: frozenset[str]) -> Template:
+    """Parse one field of `template_fields`: the command is a shell template."""
+    return parse_template(text, known, shell=path == ("command",))
 
 
 def template_fields(group: TaskGroup) -> Iterator[tuple[tuple[str | int, ...], str]]:
@@ -86,8 +115,9 @@ def template_fields(group: TaskGroup) -> Iterator[tuple[tuple[str | int, ...], s
 
 
 def group_values(compiled: CompiledGroup, workload: Workload,
-                 files: Sequence[InputFile]) -> Iterator[tuple[dict, tuple[InputFile, ...]]]:
-    """Placeholder values of each task of the group, with the input files that task receives.
+                 files: Sequence[InputFile]) -> Iterator[tuple[dict, tuple, tuple[InputFile, ...]]]:
+    """Placeholder values of each task of the group, the values of its `variable_keys` in order, and the
+    input files that task receives.
 
     The values dict is reused between tasks (a sweep yields millions): consume it before the next one.
     """
@@ -99,7 +129,7 @@ def group_values(compiled: CompiledGroup, workload: Workload,
         for index, combo in enumerate(combinations(g.parameters)):
             values.update(zip(names, combo, strict=True))
             values["index"] = index
-            yield values, shared
+            yield values, (*combo, index), shared
     elif g.kind == "foreach":
         pattern = g.foreach or ""
         own = [f for f in files if glob_match(pattern, f.relpath)]
@@ -108,9 +138,9 @@ def group_values(compiled: CompiledGroup, workload: Workload,
             p = PurePosixPath(f.relpath)
             values = {"index": index, "workload": workload.name, "file": f.relpath, "name": p.name,
                       "stem": p.stem, "ext": p.suffix.lstrip("."), "dir": p.parent.as_posix()}
-            yield values, (f, *shared)
+            yield values, (*(values[k] for k in FOREACH_KEYS), index), (f, *shared)
     else:
-        yield {"index": 0, "workload": workload.name}, tuple(files)
+        yield {"index": 0, "workload": workload.name}, (0,), tuple(files)
 
 
 def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec]:
@@ -118,7 +148,7 @@ def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[In
     static_env = tuple((k, t.text) for k, t in compiled.env) if not any(t.fields for _, t in compiled.env) else None
     static_outputs = tuple(OutputSpec(t.text, when) for t, when in compiled.outputs) \
         if not any(t.fields for t, _ in compiled.outputs) else None
-    for values, task_files in group_values(compiled, workload, files):
+    for values, variables, task_files in group_values(compiled, workload, files):
         yield TaskSpec(
             id=compiled.id.render(values),
             command=compiled.command.render(values),
@@ -130,6 +160,8 @@ def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[In
             else tuple(OutputSpec(t.render(values), when) for t, when in compiled.outputs),
             depends_on=tuple(t.render(values) for t in compiled.depends_on),
             display_name=compiled.display_name.render(values) if compiled.display_name else None,
+            variable_names=compiled.variable_names,
+            variable_values=variables,
         )
 
 

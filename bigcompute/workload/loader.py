@@ -24,6 +24,7 @@ class WorkloadError(DocumentError):
 class LoadedWorkload:
     workload: Workload
     files: tuple[InputFile, ...]  # resolved input files, sorted by relative path
+    warnings: tuple[Diagnostic, ...] = ()  # what `validate` reports without failing
 
 
 def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS,
@@ -60,7 +61,7 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
             problems += list(checks.check_tasks(doc, workload, compiled, files))
     if problems:
         raise WorkloadError(problems)
-    return LoadedWorkload(workload, tuple(files))
+    return LoadedWorkload(workload, tuple(files), tuple(checks.check_input_names(doc, workload, files)))
 
 
 def workload_files(paths: Iterable[str | Path]) -> Iterator[Path]:

@@ -18,6 +18,11 @@ class Parameter:
         return len(self.values)
 
     @property
+    def numeric(self) -> bool:
+        """Every value is a number (a range's always are)."""
+        return isinstance(self.values, _Arithmetic) or all(isinstance(v, (int, float)) for v in self.values)
+
+    @property
     def size(self) -> int:
         """The number of values, however large (len() stops at sys.maxsize)."""
         return self.values.length if isinstance(self.values, _Arithmetic) else len(self.values)

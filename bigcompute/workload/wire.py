@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import quote
 
 import isodate
 
@@ -52,6 +53,13 @@ def input_blob_name(workload: Workload, file: InputFile, digest: str) -> str:
     return f"{workload.name}/{digest[:32]}/{file.relpath}"
 
 
+def blob_url(container_url: str, name: str) -> str:
+    """A blob's URL: the name percent-encoded (`/` kept), so `a#b.csv`, `c?d.csv` and `50%.csv` name
+    their blob rather than a fragment, a query or an escape.
+    https://learn.microsoft.com/rest/api/storageservices/naming-and-referencing-containers--blobs--and-metadata#resource-uri-syntax"""
+    return f"{container_url}/{quote(name, safe='/')}"
+
+
 def shell_command(command: str) -> str:
     # Batch runs the command line without a shell; workloads are written as shell commands.
     return f"/bin/sh -c {shlex.quote(command)}"
@@ -62,9 +70,9 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
     """The task as Batch's JSON (`BatchTaskCreateOptions` on the wire). Plain dicts: the SDK sends them
     as they are, and building its model objects costs ~90 µs a task, which a 100,000-task job feels."""
     identity = {"resourceId": ctx.identity_resource_id} if ctx.identity_resource_id else None
-    resources = [_drop_none({"httpUrl": f"{ctx.inputs_url}/{input_blob_name(workload, f, digests[f.relpath])}",
+    resources = [_drop_none({"httpUrl": blob_url(ctx.inputs_url, input_blob_name(workload, f, digests[f.relpath])),
                              "filePath": f.relpath, "identityReference": identity}) for f in task.files]
-    env = list(task.env)
+    env = [*task.env, *task.variables]
     if task.is_merge:
         resources.append(_drop_none({"storageContainerUrl": ctx.outputs_url, "blobPrefix": f"{job}/",
                                      "filePath": "outputs", "identityReference": identity}))

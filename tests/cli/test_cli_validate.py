@@ -86,6 +86,23 @@ def test_github_format_annotates_lines(project):
         "$.tasks[0].comand: unknown key 'comand'; did you mean 'command'?")
 
 
+def test_control_characters_in_file_names_are_warned_about_without_failing(project):
+    (project / "workloads" / "clips").mkdir()
+    (project / "workloads" / "clips" / "a\x1b[2Jb.mp4").write_bytes(b"")
+    (project / "workloads" / "good.yaml").write_text(GOOD.replace("  - {id: a, command: x}", (
+        "  - id: t-{index}\n    command: x {file}\n    foreach: {files: 'clips/*.mp4'}\ninputs: ['clips/*']")))
+    warning = ("workloads/good.yaml:8:22: $.tasks[0].foreach.files: input file 'clips/a\\x1b[2Jb.mp4' has a "
+               "control character or newline in its name; rename it")
+    result = invoke("validate", "workloads/good.yaml")
+    assert result.exit_code == 0, result.output
+    assert result.output == ("ok       workloads/good.yaml (1 task, 1 input file)\n"
+                             f"  warning: {warning}\n\n1 file checked: all valid\n")
+    body = json.loads(invoke("validate", "workloads/good.yaml", "--format", "json").output)
+    assert body["valid"] is True and [w["code"] for w in body["files"][0]["warnings"]] == ["input-name"]
+    github = invoke("validate", "workloads/good.yaml", "--format", "github").output
+    assert github.startswith("::warning file=workloads/good.yaml,line=8,col=22,title=bigcompute input-name::")
+
+
 def test_broken_stack_file_is_reported_with_its_location(project):
     (project / "stacks" / "Pulumi.test.yaml").write_text(STACK.replace("ubuntu-24.04", "ubuntu-9"))
     result = invoke("validate", "--stack", "test")

@@ -68,6 +68,23 @@ CASES = {
     "format spec mismatch": (HEAD + "tasks:\n  - id: t-{v:04d}\n    command: x\n    sweep:\n"
                              "      v: {values: [a]}\n",
                              (6, 9, "template", "cannot fill template 't-{v:04d}'")),
+    "placeholder inside quotes": (HEAD + "inputs: [data/*.csv]\ntasks:\n  - id: t-{index}\n"
+                                  "    command: ffmpeg -i \"{file}\" out.mp4\n    foreach: {files: 'data/*.csv'}\n",
+                                  (8, 14, "template", "placeholder {file} is inside double quotes: values are "
+                                   "shell-quoted for you, so remove the quotes around it (or write {file!raw}")),
+    "raw outside a command": (HEAD + "tasks:\n  - id: t-{index!raw}\n    command: x\n",
+                              (6, 9, "template", "placeholder {index!raw}: the raw form is for commands only")),
+    "task id ending in a newline": (HEAD + 'tasks:\n  - {id: "a\\n", command: x}\n',
+                                    (6, 10, "task-id", "task id 'a\\n' is not a valid Batch task id")),
+    "merge id ending in a newline": (HEAD + 'tasks:\n  - {id: a, command: x}\nmerge: {id: "m\\n", command: x}\n',
+                                     (7, 13, "task-id", "merge id 'm\\n' is not a valid Batch task id")),
+    "NUL in a command": (HEAD + 'tasks:\n  - {id: a, command: "x\\0y"}\n',
+                         (6, 22, "nul-byte", "contains a NUL byte (at character 2), which no command line")),
+    "NUL in an env value": (HEAD + 'env: {A: "\\0"}\ntasks:\n  - {id: a, command: x}\n',
+                            (5, 10, "nul-byte", "contains a NUL byte (at character 1)")),
+    "reserved env name": (HEAD + "tasks:\n  - {id: a, command: x, env: {BIGCOMPUTE_FILE: x}}\n",
+                          (6, 31, "env-reserved", "environment variable BIGCOMPUTE_FILE: names starting with "
+                           "BIGCOMPUTE_ are set by bigcompute")),
     "merge depends on too many string ids": (
         HEAD + "tasks:\n  - id: task-number-{i:06d}\n    command: x\n    sweep:\n      i: {start: 0, stop: 5000}\n"
         "merge: {command: y}\n", (10, 8, "dependency-size", "the merge task depends on 5,000 tasks")),
@@ -103,3 +120,12 @@ def test_input_symlink_out_of_repository_is_refused(write, repo, tmp_path_factor
     (repo / "workloads" / "link.txt").symlink_to(outside)
     found = errors(write, HEAD + "inputs: [link.txt]\ntasks:\n  - {id: a, command: x}\n")
     assert found[0][2] == "input" and "resolves outside the repository" in found[0][3]
+
+
+def test_control_characters_in_foreach_file_names_are_a_warning(write, repo):
+    (repo / "workloads" / "data" / "new\nline.csv").write_text("x\n")
+    lw = load_workload(write(HEAD + "inputs: [data/*.csv]\ntasks:\n  - id: t-{index}\n    command: x {file}\n"
+                                    "    foreach: {files: 'data/*.csv'}\n"))
+    assert [(d.line, d.column, d.code, d.message) for d in lw.warnings] == [
+        (9, 22, "input-name", "input file 'data/new\\nline.csv' has a control character or newline in its name; "
+                              "rename it")]

@@ -7,7 +7,9 @@ from datetime import timedelta
 from itertools import islice
 from pathlib import Path
 
+import pytest
 from azure.batch import models as batch
+from azure.storage.blob import BlobClient
 
 from bigcompute.workload import count_tasks, iter_tasks, load_workload
 from bigcompute.workload.build import build_workload
@@ -96,7 +98,7 @@ def test_wire_shape_uses_identity_and_never_a_sas(write):
     assert body["constraints"] == {"maxWallClockTime": "PT30M", "maxTaskRetryCount": 0}
     assert body["userIdentity"] == {"autoUser": {"scope": "task", "elevationLevel": "admin"}}
     assert body["requiredSlots"] == 2
-    assert body["environmentSettings"] == [{"name": "MODE", "value": "fast"}]
+    assert body["environmentSettings"] == [{"name": "MODE", "value": "fast"}, {"name": "BIGCOMPUTE_INDEX", "value": "0"}]
     assert "sig=" not in json.dumps(body) and "?" not in json.dumps(body)
 
 
@@ -126,3 +128,32 @@ def test_job_id_follows_spec_and_input_content(write, repo):
     (repo / "workloads" / "prog" / "run.py").write_text("print('changed')\n")
     changed = job_id(lw.workload, {f.relpath: file_digest(f.path) for f in lw.files})
     assert first.startswith("demo-") and len(first) == 13 and changed != first
+
+
+def test_placeholder_values_are_exported_as_variables(write, repo):
+    (repo / "workloads" / "data" / "it's a.csv").write_text("x\n")
+    lw, tasks = tasks_of(write, "inputs: [data/*.csv]\ntasks:\n  - id: p-{index}\n    command: run {file}\n"
+                                "    foreach: {files: 'data/*.csv'}\n    env: {MODE: fast}\n"
+                                "  - id: s-{index}\n    command: run {seed:.2f}\n    sweep: {seed: {values: [4, 0.5]}}\n")
+    env = [{e["name"]: e["value"] for e in task_body(t, lw.workload, "j", CTX, {f.relpath: "0" * 64 for f in
+                                                                            lw.files})["environmentSettings"]}
+           for t in tasks]
+    assert tasks[0].command == """run 'data/it'"'"'s a.csv'"""
+    assert env[0] == {"MODE": "fast", "BIGCOMPUTE_FILE": "data/it's a.csv", "BIGCOMPUTE_NAME": "it's a.csv",
+                      "BIGCOMPUTE_STEM": "it's a", "BIGCOMPUTE_EXT": "csv", "BIGCOMPUTE_DIR": "data",
+                      "BIGCOMPUTE_INDEX": "0"}
+    assert env[-1] == {"BIGCOMPUTE_PARAM_seed": "0.5", "BIGCOMPUTE_INDEX": "1"}
+
+
+@pytest.mark.parametrize("name, encoded", [("a#b.csv", "a%23b.csv"), ("c?d.csv", "c%3Fd.csv"),
+                                           ("e;f.csv", "e%3Bf.csv"), ("50%.csv", "50%25.csv"),
+                                           ("sub dir/g h.csv", "sub%20dir/g%20h.csv")])
+def test_resource_urls_encode_the_blob_name(write, repo, name, encoded):
+    (repo / "workloads" / "data" / name).parent.mkdir(exist_ok=True)
+    (repo / "workloads" / "data" / name).write_text("x\n")
+    lw, [task] = tasks_of(write, f"inputs: ['data/{name}']\ntasks:\n  - {{id: a, command: x}}\n")
+    [resource] = task_body(task, lw.workload, "j", CTX, {f"data/{name}": "f" * 64})["resourceFiles"]
+    assert resource["httpUrl"] == f"{CTX.inputs_url}/demo/{'f' * 32}/data/{encoded}"
+    # How Azure's own client reads the URL back: the blob the runner uploaded under its plain name.
+    assert BlobClient.from_blob_url(resource["httpUrl"]).blob_name == f"demo/{'f' * 32}/data/{name}"
+    assert resource["filePath"] == f"data/{name}"
