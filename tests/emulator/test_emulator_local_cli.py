@@ -9,8 +9,10 @@ import shutil
 import socket
 import stat
 import subprocess
+import tempfile
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -81,6 +83,44 @@ def test_up_status_down(project: Path) -> None:
     assert "emulator: stopped" in runner.invoke(local_group, ["status"]).output
     runner.invoke(local_group, ["down", "--purge"])
     assert not (project / ".bigcompute/local").exists()
+
+
+@pytest.fixture
+def open_project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A project under /tmp that any user may traverse (pytest's tmp_path is private to root), as a checkout
+    in a home or work folder is: the task user must reach its node folders through it."""
+    folder = Path(tempfile.mkdtemp(prefix="bigcompute-open-"))
+    folder.chmod(0o755)
+    shutil.copytree(REPO / "stacks", folder / "stacks")
+    monkeypatch.chdir(folder)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a task user needs a target running as root")
+def test_tasks_run_as_the_task_user_cannot_read_the_credentials(open_project: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(cli, ["local", "up", "--stack", "dev", "--task-user", "nobody"])
+    local = open_project / ".bigcompute/local"
+    try:
+        assert result.exit_code == 0, result.output
+        assert "warning" not in result.output  # sh runs as nobody and the node folders are reachable
+        procs = json.loads((local / "processes.json").read_text())
+        assert (procs["taskUser"], procs["taskUserWarning"]) == ("nobody", "")
+        _assert_private(local)
+        outputs = json.loads((local / "outputs.json").read_text())
+        creds = json.loads((local / "credentials.json").read_text())
+        client = BatchClient(outputs["batchAccountEndpoint"],
+                             AzureNamedKeyCredential(outputs["batchAccountName"], creds["batchAccountKey"]))
+        client.create_job(m.BatchJobCreateOptions(id="j", pool_info=m.BatchPoolInfo(pool_id=outputs["poolIds"]["cpu"])))
+        script = 'id -u; cat "$(realpath --relative-to=. "$1")" && echo READ; cat "$1" && echo READ; ls "$2" && echo LISTED'
+        client.create_task("j", m.BatchTaskCreateOptions(
+            id="t", command_line=f"/bin/sh -c '{script}' sh {local.resolve() / 'credentials.json'} {local.resolve()}"))
+        assert wait_task(client, "j", "t").execution_info.exit_code != 0
+        out = b"".join(client.download_task_file("j", "t", "stdout.txt")).decode()
+        assert out == "65534\n", out
+    finally:
+        runner.invoke(cli, ["local", "down"])
 
 
 def _probe(local: Path) -> str:
