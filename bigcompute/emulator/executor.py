@@ -105,6 +105,25 @@ def _failure(code: str, message: str, category: str = "usererror") -> dict[str, 
             "details": [{"name": "Message", "value": message}]}
 
 
+def _chown_tree(top: Path, uid: int, gid: int) -> None:
+    """By descriptor and never through a link (os.fwalk), so a task user's process cannot redirect the
+    walk to a file elsewhere by swapping a folder for a link while it runs."""
+    os.chown(top, uid, gid, follow_symlinks=False)
+    for _, dirs, files, fd in os.fwalk(top):
+        for name in dirs + files:
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(name, uid, gid, dir_fd=fd, follow_symlinks=False)
+
+
+def _reclaim(task_dir: Path, wd: Path) -> None:
+    """The task folder becomes the emulator's again (only it may change it), with `wd` a real folder."""
+    if not task_dir.exists():
+        return
+    _chown_tree(task_dir, os.geteuid(), os.getegid())
+    if wd.is_symlink() or (wd.exists() and not wd.is_dir()):
+        wd.unlink()
+
+
 def _identity(user: TaskUser | None) -> dict[str, Any]:
     return {} if user is None else {"user": user.uid, "group": user.gid, "extra_groups": []}
 
@@ -141,16 +160,20 @@ class SubprocessExecutor:
 
     def run(self, run: TaskRun, handle: RunHandle) -> ExecResult:
         wd = run.task_dir / "wd"
+        user = None if run.elevated else self.user
+        if user is not None:
+            _reclaim(run.task_dir, wd)  # a retry: take back what the last attempt left before writing among it
         _make_dirs(run.task_dir, wd)
         try:
             storage.download_resource_files(run.resource_files, wd, self.blob_endpoint)
         except Exception as exc:  # any download problem is Batch's preprocessing error
             return ExecResult(None, _failure("ResourceFileDownloadError", f"Resource file download failed: {exc}"),
                               "preprocessing")
-        user = None if run.elevated else self.user
         if user is not None:
             self._hand_over(run, user)
         result = self._spawn(run, wd, handle, user)
+        if user is not None:
+            _reclaim(run.task_dir, wd)  # no task can swap a file for a link while the upload reads it
         if run.output_files and result.phase in ("exit", "timeout"):
             try:
                 storage.upload_output_files(run.output_files, wd, run.env, result.exit_code,
@@ -161,18 +184,14 @@ class SubprocessExecutor:
         return result
 
     def _hand_over(self, run: TaskRun, user: TaskUser) -> None:
-        """The task's folder (and what was downloaded into it) and the node's shared folders become the
+        """The task's folder (and what was downloaded into it) and the node's shared folder become the
         user's; the folders above stay root's, so `..` leads nowhere it may read."""
         node_root = run.env.get("AZ_BATCH_NODE_ROOT_DIR")
         if node_root and node_root not in self._owned_nodes:
-            for name in ("shared", "startup", "volatile", "applications", "fsmounts"):
-                with contextlib.suppress(FileNotFoundError):
-                    os.chown(os.path.join(node_root, name), user.uid, user.gid)
+            with contextlib.suppress(FileNotFoundError):
+                os.chown(os.path.join(node_root, "shared"), user.uid, user.gid)
             self._owned_nodes.add(node_root)
-        os.chown(run.task_dir, user.uid, user.gid)
-        for folder, dirs, files in os.walk(run.task_dir):
-            for name in dirs + files:
-                os.lchown(os.path.join(folder, name), user.uid, user.gid)
+        _chown_tree(run.task_dir, user.uid, user.gid)
 
     def _spawn(self, run: TaskRun, wd: Path, handle: RunHandle, user: TaskUser | None = None) -> ExecResult:
         try:

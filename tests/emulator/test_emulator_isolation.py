@@ -112,6 +112,30 @@ def test_an_output_linked_to_the_key_is_refused(base: Path, azurite) -> None:
         proc.wait()
 
 
+def test_a_retry_does_not_write_through_a_link_the_last_attempt_left(base: Path, azurite) -> None:
+    container = unique("in")
+    azurite.service().create_container(container)
+    azurite.service().get_container_client(container).upload_blob("in.txt", b"input\n")
+    victim = base / "victim"  # a folder only root may write to
+    victim.mkdir(mode=0o755)
+    proc, client, _ = _start(base, "nobody", azurite.blob_endpoint)
+    try:
+        job_id = make_job(client, make_pool(client, nodes=1))
+        # First attempt: swap its working folder for a link to the victim, then fail so the task is retried
+        # and the emulator (as root) downloads the resource file again.
+        script = f"test -f ../tried && cat in.txt && exit 0; touch ../tried; cd ..; mv wd old; ln -s {victim} wd; exit 3"
+        client.create_task(job_id, m.BatchTaskCreateOptions(
+            id="t", command_line=f"/bin/sh -c '{script}'", constraints=m.BatchTaskConstraints(max_task_retry_count=1),
+            resource_files=[m.ResourceFile(storage_container_url=f"{azurite.blob_endpoint}/{container}")]))
+        info = wait_task(client, job_id, "t").execution_info
+        assert (info.retry_count, info.exit_code) == (1, 0)
+        assert list(victim.iterdir()) == []
+        assert _stdout(client, job_id, "t") == "input\n"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_auto_takes_the_task_user_only_when_the_probe_passes(base: Path) -> None:
     data = base / "emulator"
     isolation.open_to(base, 65534)
