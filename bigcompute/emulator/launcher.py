@@ -88,7 +88,12 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
     if running(root) and (root / "outputs.json").exists():
         procs = processes(root)
         secure(root, _task_group(procs["taskUser"]) if procs.get("taskUser") else None)
-        return Started(json.loads((root / "outputs.json").read_text()), False, isolation_notes(procs))
+        emu_now, blob_now = ports.recorded(root)
+        moved = [flag for flag, asked, now in (("--port", port, emu_now), ("--azurite-port", azurite_port, blob_now))
+                 if asked and asked != now]
+        notes = [f"{' and '.join(moved)} not applied: the target is already running on its recorded ports "
+                 "(`bigcompute local down` first)"] if moved else []
+        return Started(json.loads((root / "outputs.json").read_text()), False, notes + isolation_notes(procs))
     notes = stop(root)
     secure(root, _task_group(task_user))
     try:

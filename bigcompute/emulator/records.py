@@ -42,13 +42,17 @@ def record(name: str, pid: int) -> dict[str, Any]:
 
 def ours(procs: dict[str, Any], name: str, root: Path) -> bool:
     pid = procs.get(f"{name}Pid")
-    if not alive(pid) or procs.get(f"{name}Start") != start_time(pid):
+    if not alive(pid):
         return False
+    recorded = procs.get(f"{name}Start")
     try:
         argv = Path(f"/proc/{pid}/cmdline").read_bytes()
+        if recorded is None:  # a record from before start times: its argv named the data dir relative to its cwd
+            return SERVICES[name] in argv and str(root).encode() in argv and \
+                (Path(os.readlink(f"/proc/{pid}/cwd")) / root).resolve() == root.resolve()
     except OSError:
         return False
-    return SERVICES[name] in argv and str(root.resolve()).encode() in argv
+    return recorded == start_time(pid) and SERVICES[name] in argv and str(root.resolve()).encode() in argv
 
 
 def describe(pid: int) -> str:

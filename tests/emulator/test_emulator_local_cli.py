@@ -67,8 +67,10 @@ def test_up_status_down(project: Path) -> None:
         status = runner.invoke(local_group, ["status"])
         assert "pool cpu: steady, 1 node(s)" in status.output
         assert "job j: active" in status.output
-        again = runner.invoke(local_group, ["up"])
+        again = runner.invoke(local_group, ["up", "--azurite-port", str(az.free_port())])
         assert again.exit_code == 0 and "already running" in again.output
+        assert ("warning: --azurite-port not applied: the target is already running on its recorded ports "
+                "(`bigcompute local down` first)") in again.output
         # Whether tasks run as `nobody` follows the probe on this machine, and is said when they do not.
         procs = json.loads((local / "processes.json").read_text())
         probe = _probe(local)
@@ -184,6 +186,29 @@ def test_a_stale_pid_is_never_signalled(project: Path) -> None:
     finally:
         stranger.kill()
         stranger.wait()
+
+
+def test_a_record_from_an_older_version_is_recognised_by_its_folder(project: Path, tmp_path_factory) -> None:
+    # Older versions recorded PIDs alone and started the services with a relative --data-dir: the same
+    # command line from another checkout is not ours; from this one it is.
+    local = project / ".bigcompute/local"
+    local.mkdir(parents=True)
+    argv = ["sh", "-c", "sleep 300; :", "bigcompute.emulator", "--data-dir", ".bigcompute/local/emulator"]
+    elsewhere = tmp_path_factory.mktemp("other-checkout")
+    ours = subprocess.Popen(argv, cwd=project, start_new_session=True)
+    theirs = subprocess.Popen(argv, cwd=elsewhere, start_new_session=True)
+    try:
+        for proc in (ours, theirs):
+            (local / "processes.json").write_text(json.dumps({"emulatorPid": proc.pid}))
+            down = CliRunner().invoke(cli, ["local", "down"])
+            assert down.exit_code == 0, down.output
+        assert ours.wait(5) is not None
+        assert theirs.poll() is None
+        assert f"the recorded emulator process {theirs.pid} is gone" in down.output
+    finally:
+        for proc in (ours, theirs):
+            proc.kill()
+            proc.wait()
 
 
 def test_a_taken_recorded_port_is_refused_and_nothing_starts(project: Path) -> None:
