@@ -1,7 +1,8 @@
 """`python -m bigcompute.emulator --data-dir D --port N`: the service process started by `bigcompute local up`.
 
-The account key comes from the environment variable BIGCOMPUTE_EMULATOR_KEY (never argv, which any user
-can read in `ps`); it is removed from this process's environment before any task can start.
+The account key comes from --key-file (0600) or the environment variable BIGCOMPUTE_EMULATOR_KEY (never argv,
+which any user can read in `ps`); it is removed from this process's environment before any task can start.
+--task-user decides who non-elevated tasks run as (see isolation.py); emulator.json records it for `local up`.
 """
 
 from __future__ import annotations

@@ -86,14 +86,7 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
     except ConfigError as e:
         raise LauncherError(f"stack {stack_name}: {e}") from e
     if running(root) and (root / "outputs.json").exists():
-        procs = processes(root)
-        secure(root, _task_group(procs["taskUser"]) if procs.get("taskUser") else None)
-        emu_now, blob_now = ports.recorded(root)
-        moved = [flag for flag, asked, now in (("--port", port, emu_now), ("--azurite-port", azurite_port, blob_now))
-                 if asked and asked != now]
-        notes = [f"{' and '.join(moved)} not applied: the target is already running on its recorded ports "
-                 "(`bigcompute local down` first)"] if moved else []
-        return Started(json.loads((root / "outputs.json").read_text()), False, notes + isolation_notes(procs))
+        return _already_running(root, port, azurite_port)
     notes = stop(root)
     secure(root, _task_group(task_user))
     try:
@@ -128,6 +121,17 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
     }
     _write_private(root / "outputs.json", json.dumps(outputs, indent=2) + "\n")
     return Started(outputs, True, notes + isolation_notes(procs))
+
+
+def _already_running(root: Path, port: int, azurite_port: int) -> Started:
+    procs = processes(root)
+    secure(root, _task_group(procs["taskUser"]) if procs.get("taskUser") else None)
+    emu_now, blob_now = ports.recorded(root)
+    moved = [flag for flag, asked, now in (("--port", port, emu_now), ("--azurite-port", azurite_port, blob_now))
+             if asked and asked != now]
+    notes = [f"{' and '.join(moved)} not applied: the target is already running on its recorded ports "
+             "(`bigcompute local down` first)"] if moved else []
+    return Started(json.loads((root / "outputs.json").read_text()), False, notes + isolation_notes(procs))
 
 
 def isolation_notes(procs: dict[str, Any]) -> list[str]:
