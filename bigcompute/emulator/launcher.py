@@ -85,6 +85,11 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise LauncherError(f"stack {stack_name}: {e}") from e
+    if task_user not in ("auto", "none"):
+        try:
+            pwd.getpwnam(task_user)
+        except KeyError:
+            raise LauncherError(f"--task-user {task_user}: there is no user {task_user}") from None
     if running(root) and (root / "outputs.json").exists():
         return _already_running(root, port, azurite_port)
     notes = stop(root)

@@ -285,3 +285,10 @@ def test_restart_keeps_ports_and_jobs_finish(project: Path) -> None:
             ["0\n", "1\n", "4\n", "9\n"]
     finally:
         CliRunner().invoke(cli, ["local", "down"])
+
+
+def test_an_unknown_task_user_is_refused_before_anything_starts(project: Path) -> None:
+    result = CliRunner().invoke(cli, ["local", "up", "--stack", "dev", "--task-user", "no-such-user"])
+    assert result.exit_code == 1
+    assert "--task-user no-such-user: there is no user no-such-user" in result.output
+    assert not (project / ".bigcompute/local/processes.json").exists()
