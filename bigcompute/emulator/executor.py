@@ -172,16 +172,23 @@ class SubprocessExecutor:
         if user is not None:
             self._hand_over(run, user)
         result = self._spawn(run, wd, handle, user)
+        if run.output_files and result.phase in ("exit", "timeout"):
+            return self._upload(run, wd, result, user) or result
+        return result
+
+    def _upload(self, run: TaskRun, wd: Path, result: ExecResult, user: TaskUser | None) -> ExecResult | None:
         if user is not None:
             _reclaim(run.task_dir, wd)  # no task can swap a file for a link while the upload reads it
-        if run.output_files and result.phase in ("exit", "timeout"):
-            try:
-                storage.upload_output_files(run.output_files, wd, run.env, result.exit_code,
-                                            run.task_dir if user is not None else None)
-            except Exception as exc:
-                return ExecResult(result.exit_code,
-                                  _failure("FileUploadError", f"Output file upload failed: {exc}"), "fileupload")
-        return result
+        try:
+            storage.upload_output_files(run.output_files, wd, run.env, result.exit_code,
+                                        run.task_dir if user is not None else None)
+        except Exception as exc:
+            return ExecResult(result.exit_code,
+                              _failure("FileUploadError", f"Output file upload failed: {exc}"), "fileupload")
+        finally:
+            if user is not None:  # the user's again: later tasks read what it left (a job preparation's files)
+                _chown_tree(run.task_dir, user.uid, user.gid)
+        return None
 
     def _hand_over(self, run: TaskRun, user: TaskUser) -> None:
         """The task's folder (and what was downloaded into it) and the node's shared folder become the

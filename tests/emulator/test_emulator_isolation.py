@@ -136,6 +136,32 @@ def test_a_retry_does_not_write_through_a_link_the_last_attempt_left(base: Path,
         proc.wait()
 
 
+def test_inputs_staged_by_job_preparation_reach_the_tasks(base: Path, azurite) -> None:
+    # As the runner stages inputs shared by all tasks: a preparation task downloads them once per node (as
+    # root, mode 0770), the tasks read them from its folder as the task user, and still upload outputs.
+    container, out = unique("in"), unique("out")
+    for name in (container, out):
+        azurite.service().create_container(name)
+    azurite.service().get_container_client(container).upload_blob("in.txt", b"shared\n")
+    proc, client, _ = _start(base, "nobody", azurite.blob_endpoint)
+    try:
+        prep = m.BatchJobPreparationTask(command_line="/bin/true", resource_files=[
+            m.ResourceFile(storage_container_url=f"{azurite.blob_endpoint}/{container}")])
+        job_id = make_job(client, make_pool(client, nodes=1, slots=2), job_preparation_task=prep)
+        upload = m.OutputFile(file_pattern="copy.txt", destination=m.OutputFileDestination(
+            container=m.OutputFileBlobContainerDestination(container_url=f"{azurite.blob_endpoint}/{out}")),
+            upload_options=m.OutputFileUploadConfiguration(upload_condition="tasksuccess"))
+        client.create_tasks(job_id, [m.BatchTaskCreateOptions(
+            id=f"t{i}", command_line="/bin/sh -c 'cp $AZ_BATCH_JOB_PREP_WORKING_DIR/in.txt copy.txt'",
+            output_files=[upload]) for i in range(2)])
+        for i in range(2):
+            assert wait_task(client, job_id, f"t{i}").execution_info.exit_code == 0
+        assert azurite.service().get_container_client(out).download_blob("copy.txt").readall() == b"shared\n"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_auto_takes_the_task_user_only_when_the_probe_passes(base: Path) -> None:
     data = base / "emulator"
     isolation.open_to(base, 65534)
