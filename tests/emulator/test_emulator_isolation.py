@@ -48,9 +48,14 @@ def _start(base: Path, task_user: str, blob: str) -> tuple[subprocess.Popen[byte
     proc = subprocess.Popen([sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(base / "emulator"),
                              "--port", str(port), "--account", ACCOUNT, "--key-file", str(creds),
                              "--blob-endpoint", blob, "--task-user", task_user], start_new_session=True)
-    az.wait_port(port, proc=proc)
     info_file = base / "emulator" / "emulator.json"
-    info = json.loads(wait_for(lambda: info_file.exists() and info_file.read_text()))
+    try:
+        az.wait_port(port, proc=proc)
+        info = json.loads(wait_for(lambda: info_file.exists() and info_file.read_text()))
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     return proc, BatchClient(f"http://127.0.0.1:{port}", AzureNamedKeyCredential(ACCOUNT, key), retry_total=0), info
 
 
