@@ -26,7 +26,12 @@ def _spawn(data: Path, port: int, key: str, cwd: Path | None = None) -> subproce
     env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": key}
     proc = subprocess.Popen([sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(data), "--port", str(port),
                              "--account", ACCOUNT], env=env, start_new_session=True, cwd=cwd)
-    az.wait_port(port, proc=proc)
+    try:
+        az.wait_port(port, proc=proc)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     return proc
 
 
