@@ -16,18 +16,26 @@ def local_group() -> None:
 
 @local_group.command("up")
 @click.option("--stack", default="dev", show_default=True)
-@click.option("--port", type=int, default=0, help="Emulator port (0 picks a free one).")
-@click.option("--azurite-port", type=int, default=0, help="Azurite blob port (0 picks a free one).")
+@click.option("--port", type=int, default=0,
+              help="Emulator port (default: the one this checkout used last, else a free one).")
+@click.option("--azurite-port", type=int, default=0,
+              help="Azurite blob port (default: the one this checkout used last, else a free one). Jobs created "
+                   "before keep the old one.")
 @click.option("--time-scale", type=float, default=1.0, show_default=True, help="Divide autoscale intervals.")
 @click.option("--faults", default="", help="e.g. 429=0.05,503=0.1,reset=0.02")
-def up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str) -> None:
+@click.option("--task-user", default="auto", show_default=True, metavar="USER|none|auto",
+              help="Who non-elevated tasks run as when the target runs as root (auto: nobody, when it can run "
+                   "sh and python3).")
+def up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str, task_user: str) -> None:
     """Start Azurite and the emulator, create the stack's containers and pools, write outputs.json."""
-    was_running = launcher.running()
     try:
-        outputs = launcher.up(stack, port, azurite_port, time_scale, faults)
+        result = launcher.up(stack, port, azurite_port, time_scale, faults, task_user)
     except launcher.LauncherError as e:
         raise click.ClickException(str(e)) from e
-    state = "already running" if was_running else "started"
+    outputs = result.outputs
+    state = "started" if result.started else "already running"
+    for note in result.notes:
+        click.echo(f"warning: {note}", err=True)
     click.echo(f"{state}: Batch emulator {outputs['batchAccountEndpoint']} (account {outputs['batchAccountName']}), "
                f"Azurite {outputs['blobEndpoint']}; pools: {', '.join(outputs['poolIds'])}", err=True)
     click.echo(f"outputs: {launcher.LOCAL / 'outputs.json'}; credentials: {launcher.LOCAL / 'credentials.json'}",
@@ -38,12 +46,14 @@ def up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str)
 def status() -> None:
     """Show whether the services run, and their pools, nodes and jobs."""
     procs = launcher.processes()
-    emulator_up = launcher.alive(procs.get("emulatorPid"))
+    emulator_up = launcher.records.ours(procs, "emulator", launcher.LOCAL)
     click.echo(f"emulator: {'running ' + procs['emulatorUrl'] if emulator_up else 'stopped'}")
-    azurite_up = launcher.alive(procs.get("azuritePid"))
+    azurite_up = launcher.records.ours(procs, "azurite", launcher.LOCAL)
     click.echo(f"azurite:  {'running ' + procs['blobEndpoint'] if azurite_up else 'stopped'}")
     if not emulator_up:
         return
+    for note in launcher.isolation_notes(procs):
+        click.echo(f"warning: {note}", err=True)
     from azure.batch import BatchClient
     from azure.core.credentials import AzureNamedKeyCredential
 
@@ -69,5 +79,6 @@ def _text(value: Any) -> str:
 @click.option("--purge", is_flag=True, help="Also delete all local data (.bigcompute/local).")
 def down(purge: bool) -> None:
     """Stop Azurite and the emulator; data stays unless --purge."""
-    launcher.down(purge)
+    for note in launcher.down(purge):
+        click.echo(f"warning: {note}", err=True)
     click.echo(f"stopped; {'removed' if purge else 'data kept in'} {launcher.LOCAL}", err=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from bigcompute.cli.terminal import default_terminal
 from bigcompute.runner.session import TargetArgs
 
 
@@ -18,4 +19,4 @@ def target_options(fn):
 
 
 def target_args(target_kind: str, stack: str, outputs_file: str | None) -> TargetArgs:
-    return TargetArgs(target_kind, stack, outputs_file)
+    return TargetArgs(target_kind, stack, outputs_file, notify=default_terminal().warn)

@@ -1,7 +1,8 @@
 """`python -m bigcompute.emulator --data-dir D --port N`: the service process started by `bigcompute local up`.
 
-The account key comes from the environment variable BIGCOMPUTE_EMULATOR_KEY (never argv, which any user
-can read in `ps`); it is removed from this process's environment before any task can start.
+The account key comes from --key-file (0600) or the environment variable BIGCOMPUTE_EMULATOR_KEY (never argv,
+which any user can read in `ps`); it is removed from this process's environment before any task can start.
+--task-user decides who non-elevated tasks run as (see isolation.py); emulator.json records it for `local up`.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 
 from bigcompute.emulator.executor import InstantExecutor, SubprocessExecutor
 from bigcompute.emulator.faults import FaultPlan
+from bigcompute.emulator.isolation import resolve
+from bigcompute.emulator.nodes import task_path
 from bigcompute.emulator.server import EmulatorServer
 from bigcompute.emulator.state import BatchState
 
@@ -32,17 +35,33 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--blob-endpoint", default=None, help="Azurite blob endpoint for auto-storage containers")
     p.add_argument("--executor", choices=("subprocess", "instant"), default="subprocess")
     p.add_argument("--key-file", type=Path, help="0600 JSON file with batchAccountKey (kept out of /proc/*/environ)")
+    p.add_argument("--task-user", default="auto", metavar="USER|none|auto",
+                   help="who non-elevated tasks run as when the emulator runs as root (auto: nobody, when it can "
+                        "run sh and python3 from the task PATH)")
     args = p.parse_args(argv)
     key = _key_from_file(args.key_file) if args.key_file else os.environ.pop(KEY_ENV, None)
     if not key:
         print(f"error: pass --key-file or set {KEY_ENV} to the account key (base64)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    executor = SubprocessExecutor(args.blob_endpoint) if args.executor == "subprocess" else InstantExecutor()
-    state = BatchState(account=args.account, data_dir=args.data_dir, executor=executor, time_scale=args.time_scale)
+    data_dir = args.data_dir.resolve()
+    try:
+        isolation = resolve(args.task_user if args.executor == "subprocess" else "none", data_dir, task_path())
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    if isolation.warning:
+        logging.getLogger("bigcompute.emulator").warning("task user: %s", isolation.warning)
+    executor = SubprocessExecutor(args.blob_endpoint, isolation.user) if args.executor == "subprocess" \
+        else InstantExecutor()
+    state = BatchState(account=args.account, data_dir=data_dir, executor=executor, time_scale=args.time_scale)
     server = EmulatorServer(state, key, args.port, FaultPlan(args.faults, args.fault_seed))
-    # The port file tells `local up` (and tests) where the service listens when --port 0 was asked.
-    (args.data_dir / "emulator.json").write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
+    # The port file tells `local up` (and tests) where the service listens when --port 0 was asked, and
+    # whom tasks run as (`local up` and `local status` repeat the warning when they are not isolated).
+    info = data_dir / "emulator.json.tmp"
+    info.write_text(json.dumps({"url": server.url, "pid": os.getpid(), "taskUserWarning": isolation.warning,
+                                "taskUser": isolation.user.name if isolation.user else None}))
+    info.replace(data_dir / "emulator.json")  # whole or absent for whoever polls it
     server.run_forever()
     return 0
 

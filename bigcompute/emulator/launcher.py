@@ -10,15 +10,17 @@ import base64
 import contextlib
 import json
 import os
+import pwd
 import shutil
-import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bigcompute.emulator import azurite as az
+from bigcompute.emulator import isolation, ports, records
 from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
 
 LOCAL = Path(".bigcompute/local")
@@ -32,14 +34,11 @@ class LauncherError(Exception):
     pass
 
 
-def alive(pid: int | None) -> bool:
-    if not pid:
-        return False
-    try:
-        os.kill(pid, 0)
-    except OSError:
-        return False
-    return True
+@dataclass(frozen=True)
+class Started:
+    outputs: dict[str, Any]
+    started: bool  # False: it was running already
+    notes: list[str] = field(default_factory=list)  # what the caller must show (never silent)
 
 
 def processes(root: Path = LOCAL) -> dict[str, Any]:
@@ -49,7 +48,7 @@ def processes(root: Path = LOCAL) -> dict[str, Any]:
 
 def running(root: Path = LOCAL) -> bool:
     procs = processes(root)
-    return alive(procs.get("emulatorPid")) and alive(procs.get("azuritePid"))
+    return all(records.ours(procs, name, root) for name in records.SERVICES)
 
 
 def credentials(root: Path = LOCAL) -> dict[str, str]:
@@ -59,39 +58,64 @@ def credentials(root: Path = LOCAL) -> dict[str, str]:
         return json.loads(path.read_text())
     creds = {"batchAccountName": ACCOUNT, "batchAccountKey": base64.b64encode(os.urandom(64)).decode(),
              "storageAccountName": DEV_ACCOUNT, "storageAccountKey": DEV_KEY}
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(creds, f)
+    _write_private(path, json.dumps(creds), exclusive=True)
     return creds
 
 
+def secure(root: Path = LOCAL, task_gid: int | None = None) -> None:
+    """The data dir holds the emulator's key, Azurite's blobs and the emulator's state: folders 0700 and
+    files 0600, repaired on every `local up` (older versions left them readable by every user). With a task
+    user, its group may pass through root and emulator/ (0710) to its node folders, and nothing else."""
+    for folder in (root, root / "azurite", root / "emulator"):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    (root / "azurite").chmod(0o700)
+    for folder in (root, root / "emulator"):
+        isolation.open_to(folder, task_gid)
+    for path in (*root.glob("*.json"), *root.glob("*.log"), *(root / "emulator").glob("state.db*")):
+        path.chmod(0o600)
+
+
 def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale: float = 1.0, faults: str = "",
-       root: Path = LOCAL) -> dict[str, Any]:
-    """Start both services (unless running) and return the outputs written to outputs.json."""
+       task_user: str = "auto", root: Path = LOCAL) -> Started:
+    """Start both services (unless running) on this checkout's recorded ports; return the outputs written
+    to outputs.json and what the caller must tell the user."""
     from bigcompute.config import ConfigError, load_stack
 
     try:
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise LauncherError(f"stack {stack_name}: {e}") from e
-    root.mkdir(parents=True, exist_ok=True)
+    if task_user not in ("auto", "none"):
+        try:
+            pwd.getpwnam(task_user)
+        except KeyError:
+            raise LauncherError(f"--task-user {task_user}: there is no user {task_user}") from None
     if running(root) and (root / "outputs.json").exists():
-        return json.loads((root / "outputs.json").read_text())
-    stop(root)
+        return _already_running(root, port, azurite_port)
+    notes = stop(root)
+    secure(root, _task_group(task_user))
+    try:
+        blob_port, emu_port = ports.choose(root, port, azurite_port)  # refuses before anything starts
+    except ports.PortTaken as e:
+        raise LauncherError(str(e)) from None
     creds = credentials(root)
-    blob_port, emu_port = azurite_port or az.free_port(), port or az.free_port()
     blob, url = az.blob_endpoint(blob_port), f"http://127.0.0.1:{emu_port}"
-    procs = {"stack": stack_name, "azuritePid": _start_azurite(root, blob_port), "blobEndpoint": blob}
-    procs.update(emulatorPid=_start_emulator(root, emu_port, time_scale, faults, blob),
-                 emulatorUrl=url)
-    (root / "processes.json").write_text(json.dumps(procs, indent=2))
+    home = root.resolve()  # absolute in argv: how `ours` recognises these processes later
+    procs: dict[str, Any] = {"stack": stack_name, "dataDir": str(home), "blobEndpoint": blob, "emulatorUrl": url}
+    procs.update(records.record("azurite", _start_azurite(home, blob_port)))
+    procs.update(records.record("emulator", _start_emulator(home, emu_port, time_scale, faults, blob, task_user)))
+    _write_private(root / "processes.json", json.dumps(procs, indent=2))
     try:
         az.wait_port(blob_port)
         az.wait_port(emu_port)
+        procs.update(_task_user(home, procs["emulatorPid"]))
         pool_ids = _create_resources(stack, url, blob_port, creds["batchAccountKey"])
     except Exception as e:
         stop(root)
         raise LauncherError(f"local target failed to start: {e} (see {root}/*.log)") from e
+    if not procs.get("taskUser"):
+        secure(root, None)  # tasks run as us: nobody else needs to pass through
+    _write_private(root / "processes.json", json.dumps(procs, indent=2))
     containers = stack.storage.containers
     outputs = {
         "resourceGroup": "local", "batchAccountName": ACCOUNT, "batchAccountEndpoint": url,
@@ -100,35 +124,86 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
                        "applications": containers.applications},
         "poolIds": pool_ids, "identityResourceId": IDENTITY,
     }
-    (root / "outputs.json").write_text(json.dumps(outputs, indent=2) + "\n")
-    return outputs
+    _write_private(root / "outputs.json", json.dumps(outputs, indent=2) + "\n")
+    return Started(outputs, True, notes + isolation_notes(procs))
 
 
-def stop(root: Path = LOCAL) -> None:
+def _already_running(root: Path, port: int, azurite_port: int) -> Started:
     procs = processes(root)
-    for key in ("emulatorPid", "azuritePid"):
-        pid = procs.get(key)
-        if not alive(pid):
-            continue
-        os.killpg(pid, signal.SIGTERM)  # each was started in its own session: its group is ours alone
-        deadline = time.monotonic() + 5
-        while alive(pid) and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(pid, os.WNOHANG)
-            time.sleep(0.05)
-        if alive(pid):
-            os.killpg(pid, signal.SIGKILL)
+    secure(root, _task_group(procs["taskUser"]) if procs.get("taskUser") else None)
+    emu_now, blob_now = ports.recorded(root)
+    moved = [flag for flag, asked, now in (("--port", port, emu_now), ("--azurite-port", azurite_port, blob_now))
+             if asked and asked != now]
+    notes = [f"{' and '.join(moved)} not applied: the target is already running on its recorded ports "
+             "(`bigcompute local down` first)"] if moved else []
+    return Started(json.loads((root / "outputs.json").read_text()), False, notes + isolation_notes(procs))
+
+
+def isolation_notes(procs: dict[str, Any]) -> list[str]:
+    """One line when tasks can read what the target's own user can (its key included), or may fail."""
+    warning = procs.get("taskUserWarning")
+    if not warning:
+        return []
+    if procs.get("taskUser"):
+        return [f"tasks run as {procs['taskUser']}, but {warning}"]
+    return [f"tasks are NOT isolated from the local target's credentials: {warning}"]
+
+
+def stop(root: Path = LOCAL) -> list[str]:
+    """Stop the recorded services that are still ours; returns a line for each record left alone."""
+    procs = processes(root)
+    notes = []
+    for name in records.SERVICES:
+        pid = procs.get(f"{name}Pid")
+        if records.ours(procs, name, root):
+            records.terminate(pid)
+        elif records.alive(pid):
+            notes.append(f"the recorded {name} process {pid} is gone: PID {pid} now belongs to another "
+                         f"program ({records.describe(pid)}), left alone")
     (root / "processes.json").unlink(missing_ok=True)
+    return notes
 
 
-def down(purge: bool = False, root: Path = LOCAL) -> None:
-    stop(root)
+def down(purge: bool = False, root: Path = LOCAL) -> list[str]:
+    notes = stop(root)
     if purge:
         shutil.rmtree(root, ignore_errors=True)
+    return notes
+
+
+def _task_group(task_user: str) -> int | None:
+    """The group that may pass through the data dir to the node folders: the task user's, if tasks may
+    run as one (decided by the emulator's probe; `up` closes the folders again when they do not)."""
+    if os.geteuid() != 0 or task_user == "none":
+        return None
+    try:
+        return pwd.getpwnam(isolation.AUTO_USER if task_user == "auto" else task_user).pw_gid
+    except KeyError:
+        return None
+
+
+def _task_user(home: Path, pid: int, timeout: float = 10.0) -> dict[str, Any]:
+    """Whom the emulator runs tasks as, from the emulator.json it writes once listening."""
+    info_file = home / "emulator" / "emulator.json"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(FileNotFoundError, ValueError):
+            info = json.loads(info_file.read_text())
+            if info.get("pid") == pid:
+                return {"taskUser": info.get("taskUser"), "taskUserWarning": info.get("taskUserWarning", "")}
+        time.sleep(0.05)
+    raise LauncherError(f"the emulator did not write {info_file} within {timeout} s")
+
+
+def _write_private(path: Path, text: str, exclusive: bool = False) -> None:
+    flags = os.O_WRONLY | os.O_CREAT | (os.O_EXCL if exclusive else os.O_TRUNC)
+    with os.fdopen(os.open(path, flags, 0o600), "w") as f:
+        f.write(text)
+    path.chmod(0o600)  # an existing file keeps its old mode through O_TRUNC
 
 
 def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int:
-    with open(log, "ab") as out:
+    with os.fdopen(os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600), "ab") as out:
         proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 start_new_session=True, env=env)
     return proc.pid
@@ -150,9 +225,9 @@ def _start_azurite(root: Path, port: int) -> int:
     return _spawn(az.command(root / "azurite", port, binary), root / "azurite.log")
 
 
-def _start_emulator(root: Path, port: int, time_scale: float, faults: str, blob: str) -> int:
+def _start_emulator(root: Path, port: int, time_scale: float, faults: str, blob: str, task_user: str) -> int:
     argv = [sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(root / "emulator"), "--port", str(port),
-            "--account", ACCOUNT, "--time-scale", str(time_scale), "--blob-endpoint", blob]
+            "--account", ACCOUNT, "--time-scale", str(time_scale), "--blob-endpoint", blob, "--task-user", task_user]
     if faults:
         argv += ["--faults", faults]
     (root / "emulator").mkdir(parents=True, exist_ok=True)

@@ -57,14 +57,18 @@ def _app_var(app: str, version: str | None) -> str:
     return f"AZ_BATCH_APP_PACKAGE_{name}" + (f"_{re.sub(r'[^A-Za-z0-9]', '_', version)}" if version else "")
 
 
+def task_path() -> str:
+    """A task's PATH: the emulator's Python environment first, as a pool's start task installs a workload's
+    tools on Azure (`python3` in a task is that environment's), then this machine's."""
+    return os.pathsep.join(p for p in (_PYTHON_BIN, os.environ.get("PATH", "")) if p)
+
+
 def task_env(*, account: str, account_url: str, pool_id: str, node: dict[str, Any], node_root: Path,
              task_dir: Path, job_id: str | None, task_id: str | None, prep_dir: Path | None,
              settings: list[dict[str, str]], packages: list[dict[str, Any]]) -> dict[str, str]:
     environ = os.environ
     env = {k: v for k in _INHERITED if (v := environ.get(k)) is not None}
-    # A local node's software is this machine's plus the Python environment running the emulator, as a
-    # pool's start task installs a workload's tools on Azure: `python3` in a task is that environment's.
-    env["PATH"] = os.pathsep.join(p for p in (_PYTHON_BIN, env.get("PATH", "")) if p)
+    env["PATH"] = task_path()
     root, tdir = str(node_root), str(task_dir)  # plain string joins: this runs for every task
     env.update({
         "AZ_BATCH_ACCOUNT_NAME": account, "AZ_BATCH_ACCOUNT_URL": account_url, "AZ_BATCH_POOL_ID": pool_id,

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from bigcompute.emulator.db import loads
 from bigcompute.emulator.executor import ExecResult, RunHandle, TaskRun
+from bigcompute.emulator.isolation import elevated
 from bigcompute.emulator.nodes import task_env
 from bigcompute.emulator.runtime import Running
 from bigcompute.emulator.wire import parse_duration
@@ -190,7 +191,7 @@ class Scheduler:
                         doc.get("applicationPackageReferences") or [])
         return TaskRun("task", doc["commandLine"], task_dir, env,
                        parse_duration(doc["constraints"].get("maxWallClockTime"), "maxWallClockTime"),
-                       doc.get("resourceFiles") or [], doc.get("outputFiles") or [])
+                       doc.get("resourceFiles") or [], doc.get("outputFiles") or [], elevated(doc.get("userIdentity")))
 
     def _env(self, pool: dict[str, Any], node: dict[str, Any], task_dir: Any, job_id: str | None,
              task_id: str | None, prep_dir: Any, settings: list[dict[str, str]], packages: list[Any]) -> dict[str, str]:
@@ -221,7 +222,8 @@ class Scheduler:
         info: dict[str, Any] = {"startTime": iso(self.st.ctx.clock()), "retryCount": 0, "state": "running"}
         while True:
             res = self.st.executor.run(TaskRun(kind, spec["commandLine"], task_dir, env, wall,
-                                               spec.get("resourceFiles") or []), RunHandle())
+                                               spec.get("resourceFiles") or [],
+                                               elevated=elevated(spec.get("userIdentity"))), RunHandle())
             ok = res.phase == "exit" and res.exit_code == 0
             if ok or res.phase != "exit" or (tries != -1 and info["retryCount"] >= tries):
                 break

@@ -36,6 +36,9 @@ class BatchState:
         self.data_dir = (Path(data_dir) if data_dir else Path(tempfile.mkdtemp(prefix="bigcompute-emu-"))).resolve()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(self.data_dir / "state.db")
+        # Its own only: tasks may pass through the data dir to their node folders (isolation.open_to).
+        for db_file in self.data_dir.glob("state.db*"):
+            db_file.chmod(0o600)
         self.executor: Executor = executor or InstantExecutor()
         self.ctx = Ctx(self.db, time_scale=time_scale)
         self.pools = PoolStore(self.ctx)

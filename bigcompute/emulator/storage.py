@@ -90,7 +90,10 @@ def _expand(pattern: str, env: dict[str, str]) -> str:
     return _VAR.sub(sub, pattern)
 
 
-def upload_output_files(files: list[dict[str, Any]], wd: Path, env: dict[str, str], exit_code: int | None) -> None:
+def upload_output_files(files: list[dict[str, Any]], wd: Path, env: dict[str, str], exit_code: int | None,
+                        within: Path | None = None) -> None:
+    """`within`: the folder a task user owns; a match resolving outside it (a link to a file only the
+    emulator may read) is refused, since the upload reads with the emulator's rights."""
     from azure.storage.blob import ContentSettings
 
     succeeded = exit_code == 0
@@ -112,6 +115,8 @@ def upload_output_files(files: list[dict[str, Any]], wd: Path, env: dict[str, st
         fixed = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
         base = wd / os.path.dirname(fixed)
         for match in matches:
+            if within is not None and not match.resolve().is_relative_to(within.resolve()):
+                raise RuntimeError(f"{match} leads outside the task folder")
             if wildcard:
                 rel = os.path.relpath(match, base).replace(os.sep, "/")
                 name = f"{prefix}/{rel}" if prefix else rel

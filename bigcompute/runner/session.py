@@ -3,8 +3,8 @@ and the workloads (all validated before the first side effect)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 
 from bigcompute.config import ConfigError, StackConfig, load_stack
 from bigcompute.document import Diagnostic
@@ -15,11 +15,18 @@ from bigcompute.runner.target import Target, azure_target, local_target
 from bigcompute.workload import LoadedWorkload, check_workloads
 
 
+def _quiet(message: str) -> None:
+    pass
+
+
 @dataclass(frozen=True)
 class TargetArgs:
     target: str = "local"  # local | azure
     stack: str = "dev"
     outputs: str | None = None
+    # Where the runner says what it did beyond the command itself (it started the local target): the CLI
+    # prints it, so an apply never starts or restarts the target silently.
+    notify: Callable[[str], None] = field(default=_quiet, compare=False)
 
 
 class InvalidInput(Exception):
@@ -56,9 +63,17 @@ def resolve_target(args: TargetArgs) -> Target:
 
     if not _reachable(local_target()):
         try:
-            launcher.up(args.stack)
+            started = launcher.up(args.stack)
         except launcher.LauncherError as e:
-            raise DeployError(str(e)) from None
+            raise DeployError(f"the local target was not running and could not be started: {e}") from None
+        out = started.outputs
+        if not started.started:
+            raise DeployError(f"the local target's processes run but its emulator does not answer at "
+                              f"{out['batchAccountEndpoint']}: run `bigcompute local down`, then retry")
+        args.notify(f"the local target was not running: started it (Batch emulator {out['batchAccountEndpoint']}, "
+                    f"Azurite {out['blobEndpoint']}); `bigcompute local down` stops it")
+        for note in started.notes:
+            args.notify(note)
     target = local_target()
     if target is None:
         raise DeployError("the local target did not start; run `bigcompute local up` to see why")

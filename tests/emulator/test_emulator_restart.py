@@ -4,9 +4,12 @@ pools, jobs and tasks are all there, and the running task is requeued (requeueCo
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from azure.batch import BatchClient
@@ -19,11 +22,16 @@ from bigcompute.emulator.testing import make_job, make_pool, wait_for, wait_task
 ACCOUNT = "restartacct"
 
 
-def _spawn(data: Path, port: int, key: str) -> subprocess.Popen[bytes]:
+def _spawn(data: Path, port: int, key: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": key}
     proc = subprocess.Popen([sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(data), "--port", str(port),
-                             "--account", ACCOUNT], env=env, start_new_session=True)
-    az.wait_port(port, proc=proc)
+                             "--account", ACCOUNT], env=env, start_new_session=True, cwd=cwd)
+    try:
+        az.wait_port(port, proc=proc)
+    except BaseException:
+        proc.kill()
+        proc.wait()
+        raise
     return proc
 
 
@@ -57,3 +65,49 @@ def test_kill_and_restart_requeues_running_tasks(tmp_path: Path) -> None:
     finally:
         proc.kill()
         proc.wait()
+
+
+def _alive(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_restarting_one_emulator_leaves_another_checkouts_tasks_running(tmp_path: Path) -> None:
+    # Two checkouts, each with its emulator started as `local up` does: the same relative data dir from a
+    # different working directory. Restarting one must end its own orphan only.
+    key = base64.b64encode(os.urandom(32)).decode()
+    data = Path(".bigcompute/local/emulator")
+    runs = []
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        port = az.free_port()
+        client = BatchClient(f"http://127.0.0.1:{port}", AzureNamedKeyCredential(ACCOUNT, key), retry_total=0)
+        runs.append((tmp_path / name, port, client, _spawn(data, port, key, cwd=tmp_path / name)))
+    procs = [r[3] for r in runs]
+    try:
+        jobs, pids = [], []
+        for checkout, _, client, _ in runs:
+            job_id = make_job(client, make_pool(client, nodes=1))
+            pidfile = checkout / "task.pid"
+            client.create_task(job_id, m.BatchTaskCreateOptions(
+                id="t", command_line=f"/bin/sh -c 'echo $$ > {pidfile}.new && mv {pidfile}.new {pidfile}; exec sleep 60'"))
+            wait_for(lambda c=client, j=job_id: c.get_task(j, "t").state == "running")
+            pids.append(int(wait_for(lambda f=pidfile: f.exists() and f.read_text())))
+            jobs.append(job_id)
+        (a_dir, a_port, a_client, a_proc), (_, _, b_client, _) = runs
+        a_proc.kill()
+        a_proc.wait()
+        procs[0] = _spawn(data, a_port, key, cwd=a_dir)
+        wait_for(lambda: not _alive(pids[0]))  # a's orphan was ended by a's restart...
+        assert a_client.get_task(jobs[0], "t").execution_info.requeue_count == 1
+        time.sleep(0.5)
+        assert _alive(pids[1])  # ...and b's task process was left alone, its task still running
+        task = b_client.get_task(jobs[1], "t")
+        assert task.state == "running" and task.execution_info.requeue_count == 0
+    finally:
+        for proc in procs:
+            proc.kill()
+            proc.wait()
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pid, signal.SIGKILL)
