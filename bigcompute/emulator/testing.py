@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from email.utils import formatdate
 from typing import Any
 
@@ -46,10 +46,10 @@ def wait_task(client: BatchClient, job_id: str, task_id: str, timeout: float = 1
     return wait_for(lambda: (t := client.get_task(job_id, task_id)).state == "completed" and t, timeout)
 
 
-def signed(emulator: Any, method: str, path: str, query: str, body: bytes | None = None,
+def signed(emulator: Any, method: str, path: str, query: str, body: bytes | Iterable[bytes] | None = None,
            date: str | None = None, headers: dict[str, str] | None = None, sign_query: str | None = None) -> Any:
     """A raw request signed like the SDK signs it (§A2). `date` replaces ocp-date ("" sends none); `sign_query`
-    signs another query than the one sent (to tamper with a signed request)."""
+    signs another query than the one sent (to tamper with a signed request). An iterable body is sent chunked."""
     import requests
 
     from bigcompute.emulator.auth import sign, string_to_sign
@@ -58,7 +58,9 @@ def signed(emulator: Any, method: str, path: str, query: str, body: bytes | None
     if date != "":
         sent["ocp-date"] = date or formatdate(usegmt=True)
     if body is not None:
-        sent.update({"content-type": "application/json; odata=minimalmetadata", "content-length": str(len(body))})
+        sent["content-type"] = "application/json; odata=minimalmetadata"
+        if isinstance(body, bytes):
+            sent["content-length"] = str(len(body))
     text = string_to_sign(method, path, query if sign_query is None else sign_query, sent, emulator.account)
     sent["Authorization"] = f"SharedKey {emulator.account}:{sign(emulator.key, text)}"
     url = f"{emulator.url}{path}" + (f"?{query}" if query else "")
