@@ -42,8 +42,6 @@ class BatchMiddleware:
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
-        # Kept here: `dict` above would hide a repeated header from the signature check.
-        raw_headers = scope["headers"]
         fault = None
         if scope["path"] not in UNAUTHENTICATED:
             fault = self.faults.draw()
@@ -55,7 +53,7 @@ class BatchMiddleware:
                 return
             raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
             try:
-                auth.refuse_repeated_headers(raw_headers)
+                auth.refuse_repeated_headers(scope["headers"])  # `headers` above keeps one value per name
                 query = auth.parse_query(scope["query_string"].decode("latin-1"))
                 # The handlers read exactly what was signed: the parsed, non-blank parameters, re-encoded.
                 canonical = urlencode([(k, v) for k, v in query.items() if v], quote_via=quote)
