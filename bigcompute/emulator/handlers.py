@@ -15,8 +15,6 @@ from bigcompute.emulator.httpio import ListQuery, body, empty, json_response, on
 from bigcompute.emulator.state import BatchState
 from bigcompute.emulator.wire import rfc1123
 
-COLLECTION_LIMIT = 1024 * 1024  # "the total serialized size of this collection must be less than 1MB"
-
 
 def _st(req: Request) -> BatchState:
     return req.app.state.batch
@@ -210,7 +208,7 @@ async def create_task(req: Request) -> Response:
 
 
 async def add_task_collection(req: Request) -> Response:
-    data = await body(req, COLLECTION_LIMIT)
+    data = await body(req)
     results = _st(req).tasks.add_collection(_p(req, "job_id"), data.get("value") or [])
     return json_response({"value": results})
 

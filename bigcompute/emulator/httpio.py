@@ -11,7 +11,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bigcompute.emulator.common import public
-from bigcompute.emulator.errors import BatchError, invalid_query
+from bigcompute.emulator.errors import BatchError, invalid_property, invalid_query
 from bigcompute.emulator.odata import parse_filter, parse_select, project
 from bigcompute.emulator.wire import rfc1123
 
@@ -23,14 +23,47 @@ INT_KEYS = frozenset({
     "targetDedicatedNodes", "targetLowPriorityNodes", "taskSlotsPerNode", "priority", "maxParallelTasks",
     "maxTaskRetryCount", "requiredSlots", "code", "start", "end", "numberOfInstances",
 })
-_INT_TEXT = re.compile(r"^-?\d+$")
+_INT_TEXT = re.compile(r"-?\d+")
 
 
-async def body(req: Request, limit: int | None = None) -> dict[str, Any]:
-    raw = await req.body()
-    if limit is not None and len(raw) >= limit:
-        raise BatchError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum "
-                         "permissible limit.")
+# Batch documents one request-body limit: a task collection's "total serialized size ... must be less than 1MB",
+# else `RequestBodyTooLarge` (BatchTaskGroup.value,
+# https://learn.microsoft.com/javascript/api/@azure-rest/batch/batchtaskgroup). No other Batch request body comes
+# near it, so the emulator holds every body to the same cap.
+MAX_BODY = 1024 * 1024
+# Past the cap the rest is read and discarded up to this much, so a client still sending gets to read the 413
+# (the SDK's create_tasks splits its chunk on it); a larger declared or streamed body just gets the 413 and a close.
+_DRAIN = 16 * MAX_BODY
+# NUL cannot reach a process (argv and environ are C strings); lone surrogates cannot be encoded as UTF-8.
+_BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+
+
+def _too_large() -> BatchError:
+    return BatchError(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum "
+                      f"permissible limit of {MAX_BODY} bytes.")
+
+
+async def read_body(req: Request, limit: int = MAX_BODY) -> bytes:
+    """The body, counted while it streams in (a chunked body has no Content-Length): never more than `limit`
+    bytes in memory."""
+    declared = req.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > _DRAIN:
+        raise _too_large()
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in req.stream():
+        size += len(chunk)
+        if size > _DRAIN:
+            break
+        if size < limit:
+            chunks.append(chunk)
+    if size >= limit:
+        raise _too_large()
+    return b"".join(chunks)
+
+
+async def body(req: Request, limit: int = MAX_BODY) -> dict[str, Any]:
+    raw = await read_body(req, limit)
     if not raw:
         return {}
     try:
@@ -39,22 +72,26 @@ async def body(req: Request, limit: int | None = None) -> dict[str, Any]:
         raise BatchError(400, "InvalidRequestBody", "The specified request body is not syntactically valid.") from exc
     if not isinstance(data, dict):
         raise BatchError(400, "InvalidRequestBody", "The request body must be a JSON object.")
-    _coerce_ints(data)
+    _clean(data, "")
     return data
 
 
-def _coerce_ints(node: Any) -> None:
-    if isinstance(node, dict):
-        for key, value in node.items():
-            if isinstance(value, str):
-                if key in INT_KEYS and _INT_TEXT.match(value):
-                    node[key] = int(value)
-            elif isinstance(value, (dict, list)):
-                _coerce_ints(value)
-    elif isinstance(node, list):
-        for item in node:
-            if isinstance(item, (dict, list)):
-                _coerce_ints(item)
+def _clean(node: Any, path: str) -> None:
+    """Refuse text no process can take (naming the property) and coerce numeric strings of INT_KEYS."""
+    items = node.items() if isinstance(node, dict) else enumerate(node)
+    for key, value in items:
+        prop = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}".lstrip(".")
+        if isinstance(key, str) and _BAD_TEXT.search(key):
+            raise BatchError(400, "InvalidRequestBody", "The request body holds a property name with a NUL byte or "
+                             "an unpaired surrogate.")
+        if isinstance(value, str):
+            if _BAD_TEXT.search(value):
+                raise invalid_property(prop, f"The value of {prop} holds a NUL byte or an unpaired surrogate, "
+                                       "which no command line or environment can carry.")
+            if key in INT_KEYS and _INT_TEXT.fullmatch(value):
+                node[key] = int(value)
+        elif isinstance(value, (dict, list)):
+            _clean(value, prop)
 
 
 def resource_headers(doc: dict[str, Any] | None) -> dict[str, str]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from typing import Any
+from urllib.parse import quote, urlencode
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -51,9 +52,13 @@ class BatchMiddleware:
                 await send_error(send, as_error(fault), request_id, [(b"retry-after", b"1")] if fault == "429" else [])
                 return
             raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
-            query = scope["query_string"].decode("latin-1")
             try:
-                scope["state"]["api_version"] = versions.check(query)
+                auth.refuse_repeated_headers(scope["headers"])  # `headers` above keeps one value per name
+                query = auth.parse_query(scope["query_string"].decode("latin-1"))
+                # The handlers read exactly what was signed: the parsed, non-blank parameters, re-encoded.
+                canonical = urlencode([(k, v) for k, v in query.items() if v], quote_via=quote)
+                scope["query_string"] = canonical.encode("latin-1")
+                scope["state"]["api_version"] = versions.check(canonical)
                 auth.verify_request(scope["method"], raw_path, query, headers, self.account, self._key, self.tokens)
             except BatchError as err:
                 await send_error(send, err, request_id)

@@ -11,7 +11,6 @@ import glob
 import os
 import re
 import shutil
-import urllib.request
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
@@ -49,6 +48,18 @@ def _chmod(path: Path, mode: str | None) -> None:
     path.chmod(int(mode or "0770", 8))
 
 
+def _http_download(url: str, target: Path) -> None:
+    # requests speaks http(s) only, redirects included (urllib would follow one to ftp:// and open file://).
+    # Submission refuses other schemes already; this keeps a task stored before that rule from reading disk.
+    import requests
+
+    if urlparse(url).scheme.lower() not in ("http", "https"):
+        raise RuntimeError(f"resource file URL scheme not allowed: {urlparse(url).scheme}")
+    with requests.get(url, stream=True, timeout=60) as resp, open(target, "wb") as f:
+        resp.raise_for_status()
+        shutil.copyfileobj(resp.raw, f)
+
+
 def download_resource_files(files: list[dict[str, Any]], wd: Path, blob_endpoint: str | None) -> None:
     for rf in files:
         dest_dir = rf.get("filePath") or ""
@@ -63,8 +74,7 @@ def download_resource_files(files: list[dict[str, Any]], wd: Path, blob_endpoint
                     # The URL's path is percent-encoded (`a%23b.csv`); the SDK encodes the name again.
                     client.download_blob(unquote("/".join(parts[2:]))).readinto(f)
             else:
-                with urllib.request.urlopen(url, timeout=60) as resp, open(target, "wb") as f:
-                    shutil.copyfileobj(resp, f)
+                _http_download(url, target)
             _chmod(target, rf.get("fileMode"))
             continue
         if rf.get("autoStorageContainerName"):

@@ -5,18 +5,20 @@ from __future__ import annotations
 import os
 import re
 from typing import Any
+from urllib.parse import urlparse
 
 from bigcompute.emulator.errors import BatchError, invalid_property, missing_property, unsupported_locally
 from bigcompute.emulator.wire import parse_duration
 
-ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Matched with fullmatch: `$` would also accept a trailing newline ("job1\n"), an id no URL can name again.
+ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
 MAX_DEPENDS_CHARS = 64000
 
 
 def check_id(value: Any, prop: str = "id") -> str:
     if value is None or value == "":
         raise missing_property(prop)
-    if not isinstance(value, str) or not ID_RE.match(value):
+    if not isinstance(value, str) or not ID_RE.fullmatch(value):
         raise invalid_property(
             prop, f"The {prop} must be 1-64 characters of letters, digits, hyphens and underscores.", value
         )
@@ -49,6 +51,13 @@ def check_runnable(spec: dict[str, Any], prop: str) -> None:
         _check_resource_file(rf, f"resourceFiles[{i}]")
 
 
+def _check_web_url(url: Any, prop: str) -> None:
+    # The node agent downloads resource files over HTTP(S) only; a file:// URL would read the emulator's own disk.
+    parsed = urlparse(url) if isinstance(url, str) else None
+    if parsed is None or parsed.scheme.lower() not in ("http", "https") or not parsed.hostname:
+        raise invalid_property(prop, f"The value for {prop} must be an http or https URL.", url)
+
+
 def _check_resource_file(rf: dict[str, Any], prop: str) -> None:
     sources = [k for k in ("autoStorageContainerName", "storageContainerUrl", "httpUrl") if rf.get(k)]
     if len(sources) != 1:
@@ -56,6 +65,8 @@ def _check_resource_file(rf: dict[str, Any], prop: str) -> None:
                                "must be specified.")
     if sources[0] == "httpUrl" and not rf.get("filePath"):
         raise missing_property(f"{prop}.filePath")
+    if sources[0] != "autoStorageContainerName":
+        _check_web_url(rf[sources[0]], f"{prop}.{sources[0]}")
     path = rf.get("filePath") or ""
     if path.startswith("/") or ".." in path.replace("\\", "/").split("/"):
         raise invalid_property(f"{prop}.filePath", "The file path must stay inside the task working directory.",

@@ -15,7 +15,7 @@ from bigcompute.emulator.errors import invalid_property
 UNBOUNDED = "P10675199DT2H48M5.4775807S"  # what the service sends for "no limit"
 
 _DURATION = re.compile(
-    r"^P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?$"
+    r"P(?:(?P<d>\d+(?:\.\d+)?)D)?(?:T(?:(?P<h>\d+(?:\.\d+)?)H)?(?:(?P<m>\d+(?:\.\d+)?)M)?(?:(?P<s>\d+(?:\.\d+)?)S)?)?"
 )
 _etag_counter = itertools.count()
 
@@ -61,7 +61,7 @@ def parse_duration(value: str | None, prop: str) -> float | None:
 
 @functools.lru_cache(maxsize=256)  # a handful of distinct values (P7D...) are parsed for every task
 def _seconds(value: str) -> float | None:
-    m = _DURATION.match(value)
+    m = _DURATION.fullmatch(value)
     if not m:
         return None
     parts = {k: float(v) if v else 0.0 for k, v in m.groupdict().items()}

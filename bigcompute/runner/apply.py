@@ -35,7 +35,7 @@ def apply_workload(clients: Clients, plan: WorkloadPlan, hooks: Hooks | None = N
     hooks = hooks or Hooks()
     wl = plan.loaded.workload
     with workload_lease(clients.container("inputs"), wl.name) as lease:  # lease.check(): still ours?
-        if plan.sync.missing:
+        if plan.sync.missing or plan.sync.checksums_missing:
             hooks.step(f"uploading {len(plan.sync.missing)} input files ({plan.sync.missing_bytes:,} bytes)")
             lease.check("uploading inputs")
             upload_missing(wl, plan.sync, clients.container("inputs"), on_upload=lambda f: hooks.uploaded(f.size))
@@ -89,14 +89,15 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
                 continue
             deps.add(task.id)
             check()
-            yield task_body(task, wl, plan.job_id, ctx, plan.sync.digests)
+            yield task_body(task, wl, plan.job_id, ctx, plan.sync.digests, checksums=plan.sync.checksums)
 
     report = add_tasks(clients.batch, plan.job_id, bodies(), known, on_progress=on_added)
     merge = merge_task(wl, files)
     if merge is not None:  # added last: it depends on every other task, so they must all exist
         check()
         merge_report = add_tasks(clients.batch, plan.job_id,
-                                 [task_body(merge, wl, plan.job_id, ctx, plan.sync.digests, deps.dependencies())],
+                                 [task_body(merge, wl, plan.job_id, ctx, plan.sync.digests, deps.dependencies(),
+                                            plan.sync.checksums)],
                                  known, on_progress=on_added)
         report.count(added=merge_report.added, existing=merge_report.existing)
     return report

@@ -3,6 +3,7 @@
 Blob names are content-addressed (`<workload>/<digest>/<path>`), so one listing of the workload's
 prefix says which files are already there: a blob only appears once its upload committed, so a
 present name means present content. Missing files upload in parallel; large ones in parallel blocks.
+The workload's checksum list (what tasks verify their inputs against) is content-addressed the same way.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from azure.storage.blob import ContainerClient
 from bigcompute.runner.errors import DeployError
 from bigcompute.workload import Workload
 from bigcompute.workload.inputs import InputFile, file_digest
-from bigcompute.workload.wire import input_blob_name
+from bigcompute.workload.wire import InputChecksums, input_blob_name
 
 LARGE_FILE = 8 << 20
 
@@ -28,6 +29,8 @@ class SyncPlan:
     files: tuple[InputFile, ...]
     digests: dict[str, str]
     missing: tuple[InputFile, ...]
+    checksums: InputChecksums
+    checksums_missing: bool = False
 
     @property
     def missing_bytes(self) -> int:
@@ -53,7 +56,10 @@ def plan_sync(workload: Workload, files: Sequence[InputFile], container: Contain
     digests = digests or digest_files(files)
     present = existing_blobs(container, f"{workload.name}/") if container is not None else set()
     missing = tuple(f for f in files if input_blob_name(workload, f, digests[f.relpath]) not in present)
-    return SyncPlan(tuple(files), digests, missing)
+    checksums = InputChecksums.of(digests)
+    # No inputs, no list: tasks without inputs verify nothing.
+    list_missing = bool(files) and checksums.blob_name(workload) not in present
+    return SyncPlan(tuple(files), digests, missing, checksums, list_missing)
 
 
 def upload_missing(workload: Workload, plan: SyncPlan, container: ContainerClient, workers: int = 16,
@@ -70,3 +76,6 @@ def upload_missing(workload: Workload, plan: SyncPlan, container: ContainerClien
     with ThreadPoolExecutor(max_workers=min(workers, max(1, len(plan.missing)), (os.cpu_count() or 2) * 8)) as pool:
         for _ in pool.map(upload, plan.missing):
             pass
+    if plan.checksums_missing:
+        container.upload_blob(plan.checksums.blob_name(workload), plan.checksums.data, overwrite=True,
+                              metadata={"sha256": plan.checksums.digest})

@@ -3,6 +3,10 @@
 Inputs reach tasks as one resource file per input file (blob URL + the pool's managed identity), placed
 at the file's path relative to the workload, so a task's working directory looks like the workload
 folder. Outputs go to `<job id>/<task id>/` in the outputs container; stdout/stderr always follow.
+
+A task with inputs also gets the workload's checksum list (`sha256sum` format, content-addressed like the
+inputs) and checks its inputs against it before its command runs: whoever can write to the inputs container
+(on the local target, anyone with Azurite's public key) cannot make the next run execute other bytes.
 """
 
 from __future__ import annotations
@@ -60,18 +64,66 @@ def blob_url(container_url: str, name: str) -> str:
     return f"{container_url}/{quote(name, safe='/')}"
 
 
+CHECKSUMS_PATH = ".bigcompute/inputs.sha256"
+_REFUSE = "does not match its digest; refusing to run"
+
+
+@dataclass(frozen=True)
+class InputChecksums:
+    """Every input of a workload as `sha256sum -c` reads it, and the SHA-256 of that list."""
+
+    data: bytes
+    digest: str
+
+    @classmethod
+    def of(cls, digests: Mapping[str, str]) -> InputChecksums:
+        data = "".join(_checksum_line(path, digests[path]) for path in sorted(digests)).encode()
+        return cls(data, hashlib.sha256(data).hexdigest())
+
+    def blob_name(self, workload: Workload) -> str:
+        return f"{workload.name}/{self.digest[:32]}/{CHECKSUMS_PATH}"
+
+
+def _checksum_line(path: str, digest: str) -> str:
+    # GNU sha256sum's escape for names holding a backslash or a newline: a leading "\" and \\, \n inside.
+    if "\\" in path or "\n" in path:
+        escaped = path.replace("\\", "\\\\").replace("\n", "\\n")
+        return f"\\{digest}  {escaped}\n"
+    return f"{digest}  {path}\n"
+
+
+def verify_inputs(command: str, checksums: InputChecksums) -> str:
+    """`command` preceded by the checks: the list against the digest this task carries, then each input the
+    task has against the list (`--ignore-missing`: a task holds only some of the inputs). A mismatch prints
+    one line naming the input on stderr and exits 1 before the command starts."""
+    listed = f"{checksums.digest}  {CHECKSUMS_PATH}"
+    return (f'echo "{listed}" | sha256sum -c --status || '
+            f'{{ echo "bigcompute: input {CHECKSUMS_PATH} {_REFUSE}" >&2; exit 1; }}; '
+            f"r=$(sha256sum -c --quiet --strict --ignore-missing {CHECKSUMS_PATH} 2>/dev/null) || "
+            f'{{ printf "%s\\n" "$r" | sed -n "s/^\\(.*\\): FAILED.*/bigcompute: input \\1 {_REFUSE}/p" >&2; exit 1; }}; '
+            f"{command}")
+
+
 def shell_command(command: str) -> str:
     # Batch runs the command line without a shell; workloads are written as shell commands.
     return f"/bin/sh -c {shlex.quote(command)}"
 
 
 def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
-              digests: Mapping[str, str], merge_depends: dict | None = None) -> dict[str, Any]:
+              digests: Mapping[str, str], merge_depends: dict | None = None,
+              checksums: InputChecksums | None = None) -> dict[str, Any]:
     """The task as Batch's JSON (`BatchTaskCreateOptions` on the wire). Plain dicts: the SDK sends them
-    as they are, and building its model objects costs ~90 µs a task, which a 100,000-task job feels."""
+    as they are, and building its model objects costs ~90 µs a task, which a 100,000-task job feels.
+    `checksums` is `InputChecksums.of(digests)`, passed in by callers that build many tasks."""
     identity = {"resourceId": ctx.identity_resource_id} if ctx.identity_resource_id else None
     resources = [_drop_none({"httpUrl": blob_url(ctx.inputs_url, input_blob_name(workload, f, digests[f.relpath])),
                              "filePath": f.relpath, "identityReference": identity}) for f in task.files]
+    command = task.command
+    if task.files:
+        checksums = checksums or InputChecksums.of(digests)
+        resources.append(_drop_none({"httpUrl": blob_url(ctx.inputs_url, checksums.blob_name(workload)),
+                                     "filePath": CHECKSUMS_PATH, "identityReference": identity}))
+        command = verify_inputs(command, checksums)
     env = [*task.env, *task.variables]
     if task.is_merge:
         resources.append(_drop_none({"storageContainerUrl": ctx.outputs_url, "blobPrefix": f"{job}/",
@@ -79,7 +131,7 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
         env.append((OUTPUTS_ENV, f"outputs/{job}"))
     s = task.settings
     body: dict[str, Any] = {"id": task.id, "displayName": task.display_name,
-                            "commandLine": shell_command(task.command),
+                            "commandLine": shell_command(command),
                             "resourceFiles": resources or None,
                             "outputFiles": _outputs(task, job, ctx.outputs_url, identity),
                             "environmentSettings": [{"name": k, "value": v} for k, v in env] or None,

@@ -5,28 +5,15 @@ PUT job, PATCH pool and updateproperties, and numeric strings for integer proper
 from __future__ import annotations
 
 import json
-from email.utils import formatdate
 
 import pytest
-import requests
 from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError
 
 from bigcompute.emulator import versions
-from bigcompute.emulator.auth import sign, string_to_sign
-from bigcompute.emulator.testing import make_job, make_pool, unique, wait_for
-
-
-def signed(emulator, method: str, path: str, query: str, body: bytes | None = None) -> requests.Response:
-    headers = {"ocp-date": formatdate(usegmt=True)}
-    if body is not None:
-        headers.update({"content-type": "application/json; odata=minimalmetadata", "content-length": str(len(body))})
-    text = string_to_sign(method, path, query, headers, emulator.account)
-    headers["Authorization"] = f"SharedKey {emulator.account}:{sign(emulator.key, text)}"
-    url = f"{emulator.url}{path}" + (f"?{query}" if query else "")
-    return requests.request(method, url, headers=headers, data=body, timeout=10)
+from bigcompute.emulator.testing import make_job, make_pool, signed, unique, wait_for
 
 
 # --- api-version ----------------------------------------------------------------------------------------

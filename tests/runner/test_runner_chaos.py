@@ -16,6 +16,7 @@ from bigcompute.cli.main import cli
 from bigcompute.emulator import azurite as az
 from bigcompute.runner.clients import connect
 from bigcompute.runner.target import Target
+from bigcompute.workload.wire import CHECKSUMS_PATH
 from tests.conftest import REPO
 from tests.runner.conftest import write_local_files, write_workload
 
@@ -79,7 +80,9 @@ def test_storage_stopping_during_sync_then_next_apply_uploads_only_what_is_missi
         assert again.returncode == 0, again.stderr
         uploaded = int(re.search(r"uploading (\d+) input files", again.stderr).group(1))
         assert uploaded == files - present
-        assert len(list(inputs.list_blobs(name_starts_with=f"{name}/"))) == files
+        names = [b.name for b in inputs.list_blobs(name_starts_with=f"{name}/")]
+        # Every input, plus the checksum list the tasks verify them against (uploaded after the inputs).
+        assert len(names) == files + 1 and sum(n.endswith(CHECKSUMS_PATH) for n in names) == 1
     finally:
         os.killpg(storage.pid, signal.SIGTERM)
         storage.wait()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from bigcompute.runner.jobs import job_info
+from bigcompute.workload.wire import CHECKSUMS_PATH
 from tests.runner.conftest import STACK, write_local_files, write_workload
 
 TASKS, FILES = 60, 10
@@ -96,4 +97,6 @@ def test_kill_minus_nine_then_rerun_equals_an_uninterrupted_run(tmp_path, local_
     assert info.submitted and info.state == "completed"
     ids = [t.id for t in clients.batch.list_tasks(job.id, select=["id"], max_results=1000)]
     assert len(ids) == len(set(ids)) == TASKS + 1
-    assert len(list(clients.container("inputs").list_blobs(name_starts_with=f"{name}/"))) == FILES
+    names = [b.name for b in clients.container("inputs").list_blobs(name_starts_with=f"{name}/")]
+    # Each input once, plus the checksum list the tasks verify them against.
+    assert len(names) == FILES + 1 and sum(n.endswith(CHECKSUMS_PATH) for n in names) == 1

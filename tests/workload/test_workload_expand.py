@@ -14,7 +14,15 @@ from azure.storage.blob import BlobClient
 from bigcompute.workload import count_tasks, iter_tasks, load_workload
 from bigcompute.workload.build import build_workload
 from bigcompute.workload.inputs import file_digest
-from bigcompute.workload.wire import StorageContext, job_id, merge_dependencies, task_body
+from bigcompute.workload.wire import (
+    InputChecksums,
+    StorageContext,
+    job_id,
+    merge_dependencies,
+    shell_command,
+    task_body,
+    verify_inputs,
+)
 
 HEAD = "apiVersion: bigcompute/v1\nkind: Workload\nname: demo\npool: cpu\n"
 CTX = StorageContext("https://acct.blob.core.windows.net/inputs", "https://acct.blob.core.windows.net/outputs",
@@ -85,11 +93,16 @@ def test_wire_shape_uses_identity_and_never_a_sas(write):
     digests = {f.relpath: file_digest(f.path) for f in lw.files}
     job = job_id(lw.workload, digests)
     body = task_body(tasks[0], lw.workload, job, CTX, digests)
-    assert body["commandLine"] == "/bin/sh -c 'python3 prog/run.py > out/a.txt'"
-    [resource] = body["resourceFiles"]
+    checksums = InputChecksums.of(digests)
+    # The inputs are checked against the workload's checksum list before the command runs.
+    assert body["commandLine"] == shell_command(verify_inputs("python3 prog/run.py > out/a.txt", checksums))
+    assert body["commandLine"].endswith("; python3 prog/run.py > out/a.txt'")
+    resource, listed = body["resourceFiles"]
     assert resource["filePath"] == "prog/run.py"
     assert resource["httpUrl"] == f"{CTX.inputs_url}/demo/{digests['prog/run.py'][:32]}/prog/run.py"
     assert resource["identityReference"] == {"resourceId": CTX.identity_resource_id}
+    assert listed == {"httpUrl": f"{CTX.inputs_url}/demo/{checksums.digest[:32]}/.bigcompute/inputs.sha256",
+                      "filePath": ".bigcompute/inputs.sha256", "identityReference": resource["identityReference"]}
     outputs = {o["filePattern"]: o for o in body["outputFiles"]}
     assert outputs["out/a.txt"]["destination"]["container"]["path"] == f"{job}/a/a.txt"
     assert outputs["logs/**"]["destination"]["container"]["path"] == f"{job}/a"
