@@ -4,7 +4,9 @@ and the Batch emulator in a thread on port 0 (one with instant tasks, one runnin
 from __future__ import annotations
 
 import base64
+import ctypes
 import os
+import signal
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -52,6 +54,20 @@ def new_key() -> str:
     return base64.b64encode(os.urandom(32)).decode()
 
 
+def _die_with_parent() -> None:
+    # PR_SET_PDEATHSIG: a test run killed by a timeout must not leave Azurite running (and busy) behind.
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def start_azurite(location: Path, port: int, *extra: str) -> subprocess.Popen:
+    """Azurite on 127.0.0.1:`port`, ended with the test process however that process ends."""
+    proc = subprocess.Popen([*az.command(location, port, REPO / az.AZURITE_BIN), *extra],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            preexec_fn=_die_with_parent)
+    az.wait_port(port, proc=proc)
+    return proc
+
+
 @pytest.fixture(scope="session")
 def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
     binary = REPO / az.AZURITE_BIN
@@ -59,10 +75,8 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
         pytest.fail("Azurite is not installed: `make test` runs npm install first")
     location = tmp_path_factory.mktemp("azurite")
     port = az.free_port()
-    proc = subprocess.Popen(az.command(location, port, binary), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = start_azurite(location, port)
     try:
-        az.wait_port(port, proc=proc)
         yield Azurite(port, az.blob_endpoint(port), az.connection_string(port), location)
     finally:
         proc.terminate()

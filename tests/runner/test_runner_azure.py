@@ -7,7 +7,6 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import json
-import subprocess
 import time
 import uuid
 
@@ -23,7 +22,7 @@ from bigcompute.cli.main import cli
 from bigcompute.emulator import BatchState, EmulatorServer, SubprocessExecutor
 from bigcompute.emulator import azurite as az
 from bigcompute.emulator.auth import TokenVerifier
-from tests.conftest import ACCOUNT, REPO, new_key
+from tests.conftest import ACCOUNT, new_key, start_azurite
 from tests.runner.conftest import write_workload
 
 TENANT = "11111111-2222-3333-4444-555555555555"
@@ -97,10 +96,8 @@ def signing_key():
 @pytest.fixture(scope="module")
 def https_azurite(tmp_path_factory, tls):
     port = az.free_port()
-    command = az.command(tmp_path_factory.mktemp("azurite-tls"), port, REPO / az.AZURITE_BIN)
-    proc = subprocess.Popen([*command, "--cert", tls[0], "--key", tls[1], "--oauth", "basic"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    az.wait_port(port, proc=proc)
+    proc = start_azurite(tmp_path_factory.mktemp("azurite-tls"), port, "--cert", tls[0], "--key", tls[1],
+                         "--oauth", "basic")
     yield f"https://127.0.0.1:{port}/{az.DEV_ACCOUNT}"
     proc.terminate()
     proc.wait(10)

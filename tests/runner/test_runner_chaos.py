@@ -17,7 +17,7 @@ from bigcompute.emulator import azurite as az
 from bigcompute.runner.clients import connect
 from bigcompute.runner.target import Target
 from bigcompute.workload.wire import CHECKSUMS_PATH
-from tests.conftest import REPO
+from tests.conftest import start_azurite
 from tests.runner.conftest import write_local_files, write_workload
 
 
@@ -38,17 +38,10 @@ def test_killed_task_processes_are_retried_then_reported(repo, local_files, clie
     assert info.retry_count == 2 and info.exit_code == 137
 
 
-def _start_azurite(location, port) -> subprocess.Popen:
-    proc = subprocess.Popen(az.command(location, port, REPO / az.AZURITE_BIN), stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL, start_new_session=True)
-    az.wait_port(port, proc=proc)
-    return proc
-
-
 def test_storage_stopping_during_sync_then_next_apply_uploads_only_what_is_missing(repo, emulator, tmp_path_factory,
                                                                                 instant_target):
     location, port = tmp_path_factory.mktemp("azurite-chaos"), az.free_port()
-    storage = _start_azurite(location, port)
+    storage = start_azurite(location, port)
     try:
         target = Target(**{**instant_target.__dict__, "blob_endpoint": az.blob_endpoint(port)})
         service = connect(target).blob
@@ -72,7 +65,7 @@ def test_storage_stopping_during_sync_then_next_apply_uploads_only_what_is_missi
         storage.wait()
         os.killpg(apply.pid, signal.SIGKILL)  # ... and that apply gives up (here: is killed)
         apply.wait()
-        storage = _start_azurite(location, port)  # storage comes back with what it had committed
+        storage = start_azurite(location, port)  # storage comes back with what it had committed
         present = len(list(inputs.list_blobs(name_starts_with=f"{name}/")))
         assert 0 < present < files
 
@@ -91,7 +84,7 @@ def test_storage_stopping_during_sync_then_next_apply_uploads_only_what_is_missi
 def _stopped_storage(repo, instant_target, tmp_path_factory) -> Target:
     """The local target with its own Azurite, which then stops: the emulator still answers, storage does not."""
     location, port = tmp_path_factory.mktemp("azurite-down"), az.free_port()
-    storage = _start_azurite(location, port)
+    storage = start_azurite(location, port)
     os.killpg(storage.pid, signal.SIGTERM)
     storage.wait()
     target = Target(**{**instant_target.__dict__, "blob_endpoint": az.blob_endpoint(port)})
