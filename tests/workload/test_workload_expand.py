@@ -15,6 +15,7 @@ from bigcompute.workload import count_tasks, iter_tasks, load_workload
 from bigcompute.workload.build import build_workload
 from bigcompute.workload.inputs import file_digest
 from bigcompute.workload.wire import (
+    CHECKSUMS_PATH,
     InputChecksums,
     StorageContext,
     job_id,
@@ -165,7 +166,8 @@ def test_resource_urls_encode_the_blob_name(write, repo, name, encoded):
     (repo / "workloads" / "data" / name).parent.mkdir(exist_ok=True)
     (repo / "workloads" / "data" / name).write_text("x\n")
     lw, [task] = tasks_of(write, f"inputs: ['data/{name}']\ntasks:\n  - {{id: a, command: x}}\n")
-    [resource] = task_body(task, lw.workload, "j", CTX, {f"data/{name}": "f" * 64})["resourceFiles"]
+    resource, checksums = task_body(task, lw.workload, "j", CTX, {f"data/{name}": "f" * 64})["resourceFiles"]
+    assert checksums["filePath"] == CHECKSUMS_PATH  # the input's digest list rides along (issue 13, item 7)
     assert resource["httpUrl"] == f"{CTX.inputs_url}/demo/{'f' * 32}/data/{encoded}"
     # How Azure's own client reads the URL back: the blob the runner uploaded under its plain name.
     assert BlobClient.from_blob_url(resource["httpUrl"]).blob_name == f"demo/{'f' * 32}/data/{name}"
