@@ -18,7 +18,14 @@ STATUS_WORDS = {"new": "new job", "unchanged": "unchanged (job exists)", "resume
 def plan_rows(plan: Plan) -> list[dict]:
     return [{"workload": w.name, "job": w.job_id, "status": w.status, "supersedes": list(w.supersedes),
              "tasks": w.task_count, "pool": w.loaded.workload.pool, "uploadFiles": len(w.sync.missing),
-             "uploadBytes": w.sync.missing_bytes} for w in plan.workloads]
+             "uploadBytes": w.sync.missing_bytes, "blobInputs": len(w.sync.blobs), "blobBytes": w.sync.blob_bytes}
+            for w in plan.workloads]
+
+
+def _inputs_text(row: dict) -> str:
+    """Files to upload, and the blobs the blob inputs name (read from storage by the tasks, not uploaded)."""
+    text = f"{row['uploadFiles']} files, {row['uploadBytes']:,} bytes"
+    return f"{text}; blob inputs: {row['blobInputs']} blobs, {row['blobBytes']:,} bytes" if row["blobInputs"] else text
 
 
 def prune_rows(plan: Plan) -> list[dict]:
@@ -47,7 +54,7 @@ def plan_markdown(plan: Plan) -> str:
     lines = ["| workload | job | status | tasks | inputs to upload |", "|---|---|---|---:|---|"]
     for r in plan_rows(plan):
         lines.append(f"| {r['workload']} | `{r['job']}` | {_status_text(r)} | {r['tasks']:,} | "
-                     f"{r['uploadFiles']} files, {r['uploadBytes']:,} bytes |")
+                     f"{_inputs_text(r)} |")
     lines.append(f"\nActive jobs: {plan.active_jobs} of a quota of {plan.quota}; this plan adds {plan.new_jobs}.")
     if plan.prune.candidates:
         lines += ["", "With `--prune`:", "", "| job | workload | why | state | with --prune |", "|---|---|---|---|---|"]
@@ -78,8 +85,7 @@ def plan_table(plan: Plan) -> Table:
     for col in ("workload", "job", "status", "tasks", "inputs to upload"):
         table.add_column(col, justify="right" if col == "tasks" else "left")
     for r in plan_rows(plan):
-        table.add_row(r["workload"], r["job"], _status_text(r), f"{r['tasks']:,}",
-                      f"{r['uploadFiles']} files, {r['uploadBytes']:,} bytes")
+        table.add_row(r["workload"], r["job"], _status_text(r), f"{r['tasks']:,}", _inputs_text(r))
     table.caption = f"active jobs {plan.active_jobs}/{plan.quota}; this plan adds {plan.new_jobs}"
     return table
 

@@ -9,11 +9,13 @@ from pathlib import Path
 
 from azure.batch import BatchClient
 
+from bigcompute.document import Diagnostic, load_document
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.jobs import JobInfo, job_info, repository_identity
 from bigcompute.runner.prune import Removal, Scope, prune_candidates
-from bigcompute.runner.sync import SyncPlan, plan_sync
-from bigcompute.workload import LoadedWorkload, count_tasks
+from bigcompute.runner.session import InvalidInput
+from bigcompute.runner.sync import EmptyBlobPrefix, SyncPlan, plan_sync
+from bigcompute.workload import LoadedWorkload, Workload, count_tasks
 from bigcompute.workload.wire import spec_hash
 
 ACTIVE_STATES = {"active", "disabling", "disabled", "enabling", "terminating"}
@@ -68,10 +70,14 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
     by_id = {j.id: j for j in jobs}
     inputs = clients.container("inputs")
     scope = Scope(repository_identity(Path.cwd()), clients.target.stack, whole_folder)
-    plans, current = [], {}
+    plans, current, empty = [], {}, []
     for lw in loaded:
-        sync = plan_sync(lw.workload, lw.files, inputs)
-        spec = spec_hash(lw.workload, sync.digests)
+        try:
+            sync = plan_sync(lw.workload, lw.files, inputs)
+        except EmptyBlobPrefix as e:
+            empty.append(_located(lw.workload, e))
+            continue
+        spec = spec_hash(lw.workload, sync.digests, sync.blob_versions)
         job_id = f"{lw.workload.name}-{spec[:8]}"
         repository = repository_identity(lw.workload.folder)
         current[lw.workload.name] = (job_id, repository)
@@ -83,5 +89,13 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
         else:
             status = "unchanged" if existing.submitted else "resume"
         plans.append(WorkloadPlan(lw, job_id, spec, status, older, count_tasks(lw.workload, lw.files), sync))
+    if empty:  # bad input found only now, still before any side effect: every one of them, exit 2
+        raise InvalidInput(empty)
     active = sum(j.state in ACTIVE_STATES for j in jobs)
     return Plan(tuple(plans), tuple(jobs), active, quota, scope, prune_candidates(jobs, current, scope))
+
+
+def _located(workload: Workload, e: EmptyBlobPrefix) -> Diagnostic:
+    """The empty prefix's `inputs:` entry, by file and line (the file was loaded and checked moments ago)."""
+    index = [i for i, entry in enumerate(workload.raw.get("inputs", [])) if isinstance(entry, dict)][e.index]
+    return load_document(workload.path).diagnostic(("inputs", index, "blob"), str(e), code="input")

@@ -4,6 +4,12 @@ Inputs reach tasks as one resource file per input file (blob URL + the pool's ma
 at the file's path relative to the workload, so a task's working directory looks like the workload
 folder. Outputs go to `<job id>/<task id>/` in the outputs container; stdout/stderr always follow.
 
+Blob inputs (`{blob: PREFIX, to: DIR}`: blobs already in the inputs container) reach every task as one
+container resource file (container URL + `blobPrefix` + the pool's identity). Batch keeps each blob's full
+name below `filePath`, so `shared/x.csv` with `to: data` lands at `data/shared/x.csv`. They are read as they
+are when the task starts: the plan's listing of the prefix fixes the job's identity (`spec_hash`), not the
+bytes, and they are not in the checksum list.
+
 A task with inputs also gets the workload's checksum list (`sha256sum` format, content-addressed like the
 inputs) and checks its inputs against it before its command runs: whoever can write to the inputs container
 (on the local target, anyone with Azurite's public key) cannot make the next run execute other bytes.
@@ -41,10 +47,14 @@ class StorageContext:
     identity_resource_id: str | None = None
 
 
-def spec_hash(workload: Workload, digests: Mapping[str, str]) -> str:
-    """Hash of the normalized spec and its inputs' content: the identity of a job."""
-    canonical = json.dumps({"spec": workload.raw, "inputs": sorted(digests.items())}, sort_keys=True,
-                           separators=(",", ":"), default=str)
+def spec_hash(workload: Workload, digests: Mapping[str, str], blobs: Mapping[str, str] | None = None) -> str:
+    """Hash of the normalized spec, its inputs' content and the listing of its blob inputs (blob name →
+    version, see `runner.sync.list_blob_input`): the identity of a job. Without blob inputs the hash is the
+    one earlier releases computed, so their jobs keep their ids."""
+    identity: dict[str, Any] = {"spec": workload.raw, "inputs": sorted(digests.items())}
+    if blobs:
+        identity["blobs"] = sorted(blobs.items())
+    canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -118,6 +128,11 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
     identity = {"resourceId": ctx.identity_resource_id} if ctx.identity_resource_id else None
     resources = [_drop_none({"httpUrl": blob_url(ctx.inputs_url, input_blob_name(workload, f, digests[f.relpath])),
                              "filePath": f.relpath, "identityReference": identity}) for f in task.files]
+    # Every task gets the blob inputs. With a container source, filePath is the folder (omitted: the working
+    # directory) and blobs keep their full names below it; blobPrefix is a plain name prefix.
+    # https://learn.microsoft.com/rest/api/batchservice/task/add#resourcefile
+    resources += [_drop_none({"storageContainerUrl": ctx.inputs_url, "blobPrefix": b.prefix, "filePath": b.to or None,
+                              "identityReference": identity}) for b in workload.blob_inputs]
     command = task.command
     if task.files:
         checksums = checksums or InputChecksums.of(digests)

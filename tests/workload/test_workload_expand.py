@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from itertools import islice
@@ -21,6 +22,7 @@ from bigcompute.workload.wire import (
     job_id,
     merge_dependencies,
     shell_command,
+    spec_hash,
     task_body,
     verify_inputs,
 )
@@ -114,6 +116,41 @@ def test_wire_shape_uses_identity_and_never_a_sas(write):
     assert body["requiredSlots"] == 2
     assert body["environmentSettings"] == [{"name": "MODE", "value": "fast"}, {"name": "BIGCOMPUTE_INDEX", "value": "0"}]
     assert "sig=" not in json.dumps(body) and "?" not in json.dumps(body)
+
+
+def test_blob_inputs_reach_every_task_as_a_container_resource_file(write):
+    """`{blob: PREFIX, to: DIR}` (issue 16) was dropped after loading: every task, of every kind, now carries it
+    as Batch's container resource file, with the pool's identity and no SAS."""
+    lw, tasks = tasks_of(write, "inputs: [data/*.csv, {blob: shared/market-data/, to: data}, {blob: refs/x.bin}]\n"
+                                "tasks:\n  - {id: one, command: run}\n"
+                                "  - {id: 's{i}', command: run, sweep: {i: {start: 0, stop: 2}}}\n"
+                                "  - {id: 'f-{stem}', command: run, foreach: {files: 'data/*.csv'}}\n"
+                                "merge: {command: combine}\n")
+    identity = {"resourceId": CTX.identity_resource_id}
+    market = {"storageContainerUrl": CTX.inputs_url, "blobPrefix": "shared/market-data/", "filePath": "data",
+              "identityReference": identity}
+    refs = {"storageContainerUrl": CTX.inputs_url, "blobPrefix": "refs/x.bin", "identityReference": identity}
+    digests = {f.relpath: "0" * 64 for f in lw.files}
+    kinds = set()
+    for task in tasks:
+        body = task_body(task, lw.workload, "demo-12345678", CTX, digests, {"taskIds": ["one"]})
+        containers = [r for r in body["resourceFiles"] if "storageContainerUrl" in r
+                      and r["storageContainerUrl"] == CTX.inputs_url]
+        assert containers == [market, refs], task.id
+        batch.BatchTaskCreateOptions(body)  # the SDK's model reads it
+        assert "sig=" not in json.dumps(body) and "?" not in json.dumps(body)
+        kinds.add(task.group)
+    assert kinds == {0, 1, 2, -1} and len(tasks) == 1 + 2 + 3 + 1
+
+
+def test_blob_listing_is_part_of_the_job_identity(write):
+    lw, _ = tasks_of(write, "inputs: [{blob: shared/}]\ntasks:\n  - {id: a, command: x}\n")
+    first = spec_hash(lw.workload, {}, {"shared/a.csv": "md5:00:3"})
+    assert first != spec_hash(lw.workload, {}, {"shared/a.csv": "md5:01:3"})
+    assert first != spec_hash(lw.workload, {}, {"shared/a.csv": "md5:00:3", "shared/b.csv": "md5:00:3"})
+    # No blob inputs: the hash earlier releases computed, so existing jobs keep their ids.
+    before = json.dumps({"spec": lw.workload.raw, "inputs": []}, sort_keys=True, separators=(",", ":"), default=str)
+    assert spec_hash(lw.workload, {}, {}) == spec_hash(lw.workload, {}) == hashlib.sha256(before.encode()).hexdigest()
 
 
 def test_task_body_is_the_sdk_wire_shape(write):
