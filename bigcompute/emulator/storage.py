@@ -83,6 +83,9 @@ def download_resource_files(files: list[dict[str, Any]], wd: Path, blob_endpoint
             client = _container_client(f"{blob_endpoint.rstrip('/')}/{rf['autoStorageContainerName']}", blob_endpoint)
         else:
             client = _container_client(rf["storageContainerUrl"], blob_endpoint)
+        # With a container source, filePath is a folder and each blob keeps its full name below it ("any directory
+        # structure already associated with the input data will be retained in full"): the SDK's ResourceFile,
+        # https://learn.microsoft.com/rest/api/batchservice/task/add#resourcefile
         for blob in client.list_blobs(name_starts_with=rf.get("blobPrefix") or None):
             target = _safe_target(wd, os.path.join(dest_dir, blob.name))
             with open(target, "wb") as f:
