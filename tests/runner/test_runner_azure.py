@@ -61,6 +61,17 @@ def tls(tmp_path_factory) -> tuple[str, str]:
     return str(folder / "cert.pem"), str(folder / "key.pem")
 
 
+def entra_token(private_key, scope: str) -> str:
+    """An Entra ID access token for `scope`'s resource, valid an hour, signed with the test tenant's key."""
+    import jwt
+
+    audience = scope.removesuffix("/.default")  # batch: "https://batch.core.windows.net/"
+    now = int(time.time())
+    claims = {"aud": audience, "iss": f"https://sts.windows.net/{TENANT}/", "tid": TENANT,
+              "oid": str(uuid.uuid4()), "iat": now, "nbf": now - 60, "exp": now + 3600}
+    return jwt.encode(claims, private_key, algorithm="RS256")
+
+
 class EntraCredential:
     """What DefaultAzureCredential gives a logged-in user: RS256 tokens for the requested audience."""
 
@@ -69,14 +80,8 @@ class EntraCredential:
         self.scopes: list[str] = []
 
     def get_token(self, *scopes: str, **kwargs) -> AccessToken:
-        import jwt
-
         self.scopes += scopes
-        audience = scopes[0].removesuffix("/.default")  # batch: "https://batch.core.windows.net/"
-        now = int(time.time())
-        claims = {"aud": audience, "iss": f"https://sts.windows.net/{TENANT}/", "tid": TENANT,
-                  "oid": str(uuid.uuid4()), "iat": now, "nbf": now - 60, "exp": now + 3600}
-        return AccessToken(jwt.encode(claims, self.private_key, algorithm="RS256"), now + 3600)
+        return AccessToken(entra_token(self.private_key, scopes[0]), int(time.time()) + 3600)
 
     def get_token_info(self, *scopes: str, **kwargs):
         from azure.core.credentials import AccessTokenInfo
@@ -118,14 +123,13 @@ def azure_like(tmp_path_factory, tls, signing_key, https_azurite, monkeypatch):
     server.stop()
 
 
-def test_apply_on_the_azure_target_uses_tokens_and_the_pool_identity(repo, azure_like, https_azurite,
-                                                                     signing_key, monkeypatch):
-    credential = EntraCredential(signing_key)
-    monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: credential)
+def deploy_azure_like(repo, azure_like, https_azurite, credential) -> BatchClient:
+    """What `pulumi up` leaves: containers, a pool and the stack outputs file; plus a workload doubling a number."""
     containers = {"inputs": "inputs", "outputs": "outputs", "applications": "applications"}
     blob = BlobServiceClient(https_azurite, credential=credential)
     for name in containers.values():
-        blob.create_container(name)
+        if not blob.get_container_client(name).exists():
+            blob.create_container(name)
     batch = BatchClient(azure_like.url, credential)
     batch.create_pool(m.BatchPoolCreateOptions(id="cpu", vm_size="standard_d2s_v5", target_dedicated_nodes=1,
                                                task_slots_per_node=2))
@@ -135,6 +139,10 @@ def test_apply_on_the_azure_target_uses_tokens_and_the_pool_identity(repo, azure
                "identityResourceId": IDENTITY}
     (repo / "outputs.json").write_text(json.dumps(outputs))
     (repo / "workloads" / "data.txt").write_text("42\n")
+    return batch
+
+
+def apply_doubling(repo) -> tuple[str, object]:
     name = f"azure-{uuid.uuid4().hex[:6]}"
     write_workload(repo, name, """\
         inputs: [data.txt]
@@ -149,6 +157,15 @@ def test_apply_on_the_azure_target_uses_tokens_and_the_pool_identity(repo, azure
                                 catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert (repo / "out" / name / "double" / "result.txt").read_text() == "84\n"
+    return name, result
+
+
+def test_apply_on_the_azure_target_uses_tokens_and_the_pool_identity(repo, azure_like, https_azurite,
+                                                                     signing_key, monkeypatch):
+    credential = EntraCredential(signing_key)
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: credential)
+    batch = deploy_azure_like(repo, azure_like, https_azurite, credential)
+    name, _ = apply_doubling(repo)
     assert "https://batch.core.windows.net//.default" in credential.scopes
     assert "https://storage.azure.com/.default" in credential.scopes
     [job] = [j for j in batch.list_jobs() if j.id.startswith(name)]
@@ -159,13 +176,19 @@ def test_apply_on_the_azure_target_uses_tokens_and_the_pool_identity(repo, azure
     assert "sig=" not in text and "?" not in text and "AccountKey" not in text
 
 
+class LoggedOut:
+    """DefaultAzureCredential on a machine where nobody signed in."""
+
+    def get_token(self, *scopes, **kwargs):
+        raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
+
+    get_token_info = get_token
+
+    def close(self) -> None:
+        pass
+
+
 def test_not_logged_in_says_how_to_fix_it(repo, monkeypatch):
-    class LoggedOut:
-        def get_token(self, *scopes, **kwargs):
-            raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
-
-        get_token_info = get_token
-
     monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: LoggedOut())
     (repo / "outputs.json").write_text(json.dumps({
         "batchAccountName": "acct", "batchAccountEndpoint": "https://127.0.0.1:9", "storageAccountName": "st",
@@ -177,3 +200,130 @@ def test_not_logged_in_says_how_to_fix_it(repo, monkeypatch):
     assert result.output.strip().splitlines()[-1] == (
         "✗ not logged in to Azure: run `az login` (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and a federated token "
         "or secret for a service principal), then retry")
+
+
+GITHUB_REQUEST_TOKEN = "ghs-request-token-never-logged"
+CLIENT_ID = "66666666-7777-8888-9999-000000000000"
+
+
+class FakeTokenServers:
+    """GitHub's ID token endpoint (HTTP) and Entra ID's token endpoint (HTTPS, as azure-identity requires of an
+    authority), both on 127.0.0.1. GitHub hands out a new ID token per call; Entra ID records the client assertion
+    of each token request and answers with a token that expires in `lifetime` seconds."""
+
+    def __init__(self, tls: tuple[str, str], private_key, lifetime: int = 1) -> None:
+        import ssl
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+        from urllib.parse import parse_qs, urlsplit
+
+        self.id_tokens: list[str] = []
+        self.github_requests: list[tuple[dict, str | None]] = []  # (query, Authorization header)
+        self.token_requests: list[dict] = []
+        fakes = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args) -> None:
+                pass
+
+            def _answer(self, body: dict, status: int = 200) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self) -> None:  # GitHub: ACTIONS_ID_TOKEN_REQUEST_URL
+                fakes.github_requests.append((parse_qs(urlsplit(self.path).query), self.headers.get("Authorization")))
+                fakes.id_tokens.append(f"github-id-token-{len(fakes.id_tokens) + 1}")
+                self._answer({"count": 1, "value": fakes.id_tokens[-1]})
+
+            def do_POST(self) -> None:  # Entra ID: {authority}/{tenant}/oauth2/v2.0/token
+                form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+                        .items()}
+                fakes.token_requests.append({"path": self.path, **form})
+                self._answer({"token_type": "Bearer", "expires_in": lifetime,
+                              "access_token": entra_token(private_key, form["scope"])})
+
+        self.github = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.entra = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        self.entra.socket = context.wrap_socket(self.entra.socket, server_side=True)
+        for server in (self.github, self.entra):
+            threading.Thread(target=server.serve_forever, daemon=True).start()
+
+    def environment(self) -> dict[str, str]:
+        """What a GitHub Actions job with `id-token: write` and `azure/login`'s inputs has in its environment."""
+        return {"ACTIONS_ID_TOKEN_REQUEST_URL": f"http://127.0.0.1:{self.github.server_port}/token?api-version=2.0",
+                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": GITHUB_REQUEST_TOKEN, "AZURE_CLIENT_ID": CLIENT_ID,
+                "AZURE_TENANT_ID": TENANT, "AZURE_AUTHORITY_HOST": f"https://127.0.0.1:{self.entra.server_port}"}
+
+    def stop(self) -> None:
+        for server in (self.github, self.entra):
+            server.shutdown()
+            server.server_close()
+
+
+@pytest.fixture
+def github_oidc(tls, signing_key, monkeypatch):
+    """A GitHub Actions job's OIDC environment, served by FakeTokenServers; DefaultAzureCredential is logged out,
+    so any token the runner gets came through the GitHub federation."""
+    fakes = FakeTokenServers(tls, signing_key)
+    for name, value in fakes.environment().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls[0])
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: LoggedOut())
+    yield fakes
+    fakes.stop()
+
+
+def test_github_federation_fetches_a_fresh_id_token_for_every_access_token(github_oidc):
+    from bigcompute.runner.credentials import azure_credential
+
+    credential = azure_credential()
+    first = credential.get_token("https://batch.core.windows.net//.default")
+    time.sleep(1.5)  # the access token has expired (expires_in: 1): a run longer than a GitHub ID token's life
+    second = credential.get_token("https://batch.core.windows.net//.default")
+    assert first.token != second.token
+    assert github_oidc.id_tokens == ["github-id-token-1", "github-id-token-2"]
+    assert [r["client_assertion"] for r in github_oidc.token_requests] == github_oidc.id_tokens
+    for request in github_oidc.token_requests:
+        assert request["path"] == f"/{TENANT}/oauth2/v2.0/token"
+        assert request["client_id"] == CLIENT_ID
+        assert request["client_assertion_type"] == "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+    for query, authorization in github_oidc.github_requests:
+        assert query == {"api-version": ["2.0"], "audience": ["api://AzureADTokenExchange"]}
+        assert authorization == f"Bearer {GITHUB_REQUEST_TOKEN}"
+
+
+def test_without_the_github_environment_the_chain_is_default_azure_credential(github_oidc, monkeypatch):
+    from bigcompute.runner.credentials import azure_credential
+
+    monkeypatch.delenv("ACTIONS_ID_TOKEN_REQUEST_TOKEN")  # a job without `permissions: id-token: write`
+    with pytest.raises(ClientAuthenticationError, match="DefaultAzureCredential failed"):
+        azure_credential().get_token("https://batch.core.windows.net//.default")
+    assert github_oidc.github_requests == [] and github_oidc.token_requests == []
+
+
+def test_a_failing_github_token_endpoint_says_what_to_check(github_oidc, monkeypatch):
+    from bigcompute.runner.credentials import azure_credential
+
+    monkeypatch.setenv("ACTIONS_ID_TOKEN_REQUEST_URL", "http://127.0.0.1:9/token?api-version=2.0")
+    with pytest.raises(ClientAuthenticationError) as caught:
+        azure_credential().get_token("https://batch.core.windows.net//.default")
+    assert "id-token: write" in str(caught.value)
+    assert GITHUB_REQUEST_TOKEN not in str(caught.value)
+
+
+def test_a_long_apply_wait_in_github_actions_keeps_getting_fresh_tokens(repo, azure_like, https_azurite,
+                                                                       signing_key, github_oidc):
+    """Every access token lives one second here, as if the run outlasted GitHub's ten-minute ID tokens: the apply
+    still ends well, each Entra ID token request carrying a GitHub ID token fetched for it."""
+    deploy_azure_like(repo, azure_like, https_azurite, EntraCredential(signing_key))
+    apply_doubling(repo)
+    assert len(github_oidc.id_tokens) >= 2
+    assert [r["client_assertion"] for r in github_oidc.token_requests] == github_oidc.id_tokens
+    assert {r["scope"] for r in github_oidc.token_requests} == {"https://batch.core.windows.net//.default",
+                                                                "https://storage.azure.com/.default"}
