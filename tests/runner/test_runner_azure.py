@@ -9,6 +9,7 @@ import ipaddress
 import json
 import time
 import uuid
+from http.server import BaseHTTPRequestHandler
 
 import pytest
 from azure.batch import BatchClient
@@ -206,15 +207,45 @@ GITHUB_REQUEST_TOKEN = "ghs-request-token-never-logged"
 CLIENT_ID = "66666666-7777-8888-9999-000000000000"
 
 
+def serve(handler, tls: tuple[str, str] | None = None):
+    """A stand-in HTTP(S) service on 127.0.0.1, serving in a thread until `.shutdown()`."""
+    import ssl
+    import threading
+    from http.server import ThreadingHTTPServer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(*tls)
+        server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def stop(*servers) -> None:
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+class Answering(BaseHTTPRequestHandler):
+    def log_message(self, *args) -> None:
+        pass
+
+    def answer(self, status: int, body: bytes, content_type: str = "application/json", **headers: str) -> None:
+        self.send_response(status)
+        for name, value in {"Content-Type": content_type, "Content-Length": str(len(body)), **headers}.items():
+            self.send_header(name, value)
+        self.end_headers()
+        self.wfile.write(body)
+
+
 class FakeTokenServers:
     """GitHub's ID token endpoint (HTTP) and Entra ID's token endpoint (HTTPS, as azure-identity requires of an
     authority), both on 127.0.0.1. GitHub hands out a new ID token per call; Entra ID records the client assertion
     of each token request and answers with a token that expires in `lifetime` seconds."""
 
     def __init__(self, tls: tuple[str, str], private_key, lifetime: int = 1) -> None:
-        import ssl
-        import threading
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
         from urllib.parse import parse_qs, urlsplit
 
         self.id_tokens: list[str] = []
@@ -222,37 +253,20 @@ class FakeTokenServers:
         self.token_requests: list[dict] = []
         fakes = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:
-                pass
-
-            def _answer(self, body: dict, status: int = 200) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(Answering):
             def do_GET(self) -> None:  # GitHub: ACTIONS_ID_TOKEN_REQUEST_URL
                 fakes.github_requests.append((parse_qs(urlsplit(self.path).query), self.headers.get("Authorization")))
                 fakes.id_tokens.append(f"github-id-token-{len(fakes.id_tokens) + 1}")
-                self._answer({"count": 1, "value": fakes.id_tokens[-1]})
+                self.answer(200, json.dumps({"count": 1, "value": fakes.id_tokens[-1]}).encode())
 
             def do_POST(self) -> None:  # Entra ID: {authority}/{tenant}/oauth2/v2.0/token
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
                         .items()}
                 fakes.token_requests.append({"path": self.path, **form})
-                self._answer({"token_type": "Bearer", "expires_in": lifetime,
-                              "access_token": entra_token(private_key, form["scope"])})
+                self.answer(200, json.dumps({"token_type": "Bearer", "expires_in": lifetime,
+                                             "access_token": entra_token(private_key, form["scope"])}).encode())
 
-        self.github = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.entra = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        context.load_cert_chain(*tls)
-        self.entra.socket = context.wrap_socket(self.entra.socket, server_side=True)
-        for server in (self.github, self.entra):
-            threading.Thread(target=server.serve_forever, daemon=True).start()
+        self.github, self.entra = serve(Handler), serve(Handler, tls)
 
     def environment(self) -> dict[str, str]:
         """What a GitHub Actions job with `id-token: write` and `azure/login`'s inputs has in its environment."""
@@ -261,9 +275,7 @@ class FakeTokenServers:
                 "AZURE_TENANT_ID": TENANT, "AZURE_AUTHORITY_HOST": f"https://127.0.0.1:{self.entra.server_port}"}
 
     def stop(self) -> None:
-        for server in (self.github, self.entra):
-            server.shutdown()
-            server.server_close()
+        stop(self.github, self.entra)
 
 
 @pytest.fixture
@@ -327,3 +339,98 @@ def test_a_long_apply_wait_in_github_actions_keeps_getting_fresh_tokens(repo, az
     assert [r["client_assertion"] for r in github_oidc.token_requests] == github_oidc.id_tokens
     assert {r["scope"] for r in github_oidc.token_requests} == {"https://batch.core.windows.net//.default",
                                                                 "https://storage.azure.com/.default"}
+
+
+def refusing(status: int, body: bytes, content_type: str = "application/json", **headers: str) -> type:
+    """A service that refuses every request the same way (an account behind network rules)."""
+
+    class Refusing(Answering):
+        def do_GET(self) -> None:
+            self.answer(status, body, content_type, **headers)
+
+        do_PUT = do_POST = do_HEAD = do_GET
+
+    return Refusing
+
+
+def batch_error(code: str, message: str) -> bytes:
+    """A Batch error body, as the service writes it (batch-rest.md: code, message.value, values)."""
+    return json.dumps({"odata.metadata": "https://acct.westeurope.batch.azure.com/$metadata#Microsoft.Azure.Batch."
+                       "Protocol.Entities.Container.errors/@Element", "code": code,
+                       "message": {"lang": "en-US", "value": f"{message}\nRequestId:{uuid.uuid4()}\nTime:"
+                                                             "2026-12-07T04:00:00.0000000Z"}}).encode()
+
+
+def plan_against(repo, batch_url: str) -> object:
+    (repo / "outputs.json").write_text(json.dumps({
+        "batchAccountName": "acct", "batchAccountEndpoint": batch_url, "storageAccountName": "st",
+        "blobEndpoint": "https://127.0.0.1:9/st", "containers": {"inputs": "i", "outputs": "o"},
+        "poolIds": {"cpu": "cpu"}}))
+    write_workload(repo, "w", "tasks:\n  - {id: a, command: x}\n")
+    return CliRunner().invoke(cli, ["plan", "--target", "azure", "--stack", "test", "--outputs", "outputs.json"])
+
+
+@pytest.mark.parametrize(("code", "message", "ip"), [
+    ("Forbidden", "Public network access is disabled for this account: connect through a private endpoint.", None),
+    ("AuthorizationFailure", "This request is not authorized to perform this operation from IP address "
+                             "203.0.113.7.", "203.0.113.7"),
+])
+def test_a_403_from_the_batch_account_network_rules_is_a_network_problem(repo, tls, signing_key, monkeypatch, code,
+                                                                         message, ip):
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls[0])
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: EntraCredential(signing_key))
+    server = serve(refusing(403, batch_error(code, message)), tls)
+    try:
+        result = plan_against(repo, f"https://127.0.0.1:{server.server_port}")
+    finally:
+        stop(server)
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith(f"✗ the Batch account refused the connection from this network "
+                           f"({ip or 'this machine' + chr(39) + 's egress IP'}; HTTP 403 {code}): "), last
+    assert "batch.runnerAccess" in last and "inside the VNet" in last
+    assert "az login" not in result.output
+
+
+def test_a_rejected_token_still_says_sign_in(repo, azure_like, monkeypatch):
+    """The emulator verifies bearer tokens: one signed by another key is a sign-in problem (HTTP 401), not a
+    network one."""
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: EntraCredential(_rsa()))
+    result = plan_against(repo, azure_like.url)
+    assert result.exit_code == 1
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("✗ not logged in to Azure: run `az login`"), last
+    assert "network" not in last
+
+
+STORAGE_ERROR = ('<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Code><Message>{message}\n'
+                 'RequestId:0c1b</Message></Error>')
+
+
+@pytest.mark.parametrize(("code", "message", "network"), [
+    ("AuthorizationFailure", "This request is not authorized to perform this operation.", True),
+    ("AuthorizationPermissionMismatch", "This request is not authorized to perform this operation using this "
+                                        "permission.", False),
+    ("InvalidAuthenticationInfo", "Server failed to authenticate the request. Please refer to the information in "
+                                  "the www-authenticate header.", False),
+])
+def test_storage_firewall_refusals_are_told_apart_from_sign_in_ones(tls, signing_key, monkeypatch, code, message,
+                                                                    network):
+    from azure.core.exceptions import HttpResponseError
+
+    from bigcompute.cli.deploy import refused
+
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls[0])
+    body = STORAGE_ERROR.format(code=code, message=message).encode()
+    server = serve(refusing(403, body, "application/xml", **{"x-ms-error-code": code}), tls)
+    try:
+        blob = BlobServiceClient(f"https://127.0.0.1:{server.server_port}/st", credential=EntraCredential(signing_key),
+                                 retry_total=0)
+        with pytest.raises(HttpResponseError) as caught:
+            blob.get_container_client("outputs").get_container_properties()
+    finally:
+        stop(server)
+    sentence = refused(caught.value)
+    assert sentence.startswith("the storage account refused the connection from this network" if network else
+                               "the storage account refused the runner's credentials"), sentence
+    assert ("az login" in sentence) is not network
