@@ -434,3 +434,19 @@ def test_storage_firewall_refusals_are_told_apart_from_sign_in_ones(tls, signing
     assert sentence.startswith("the storage account refused the connection from this network" if network else
                                "the storage account refused the runner's credentials"), sentence
     assert ("az login" in sentence) is not network
+
+
+def test_the_deploy_jobs_give_apply_what_github_federation_needs():
+    """`bigcompute apply` renews its sign-in only where the job may mint ID tokens and names the app registration."""
+    from pathlib import Path
+
+    import yaml
+
+    workflow = yaml.safe_load((Path(__file__).parents[2] / ".github" / "workflows" / "deploy.yml").read_text())
+    applying = {name: job for name, job in workflow["jobs"].items()
+                if any("bigcompute apply --target azure" in step.get("run", "") for step in job.get("steps", []))}
+    assert applying
+    for name, job in applying.items():
+        assert {**workflow.get("permissions", {}), **job.get("permissions", {})}.get("id-token") == "write", name
+        env = {**workflow.get("env", {}), **job.get("env", {})}
+        assert env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID"), name
