@@ -55,13 +55,21 @@ def github_id_token(request_url: str, request_token: str) -> Callable[[], str]:
     return fetch
 
 
+GITHUB_FEDERATION_VARIABLES = ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN", "AZURE_CLIENT_ID",
+                               "AZURE_TENANT_ID")
+
+
+def github_federation(env: Mapping[str, str] = os.environ) -> bool:
+    """Whether this is a GitHub Actions job that may mint ID tokens and names the app registration to sign in as."""
+    return all(env.get(k) for k in GITHUB_FEDERATION_VARIABLES)
+
+
 def azure_credential(env: Mapping[str, str] = os.environ) -> TokenCredential:
     """GitHub federation first when the job can use it, then DefaultAzureCredential (az login, managed identity...)."""
     from azure.identity import ChainedTokenCredential, ClientAssertionCredential, DefaultAzureCredential
 
     chain: list[TokenCredential] = []
-    if all(env.get(k) for k in ("ACTIONS_ID_TOKEN_REQUEST_URL", "ACTIONS_ID_TOKEN_REQUEST_TOKEN",
-                                "AZURE_CLIENT_ID", "AZURE_TENANT_ID")):
+    if github_federation(env):
         fetch = github_id_token(env["ACTIONS_ID_TOKEN_REQUEST_URL"], env["ACTIONS_ID_TOKEN_REQUEST_TOKEN"])
         chain.append(ClientAssertionCredential(env["AZURE_TENANT_ID"], env["AZURE_CLIENT_ID"], fetch))
     chain.append(DefaultAzureCredential())

@@ -251,6 +251,7 @@ class FakeTokenServers:
         self.id_tokens: list[str] = []
         self.github_requests: list[tuple[dict, str | None]] = []  # (query, Authorization header)
         self.token_requests: list[dict] = []
+        self.refusal: str | None = None  # an Entra ID error description: refuse every token request with it
         fakes = self
 
         class Handler(Answering):
@@ -263,6 +264,10 @@ class FakeTokenServers:
                 form = {k: v[0] for k, v in parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
                         .items()}
                 fakes.token_requests.append({"path": self.path, **form})
+                if fakes.refusal:
+                    self.answer(400, json.dumps({"error": "invalid_client", "error_description": fakes.refusal,
+                                                 "error_codes": [70021]}).encode())
+                    return
                 self.answer(200, json.dumps({"token_type": "Bearer", "expires_in": lifetime,
                                              "access_token": entra_token(private_key, form["scope"])}).encode())
 
@@ -450,3 +455,15 @@ def test_the_deploy_jobs_give_apply_what_github_federation_needs():
         assert {**workflow.get("permissions", {}), **job.get("permissions", {})}.get("id-token") == "write", name
         env = {**workflow.get("env", {}), **job.get("env", {})}
         assert env.get("AZURE_CLIENT_ID") and env.get("AZURE_TENANT_ID"), name
+
+
+def test_a_refused_github_sign_in_names_the_entra_code_and_where_to_fix_it(repo, github_oidc):
+    github_oidc.refusal = ("AADSTS70021: No matching federated identity record found for presented assertion. "
+                           "Assertion Issuer: 'https://token.actions.githubusercontent.com'.")
+    result = plan_against(repo, "https://127.0.0.1:9")
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines()[-1] == (
+        "✗ Azure refused the GitHub OIDC sign-in of AZURE_CLIENT_ID (Entra ID answered AADSTS70021): check that the "
+        "app registration has a federated credential for this repository and environment (docs/gitops.md) and "
+        "that the job has `permissions: id-token: write`")
+    assert github_oidc.id_tokens[0] not in result.output and GITHUB_REQUEST_TOKEN not in result.output
