@@ -22,6 +22,8 @@ NETWORK_CODES = frozenset({"AuthorizationFailure", "IpAuthorizationFailure", "Pu
 # Codes that are always about the caller's identity, whatever their message says.
 SIGN_IN_CODES = frozenset({"AuthenticationFailed", "InvalidAuthenticationInfo", "InvalidAuthenticationInfoV2",
                            "AuthorizationPermissionMismatch", "AuthorizationFailed", "KeyBasedAuthenticationNotPermitted"})
+# Azurite answers a wrong key with `AuthorizationFailure` too, saying "Server failed to authenticate the request".
+_SIGN_IN_WORDS = re.compile(r"failed to authenticate|signature|token", re.IGNORECASE)
 _NETWORK_WORDS = re.compile(r"network|firewall|\bIP\b|ip address|private (?:endpoint|link)", re.IGNORECASE)
 _IP = re.compile(r"(?<![\d.])(?:\d{1,3}\.){3}\d{1,3}(?!\d)|\b[0-9a-f]{0,4}(?::[0-9a-f]{0,4}){2,7}\b", re.IGNORECASE)
 
@@ -42,10 +44,10 @@ def by_network_rule(e: HttpResponseError) -> bool:
     """A 403 from the account's network rules (firewall, disabled public access), not from the credentials."""
     if e.status_code != 403:
         return False
-    code = error_code(e)
-    if code in SIGN_IN_CODES:
+    code, text = error_code(e), _text(e)
+    if code in SIGN_IN_CODES or _SIGN_IN_WORDS.search(text):
         return False
-    return code in NETWORK_CODES or (not is_storage(e) and bool(_NETWORK_WORDS.search(_text(e))))
+    return code in NETWORK_CODES or (not is_storage(e) and bool(_NETWORK_WORDS.search(text)))
 
 
 def client_ip(e: HttpResponseError) -> str | None:

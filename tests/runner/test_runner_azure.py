@@ -418,6 +418,9 @@ STORAGE_ERROR = ('<?xml version="1.0" encoding="utf-8"?><Error><Code>{code}</Cod
                                         "permission.", False),
     ("InvalidAuthenticationInfo", "Server failed to authenticate the request. Please refer to the information in "
                                   "the www-authenticate header.", False),
+    # Azurite's answer to a wrong account key
+    ("AuthorizationFailure", "Server failed to authenticate the request. Make sure the value of the Authorization "
+                             "header is formed correctly including the signature.", False),
 ])
 def test_storage_firewall_refusals_are_told_apart_from_sign_in_ones(tls, signing_key, monkeypatch, code, message,
                                                                     network):
