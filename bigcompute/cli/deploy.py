@@ -79,6 +79,10 @@ def refused(e: HttpResponseError) -> str:
         return (f"the {service} account refused the connection from this network ({ip}; HTTP {e.status_code} "
                 f"{code}): its network rules do not allow it. Add the runner's egress IP to {rules} in the stack "
                 "(then `pulumi up`), or run from inside the VNet (a self-hosted runner); signing in again will not help")
+    if code == "AuthorizationPermissionMismatch":  # signed in, but without a data role on the container
+        return (f"the storage account refused the runner's request (HTTP {e.status_code} {code}): the identity it "
+                "signed in as lacks a data role there; the stack grants them to batch.runnerPrincipalId (Storage Blob "
+                "Data Contributor on inputs and outputs), and a new assignment can take minutes to apply")
     return (f"the {service} account refused the runner's credentials (HTTP "
             f"{e.status_code} {code}): on the local target, `bigcompute local up` rewrites "
             ".bigcompute/local/credentials.json; on Azure, sign in with `az login`")

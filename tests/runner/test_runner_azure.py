@@ -439,9 +439,16 @@ def test_storage_firewall_refusals_are_told_apart_from_sign_in_ones(tls, signing
     finally:
         stop(server)
     sentence = refused(caught.value)
-    assert sentence.startswith("the storage account refused the connection from this network" if network else
-                               "the storage account refused the runner's credentials"), sentence
-    assert ("az login" in sentence) is not network
+    if network:
+        assert sentence.startswith("the storage account refused the connection from this network"), sentence
+        assert "az login" not in sentence
+    elif code == "AuthorizationPermissionMismatch":  # signed in, without the role: signing in again will not help
+        assert sentence.startswith("the storage account refused the runner's request (HTTP 403 "
+                                   "AuthorizationPermissionMismatch): the identity it signed in as lacks a data role")
+        assert "az login" not in sentence
+    else:
+        assert sentence.startswith("the storage account refused the runner's credentials"), sentence
+        assert "az login" in sentence
 
 
 def test_the_deploy_jobs_give_apply_what_github_federation_needs():
