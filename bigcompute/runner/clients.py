@@ -67,9 +67,9 @@ def connect(target: Target, retry: RetrySettings = RetrySettings()) -> Clients:
         batch_credential = AzureNamedKeyCredential(target.batch_account, target.batch_key or "")
         blob_credential = {"account_name": target.storage_account, "account_key": target.storage_key or ""}
     else:
-        from azure.identity import DefaultAzureCredential
+        from bigcompute.runner.credentials import azure_credential
 
-        batch_credential = blob_credential = DefaultAzureCredential()
+        batch_credential = blob_credential = azure_credential()  # one credential: one token cache
     batch = BatchClient(target.batch_endpoint, batch_credential, retry_policy=retry.batch_policy(), **timeouts)
     blob = BlobServiceClient(target.blob_endpoint, credential=blob_credential, retry_policy=retry.blob_policy(),
                              max_single_put_size=4 << 20, max_block_size=4 << 20, **timeouts)

@@ -105,6 +105,22 @@ def _check_login(clients: Clients) -> None:
 
     try:
         next(iter(clients.batch.list_supported_images(max_results=1)), None)
-    except ClientAuthenticationError:
-        raise DeployError("not logged in to Azure: run `az login` (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and "
-                          "a federated token or secret for a service principal), then retry") from None
+    except ClientAuthenticationError as e:
+        raise DeployError(_sign_in_failure(str(e))) from None
+
+
+def _sign_in_failure(error: str) -> str:
+    """The sentence for a failed sign-in: Entra ID's AADSTS code when it gave one (never a token), and, in GitHub
+    Actions, where the federation is set up."""
+    import re
+
+    from bigcompute.runner.credentials import github_federation
+
+    code = re.search(r"AADSTS\d+", error)
+    said = f" (Entra ID answered {code.group(0)})" if code else ""
+    if github_federation():
+        return (f"Azure refused the GitHub OIDC sign-in of AZURE_CLIENT_ID{said}: check that the app registration "
+                "has a federated credential for this repository and environment (docs/gitops.md) and that the job "
+                "has `permissions: id-token: write`")
+    return (f"not logged in to Azure{said}: run `az login` (or set AZURE_CLIENT_ID, AZURE_TENANT_ID and a federated "
+            "token or secret for a service principal), then retry")
