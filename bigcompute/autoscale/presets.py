@@ -45,7 +45,8 @@ def _common(min_default: int = 0, min_minimum: int = 0) -> dict[str, dict[str, A
                                   "(PT1M to P1D); longer is smoother, shorter reacts faster.", "PT15M"),
         "deallocation": {"enum": list(DEALLOCATION_OPTIONS), "default": "taskcompletion",
                          "description": "What happens to running tasks when a node is removed: "
-                                        "requeue, terminate, taskcompletion (let them finish) or retaineddata."},
+                                        "requeue, terminate, taskcompletion (let them finish) or retaineddata. "
+                                        "In a stack it defaults to the pool's nodeDeallocation."},
         "samplePercent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 70,
                           "description": "Share of the window's samples (percent) that must be present before "
                                          "its average is trusted; below it the latest sample is used."},

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bigcompute.config.azure_rules import azure_problems
 from bigcompute.config.images import IMAGE_ALIASES, ImageReference
 from bigcompute.config.model import (
     ApplicationRef,
@@ -76,7 +77,8 @@ def stack_from_document(doc: Document, name: str) -> StackConfig:
         validator = packaged_validator("bigcompute.config", "stack.schema.json")
         problems = check_schema(doc, validator, values, locate=_locate)
     if not problems:
-        problems = list(_non_finite(doc, values)) or list(_semantic_problems(doc, values))
+        problems = list(_non_finite(doc, values)) or [*_semantic_problems(doc, values),
+                                                       *azure_problems(doc, values, lambda *p: _locate(p))]
     if problems:
         raise ConfigError(problems)
     return build_stack(values, name, doc.path)
@@ -239,7 +241,7 @@ def _pool(p: Mapping[str, Any]) -> PoolConfig:
         scale=_scale(p["scale"]),
         task_slots_per_node=p.get("taskSlotsPerNode", 1),
         scheduling=p.get("scheduling", "spread"),
-        node_deallocation_option=p.get("nodeDeallocation", "taskcompletion"),
+        node_deallocation_option=_deallocation(p),
         start_task=StartTask(
             command=start.get("command"),
             apt_packages=tuple(start.get("aptPackages", ())),
@@ -253,6 +255,11 @@ def _pool(p: Mapping[str, Any]) -> PoolConfig:
         pricing=Pricing(pricing.get("dedicatedPerHour", 0.0), pricing.get("spotPerHour", 0.0)) if pricing else None,
         local=LocalPool(local.get("nodes", 1), local.get("taskSlotsPerNode")),
     )
+
+
+def _deallocation(p: Mapping[str, Any]) -> str:
+    # one option per pool: presets receive it (PoolConfig.formula); azure_rules refuses contradictions
+    return p.get("nodeDeallocation") or p["scale"].get("autoscale", {}).get("deallocation", "taskcompletion")
 
 
 def _scale(spec: Mapping[str, Any]) -> FixedScale | AutoScale:

@@ -114,7 +114,10 @@ class PoolConfig:
             return self.scale.formula
         from bigcompute.autoscale import presets
 
-        return presets.render(self.scale.preset or "", self.scale.params)
+        # the pool's nodeDeallocation becomes the formula's $NodeDeallocationOption: on an autoscale pool
+        # Batch reads the option from the formula alone
+        return presets.render(self.scale.preset or "",
+                              {"deallocation": self.node_deallocation_option, **self.scale.params})
 
     @property
     def uses_spot(self) -> bool:

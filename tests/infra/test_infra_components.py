@@ -15,7 +15,7 @@ RUNNER = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
 RICH_POOL = """\
     - name: render
       vmSize: Standard_F4s_v2
-      image: ubuntu-24.04
+      image: ubuntu-hpc-22.04
       taskSlotsPerNode: 2
       scheduling: pack
       scale:

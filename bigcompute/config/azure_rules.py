@@ -1,0 +1,111 @@
+"""Azure's own rules for a stack the schema accepts: what Azure would refuse at deploy, refused here with
+the stack file's line and the page the rule comes from (each message names it)."""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any
+
+from bigcompute.config.images import CONTAINER_OFFERS, IMAGE_ALIASES
+from bigcompute.config.vm_sizes import VCPUS, vcpus
+from bigcompute.document import Diagnostic, Document
+
+BATCH_STORAGE = "https://learn.microsoft.com/azure/batch/accounts#azure-storage-accounts"
+PREMIUM_BLOBS = "https://learn.microsoft.com/azure/storage/common/storage-account-overview#types-of-storage-accounts"
+TASK_SLOTS = "https://learn.microsoft.com/azure/batch/batch-parallel-node-tasks"
+CONTAINERS = "https://learn.microsoft.com/azure/batch/batch-docker-container-workloads#supported-vm-images"
+DEALLOCATION = "https://learn.microsoft.com/azure/batch/batch-automatic-scaling#variables"
+MAX_TASK_SLOTS = 256
+
+Locate = Callable[..., tuple]
+
+
+def azure_problems(doc: Document, values: Mapping[str, Any], locate: Locate) -> Iterator[Diagnostic]:
+    """Every rule below, for the stack's schema-valid `values`; `locate(*path)` gives a diagnostic path."""
+    yield from _premium_storage(doc, values.get("storage", {}), lambda *p: locate("storage", *p))
+    for i, pool in enumerate(values["pools"]):
+        at = lambda *p, i=i: locate("pools", i, *p)  # noqa: E731
+        yield from _task_slots(doc, pool, at)
+        yield from _containers(doc, pool, at)
+        yield from _deallocation(doc, pool, at)
+
+
+def _premium_storage(doc: Document, storage: Mapping[str, Any], at: Locate) -> Iterator[Diagnostic]:
+    # Premium block blobs exist only in a BlockBlobStorage account (a premium StorageV2 account holds
+    # page blobs alone: every input upload would fail "Block blobs are not supported"), and Batch lists
+    # only general-purpose v2/v1 and BlobStorage accounts for the storage account it links.
+    sku = storage.get("sku", "")
+    if sku.startswith("Premium_"):
+        yield doc.diagnostic(at("sku"), f"storage sku {sku} is not supported: premium block blobs need a "
+                             f"BlockBlobStorage account ({PREMIUM_BLOBS}), which is not among the account kinds "
+                             f"Batch supports for its linked storage ({BATCH_STORAGE}); use a Standard_ sku",
+                             code="azure-storage-sku")
+
+
+def _task_slots(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[Diagnostic]:
+    # taskSlotsPerNode: "The maximum value is the smaller of 4 times the number of cores of the vmSize of
+    # the pool or 256" (Batch REST API, Pool - Add; "Run tasks concurrently", TASK_SLOTS).
+    size = pool["vmSize"]
+    cores = vcpus(size)
+    if cores is None:
+        close = difflib.get_close_matches(size, VCPUS, n=4, cutoff=0.8)
+        hint = f"did you mean {', '.join(close)}? " if close else ""
+        yield doc.diagnostic(at("vmSize"), f"unknown VM size '{size}': its vCPUs bound taskSlotsPerNode "
+                             f"({TASK_SLOTS}). {hint}The {len(VCPUS)} known sizes are listed in "
+                             "bigcompute/config/vm_sizes.py; to use another size, add it there with its vCPU "
+                             "count from its Azure page", code="azure-vm-size")
+        return
+    slots, limit = pool.get("taskSlotsPerNode", 1), min(4 * cores, MAX_TASK_SLOTS)
+    if slots > limit:
+        yield doc.diagnostic(at("taskSlotsPerNode"), f"taskSlotsPerNode {slots} is over Batch's limit for "
+                             f"{size} ({cores} vCPUs): at most min(4 x vCPUs, {MAX_TASK_SLOTS}) = {limit} "
+                             f"({TASK_SLOTS})", code="azure-task-slots")
+
+
+def _containers(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[Diagnostic]:
+    if not pool.get("containerImages"):
+        return
+    image = pool["image"]
+    if isinstance(image, str):
+        reference = IMAGE_ALIASES.get(image)
+        if reference is None or reference.has_container_runtime:  # an unknown alias is reported elsewhere
+            return
+        name = image
+    elif (image["publisher"].lower(), image["offer"].lower()) in CONTAINER_OFFERS:
+        return
+    else:
+        name = f"{image['publisher']}/{image['offer']}"
+    capable = sorted(alias for alias, ref in IMAGE_ALIASES.items() if ref.has_container_runtime)
+    offers = sorted(f"{p}/{o}" for p, o in CONTAINER_OFFERS)
+    yield doc.diagnostic(at("containerImages"), f"containerImages need an image with a container runtime; "
+                         f"'{name}' has none ({CONTAINERS}). Use the image alias {' or '.join(capable)}, or an "
+                         f"image reference of {', '.join(offers)}", code="azure-container-image")
+
+
+_ASSIGNED_OPTION = re.compile(r"\$NodeDeallocationOption\s*=\s*([A-Za-z]+)")
+
+
+def _deallocation(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[Diagnostic]:
+    # On an autoscale pool Batch takes the deallocation option from the formula's $NodeDeallocationOption
+    # (DEALLOCATION), not from the pool: presets write the pool's nodeDeallocation there (model.py); a
+    # preset parameter or a raw formula saying something else would silently win, so both are refused.
+    wanted = pool.get("nodeDeallocation")
+    autoscale = pool["scale"].get("autoscale")
+    if wanted is None or autoscale is None:
+        return
+    if "formula" in autoscale:
+        found = _ASSIGNED_OPTION.findall(autoscale["formula"])
+        if not found or found[-1] != wanted:  # the last assignment is the one Batch keeps
+            said = f"sets $NodeDeallocationOption = {found[-1]}" if found else "does not set $NodeDeallocationOption"
+            yield doc.diagnostic(at("nodeDeallocation"), f"nodeDeallocation {wanted} has no effect: the pool's "
+                                 f"formula {said}, and Batch takes the option from the formula ({DEALLOCATION}); "
+                                 f"write `$NodeDeallocationOption = {wanted};` in the formula",
+                                 code="azure-deallocation")
+    elif autoscale.get("deallocation", wanted) != wanted:
+        yield doc.diagnostic(at("scale", "autoscale", "deallocation"),
+                             f"preset deallocation {autoscale['deallocation']} contradicts the pool's "
+                             f"nodeDeallocation {wanted}, and Batch takes the option from the formula ({DEALLOCATION}); "
+                             "keep one (nodeDeallocation is passed to the preset)",
+                             code="azure-deallocation")
