@@ -97,9 +97,22 @@ def _batch_account(p: Props) -> Lines:
     return [
         ("allocation", str(p.get("poolAllocationMode"))),
         ("public network access", str(p.get("publicNetworkAccess"))),
+        *_endpoint_access(p.get("networkProfile") or {}),
         ("authentication", ", ".join(p.get("allowedAuthenticationModes") or [])),
         ("auto-storage", f"{short_id(auto.get('storageAccountId'))} via {auto.get('authenticationMode')}"),
     ]
+
+
+def _endpoint_access(profile: Props) -> Lines:
+    """The public endpoints' IP rules: who may call the account, whether nodes may use the public route."""
+    lines = []
+    for key, label in (("accountAccess", "account endpoint"), ("nodeManagementAccess", "node management")):
+        rules = profile.get(key)
+        if rules:
+            allowed = [r.get("value") for r in rules.get("ipRules") or []]
+            lines.append((label, f"{rules.get('defaultAction')} except {', '.join(allowed)}" if allowed
+                          else str(rules.get("defaultAction"))))
+    return lines
 
 
 def _role(p: Props) -> Lines:

@@ -65,6 +65,37 @@ def test_runner_access_and_a_fully_specified_pool(project, stack_text):
     assert pool["startTask"]["waitForSuccess"] is True
 
 
+PRIVATE_NET = "bigcompute:network: {addressSpace: 10.40.0.0/16, subnetPrefix: 10.40.0.0/20, publicIps: none}\n"
+
+
+@pytest.mark.parametrize(("batch", "account_access", "groups"), [
+    # self-hosted runner in the VNet: both endpoints private, one DNS zone, the public ones deny everyone
+    ("{runnerAccess: {mode: privateEndpoint}}", {"defaultAction": "Deny"}, ["batchAccount", "nodeManagement"]),
+    ("{publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}", None, ["batchAccount", "nodeManagement"]),
+    ("{runnerAccess: {mode: allowList, ips: [198.51.100.7]}}",
+     {"defaultAction": "Deny", "ipRules": [{"action": "Allow", "value": "198.51.100.7"}]}, ["nodeManagement"]),
+    ("{runnerAccess: {mode: open}}", None, ["nodeManagement"]),
+])
+def test_runner_network_path(project, stack_text, batch, account_access, groups):
+    plan = build_plan("test", project(stack_text(extra=f"bigcompute:batch: {batch}\n" + PRIVATE_NET)))
+    graph = plan.graph
+    assert plan.violations == []
+    account = graph.resources("azure-native:batch:BatchAccount")[0].inputs
+    profile = account.get("networkProfile")
+    if account["publicNetworkAccess"] == "Disabled":
+        assert profile is None  # Azure ignores IP rules of a disabled endpoint
+    else:
+        assert profile.get("accountAccess") == account_access
+        assert profile["nodeManagementAccess"] == {"defaultAction": "Deny"}
+    endpoints = graph.resources("azure-native:network:PrivateEndpoint")
+    assert sorted(e.inputs["privateLinkServiceConnections"][0]["groupIds"][0] for e in endpoints) == groups
+    [zone] = graph.resources("azure-native:privatedns:PrivateZone")
+    assert zone.inputs["privateZoneName"] == "privatelink.batch.azure.com"
+    zone_groups = graph.resources("azure-native:network:PrivateDnsZoneGroup")
+    assert sorted(g.inputs["privateEndpointName"] for g in zone_groups) == sorted(e.outputs["name"] for e in endpoints)
+    assert {c["privateDnsZoneId"] for g in zone_groups for c in g.inputs["privateDnsZoneConfigs"]} == {zone.id}
+
+
 def test_start_command_installs_then_runs():
     start = StartTask(command="echo ready", apt_packages=("ffmpeg",), pip_packages=("numpy>=2",), elevated=True)
     command = pool_spec.start_command(_pool(start_task=start), start)
