@@ -147,6 +147,7 @@ def test_network_exposure_and_scale_in_text(checkout):
     assert any(line.startswith("-   delete   network:PublicIPAddress ") for line in lines)
     assert any(line.startswith("-   delete   network:PrivateEndpoint batch-private-link-endpoint ") for line in lines)
     assert "      networkProfile.nodeManagementAccess.defaultAction: Deny -> (absent)" in lines
+    assert "      node management: Deny -> any network" in lines
 
 
 def test_each_side_is_planned_with_its_own_code(checkout):

@@ -9,6 +9,7 @@ import pytest
 
 from bigcompute.config import IMAGE_ALIASES, AutoScale, FixedScale, PoolConfig, StartTask
 from bigcompute.infra.plan import build_plan
+from bigcompute.infra.review import review
 from components import naming, pool_spec
 
 RUNNER = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -68,19 +69,23 @@ def test_runner_access_and_a_fully_specified_pool(project, stack_text):
 PRIVATE_NET = "bigcompute:network: {addressSpace: 10.40.0.0/16, subnetPrefix: 10.40.0.0/20, publicIps: none}\n"
 
 
-@pytest.mark.parametrize(("batch", "account_access", "groups"), [
+@pytest.mark.parametrize(("batch", "account_access", "groups", "shown"), [
     # self-hosted runner in the VNet: both endpoints private, one DNS zone, the public ones deny everyone
-    ("{runnerAccess: {mode: privateEndpoint}}", {"defaultAction": "Deny"}, ["batchAccount", "nodeManagement"]),
-    ("{publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}", None, ["batchAccount", "nodeManagement"]),
+    ("{runnerAccess: {mode: privateEndpoint}}", {"defaultAction": "Deny"}, ["batchAccount", "nodeManagement"], "Deny"),
+    ("{publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}", None, ["batchAccount", "nodeManagement"],
+     None),
     ("{runnerAccess: {mode: allowList, ips: [198.51.100.7]}}",
-     {"defaultAction": "Deny", "ipRules": [{"action": "Allow", "value": "198.51.100.7"}]}, ["nodeManagement"]),
-    ("{runnerAccess: {mode: open}}", None, ["nodeManagement"]),
+     {"defaultAction": "Deny", "ipRules": [{"action": "Allow", "value": "198.51.100.7"}]}, ["nodeManagement"],
+     "Deny except 198.51.100.7"),
+    ("{runnerAccess: {mode: open}}", None, ["nodeManagement"], "any network"),
 ])
-def test_runner_network_path(project, stack_text, batch, account_access, groups):
+def test_runner_network_path(project, stack_text, batch, account_access, groups, shown):
     plan = build_plan("test", project(stack_text(extra=f"bigcompute:batch: {batch}\n" + PRIVATE_NET)))
     graph = plan.graph
     assert plan.violations == []
-    account = graph.resources("azure-native:batch:BatchAccount")[0].inputs
+    node = graph.resources("azure-native:batch:BatchAccount")[0]
+    assert dict(review(node)).get("account endpoint") == shown  # what `infra plan` and `infra diff` show
+    account = node.inputs
     profile = account.get("networkProfile")
     if account["publicNetworkAccess"] == "Disabled":
         assert profile is None  # Azure ignores IP rules of a disabled endpoint
