@@ -9,7 +9,7 @@ import pulumi
 from pulumi_azure_native import authorization, batch, managedidentity
 
 from components import roles
-from components.private_link import BatchPrivateLink, BatchPrivateLinkArgs
+from components.private_link import BATCH_ACCOUNT, NODE_MANAGEMENT, BatchPrivateLink, BatchPrivateLinkArgs
 
 
 @dataclass(frozen=True)
@@ -24,9 +24,13 @@ class BatchAccountArgs:
     node_identity_id: pulumi.Input[str]
     public_network_access: bool = False
     authentication_modes: Sequence[str] = ("AAD",)
-    # with public access off, nodes reach node management through a private endpoint in this subnet
+    # how the runner reaches the account endpoint: open | allowList (runner_ips) | privateEndpoint
+    runner_access: str = "open"
+    runner_ips: Sequence[str] = ()
+    # nodes without public IPs reach node management through a private endpoint in this subnet
     subnet_id: pulumi.Input[str] | None = None
     virtual_network_id: pulumi.Input[str] | None = None
+    node_management_private: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -66,21 +70,53 @@ class BatchAccount(pulumi.ComponentResource):
                 "node_identity_reference": {"resource_id": args.node_identity_id},
             },
             public_network_access="Enabled" if args.public_network_access else "Disabled",
+            network_profile=network_profile(args),
             allowed_authentication_modes=list(args.authentication_modes),
             tags=dict(args.tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.storage_role]),
         )
         self.private_link = None
-        if not args.public_network_access and args.subnet_id is not None and args.virtual_network_id is not None:
+        groups = private_endpoint_groups(args)
+        if groups:
             self.private_link = BatchPrivateLink(f"{name}-private-link", BatchPrivateLinkArgs(
                 resource_group_name=args.resource_group_name,
                 location=args.location,
                 batch_account_id=self.account.id,
                 subnet_id=args.subnet_id,
                 virtual_network_id=args.virtual_network_id,
+                group_ids=groups,
                 tags=args.tags,
             ), opts=child)
+        # pools wait for these: a node booting before the private DNS record exists goes unusable
+        self.node_management_ready = self.private_link.ready(NODE_MANAGEMENT) if self.private_link else []
         self.account_name = self.account.name
         self.account_id = self.account.id
         self.endpoint = pulumi.Output.concat("https://", self.account.account_endpoint)
         self.register_outputs({"account_name": self.account_name, "endpoint": self.endpoint})
+
+
+def private_endpoint_groups(args: BatchAccountArgs) -> tuple[str, ...]:
+    """The account's private endpoints: node management for nodes without public IPs, the account
+    endpoint for a runner inside the VNet. Both need the stack's network."""
+    if args.subnet_id is None or args.virtual_network_id is None:
+        return ()
+    return tuple(group for group, wanted in ((NODE_MANAGEMENT, args.node_management_private),
+                                             (BATCH_ACCOUNT, args.runner_access == "privateEndpoint")) if wanted)
+
+
+def network_profile(args: BatchAccountArgs) -> dict | None:
+    """IP rules of the public endpoints (https://learn.microsoft.com/azure/batch/public-network-access):
+    the account endpoint admits only the runner's allow-list (or nobody, when the runner uses the private
+    endpoint); node management is denied publicly when nodes use its private endpoint. Ignored by Azure,
+    and omitted here, when public network access is disabled."""
+    if not args.public_network_access:
+        return None
+    profile = {}
+    if args.runner_access == "allowList":
+        profile["account_access"] = {"default_action": "Deny",
+                                     "ip_rules": [{"action": "Allow", "value": ip} for ip in args.runner_ips]}
+    elif args.runner_access == "privateEndpoint":
+        profile["account_access"] = {"default_action": "Deny"}
+    if NODE_MANAGEMENT in private_endpoint_groups(args):
+        profile["node_management_access"] = {"default_action": "Deny"}
+    return profile or None

@@ -90,7 +90,9 @@ def declare_platform(stack: StackConfig) -> Platform:
         storage_account_id=store.account_id, node_identity_id=identity.resource_id,
         public_network_access=stack.batch.public_network_access,
         authentication_modes=stack.batch.authentication_modes,
-        subnet_id=net.subnet_id if net else None, virtual_network_id=net.vnet_id if net else None, tags=tags))
+        runner_access=stack.batch.runner_access.mode, runner_ips=stack.batch.runner_access.ips,
+        subnet_id=net.subnet_id if net else None, virtual_network_id=net.vnet_id if net else None,
+        node_management_private=stack.network is not None and stack.network.public_ips == "none", tags=tags))
 
     runner = None
     if stack.batch.runner_principal_id:
@@ -104,7 +106,8 @@ def declare_platform(stack: StackConfig) -> Platform:
             pool=pool, account_name=account.account_name, account_id=account.account_id,
             resource_group_name=rg.name, identity_id=identity.resource_id,
             subnet_id=net.subnet_id if net else None,
-            public_ips=stack.network is None or stack.network.public_ips != "none", tags=tags))
+            public_ips=stack.network is None or stack.network.public_ips != "none",
+            network_ready=account.node_management_ready, tags=tags))
         for pool in stack.pools
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -22,6 +22,9 @@ class BatchPoolArgs:
     subnet_id: pulumi.Input[str] | None = None
     # only with a subnet: pools outside a VNet always get Batch-managed public IPs
     public_ips: bool = False
+    # the node-management private endpoint, its DNS zone group and VNet link: nodes resolve the account
+    # through them from their first boot
+    network_ready: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -45,7 +48,7 @@ class BatchPool(pulumi.ComponentResource):
             **settings,
             # pool names are fixed (workloads refer to them), so the old pool must go before the new one
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=list(pool_spec.REPLACE_ON_CHANGES),
-                                        delete_before_replace=True),
+                                        delete_before_replace=True, depends_on=list(args.network_ready)),
         )
         self.pool_id = self.pool.name
         self.register_outputs({"pool_id": self.pool_id, "vm_size": self.pool.vm_size})

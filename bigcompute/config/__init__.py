@@ -19,6 +19,7 @@ from bigcompute.config.model import (
     NetworkConfig,
     PoolConfig,
     Pricing,
+    RunnerNetworkAccess,
     StackConfig,
     StartTask,
     StorageConfig,
@@ -26,6 +27,6 @@ from bigcompute.config.model import (
 
 __all__ = [
     "IMAGE_ALIASES", "ApplicationRef", "AutoScale", "BatchConfig", "ConfigError", "Containers", "FixedScale",
-    "ImageReference", "LocalPool", "MonitoringConfig", "NetworkConfig", "PoolConfig", "Pricing", "StackConfig",
+    "ImageReference", "LocalPool", "MonitoringConfig", "NetworkConfig", "PoolConfig", "Pricing", "RunnerNetworkAccess", "StackConfig",
     "StartTask", "StorageConfig", "build_stack", "find_stack_file", "load_stack", "stack_from_document",
 ]

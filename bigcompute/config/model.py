@@ -29,8 +29,16 @@ class StorageConfig:
 
 
 @dataclass(frozen=True)
+class RunnerNetworkAccess:
+    """How the runner reaches the account endpoint: open | allowList (ips) | privateEndpoint."""
+    mode: str = "open"
+    ips: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class BatchConfig:
     public_network_access: bool = True
+    runner_access: RunnerNetworkAccess = RunnerNetworkAccess()
     authentication_modes: tuple[str, ...] = ("AAD",)
     runner_principal_id: str | None = None
     active_job_quota: int = 300

@@ -97,9 +97,24 @@ def _batch_account(p: Props) -> Lines:
     return [
         ("allocation", str(p.get("poolAllocationMode"))),
         ("public network access", str(p.get("publicNetworkAccess"))),
+        *(_endpoint_access(p.get("networkProfile") or {}) if p.get("publicNetworkAccess") != "Disabled" else []),
         ("authentication", ", ".join(p.get("allowedAuthenticationModes") or [])),
         ("auto-storage", f"{short_id(auto.get('storageAccountId'))} via {auto.get('authenticationMode')}"),
     ]
+
+
+def _endpoint_access(profile: Props) -> Lines:
+    """The public endpoints' IP rules: who may call the account, whether nodes may use the public route.
+    Both lines always, so a diff reads `Deny -> any network` rather than a lone value."""
+    lines = []
+    for key, label in (("accountAccess", "account endpoint"), ("nodeManagementAccess", "node management")):
+        rules = profile.get(key) or {"defaultAction": "Allow"}
+        allowed = [r.get("value") for r in rules.get("ipRules") or []]
+        if allowed:
+            lines.append((label, f"{rules.get('defaultAction')} except {', '.join(allowed)}"))
+        else:
+            lines.append((label, "any network" if rules.get("defaultAction") == "Allow" else "Deny"))
+    return lines
 
 
 def _role(p: Props) -> Lines:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bigcompute.config import AutoScale, ConfigError, FixedScale, load_stack
+from bigcompute.config import AutoScale, ConfigError, FixedScale, RunnerNetworkAccess, load_stack
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -56,7 +56,9 @@ def test_stack_files_in_the_repository_load():
     dev, prod = load_stack("dev", root=ROOT), load_stack("prod", root=ROOT)
     assert {p.name for p in dev.pools} == {p.name for p in prod.pools} == {"cpu", "render"}
     assert prod.batch.authentication_modes == ("AAD",) and prod.network.public_ips == "none"
-    assert not prod.batch.public_network_access
+    # the runner reaches prod's account endpoint from its allow-listed egress; nodes use the private endpoint
+    assert prod.batch.public_network_access
+    assert prod.batch.runner_access == RunnerNetworkAccess("allowList", ("203.0.113.0/24",))
     cpu = prod.pool("cpu")
     assert isinstance(cpu.scale, AutoScale) and cpu.scale.evaluation_interval == timedelta(minutes=5)
     assert "$TargetDedicatedNodes" in cpu.formula()
@@ -99,3 +101,66 @@ def test_missing_stack_names_where_it_looked(tmp_path):
     with pytest.raises(ConfigError) as info:
         load_stack("staging", root=tmp_path)
     assert "no stack file for stack 'staging'" in str(info.value)
+
+
+def test_staging_mirrors_the_network_shape_of_prod():
+    staging, prod = load_stack("staging", root=ROOT), load_stack("prod", root=ROOT)
+    assert staging.environment == "staging"
+    assert (staging.batch.public_network_access, staging.batch.runner_access.mode, staging.network.public_ips) == (
+        prod.batch.public_network_access, prod.batch.runner_access.mode, prod.network.public_ips)
+    assert staging.batch.authentication_modes == prod.batch.authentication_modes
+    assert {p.name for p in staging.pools} == {p.name for p in prod.pools}
+
+
+PRIVATE_NET = "  bigcompute:network: {addressSpace: 10.40.0.0/16, subnetPrefix: 10.40.0.0/20, publicIps: none}\n"
+NETWORK_CASES = {
+    # every node would be unusable: the public node-management endpoint is closed and nodes have public IPs
+    "closed account, nodes with public IPs": (
+        BASE + "  bigcompute:batch: {publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}\n"
+        "  bigcompute:network: {addressSpace: 10.40.0.0/16, subnetPrefix: 10.40.0.0/20}\n",
+        (11, 43, "network-path", "network' with 'publicIps: none'")),
+    # the old prod stack: the account endpoint is closed and the runner has no private endpoint (403)
+    "closed account, no runner path": (
+        BASE + "  bigcompute:batch: {publicNetworkAccess: false}\n" + PRIVATE_NET,
+        (11, 43, "network-path", "the runner cannot reach the account")),
+    "allow-list on a closed account": (
+        BASE + "  bigcompute:batch: {publicNetworkAccess: false, runnerAccess: {mode: allowList, ips: [203.0.113.9]}}\n"
+        + PRIVATE_NET, (11, 71, "network-path", "the runner cannot reach the account")),
+    "private endpoint without a network": (
+        BASE + "  bigcompute:batch: {runnerAccess: {mode: privateEndpoint}}\n",
+        (11, 43, "network-path", "needs a 'network' block")),
+    "allow-list without addresses": (
+        BASE + "  bigcompute:batch: {runnerAccess: {mode: allowList}}\n",
+        (11, 36, "network-path", "needs 'ips'")),
+    "addresses without an allow-list": (
+        BASE + "  bigcompute:batch: {runnerAccess: {mode: open, ips: [203.0.113.9]}}\n",
+        (11, 54, "network-path", "'ips' only apply with mode allowList")),
+    "address with host bits": (
+        BASE + "  bigcompute:batch: {runnerAccess: {mode: allowList, ips: [203.0.113.0/24, 198.51.100.7/24]}}\n",
+        (11, 76, "network-path", "has host bits set")),
+    "IPv6 address": (
+        BASE + "  bigcompute:batch: {runnerAccess: {mode: allowList, ips: ['2001:db8::1']}}\n",
+        (11, 60, "network-path", "is not IPv4")),
+}
+
+
+@pytest.mark.parametrize("name", list(NETWORK_CASES))
+def test_stack_without_a_network_path_is_refused(tmp_path, name):
+    text, (line, col, code, message) = NETWORK_CASES[name]
+    found = only_error(tmp_path, text)
+    assert found[:3] == (line, col, code) and message in found[3], found
+
+
+@pytest.mark.parametrize("batch", [
+    "{runnerAccess: {mode: allowList, ips: [203.0.113.0/24, 198.51.100.7]}}",
+    "{publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}",
+    "{runnerAccess: {mode: privateEndpoint}}",
+])
+def test_stack_with_a_network_path_loads(tmp_path, batch):
+    stack = load_stack(stack_file(tmp_path, BASE + f"  bigcompute:batch: {batch}\n" + PRIVATE_NET))
+    assert stack.batch.runner_access.mode in ("allowList", "privateEndpoint")
+
+
+def test_runner_access_defaults_to_open(tmp_path):
+    assert load_stack(stack_file(tmp_path, BASE)).batch.runner_access == RunnerNetworkAccess("open", ())
+

@@ -128,7 +128,10 @@ def test_network_exposure_and_scale_in_text(checkout):
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
-    assert lines[1] == "1 to replace, 2 to delete, 0 to create, 1 to update"
+    # deleted: the NAT gateway and its address, the node-management private link (component, zone, VNet
+    # link, endpoint, DNS zone group); updated: the subnet, and the account, whose public node-management
+    # endpoint nodes with public IPs use again
+    assert lines[1] == "1 to replace, 7 to delete, 0 to create, 2 to update"
     assert lines[2] == ("WARNING: pool 'cpu' is replaced because networkConfiguration.publicIPAddressConfiguration"
                         ".provision changed: Azure deletes the pool, its nodes and any task running on them, then "
                         "creates it again")
@@ -142,6 +145,9 @@ def test_network_exposure_and_scale_in_text(checkout):
     # the NAT gateway that gave private nodes their way out goes, with its public address
     assert any(line.startswith("-   delete   network:NatGateway ") for line in lines)
     assert any(line.startswith("-   delete   network:PublicIPAddress ") for line in lines)
+    assert any(line.startswith("-   delete   network:PrivateEndpoint batch-private-link-endpoint ") for line in lines)
+    assert "      networkProfile.nodeManagementAccess.defaultAction: Deny -> (absent)" in lines
+    assert "      node management: Deny -> any network" in lines
 
 
 def test_each_side_is_planned_with_its_own_code(checkout):

@@ -200,7 +200,7 @@ def test_pull_request_checks():
     assert "make test" in scripts(jobs["test"])
 
 
-@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("stack", STACKS)
 def test_deploy_runs_pulumi_up_then_apply_never_twice_at_once(stack):
     workflow = load("deploy.yml")
     assert workflow["on"]["push"]["branches"] == ["main"]
@@ -216,9 +216,10 @@ def test_deploy_runs_pulumi_up_then_apply_never_twice_at_once(stack):
     assert uses(job, "azure/login"), "OIDC login before pulumi up"
 
 
-def test_prod_waits_for_dev_and_for_approval():
+def test_prod_waits_for_dev_and_staging_and_for_approval():
     jobs = load("deploy.yml")["jobs"]
-    assert jobs["prod"]["needs"] == "dev"
+    # staging has prod's network shape: a change reaches prod only once it deployed there
+    assert (jobs["staging"]["needs"], jobs["prod"]["needs"]) == ("dev", "staging")
     # the required reviewers are a setting of the `prod` environment (docs/gitops.md)
     assert jobs["prod"]["environment"] == "prod"
     assert jobs["dev"]["environment"] == "dev"

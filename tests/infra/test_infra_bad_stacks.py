@@ -35,6 +35,17 @@ CASES = {
     "apt-on-windows": ("      vmSize: Standard_D2s_v5\n      image: windows-2022\n      scale: {fixed: {dedicated: 1}}\n"
                        "      startTask: {aptPackages: [curl], elevated: true}\n", 9, "pools[0].startTask.aptPackages",
                        "Linux"),
+    # plans with 0 violations otherwise, then nodes are unusable (node management closed, public IPs)
+    "closed-account-public-nodes": ("      vmSize: Standard_D2s_v5\n      image: ubuntu-24.04\n"
+                                    "      scale: {fixed: {dedicated: 1}}\n"
+                                    "  bigcompute:batch: {publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}\n",
+                                    9, "batch.publicNetworkAccess", "publicIps: none"),
+    # plans otherwise, then every submit gets 403 (account endpoint closed, no private path for the runner)
+    "closed-account-no-runner-path": ("      vmSize: Standard_D2s_v5\n      image: ubuntu-24.04\n"
+                                      "      scale: {fixed: {dedicated: 1}}\n"
+                                      "  bigcompute:batch: {publicNetworkAccess: false}\n"
+                                      "  bigcompute:network: {addressSpace: 10.40.0.0/16, subnetPrefix: 10.40.0.0/20, "
+                                      "publicIps: none}\n", 9, "batch.publicNetworkAccess", "runner cannot reach"),
 }
 
 

@@ -9,6 +9,7 @@ import pytest
 
 from bigcompute.config import IMAGE_ALIASES, AutoScale, FixedScale, PoolConfig, StartTask
 from bigcompute.infra.plan import build_plan
+from bigcompute.infra.review import review
 from components import naming, pool_spec
 
 RUNNER = "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0"
@@ -63,6 +64,41 @@ def test_runner_access_and_a_fully_specified_pool(project, stack_text):
     assert vm["containerConfiguration"] == {"type": "DockerCompatible", "containerImageNames": ["ghcr.io/acme/render:1"]}
     assert pool["metadata"] == [{"name": "costCenter", "value": "42"}, {"name": "team", "value": "vfx"}]
     assert pool["startTask"]["waitForSuccess"] is True
+
+
+PRIVATE_NET = "bigcompute:network: {addressSpace: 10.40.0.0/16, subnetPrefix: 10.40.0.0/20, publicIps: none}\n"
+
+
+@pytest.mark.parametrize(("batch", "account_access", "groups", "shown"), [
+    # self-hosted runner in the VNet: both endpoints private, one DNS zone, the public ones deny everyone
+    ("{runnerAccess: {mode: privateEndpoint}}", {"defaultAction": "Deny"}, ["batchAccount", "nodeManagement"], "Deny"),
+    ("{publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}", None, ["batchAccount", "nodeManagement"],
+     None),
+    ("{runnerAccess: {mode: allowList, ips: [198.51.100.7]}}",
+     {"defaultAction": "Deny", "ipRules": [{"action": "Allow", "value": "198.51.100.7"}]}, ["nodeManagement"],
+     "Deny except 198.51.100.7"),
+    ("{runnerAccess: {mode: open}}", None, ["nodeManagement"], "any network"),
+])
+def test_runner_network_path(project, stack_text, batch, account_access, groups, shown):
+    plan = build_plan("test", project(stack_text(extra=f"bigcompute:batch: {batch}\n" + PRIVATE_NET)))
+    graph = plan.graph
+    assert plan.violations == []
+    node = graph.resources("azure-native:batch:BatchAccount")[0]
+    assert dict(review(node)).get("account endpoint") == shown  # what `infra plan` and `infra diff` show
+    account = node.inputs
+    profile = account.get("networkProfile")
+    if account["publicNetworkAccess"] == "Disabled":
+        assert profile is None  # Azure ignores IP rules of a disabled endpoint
+    else:
+        assert profile.get("accountAccess") == account_access
+        assert profile["nodeManagementAccess"] == {"defaultAction": "Deny"}
+    endpoints = graph.resources("azure-native:network:PrivateEndpoint")
+    assert sorted(e.inputs["privateLinkServiceConnections"][0]["groupIds"][0] for e in endpoints) == groups
+    [zone] = graph.resources("azure-native:privatedns:PrivateZone")
+    assert zone.inputs["privateZoneName"] == "privatelink.batch.azure.com"
+    zone_groups = graph.resources("azure-native:network:PrivateDnsZoneGroup")
+    assert sorted(g.inputs["privateEndpointName"] for g in zone_groups) == sorted(e.outputs["name"] for e in endpoints)
+    assert {c["privateDnsZoneId"] for g in zone_groups for c in g.inputs["privateDnsZoneConfigs"]} == {zone.id}
 
 
 def test_start_command_installs_then_runs():

@@ -127,11 +127,49 @@ def test_batch_account(stack, stack_plans):
     }
     assert account["identity"]["userAssignedIdentities"] == [
         one(graph, "managedidentity:UserAssignedIdentity", "batch-identity").id]
-    private = graph.resources("azure-native:network:PrivateEndpoint")
-    expected = not config.batch.public_network_access and config.network is not None
-    assert len(private) == int(expected)
-    if expected:
-        assert private[0].inputs["privateLinkServiceConnections"][0]["groupIds"] == ["nodeManagement"]
+    # nodes without public IPs reach node management through its private endpoint; the runner through a
+    # batchAccount one only when it sits in the VNet
+    groups = sorted(g for e in graph.resources("azure-native:network:PrivateEndpoint")
+                    for c in e.inputs["privateLinkServiceConnections"] for g in c["groupIds"])
+    private_nodes = config.network is not None and config.network.public_ips == "none"
+    runner_mode = config.batch.runner_access.mode
+    assert groups == sorted(["nodeManagement"] * private_nodes + ["batchAccount"] * (runner_mode == "privateEndpoint"))
+    profile = account.get("networkProfile") or {}
+    if runner_mode == "allowList":
+        assert profile["accountAccess"] == {"defaultAction": "Deny", "ipRules": [
+            {"action": "Allow", "value": ip} for ip in config.batch.runner_access.ips]}
+    else:
+        assert "accountAccess" not in profile or profile["accountAccess"]["defaultAction"] == "Deny"
+    assert ("nodeManagementAccess" in profile) == (private_nodes and config.batch.public_network_access)
+
+
+def test_the_runner_can_reach_every_account(stack, stack_plans):
+    """The path `bigcompute apply` takes: an open or allow-listed public endpoint, or a private endpoint."""
+    plan = stack_plans(stack)
+    account = one(plan.graph, "batch:BatchAccount").inputs
+    access = (account.get("networkProfile") or {}).get("accountAccess")
+    public_path = account["publicNetworkAccess"] == "Enabled" and (access is None or access.get("ipRules"))
+    private_path = any("batchAccount" in c["groupIds"] for e in plan.graph.resources("azure-native:network:PrivateEndpoint")
+                       for c in e.inputs["privateLinkServiceConnections"])
+    assert public_path or private_path
+
+
+def test_pools_wait_for_the_node_management_private_endpoint_and_its_dns(stack, stack_plans):
+    """A pool with minNodes >= 1 boots nodes at once; before the DNS record and VNet link exist they
+    resolve node management publicly, which is denied, and go unusable."""
+    plan = stack_plans(stack)
+    graph = plan.graph
+    endpoints = [e for e in graph.resources("azure-native:network:PrivateEndpoint")
+                 if e.inputs["privateLinkServiceConnections"][0]["groupIds"] == ["nodeManagement"]]
+    if not endpoints:
+        assert plan.config.network is None or plan.config.network.public_ips != "none"
+        return
+    [endpoint] = endpoints
+    [dns] = [g for g in graph.resources("azure-native:network:PrivateDnsZoneGroup")
+             if g.inputs["privateEndpointName"] == endpoint.outputs["name"]]
+    link = one(graph, "privatedns:VirtualNetworkLink")
+    for pool in graph.resources("azure-native:batch:Pool"):
+        assert {endpoint.urn, dns.urn, link.urn} <= set(pool.dependencies), pool.urn
 
 
 def test_monitoring(stack, stack_plans):
