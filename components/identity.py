@@ -69,7 +69,8 @@ class RunnerAccessArgs:
 
 
 class RunnerAccess(pulumi.ComponentResource):
-    """Roles of the identity that runs `bigcompute apply` (CI): upload inputs, read outputs, submit jobs.
+    """Roles of the identity that runs `bigcompute apply` (CI): upload inputs, submit jobs, read outputs and
+    write each job's manifest into `outputs` (bigcompute/runner/download.py), hence Contributor there too.
 
     Separate from PoolIdentity because it needs the Batch account, which itself needs the pool identity.
     """
@@ -78,7 +79,7 @@ class RunnerAccess(pulumi.ComponentResource):
         super().__init__("bigcompute:identity:RunnerAccess", name, None, opts)
         grants = (
             ("inputs-contributor", args.inputs_container_id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
-            ("outputs-reader", args.outputs_container_id, roles.STORAGE_BLOB_DATA_READER),
+            ("outputs-contributor", args.outputs_container_id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
             ("batch-data-contributor", args.batch_account_id, roles.BATCH_DATA_CONTRIBUTOR),
         )
         self.role_assignments = {

@@ -49,7 +49,8 @@ def test_runner_access_and_a_fully_specified_pool(project, stack_text):
               for r in graph.resources("azure-native:authorization:RoleAssignment") if r.inputs["principalId"] == RUNNER}
     assert grants == {
         (containers["inputs"], "ba92f5b4-2d11-453d-a403-e96b0029c9fe"),   # Storage Blob Data Contributor
-        (containers["outputs"], "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"),  # Storage Blob Data Reader
+        # Contributor: the runner writes each job's manifest into outputs (runner/download.py write_manifest)
+        (containers["outputs"], "ba92f5b4-2d11-453d-a403-e96b0029c9fe"),  # Storage Blob Data Contributor
         (account.id, "6aaa78f1-f7de-44ca-8722-c64a23943cae"),            # Azure Batch Data Contributor
     }
 
