@@ -130,6 +130,9 @@ def _semantic_problems(doc: Document, values: Mapping[str, Any]):
         if start.get("aptPackages") and not start.get("elevated"):
             yield doc.diagnostic(at("startTask", "aptPackages"),
                                  "aptPackages need 'elevated: true' (apt-get runs as root)", code="needs-elevation")
+        if start.get("pipPackages") and not start.get("elevated"):
+            yield doc.diagnostic(at("startTask", "pipPackages"), "pipPackages need 'elevated: true' (they go into "
+                                 "a venv the start task creates as root)", code="needs-elevation")
         autoscale = pool["scale"].get("autoscale")
         if autoscale is not None:
             yield from _autoscale_problems(doc, autoscale, lambda *p, at=at: at("scale", "autoscale", *p))
