@@ -104,7 +104,8 @@ def declare_platform(stack: StackConfig) -> Platform:
             pool=pool, account_name=account.account_name, account_id=account.account_id,
             resource_group_name=rg.name, identity_id=identity.resource_id,
             subnet_id=net.subnet_id if net else None,
-            public_ips=stack.network is None or stack.network.public_ips != "none", tags=tags))
+            public_ips=stack.network is None or stack.network.public_ips != "none", tags=tags,
+            identity_grants=list(identity.role_assignments.values())))
         for pool in stack.pools
     }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
@@ -23,6 +23,10 @@ class BatchPoolArgs:
     # only with a subnet: pools outside a VNet always get Batch-managed public IPs
     public_ips: bool = False
     tags: Mapping[str, str] = field(default_factory=dict)
+    # the pool identity's role assignments: a node that boots before they exist cannot read its resource
+    # files or write outputs (RBAC propagation takes minutes,
+    # https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected)
+    identity_grants: Sequence[pulumi.Resource] = ()
 
 
 class BatchPool(pulumi.ComponentResource):
@@ -45,7 +49,7 @@ class BatchPool(pulumi.ComponentResource):
             **settings,
             # pool names are fixed (workloads refer to them), so the old pool must go before the new one
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=list(pool_spec.REPLACE_ON_CHANGES),
-                                        delete_before_replace=True),
+                                        delete_before_replace=True, depends_on=list(args.identity_grants)),
         )
         self.pool_id = self.pool.name
         self.register_outputs({"pool_id": self.pool_id, "vm_size": self.pool.vm_size})

@@ -113,6 +113,17 @@ def test_role_assignments_are_least_privilege(stack, stack_plans):
     assert autostorage.urn in one(graph, "batch:BatchAccount").dependencies
 
 
+def test_pools_wait_for_the_pool_identitys_roles(stack, stack_plans):
+    """A node booting before its identity may read inputs fails its resource files: the pool waits."""
+    graph = stack_plans(stack).graph
+    pool_identity = one(graph, "managedidentity:UserAssignedIdentity", "identity-uai")
+    grants = {r.urn for r in graph.resources("azure-native:authorization:RoleAssignment")
+              if r.inputs["principalId"] == pool_identity.outputs["principalId"]}
+    assert len(grants) == 3
+    for pool in graph.resources("azure-native:batch:Pool"):
+        assert grants <= set(pool.dependencies), pool.urn
+
+
 def test_batch_account(stack, stack_plans):
     plan = stack_plans(stack)
     graph, config = plan.graph, plan.config
