@@ -209,6 +209,8 @@ def build_stack(values: Mapping[str, Any], name: str, path: str) -> StackConfig:
         environment=values["environment"],
         tags=dict(values.get("tags", {})),
         allow_spot=values.get("allowSpot", True),
+        subscription_id=values.get("subscriptionId"),
+        protect=values.get("protect", False),
         storage=StorageConfig(
             sku=storage.get("sku", "Standard_LRS"),
             containers=Containers(**storage.get("containers", {})),

@@ -30,6 +30,8 @@ KINDS: dict[str, tuple[str, str | None, str]] = {
         "resourceName", None, RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"),
     "azure-native:authorization:RoleAssignment": (
         "roleAssignmentName", None, "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+    "azure-native:authorization:ManagementLockByScope": (
+        "lockName", None, "{scope}/providers/Microsoft.Authorization/locks/{name}"),
     "azure-native:batch:BatchAccount": ("accountName", None, RG + "/providers/Microsoft.Batch/batchAccounts/{name}"),
     "azure-native:batch:Pool": (
         "poolName", None, RG + "/providers/Microsoft.Batch/batchAccounts/{accountName}/pools/{name}"),
@@ -65,7 +67,15 @@ class _Fields(dict):
 
 
 class AzureMocks(Mocks):
-    """Answers `new_resource` with the state Azure would return for the inputs given."""
+    """Answers `new_resource` with the state Azure would return for the inputs given.
+
+    `subscription` is the one the simulated credentials are signed in to: `getClientConfig` reports it and
+    every ARM id is under it, as with real credentials (`infra plan` signs in to the stack's own).
+    """
+
+    def __init__(self, subscription: str = SUBSCRIPTION) -> None:
+        super().__init__()
+        self.subscription = subscription
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if not args.custom:  # components have no provider state
@@ -78,16 +88,17 @@ class AzureMocks(Mocks):
             _guid(args.name) if args.typ.endswith("RoleAssignment") else f"{args.name}{_digest(args.name)}")
         state[name_key] = name
         state["name"] = name
-        resource_id = template.format_map(_Fields(state, sub=SUBSCRIPTION, name=name))
+        resource_id = template.format_map(_Fields(state, sub=self.subscription, name=name))
         _EXTRA.get(args.typ, _nothing)(state, resource_id)
         self._identity_outputs(state)
         return resource_id, state
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> dict[str, Any]:
+        # a bare dict: the SDK reads a tuple's second item as a list of check failures
         if args.token == "azure-native:authorization:getClientConfig":
-            return {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": _guid("client"),
-                    "objectId": _guid("object")}, None
-        return {}, None
+            return {"subscriptionId": self.subscription, "tenantId": TENANT, "clientId": _guid("client"),
+                    "objectId": _guid("object")}
+        return {}
 
     @staticmethod
     def _identity_outputs(state: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 from bigcompute.config import ConfigError, StackConfig, load_stack
 from bigcompute.infra import policy
 from bigcompute.infra.graph import STACK_TYPE, Graph
+from bigcompute.infra.mocks import SUBSCRIPTION, AzureMocks
 from bigcompute.infra.review import physical_name, review
 from bigcompute.infra.runtime import ProgramError, run_program
 
@@ -57,12 +58,18 @@ def policy_resources(graph: Graph) -> list[policy.Resource]:
     return out
 
 
+def signed_in_mocks(config: StackConfig) -> AzureMocks:
+    """Mocks whose credentials are signed in to the subscription the stack names, as `pulumi up`'s must be."""
+    return AzureMocks(config.subscription_id or SUBSCRIPTION)
+
+
 def build_plan(stack: str, project_dir: Path | None = None) -> Plan:
     """Raises ConfigError for a bad stack file (located), ProgramError when the program fails otherwise."""
     project = project_dir or find_project()
     config = load_stack(project / "stacks" / f"Pulumi.{stack}.yaml")
     try:
-        graph = run_program(project / PROGRAM, stack)
+        # simulates credentials signed in to the stack's subscription (the program refuses any other)
+        graph = run_program(project / PROGRAM, stack, signed_in_mocks(config))
     except ProgramError as e:
         if isinstance(e.__cause__, ConfigError):
             raise e.__cause__ from None

@@ -194,3 +194,32 @@ def test_outputs_are_the_runner_contract(stack, stack_plans):
 
 def test_policy_passes(stack, stack_plans):
     assert stack_plans(stack).violations == []
+
+
+STATEFUL = {"resources:ResourceGroup", "storage:StorageAccount", "storage:BlobContainer", "batch:BatchAccount",
+            "managedidentity:UserAssignedIdentity", "operationalinsights:Workspace"}
+
+
+def test_every_stack_names_its_subscription(stack, stack_plans):
+    config = stack_plans(stack).config
+    assert config.subscription_id, f"stacks/Pulumi.{stack}.yaml has no bigcompute:subscriptionId"
+
+
+def test_prod_is_protected_and_its_data_locked(stack, stack_plans):
+    plan = stack_plans(stack)
+    graph = plan.graph
+    assert plan.config.protect == (stack == "prod")
+    stateful = [n for n in graph.resources() if n.custom and n.type.removeprefix("azure-native:") in STATEFUL]
+    assert {n.type.removeprefix("azure-native:") for n in stateful} == STATEFUL
+    for node in stateful:
+        assert node.protect == plan.config.protect, node.urn
+    # pools and role assignments stay replaceable: resizing or re-granting must not need an unprotect
+    for node in graph.resources("azure-native:batch:Pool") + graph.resources("azure-native:authorization:RoleAssignment"):
+        assert not node.protect, node.urn
+    locks = graph.resources("azure-native:authorization:ManagementLockByScope")
+    if not plan.config.protect:
+        assert locks == []
+        return
+    assert len(locks) == 1 and locks[0].protect
+    assert locks[0].inputs["level"] == "CanNotDelete"
+    assert locks[0].inputs["scope"] == one(graph, "storage:StorageAccount").id
