@@ -68,9 +68,11 @@ def test_pools_match_the_stack(stack, stack_plans):
             for package in pool.start_task.apt_packages:
                 assert package in p["startTask"]["commandLine"]
         # what Azure cannot change on a live pool replaces it; sizes and formulas update in place
-        assert {"vmSize", "deploymentConfiguration", "networkConfiguration", "taskSlotsPerNode",
-                "identity"} <= set(node.replace_on_changes)
-        assert "scaleSettings" not in node.replace_on_changes and "startTask" not in node.replace_on_changes
+        assert {"vmSize", "deploymentConfiguration", "networkConfiguration", "taskSlotsPerNode"} <= set(
+            node.replace_on_changes)
+        # the identity too: Pool - Update accepts it, new nodes get it (BatchPoolIdentity)
+        for updatable in ("scaleSettings", "startTask", "identity", "metadata", "applicationPackages"):
+            assert updatable not in node.replace_on_changes, updatable
         assert node.delete_before_replace
 
 
