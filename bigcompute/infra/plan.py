@@ -51,7 +51,7 @@ def find_project(start: Path | None = None) -> Path:
 
 def policy_resources(graph: Graph) -> list[policy.Resource]:
     """Resources as the rules see them, the stack carrying the outputs (as CrossGuard presents it)."""
-    out = [policy.Resource(n.urn, n.type, n.name, n.props) for n in graph.resources() if n.custom]
+    out = [policy.Resource(n.urn, n.type, n.name, n.props, n.dependencies) for n in graph.resources() if n.custom]
     root = next((n for n in graph.nodes if n.type == STACK_TYPE), None)
     out.append(policy.Resource(root.urn if root else "", STACK_TYPE, root.name if root else graph.stack,
                                graph.outputs))
