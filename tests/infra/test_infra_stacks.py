@@ -103,8 +103,20 @@ def test_role_assignments_are_least_privilege(stack, stack_plans):
     grants = {(r.inputs["scope"], r.inputs["roleDefinitionId"].rsplit("/", 1)[1])
               for r in graph.resources("azure-native:authorization:RoleAssignment")
               if r.inputs["principalId"] == pool_identity.outputs["principalId"]}
-    assert grants == {(containers["inputs"], READER), (containers["applications"], READER),
-                      (containers["outputs"], CONTRIBUTOR)}
+    account_id = one(graph, "storage:StorageAccount").id
+    # nothing on the `applications` container: nodes fetch packages from Batch's own app-* containers
+    assert grants == {(containers["inputs"], READER), (containers["outputs"], CONTRIBUTOR), (account_id, READER)}
+    packages = one(graph, "authorization:RoleAssignment", "identity-app-packages-reader").inputs
+    assert packages["conditionVersion"] == "2.0"
+    assert packages["condition"] == (
+        "((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}))"
+        " OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringStartsWith 'app-'))")
+    # ...and that identity is the one auto-storage hands to nodes, and the one the pools carry
+    auto_storage = one(graph, "batch:BatchAccount").inputs["autoStorage"]
+    assert auto_storage["authenticationMode"] == "BatchAccountManagedIdentity"
+    assert auto_storage["nodeIdentityReference"] == {"resourceId": pool_identity.id}
+    for pool in graph.resources("azure-native:batch:Pool"):
+        assert pool.inputs["identity"]["userAssignedIdentities"] == [pool_identity.id]
     for r in graph.resources("azure-native:authorization:RoleAssignment"):
         assert r.inputs["roleDefinitionId"].startswith("/subscriptions/"), r.inputs["roleDefinitionId"]
     # the Batch account's own identity manages auto-storage, at account scope, before the account exists
