@@ -17,7 +17,6 @@ from bigcompute.config.images import ImageReference
 class Containers:
     inputs: str = "inputs"
     outputs: str = "outputs"
-    applications: str = "applications"
 
 
 @dataclass(frozen=True)

@@ -88,7 +88,7 @@ def test_storage_is_locked_down(stack, stack_plans):
     assert service["deleteRetentionPolicy"]["enabled"] is True and service["deleteRetentionPolicy"]["days"] >= 1
     containers = {n.inputs["containerName"]: n.inputs for n in graph.resources("azure-native:storage:BlobContainer")}
     names = config.storage.containers
-    assert set(containers) == {names.inputs, names.outputs, names.applications}
+    assert set(containers) == {names.inputs, names.outputs}  # packages: Batch's own app-* containers
     assert all(c["publicAccess"] == "None" for c in containers.values())
     rule = one(graph, "storage:ManagementPolicy").inputs["policy"]["rules"][0]["definition"]
     assert rule["filters"]["prefixMatch"] == [f"{names.outputs}/"]
@@ -194,8 +194,7 @@ def test_outputs_are_the_runner_contract(stack, stack_plans):
     assert set(outputs) == CONTRACT
     assert outputs["poolIds"] == {p.name: p.name for p in config.pools}
     assert outputs["containers"] == {"inputs": config.storage.containers.inputs,
-                                     "outputs": config.storage.containers.outputs,
-                                     "applications": config.storage.containers.applications}
+                                     "outputs": config.storage.containers.outputs}
     assert outputs["resourceGroup"] == f"rg-bigcompute-{config.environment}"
     account = one(graph, "batch:BatchAccount")
     assert outputs["batchAccountName"] == account.outputs["name"]

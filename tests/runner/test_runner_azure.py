@@ -122,7 +122,7 @@ def test_apply_on_the_azure_target_uses_tokens_and_the_pool_identity(repo, azure
                                                                      signing_key, monkeypatch):
     credential = EntraCredential(signing_key)
     monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: credential)
-    containers = {"inputs": "inputs", "outputs": "outputs", "applications": "applications"}
+    containers = {"inputs": "inputs", "outputs": "outputs"}
     blob = BlobServiceClient(https_azurite, credential=credential)
     for name in containers.values():
         blob.create_container(name)
