@@ -19,12 +19,13 @@ class PoolIdentityArgs:
     subscription: pulumi.Input[str]
     inputs_container_id: pulumi.Input[str]
     outputs_container_id: pulumi.Input[str]
-    applications_container_id: pulumi.Input[str]
+    # the Batch account's auto-storage: nodes download application packages from its `app-*` containers
+    storage_account_id: pulumi.Input[str]
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
 class PoolIdentity(pulumi.ComponentResource):
-    """Tasks read inputs and applications and write outputs through this identity; nothing else."""
+    """Tasks read inputs and write outputs, and nodes fetch application packages, through this identity."""
 
     def __init__(self, name: str, args: PoolIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bigcompute:identity:PoolIdentity", name, None, opts)
@@ -37,9 +38,14 @@ class PoolIdentity(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self),
         )
         grants = (
-            ("inputs-reader", args.inputs_container_id, roles.STORAGE_BLOB_DATA_READER),
-            ("applications-reader", args.applications_container_id, roles.STORAGE_BLOB_DATA_READER),
-            ("outputs-contributor", args.outputs_container_id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
+            ("inputs-reader", args.inputs_container_id, roles.STORAGE_BLOB_DATA_READER, {}),
+            ("outputs-contributor", args.outputs_container_id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR, {}),
+            # Batch keeps application packages in containers it creates in auto-storage (app-<id>-<hash>)
+            # and nodes download them as auto-storage's node identity, this one
+            # (https://learn.microsoft.com/azure/batch/batch-application-packages). Those containers
+            # do not exist yet, so: Reader on the account, limited by a condition to `app-*` containers.
+            ("app-packages-reader", args.storage_account_id, roles.STORAGE_BLOB_DATA_READER,
+             {"condition": roles.APP_PACKAGE_CONTAINERS_ONLY, "condition_version": "2.0"}),
         )
         self.role_assignments = {
             suffix: authorization.RoleAssignment(
@@ -49,9 +55,10 @@ class PoolIdentity(pulumi.ComponentResource):
                 principal_type="ServicePrincipal",
                 role_definition_id=roles.role_definition_id(args.subscription, role),
                 scope=scope,
+                **condition,
                 opts=pulumi.ResourceOptions(parent=self),
             )
-            for suffix, scope, role in grants
+            for suffix, scope, role, condition in grants
         }
         self.resource_id = self.identity.id
         self.principal_id = self.identity.principal_id
@@ -69,7 +76,8 @@ class RunnerAccessArgs:
 
 
 class RunnerAccess(pulumi.ComponentResource):
-    """Roles of the identity that runs `bigcompute apply` (CI): upload inputs, read outputs, submit jobs.
+    """Roles of the identity that runs `bigcompute apply` (CI): upload inputs, submit jobs, read outputs and
+    write each job's manifest into `outputs` (bigcompute/runner/download.py), hence Contributor there too.
 
     Separate from PoolIdentity because it needs the Batch account, which itself needs the pool identity.
     """
@@ -78,7 +86,7 @@ class RunnerAccess(pulumi.ComponentResource):
         super().__init__("bigcompute:identity:RunnerAccess", name, None, opts)
         grants = (
             ("inputs-contributor", args.inputs_container_id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
-            ("outputs-reader", args.outputs_container_id, roles.STORAGE_BLOB_DATA_READER),
+            ("outputs-contributor", args.outputs_container_id, roles.STORAGE_BLOB_DATA_CONTRIBUTOR),
             ("batch-data-contributor", args.batch_account_id, roles.BATCH_DATA_CONTRIBUTOR),
         )
         self.role_assignments = {

@@ -26,6 +26,10 @@ class BatchPoolArgs:
     # through them from their first boot
     network_ready: Sequence[pulumi.Resource] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
+    # the pool identity's role assignments: a node that boots before they exist cannot read its resource
+    # files or write outputs (RBAC propagation takes minutes,
+    # https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected)
+    identity_grants: Sequence[pulumi.Resource] = ()
 
 
 class BatchPool(pulumi.ComponentResource):
@@ -48,7 +52,8 @@ class BatchPool(pulumi.ComponentResource):
             **settings,
             # pool names are fixed (workloads refer to them), so the old pool must go before the new one
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=list(pool_spec.REPLACE_ON_CHANGES),
-                                        delete_before_replace=True, depends_on=list(args.network_ready)),
+                                        delete_before_replace=True,
+                                        depends_on=[*args.network_ready, *args.identity_grants]),
         )
         self.pool_id = self.pool.name
         self.register_outputs({"pool_id": self.pool_id, "vm_size": self.pool.vm_size})

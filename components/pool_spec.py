@@ -15,14 +15,17 @@ from bigcompute.config import AutoScale, FixedScale, PoolConfig, StartTask
 from components.naming import iso_duration
 
 # Pool properties Azure refuses to change on a live pool (PropertyCannotBeUpdated): a change to any of
-# them replaces the pool. Scale settings, formulas, start task, packages and metadata update in place.
+# them replaces the pool. Scale settings, formulas, start task, packages, metadata and the identity update
+# in place. `identity` is updatable (Pool - Update, https://learn.microsoft.com/rest/api/batchmanagement/pool/update;
+# BatchPoolIdentity: "if the pool identity is updated during update an existing pool, only the new vms
+# which are created after the pool shrinks to 0 will have the updated identities"): replacing the pool
+# instead would kill running tasks, and its nodes pick the new identity up once the pool scales to zero.
 REPLACE_ON_CHANGES = (
     "vmSize",
     "deploymentConfiguration",  # image, node agent, container runtime
     "networkConfiguration",
     "taskSlotsPerNode",
     "taskSchedulingPolicy",
-    "identity",
     "interNodeCommunication",
     "userAccounts",
     "mountConfiguration",
@@ -31,6 +34,10 @@ REPLACE_ON_CHANGES = (
 DEALLOCATION = {"requeue": "Requeue", "terminate": "Terminate", "taskcompletion": "TaskCompletion",
                 "retaineddata": "RetainedData"}
 APT = "apt-get -o DPkg::Lock::Timeout=600 -q"  # unattended-upgrades holds the lock on fresh nodes
+# pipPackages go into this venv (created by the elevated start task); a .pth of this name puts it on
+# the system python3's path so tasks import the packages with no environment of their own
+VENV = "/opt/bigcompute/venv"
+PTH = "bigcompute-venv.pth"
 
 
 class PoolSpecError(ValueError):
@@ -80,20 +87,56 @@ def start_command(pool: PoolConfig, start: StartTask) -> str:
             field = "aptPackages" if start.apt_packages else "pipPackages"
             raise PoolSpecError(pool.name, ("startTask", field), "packages can only be installed on Linux images")
         return f"cmd /c {start.command}" if start.command else "cmd /c exit 0"
-    steps = ["set -euo pipefail"]
+    if start.pip_packages and not start.elevated:
+        raise PoolSpecError(pool.name, ("startTask", "pipPackages"),
+                            f"pipPackages need 'elevated: true' (the start task creates {VENV} as root)")
     apt = list(start.apt_packages)
-    if start.pip_packages and start.elevated and "python3-pip" not in apt:
-        apt.append("python3-pip")
+    if start.pip_packages and "python3-venv" not in apt:
+        apt.append("python3-venv")  # Ubuntu's python3 has neither pip nor ensurepip without it
+    steps = ["set -euo pipefail"]
     if apt:
-        steps += ["export DEBIAN_FRONTEND=noninteractive", f"{APT} update",
-                  f"{APT} install -y --no-install-recommends {' '.join(shlex.quote(p) for p in apt)}"]
+        steps += apt_steps(apt)
     if start.pip_packages:
-        # into the node's shared directory, so every task user can import them (PYTHONPATH)
-        steps.append('python3 -m pip install --quiet --target "$AZ_BATCH_NODE_SHARED_DIR/python" '
-                     + " ".join(shlex.quote(p) for p in start.pip_packages))
+        steps += pip_steps(start.pip_packages)
     if start.command:
         steps.append(start.command)
     return "/bin/bash -c " + shlex.quote("; ".join(steps))
+
+
+def apt_steps(packages: list[str]) -> list[str]:
+    """Install Debian packages on a node that may still be booting.
+
+    A fresh Ubuntu VM runs cloud-init and apt-daily/unattended-upgrades at first boot; both hold the apt
+    locks. Wait for cloud-init where it exists, let dpkg wait for its lock (DPkg::Lock::Timeout), and retry
+    `update`, whose lists lock and mirrors fail transiently.
+    """
+    return [
+        "export DEBIAN_FRONTEND=noninteractive",
+        "if command -v cloud-init >/dev/null; then cloud-init status --wait >/dev/null || true; fi",
+        f"for try in 1 2 3 4 5; do {APT} update && break; [ $try -lt 5 ] || exit 1; sleep 30; done",
+        f"{APT} install -y --no-install-recommends {' '.join(shlex.quote(p) for p in packages)}",
+    ]
+
+
+def pip_steps(packages: tuple[str, ...]) -> list[str]:
+    """Install pip packages into a venv at a fixed path and make the system python3 import from it.
+
+    Ubuntu 24.04 marks its python externally managed, so pip refuses system installs (PEP 668,
+    https://peps.python.org/pep-0668/); hence a venv. Batch runs task command lines without a shell and does
+    not expand `$VAR` in environment settings (https://learn.microsoft.com/azure/batch/batch-compute-node-environment-variables),
+    and a pool has no environment for its tasks, so instead of PYTHONPATH a `.pth` file in the system
+    site directory adds the venv's site-packages to every `python3` on the node, whoever runs it.
+    `--upgrade`: the start task reruns on reboot and reimage, and a bumped version must reach those nodes.
+    """
+    python = f"{VENV}/bin/python"
+    return [
+        f"python3 -m venv --system-site-packages {VENV}",
+        f"{python} -m pip install --quiet --disable-pip-version-check --upgrade "
+        + " ".join(shlex.quote(p) for p in packages),
+        "site_dir=\"$(python3 -c 'print(__import__(\"site\").getsitepackages()[0])')\"",
+        'mkdir -p "$site_dir"',
+        f"{python} -c 'print(__import__(\"sysconfig\").get_paths()[\"purelib\"])' > \"$site_dir/{PTH}\"",
+    ]
 
 
 def start_task(pool: PoolConfig) -> dict[str, Any] | None:

@@ -4,10 +4,19 @@ from __future__ import annotations
 
 import pulumi
 
-# Built-in role ids are the same in every tenant and cloud.
+# Built-in role ids are the same in every tenant and cloud; from
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/storage and .../built-in-roles/compute
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 BATCH_DATA_CONTRIBUTOR = "6aaa78f1-f7de-44ca-8722-c64a23943cae"
+
+# Blob reads only in containers named app-*: the containers Batch creates for application packages.
+# Format: https://learn.microsoft.com/azure/role-based-access-control/conditions-format (container name
+# attribute: https://learn.microsoft.com/azure/storage/blobs/storage-auth-abac-attributes).
+APP_PACKAGE_CONTAINERS_ONLY = (
+    "((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}))"
+    " OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringStartsWith 'app-'))"
+)
 
 ROLE_NAMES = {
     STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",

@@ -10,7 +10,7 @@ from pulumi_azure_native import storage
 
 from bigcompute.config import Containers
 
-ROLES = ("inputs", "outputs", "applications")
+ROLES = ("inputs", "outputs")  # application packages live in containers Batch creates (app-*)
 
 
 @dataclass(frozen=True)

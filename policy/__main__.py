@@ -39,7 +39,8 @@ def stack_of(args: StackValidationArgs) -> str:
 
 
 def as_policy_resources(args: StackValidationArgs) -> list[policy.Resource]:
-    return [policy.Resource(r.urn, r.resource_type, r.name, r.props) for r in args.resources]
+    return [policy.Resource(r.urn, r.resource_type, r.name, r.props, tuple(d.urn for d in r.dependencies or ()))
+            for r in args.resources]
 
 
 def wrap(rule: policy.Rule) -> StackValidationPolicy:

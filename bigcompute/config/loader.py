@@ -134,6 +134,9 @@ def _semantic_problems(doc: Document, values: Mapping[str, Any]):
         if start.get("aptPackages") and not start.get("elevated"):
             yield doc.diagnostic(at("startTask", "aptPackages"),
                                  "aptPackages need 'elevated: true' (apt-get runs as root)", code="needs-elevation")
+        if start.get("pipPackages") and not start.get("elevated"):
+            yield doc.diagnostic(at("startTask", "pipPackages"), "pipPackages need 'elevated: true' (they go into "
+                                 "a venv the start task creates as root)", code="needs-elevation")
         autoscale = pool["scale"].get("autoscale")
         if autoscale is not None:
             yield from _autoscale_problems(doc, autoscale, lambda *p, at=at: at("scale", "autoscale", *p))
@@ -257,6 +260,8 @@ def build_stack(values: Mapping[str, Any], name: str, path: str) -> StackConfig:
         environment=values["environment"],
         tags=dict(values.get("tags", {})),
         allow_spot=values.get("allowSpot", True),
+        subscription_id=values.get("subscriptionId"),
+        protect=values.get("protect", False),
         storage=StorageConfig(
             sku=storage.get("sku", "Standard_LRS"),
             containers=Containers(**storage.get("containers", {})),

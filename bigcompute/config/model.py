@@ -17,7 +17,6 @@ from bigcompute.config.images import ImageReference
 class Containers:
     inputs: str = "inputs"
     outputs: str = "outputs"
-    applications: str = "applications"
 
 
 @dataclass(frozen=True)
@@ -151,6 +150,10 @@ class StackConfig:
     batch: BatchConfig = BatchConfig()
     network: NetworkConfig | None = None
     monitoring: MonitoringConfig = MonitoringConfig()
+    # the Azure subscription this stack deploys to; the program refuses to run signed in to another
+    subscription_id: str | None = None
+    # protect stateful resources from `pulumi destroy`/replacement and lock the storage account
+    protect: bool = False
 
     def pool(self, name: str) -> PoolConfig | None:
         return next((p for p in self.pools if p.name == name), None)

@@ -120,8 +120,7 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
     outputs = {
         "resourceGroup": "local", "batchAccountName": ACCOUNT, "batchAccountEndpoint": url,
         "storageAccountName": DEV_ACCOUNT, "blobEndpoint": blob,
-        "containers": {"inputs": containers.inputs, "outputs": containers.outputs,
-                       "applications": containers.applications},
+        "containers": {"inputs": containers.inputs, "outputs": containers.outputs},
         "poolIds": pool_ids, "identityResourceId": IDENTITY,
     }
     _write_private(root / "outputs.json", json.dumps(outputs, indent=2) + "\n")
@@ -244,7 +243,7 @@ def _create_resources(stack: Any, url: str, blob_port: int, key: str) -> dict[st
 
     service = BlobServiceClient.from_connection_string(az.connection_string(blob_port))
     containers = stack.storage.containers
-    for name in (containers.inputs, containers.outputs, containers.applications):
+    for name in (containers.inputs, containers.outputs):
         with contextlib.suppress(ResourceExistsError):
             service.create_container(name)
     client = BatchClient(url, AzureNamedKeyCredential(ACCOUNT, key))

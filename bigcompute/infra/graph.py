@@ -31,8 +31,9 @@ class Node:
 
     @property
     def props(self) -> Mapping[str, Any]:
-        """Inputs overlaid with provider state: what Azure holds once deployed (what CrossGuard sees)."""
-        return {**self.inputs, **self.outputs} if self.custom else dict(self.inputs)
+        """A resource's provider state (its outputs), which is what CrossGuard's stack policies see; a
+        component's registered outputs are not state, so components show their inputs."""
+        return dict(self.outputs) if self.custom else dict(self.inputs)
 
     def as_json(self) -> dict[str, Any]:
         return {

@@ -1,13 +1,17 @@
 """Mocks answering like Azure: ARM ids, physical names, endpoints and identity ids, all deterministic.
 
-The outputs follow the provider's *output* shapes (a pool's `identity.userAssignedIdentities` is a map
+The outputs are what azure-native returns, no more: the ARM body (inputs and computed properties) without
+the URL's path parameters. They follow the provider's *output* shapes (a pool's `identity.userAssignedIdentities` is a map
 keyed by identity id, not the input list), otherwise the SDK cannot decode them.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
+import re
 import uuid
+from functools import cache
 from typing import Any
 
 from pulumi.runtime import MockCallArgs, MockResourceArgs, Mocks
@@ -30,6 +34,8 @@ KINDS: dict[str, tuple[str, str | None, str]] = {
         "resourceName", None, RG + "/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}"),
     "azure-native:authorization:RoleAssignment": (
         "roleAssignmentName", None, "{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
+    "azure-native:authorization:ManagementLockByScope": (
+        "lockName", None, "{scope}/providers/Microsoft.Authorization/locks/{name}"),
     "azure-native:batch:BatchAccount": ("accountName", None, RG + "/providers/Microsoft.Batch/batchAccounts/{name}"),
     "azure-native:batch:Pool": (
         "poolName", None, RG + "/providers/Microsoft.Batch/batchAccounts/{accountName}/pools/{name}"),
@@ -65,7 +71,15 @@ class _Fields(dict):
 
 
 class AzureMocks(Mocks):
-    """Answers `new_resource` with the state Azure would return for the inputs given."""
+    """Answers `new_resource` with the state Azure would return for the inputs given.
+
+    `subscription` is the one the simulated credentials are signed in to: `getClientConfig` reports it and
+    every ARM id is under it, as with real credentials (`infra plan` signs in to the stack's own).
+    """
+
+    def __init__(self, subscription: str = SUBSCRIPTION) -> None:
+        super().__init__()
+        self.subscription = subscription
 
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         if not args.custom:  # components have no provider state
@@ -78,16 +92,23 @@ class AzureMocks(Mocks):
             _guid(args.name) if args.typ.endswith("RoleAssignment") else f"{args.name}{_digest(args.name)}")
         state[name_key] = name
         state["name"] = name
-        resource_id = template.format_map(_Fields(state, sub=SUBSCRIPTION, name=name))
+        resource_id = template.format_map(_Fields(state, sub=self.subscription, name=name))
+        # azure-native's outputs are the ARM response body: the path parameters (resourceGroupName,
+        # accountName, ...) are inputs only, and a rule that reads them would see nothing in real state
+        outputs = _output_names(args.typ)
+        for key in (name_key, *_path_params(template)):
+            if _snake(key) not in outputs:  # a RoleAssignment's scope is in its body too
+                state.pop(key, None)
         _EXTRA.get(args.typ, _nothing)(state, resource_id)
         self._identity_outputs(state)
         return resource_id, state
 
-    def call(self, args: MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]] | None]:
+    def call(self, args: MockCallArgs) -> dict[str, Any]:
+        # a bare dict: the SDK reads a tuple's second item as a list of check failures
         if args.token == "azure-native:authorization:getClientConfig":
-            return {"subscriptionId": SUBSCRIPTION, "tenantId": TENANT, "clientId": _guid("client"),
-                    "objectId": _guid("object")}, None
-        return {}, None
+            return {"subscriptionId": self.subscription, "tenantId": TENANT, "clientId": _guid("client"),
+                    "objectId": _guid("object")}
+        return {}
 
     @staticmethod
     def _identity_outputs(state: dict[str, Any]) -> None:
@@ -96,6 +117,25 @@ class AzureMocks(Mocks):
             state["identity"] = {**identity, "userAssignedIdentities": {
                 i: {"principalId": _guid(i, "principal"), "clientId": _guid(i, "client")}
                 for i in identity["userAssignedIdentities"]}}
+
+
+def _path_params(template: str) -> set[str]:
+    return set(re.findall(r"{(\w+)}", template)) - {"sub", "name"}
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+@cache
+def _output_names(type_token: str) -> frozenset[str]:
+    """The output properties the azure-native SDK declares for a resource type (snake_case)."""
+    _, module, cls_name = type_token.split(":")
+    try:
+        cls = getattr(importlib.import_module(f"pulumi_azure_native.{module}"), cls_name)
+    except (ImportError, AttributeError):
+        return frozenset()
+    return frozenset(k for k, v in vars(cls).items() if isinstance(v, property))
 
 
 def _nothing(state: dict[str, Any], resource_id: str) -> None:

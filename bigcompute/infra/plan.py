@@ -9,6 +9,7 @@ from typing import Any
 from bigcompute.config import ConfigError, StackConfig, load_stack
 from bigcompute.infra import policy
 from bigcompute.infra.graph import STACK_TYPE, Graph
+from bigcompute.infra.mocks import SUBSCRIPTION, AzureMocks
 from bigcompute.infra.review import physical_name, review
 from bigcompute.infra.runtime import ProgramError, run_program
 
@@ -50,11 +51,16 @@ def find_project(start: Path | None = None) -> Path:
 
 def policy_resources(graph: Graph) -> list[policy.Resource]:
     """Resources as the rules see them, the stack carrying the outputs (as CrossGuard presents it)."""
-    out = [policy.Resource(n.urn, n.type, n.name, n.props) for n in graph.resources() if n.custom]
+    out = [policy.Resource(n.urn, n.type, n.name, n.props, n.dependencies) for n in graph.resources() if n.custom]
     root = next((n for n in graph.nodes if n.type == STACK_TYPE), None)
     out.append(policy.Resource(root.urn if root else "", STACK_TYPE, root.name if root else graph.stack,
                                graph.outputs))
     return out
+
+
+def signed_in_mocks(config: StackConfig) -> AzureMocks:
+    """Mocks whose credentials are signed in to the subscription the stack names, as `pulumi up`'s must be."""
+    return AzureMocks(config.subscription_id or SUBSCRIPTION)
 
 
 def build_plan(stack: str, project_dir: Path | None = None) -> Plan:
@@ -62,7 +68,8 @@ def build_plan(stack: str, project_dir: Path | None = None) -> Plan:
     project = project_dir or find_project()
     config = load_stack(project / "stacks" / f"Pulumi.{stack}.yaml")
     try:
-        graph = run_program(project / PROGRAM, stack)
+        # simulates credentials signed in to the stack's subscription (the program refuses any other)
+        graph = run_program(project / PROGRAM, stack, signed_in_mocks(config))
     except ProgramError as e:
         if isinstance(e.__cause__, ConfigError):
             raise e.__cause__ from None

@@ -29,6 +29,9 @@ class Resource:
     type: str
     name: str
     props: Mapping[str, Any]
+    # URNs of the resources it depends on; state holds no ARM path parameters (an account's name in
+    # a child's URL), so this is how a rule finds which account a blob service belongs to
+    dependencies: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -110,13 +113,15 @@ def storage_shared_key(resources: Sequence[Resource], ctx: PolicyContext) -> Ite
 
 
 def storage_soft_delete(resources: Sequence[Resource], ctx: PolicyContext) -> Iterator[tuple[Resource, str]]:
+    # a blob service depends on its account (it is declared with the account's name)
     protected = {
-        r.props.get("accountName") for r in _of(resources, BLOB_SERVICE)
+        urn for r in _of(resources, BLOB_SERVICE)
         if _get(r.props, "deleteRetentionPolicy", "enabled") is True
         and (_get(r.props, "deleteRetentionPolicy", "days") or 0) >= 1
+        for urn in r.dependencies
     }
     for r in _of(resources, STORAGE_ACCOUNT):
-        if r.props.get("accountName") not in protected:
+        if r.urn not in protected:
             yield r, "storage account needs blob soft delete (blob service deleteRetentionPolicy enabled, >= 1 day)"
 
 

@@ -7,6 +7,7 @@ from click.testing import CliRunner
 
 from bigcompute.cli.infra import infra_group
 from bigcompute.config import ConfigError
+from bigcompute.infra.mocks import AzureMocks
 from bigcompute.infra.plan import build_plan
 from bigcompute.infra.runtime import ProgramError, run_program
 
@@ -89,3 +90,18 @@ def test_missing_stack_file(tmp_path, project):
     result = CliRunner().invoke(infra_group, ["plan", "--stack", "nope", "--project-dir", str(folder)])
     assert result.exit_code == 2
     assert "Pulumi.nope.yaml" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_stack_refuses_credentials_of_another_subscription(project, stack_text):
+    """`pulumi up` signed in to the wrong subscription stops before declaring anything, at the stack's line."""
+    named, other = "11111111-1111-4111-8111-111111111111", "99999999-9999-4999-8999-999999999999"
+    folder = project(stack_text(extra=f"bigcompute:subscriptionId: {named}\n"))
+    with pytest.raises(ProgramError) as raised:
+        run_program(folder / "__main__.py", "test", AzureMocks(subscription=other))
+    assert raised.value.graph.resources() == [], "resources were declared in the wrong subscription"
+    diagnostic = raised.value.__cause__.diagnostics[0]
+    assert (diagnostic.line, diagnostic.code) == (5, "wrong-subscription")
+    assert named in diagnostic.message and other in diagnostic.message
+    # signed in to the right one (any letter case), the same stack plans
+    graph = run_program(folder / "__main__.py", "test", AzureMocks(subscription=named.upper()))
+    assert graph.resources("azure-native:batch:Pool")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shlex
+import subprocess
 from datetime import timedelta
 
 import pytest
@@ -50,7 +51,8 @@ def test_runner_access_and_a_fully_specified_pool(project, stack_text):
               for r in graph.resources("azure-native:authorization:RoleAssignment") if r.inputs["principalId"] == RUNNER}
     assert grants == {
         (containers["inputs"], "ba92f5b4-2d11-453d-a403-e96b0029c9fe"),   # Storage Blob Data Contributor
-        (containers["outputs"], "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"),  # Storage Blob Data Reader
+        # Contributor: the runner writes each job's manifest into outputs (runner/download.py write_manifest)
+        (containers["outputs"], "ba92f5b4-2d11-453d-a403-e96b0029c9fe"),  # Storage Blob Data Contributor
         (account.id, "6aaa78f1-f7de-44ca-8722-c64a23943cae"),            # Azure Batch Data Contributor
     }
 
@@ -64,6 +66,17 @@ def test_runner_access_and_a_fully_specified_pool(project, stack_text):
     assert vm["containerConfiguration"] == {"type": "DockerCompatible", "containerImageNames": ["ghcr.io/acme/render:1"]}
     assert pool["metadata"] == [{"name": "costCenter", "value": "42"}, {"name": "team", "value": "vfx"}]
     assert pool["startTask"]["waitForSuccess"] is True
+    command = pool["startTask"]["commandLine"]  # what the provider sends: waits for boot, venv, upgrade
+    for part in ("cloud-init status --wait", "DPkg::Lock::Timeout=600", "python3-venv",
+                 "/opt/bigcompute/venv/bin/python -m pip install", "--upgrade", "bigcompute-venv.pth"):
+        assert part in command
+
+
+def _script(start: StartTask) -> list[str]:
+    program, flag, script = shlex.split(pool_spec.start_command(_pool(start_task=start), start))
+    assert (program, flag) == ("/bin/bash", "-c")
+    subprocess.run(["bash", "-n", "-c", script], check=True)  # the node's shell must be able to parse it
+    return script.split("; ")
 
 
 PRIVATE_NET = "bigcompute:network: {addressSpace: 10.40.0.0/16, subnetPrefix: 10.40.0.0/20, publicIps: none}\n"
@@ -103,14 +116,65 @@ def test_runner_network_path(project, stack_text, batch, account_access, groups,
 
 def test_start_command_installs_then_runs():
     start = StartTask(command="echo ready", apt_packages=("ffmpeg",), pip_packages=("numpy>=2",), elevated=True)
-    command = pool_spec.start_command(_pool(start_task=start), start)
-    program, flag, script = shlex.split(command)
-    assert (program, flag) == ("/bin/bash", "-c")
-    steps = script.split("; ")
+    steps = _script(start)
     assert steps[0] == "set -euo pipefail"
-    assert steps[3].endswith("install -y --no-install-recommends ffmpeg python3-pip")
-    assert steps[4] == "python3 -m pip install --quiet --target \"$AZ_BATCH_NODE_SHARED_DIR/python\" 'numpy>=2'"
+    # Ubuntu ships neither pip nor ensurepip: python3-venv brings both into the venv
+    assert "install -y --no-install-recommends ffmpeg python3-venv" in steps[steps.index("done") + 1]
+    assert "python3 -m venv --system-site-packages /opt/bigcompute/venv" in steps
+    # a venv (PEP 668 refuses system installs on 24.04); --upgrade so a version bump reaches rebooted nodes
+    assert ("/opt/bigcompute/venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade 'numpy>=2'"
+            in steps)
+    # tasks import it through a .pth in the system site directory, written after the install
+    pth = next(i for i, s in enumerate(steps) if s.endswith('> "$site_dir/bigcompute-venv.pth"'))
+    assert steps[pth].startswith("/opt/bigcompute/venv/bin/python -c 'print(__import__(\"sysconfig\")")
     assert steps[-1] == "echo ready"
+
+
+def test_pip_packages_alone_still_install_a_python_with_venv():
+    steps = _script(StartTask(pip_packages=("requests",), elevated=True))
+    assert any(s.endswith("install -y --no-install-recommends python3-venv") for s in steps)
+
+
+def test_pip_packages_need_elevation():
+    with pytest.raises(pool_spec.PoolSpecError) as raised:
+        pool_spec.pool_settings(_pool(start_task=StartTask(pip_packages=("numpy",))))
+    assert raised.value.field == ("startTask", "pipPackages")
+    assert "elevated" in raised.value.message
+
+
+def test_apt_waits_for_cloud_init_and_retries_update_on_a_held_lock(tmp_path):
+    """Run the apt steps against fakes: cloud-init is waited for, a locked `update` is retried."""
+    bin_dir, log = tmp_path / "bin", tmp_path / "log"
+    bin_dir.mkdir()
+    fakes = {
+        "cloud-init": f'echo "cloud-init $*" >> {log}',
+        "sleep": f'echo "sleep $*" >> {log}',
+        # the first two updates find the lists lock held, as on a fresh node running apt-daily
+        "apt-get": f'echo "apt-get $*" >> {log}; n=$(grep -c " update" {log}); '
+                   'case "$*" in *update*) [ "$n" -gt 2 ] || { echo "E: Could not get lock" >&2; exit 100; };; esac',
+    }
+    for name, body in fakes.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    steps = _script(StartTask(apt_packages=("ffmpeg",), elevated=True))
+    env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
+    subprocess.run(["bash", "-c", "; ".join(steps)], check=True, env=env, capture_output=True)
+    calls = log.read_text().splitlines()
+    assert calls[0] == "cloud-init status --wait"
+    assert [c for c in calls if c.startswith("sleep")] == ["sleep 30", "sleep 30"]
+    assert all("-o DPkg::Lock::Timeout=600" in c for c in calls if c.startswith("apt-get"))
+    assert calls[-1].endswith("install -y --no-install-recommends ffmpeg")
+
+
+def test_apt_update_gives_up_after_five_tries(tmp_path):
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name, body in {"apt-get": "exit 100", "sleep": "true"}.items():
+        (bin_dir / name).write_text(f"#!/bin/bash\n{body}\n")
+        (bin_dir / name).chmod(0o755)
+    steps = _script(StartTask(apt_packages=("ffmpeg",), elevated=True))
+    done = subprocess.run(["bash", "-c", "; ".join(steps)], env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
+    assert done.returncode == 1
 
 
 def test_start_task_is_not_elevated_unless_asked():

@@ -27,8 +27,13 @@ def pack(monkeypatch) -> dict:
 
 
 def _args(graph) -> pulumi_policy.StackValidationArgs:
-    resources = [pulumi_policy.PolicyResource(n.type, n.props, n.urn, n.name, None, None, None, [], {})
-                 for n in graph.resources() if n.custom]
+    # what the engine hands a stack policy: provider state (outputs) and the resources each depends on
+    nodes = [n for n in graph.resources() if n.custom]
+    resources = [pulumi_policy.PolicyResource(n.type, n.outputs, n.urn, n.name, None, None, None, [], {})
+                 for n in nodes]
+    by_urn = {r.urn: r for r in resources}
+    for node, resource in zip(nodes, resources, strict=True):
+        resource.dependencies = [by_urn[d] for d in node.dependencies if d in by_urn]
     root = next(n for n in graph.nodes if n.type == policy.STACK)
     resources.append(pulumi_policy.PolicyResource(root.type, graph.outputs, root.urn, root.name, None, None, None,
                                                   [], {}))

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import copy
+
 from bigcompute.infra.diff import diff, leaves
+from bigcompute.infra.graph import Graph
 from bigcompute.infra.plan import build_plan
 
 DEV_POOL = """\
@@ -46,3 +49,16 @@ def test_added_pool_is_a_create(project, stack_text, fixed_pool):
 
 def test_leaves_name_paths_like_pulumi():
     assert dict(leaves({"a": {"b": [1, {"c": 2}]}, "d": []})) == {"a.b[0]": 1, "a.b[1].c": 2, "d": []}
+
+
+def test_a_new_pool_identity_updates_the_pool_in_place(project, stack_text):
+    """Swapping the pool's identity must not replace (drain and delete) a live pool: Batch updates it."""
+    base = _graph(project, stack_text)
+    data = copy.deepcopy(base.as_json())
+    pool = next(n for n in data["resources"] if n["type"] == "azure-native:batch:Pool")
+    other = pool["inputs"]["identity"]["userAssignedIdentities"][0].replace("/userAssignedIdentities/",
+                                                                           "/userAssignedIdentities/new-")
+    pool["inputs"]["identity"]["userAssignedIdentities"] = [other]
+    [change] = diff(base, Graph.from_json(data))
+    assert change.action == "update" and change.urn.endswith("::pool-cpu-pool"), change
+    assert change.paths == ("identity.userAssignedIdentities[0]",)

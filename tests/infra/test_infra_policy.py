@@ -36,7 +36,7 @@ def _mutated(resources: list[policy.Resource], type_: str, path: tuple[str, ...]
                 target.pop(path[-1], None)
             else:
                 target[path[-1]] = value
-            r = policy.Resource(r.urn, r.type, r.name, props)
+            r = policy.Resource(r.urn, r.type, r.name, props, r.dependencies)
         out.append(r)
     assert hit, f"no {type_} in the graph"
     return out
@@ -80,6 +80,34 @@ def test_each_rule_fires_on_a_graph_that_breaks_it(rule, type_, path, value, sta
     violations = policy.evaluate(_mutated(resources, type_, path, value), PROD)
     assert {v.rule for v in violations} == {rule}, violations
     assert all(v.urn and v.message for v in violations)
+
+
+def test_policy_sees_state_without_arm_path_parameters(stack_plans):
+    """Real azure-native state has no `accountName`/`resourceGroupName` (URL parameters, not body): the
+    mocks must not invent them, or a rule joining on them passes offline and fails under CrossGuard."""
+    resources = policy_resources(stack_plans("prod").graph)
+    for r in resources:
+        if r.type.startswith("azure-native:"):
+            assert "resourceGroupName" not in r.props, r.urn
+    for type_ in (policy.STORAGE_ACCOUNT, policy.BLOB_SERVICE, policy.BLOB_CONTAINER):
+        for r in (r for r in resources if r.type == type_):
+            assert "accountName" not in r.props and r.props["name"], r.urn
+    # a property that is in the ARM body as well as the URL stays
+    roles = [r for r in resources if r.type == "azure-native:authorization:RoleAssignment"]
+    assert roles and all(r.props["scope"].startswith("/subscriptions/") for r in roles)
+
+
+def test_soft_delete_is_judged_per_account(stack_plans):
+    """A second account without its own blob service is flagged, though another account has soft delete."""
+    resources = policy_resources(stack_plans("prod").graph)
+    account = next(r for r in resources if r.type == policy.STORAGE_ACCOUNT)
+    stray = policy.Resource(account.urn + "-second", account.type, "second", account.props)
+    violations = policy.evaluate([*resources, stray], PROD)
+    assert [(v.rule, v.urn) for v in violations] == [("storage-soft-delete", stray.urn)]
+    # and a blob service that belongs to no account protects none
+    orphaned = [policy.Resource(r.urn, r.type, r.name, r.props, ()) if r.type == policy.BLOB_SERVICE else r
+                for r in resources]
+    assert [(v.rule, v.urn) for v in policy.evaluate(orphaned, PROD)] == [("storage-soft-delete", account.urn)]
 
 
 def test_outputs_rule_ignores_data_named_like_credentials(stack_plans):

@@ -11,26 +11,35 @@ from pathlib import Path
 import pulumi
 from pulumi.runtime import settings
 
+from bigcompute.config import load_stack
 from bigcompute.infra.graph import Graph
-from bigcompute.infra.mocks import AzureMocks
+from bigcompute.infra.plan import signed_in_mocks
 from bigcompute.infra.runtime import run_program
 
 REPO = Path(__file__).resolve().parents[2]
 PROGRAM = REPO / "__main__.py"
 
 
+def mocks(stack: str):
+    return signed_in_mocks(load_stack(REPO / "stacks" / f"Pulumi.{stack}.yaml"))
+
+
+def run(stack: str) -> Graph:
+    return run_program(PROGRAM, stack, mocks(stack))
+
+
 def test_repeated_and_concurrent_runs_give_the_same_graph(stack_plans):
     first = stack_plans("prod").graph.as_json()
-    assert run_program(PROGRAM, "prod").as_json() == first
+    assert run("prod").as_json() == first
     with ThreadPoolExecutor(2) as pool:
-        runs = list(pool.map(lambda s: run_program(PROGRAM, s).as_json(), ["prod", "dev"]))
+        runs = list(pool.map(lambda s: run(s).as_json(), ["prod", "dev"]))
     assert runs[0] == first
     assert runs[1] == stack_plans("dev").graph.as_json()
 
 
 def test_a_run_leaves_no_pulumi_state_behind():
     before = (settings.get_root_resource(), settings.SETTINGS.monitor, settings.SETTINGS.stack)
-    run_program(PROGRAM, "dev")
+    run("dev")
     assert (settings.get_root_resource(), settings.SETTINGS.monitor, settings.SETTINGS.stack) == before
 
 
@@ -56,7 +65,7 @@ def test_program_runs_under_set_mocks_and_runpy():
     """The documented way (set_mocks, then run the program, then assert inside apply), in its own context."""
 
     def scenario() -> None:
-        pulumi.runtime.set_mocks(AzureMocks(), project="bigcompute", stack="prod", preview=False)
+        pulumi.runtime.set_mocks(mocks("prod"), project="bigcompute", stack="prod", preview=False)
         platform = runpy.run_path(str(PROGRAM))["platform"]
 
         @pulumi.runtime.test
@@ -77,4 +86,4 @@ def test_program_runs_under_set_mocks_and_runpy():
 
     contextvars.copy_context().run(scenario)
     # and a plan run afterwards is unaffected by those process-global mocks
-    assert run_program(PROGRAM, "dev").outputs["poolIds"] == {"cpu": "cpu", "render": "render"}
+    assert run("dev").outputs["poolIds"] == {"cpu": "cpu", "render": "render"}

@@ -68,9 +68,11 @@ def test_pools_match_the_stack(stack, stack_plans):
             for package in pool.start_task.apt_packages:
                 assert package in p["startTask"]["commandLine"]
         # what Azure cannot change on a live pool replaces it; sizes and formulas update in place
-        assert {"vmSize", "deploymentConfiguration", "networkConfiguration", "taskSlotsPerNode",
-                "identity"} <= set(node.replace_on_changes)
-        assert "scaleSettings" not in node.replace_on_changes and "startTask" not in node.replace_on_changes
+        assert {"vmSize", "deploymentConfiguration", "networkConfiguration", "taskSlotsPerNode"} <= set(
+            node.replace_on_changes)
+        # the identity too: Pool - Update accepts it, new nodes get it (BatchPoolIdentity)
+        for updatable in ("scaleSettings", "startTask", "identity", "metadata", "applicationPackages"):
+            assert updatable not in node.replace_on_changes, updatable
         assert node.delete_before_replace
 
 
@@ -86,7 +88,7 @@ def test_storage_is_locked_down(stack, stack_plans):
     assert service["deleteRetentionPolicy"]["enabled"] is True and service["deleteRetentionPolicy"]["days"] >= 1
     containers = {n.inputs["containerName"]: n.inputs for n in graph.resources("azure-native:storage:BlobContainer")}
     names = config.storage.containers
-    assert set(containers) == {names.inputs, names.outputs, names.applications}
+    assert set(containers) == {names.inputs, names.outputs}  # packages: Batch's own app-* containers
     assert all(c["publicAccess"] == "None" for c in containers.values())
     rule = one(graph, "storage:ManagementPolicy").inputs["policy"]["rules"][0]["definition"]
     assert rule["filters"]["prefixMatch"] == [f"{names.outputs}/"]
@@ -101,8 +103,20 @@ def test_role_assignments_are_least_privilege(stack, stack_plans):
     grants = {(r.inputs["scope"], r.inputs["roleDefinitionId"].rsplit("/", 1)[1])
               for r in graph.resources("azure-native:authorization:RoleAssignment")
               if r.inputs["principalId"] == pool_identity.outputs["principalId"]}
-    assert grants == {(containers["inputs"], READER), (containers["applications"], READER),
-                      (containers["outputs"], CONTRIBUTOR)}
+    account_id = one(graph, "storage:StorageAccount").id
+    # nothing on the `applications` container: nodes fetch packages from Batch's own app-* containers
+    assert grants == {(containers["inputs"], READER), (containers["outputs"], CONTRIBUTOR), (account_id, READER)}
+    packages = one(graph, "authorization:RoleAssignment", "identity-app-packages-reader").inputs
+    assert packages["conditionVersion"] == "2.0"
+    assert packages["condition"] == (
+        "((!(ActionMatches{'Microsoft.Storage/storageAccounts/blobServices/containers/blobs/read'}))"
+        " OR (@Resource[Microsoft.Storage/storageAccounts/blobServices/containers:name] StringStartsWith 'app-'))")
+    # ...and that identity is the one auto-storage hands to nodes, and the one the pools carry
+    auto_storage = one(graph, "batch:BatchAccount").inputs["autoStorage"]
+    assert auto_storage["authenticationMode"] == "BatchAccountManagedIdentity"
+    assert auto_storage["nodeIdentityReference"] == {"resourceId": pool_identity.id}
+    for pool in graph.resources("azure-native:batch:Pool"):
+        assert pool.inputs["identity"]["userAssignedIdentities"] == [pool_identity.id]
     for r in graph.resources("azure-native:authorization:RoleAssignment"):
         assert r.inputs["roleDefinitionId"].startswith("/subscriptions/"), r.inputs["roleDefinitionId"]
     # the Batch account's own identity manages auto-storage, at account scope, before the account exists
@@ -111,6 +125,17 @@ def test_role_assignments_are_least_privilege(stack, stack_plans):
     assert autostorage.inputs["principalId"] == batch_identity.outputs["principalId"]
     assert autostorage.inputs["scope"] == one(graph, "storage:StorageAccount").id
     assert autostorage.urn in one(graph, "batch:BatchAccount").dependencies
+
+
+def test_pools_wait_for_the_pool_identitys_roles(stack, stack_plans):
+    """A node booting before its identity may read inputs fails its resource files: the pool waits."""
+    graph = stack_plans(stack).graph
+    pool_identity = one(graph, "managedidentity:UserAssignedIdentity", "identity-uai")
+    grants = {r.urn for r in graph.resources("azure-native:authorization:RoleAssignment")
+              if r.inputs["principalId"] == pool_identity.outputs["principalId"]}
+    assert len(grants) == 3
+    for pool in graph.resources("azure-native:batch:Pool"):
+        assert grants <= set(pool.dependencies), pool.urn
 
 
 def test_batch_account(stack, stack_plans):
@@ -207,8 +232,7 @@ def test_outputs_are_the_runner_contract(stack, stack_plans):
     assert set(outputs) == CONTRACT
     assert outputs["poolIds"] == {p.name: p.name for p in config.pools}
     assert outputs["containers"] == {"inputs": config.storage.containers.inputs,
-                                     "outputs": config.storage.containers.outputs,
-                                     "applications": config.storage.containers.applications}
+                                     "outputs": config.storage.containers.outputs}
     assert outputs["resourceGroup"] == f"rg-bigcompute-{config.environment}"
     account = one(graph, "batch:BatchAccount")
     assert outputs["batchAccountName"] == account.outputs["name"]
@@ -221,3 +245,32 @@ def test_outputs_are_the_runner_contract(stack, stack_plans):
 
 def test_policy_passes(stack, stack_plans):
     assert stack_plans(stack).violations == []
+
+
+STATEFUL = {"resources:ResourceGroup", "storage:StorageAccount", "storage:BlobContainer", "batch:BatchAccount",
+            "managedidentity:UserAssignedIdentity", "operationalinsights:Workspace"}
+
+
+def test_every_stack_names_its_subscription(stack, stack_plans):
+    config = stack_plans(stack).config
+    assert config.subscription_id, f"stacks/Pulumi.{stack}.yaml has no bigcompute:subscriptionId"
+
+
+def test_prod_is_protected_and_its_data_locked(stack, stack_plans):
+    plan = stack_plans(stack)
+    graph = plan.graph
+    assert plan.config.protect == (stack == "prod")
+    stateful = [n for n in graph.resources() if n.custom and n.type.removeprefix("azure-native:") in STATEFUL]
+    assert {n.type.removeprefix("azure-native:") for n in stateful} == STATEFUL
+    for node in stateful:
+        assert node.protect == plan.config.protect, node.urn
+    # pools and role assignments stay replaceable: resizing or re-granting must not need an unprotect
+    for node in graph.resources("azure-native:batch:Pool") + graph.resources("azure-native:authorization:RoleAssignment"):
+        assert not node.protect, node.urn
+    locks = graph.resources("azure-native:authorization:ManagementLockByScope")
+    if not plan.config.protect:
+        assert locks == []
+        return
+    assert len(locks) == 1 and locks[0].protect
+    assert locks[0].inputs["level"] == "CanNotDelete"
+    assert locks[0].inputs["scope"] == one(graph, "storage:StorageAccount").id

@@ -28,7 +28,7 @@ config:
 def make_target(emu, azurite, slots: int = 2) -> Target:
     """Fresh containers and a pool on `emu`, named uniquely, as the runner's target."""
     suffix = uuid.uuid4().hex[:6]
-    containers = {"inputs": f"in-{suffix}", "outputs": f"out-{suffix}", "applications": f"app-{suffix}"}
+    containers = {"inputs": f"in-{suffix}", "outputs": f"out-{suffix}"}
     service = azurite.service()
     for name in containers.values():
         service.create_container(name)

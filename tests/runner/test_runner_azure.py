@@ -126,7 +126,7 @@ def azure_like(tmp_path_factory, tls, signing_key, https_azurite, monkeypatch):
 
 def deploy_azure_like(repo, azure_like, https_azurite, credential) -> BatchClient:
     """What `pulumi up` leaves: containers, a pool and the stack outputs file; plus a workload doubling a number."""
-    containers = {"inputs": "inputs", "outputs": "outputs", "applications": "applications"}
+    containers = {"inputs": "inputs", "outputs": "outputs"}
     blob = BlobServiceClient(https_azurite, credential=credential)
     for name in containers.values():
         if not blob.get_container_client(name).exists():
