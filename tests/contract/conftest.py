@@ -1,0 +1,120 @@
+"""Contract-test machinery: request bodies checked against Azure's OpenAPI (Swagger 2.0) specs.
+
+Decisions (why the validator behaves as it does):
+- The validator is `jsonschema` (Draft 4, the dialect Swagger 2.0 schema objects are a subset of) with a
+  `referencing` registry holding every vendored spec file under its relative path, so `$ref`s inside a
+  file and across files (`../../common-types/...json#/definitions/X`) resolve as the specs write them.
+- `readOnly: true` means "the server sets it": a body that sends such a property is an error, also when
+  `readOnly` sits beside a `$ref` (Draft 4 would ignore `$ref` siblings; Swagger specs rely on them).
+- `enum` is enforced even under `x-ms-enum.modelAsString: true`: that flag tells *clients* to accept values
+  the server adds later; it does not make a value the spec does not list valid for us to send.
+- `required` is enforced as written; `format` is not checked (Swagger formats such as `int32` or
+  `duration` have no Draft 4 checker), nor are unknown properties (Swagger objects allow them).
+
+https://github.com/Azure/autorest/blob/main/docs/extensions/readme.md#x-ms-enum (modelAsString)
+https://swagger.io/specification/v2/#schema-object (readOnly: "SHOULD NOT be sent as part of the request")
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from jsonschema import ValidationError, validators
+from referencing import Registry
+from referencing.jsonschema import DRAFT4
+
+from bigcompute.infra.mocks import AzureMocks
+from bigcompute.infra.runtime import run_program
+
+BASE = "https://specs.invalid/"  # a base URI for the vendored files; never fetched
+
+
+def _read_only(validator: Any, value: Any, instance: Any, schema: dict) -> Iterator[ValidationError]:
+    if value is True:
+        yield ValidationError("is read-only (set by the service) and must not be sent")
+
+
+def _with_ref_siblings(schema: Any) -> Any:
+    # Swagger puts readOnly (and descriptions) beside $ref: apply every keyword, not only $ref.
+    return schema.items() if isinstance(schema, dict) else ()
+
+
+_Draft4 = validators.Draft4Validator
+SwaggerValidator = validators.create(
+    meta_schema=_Draft4.META_SCHEMA,
+    validators={**_Draft4.VALIDATORS, "readOnly": _read_only},
+    type_checker=_Draft4.TYPE_CHECKER,
+    id_of=DRAFT4.id_of,
+    applicable_validators=_with_ref_siblings,
+)
+
+
+class SpecSet:
+    """The spec files under `root`, addressable as `relative/path.json#/definitions/Name`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.registry: Registry = Registry().with_resources(
+            (BASE + p.relative_to(root).as_posix(), DRAFT4.create_resource(json.loads(p.read_text())))
+            for p in sorted(root.rglob("*.json")))
+
+    def errors(self, target: str, body: Any) -> list[str]:
+        """Every violation of `body` against `target` (`file.json#/definitions/X`), as `path: message`."""
+        validator = SwaggerValidator({"$ref": BASE + target}, registry=self.registry)
+        return sorted(f"{'/'.join(map(str, e.absolute_path)) or '<body>'}: {e.message}"
+                      for e in validator.iter_errors(body))
+
+
+@pytest.fixture
+def spec_set() -> type[SpecSet]:
+    return SpecSet
+
+
+# --- ARM bodies the Pulumi program produces ---------------------------------------------------------
+
+@dataclass(frozen=True)
+class Declared:
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+
+class InputRecordingMocks(AzureMocks):
+    """AzureMocks that also keep each custom resource's *inputs* (what goes on the wire, unlike the state)."""
+
+    def __init__(self) -> None:
+        self.declared: list[Declared] = []
+
+    def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
+        if args.custom:
+            self.declared.append(Declared(args.typ, args.name, json.loads(json.dumps(args.inputs))))
+        return super().new_resource(args)
+
+
+def declared_resources(project: Path, stack: str) -> list[Declared]:
+    """The custom resources the program declares for `stack`, with their inputs."""
+    mocks = InputRecordingMocks()
+    run_program(project / "__main__.py", stack, mocks)
+    return mocks.declared
+
+
+# ARM keeps these beside `properties`; azure-native flattens `properties` into the resource's inputs.
+# https://learn.microsoft.com/azure/azure-resource-manager/templates/syntax#resources
+ARM_TOP_LEVEL = frozenset({"location", "tags", "identity", "sku", "kind", "zones", "extendedLocation", "plan", "etag"})
+
+
+def arm_body(inputs: dict[str, Any], url_params: frozenset[str]) -> dict[str, Any]:
+    """The PUT body for a resource's inputs: URL segments dropped, ARM envelope fields kept at the top,
+    the rest under `properties`."""
+    top = {k: v for k, v in inputs.items() if k in ARM_TOP_LEVEL}
+    identity = top.get("identity")
+    if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
+        # azure-native takes a list of identity ids; ARM wants a map keyed by id
+        top["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]}}
+    props = {k: v for k, v in inputs.items() if k not in ARM_TOP_LEVEL and k not in url_params}
+    return {**top, "properties": props} if props else top
