@@ -21,6 +21,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -30,6 +31,10 @@ from referencing.jsonschema import DRAFT4
 
 from bigcompute.infra.mocks import AzureMocks
 from bigcompute.infra.runtime import run_program
+from bigcompute.runner.apply import mark_submitted
+from bigcompute.runner.jobs import job_model
+from bigcompute.workload import iter_tasks, load_workload
+from bigcompute.workload.wire import StorageContext, job_id, merge_dependencies, task_body
 
 BASE = "https://specs.invalid/"  # a base URI for the vendored files; never fetched
 
@@ -118,3 +123,45 @@ def arm_body(inputs: dict[str, Any], url_params: frozenset[str]) -> dict[str, An
         top["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]}}
     props = {k: v for k, v in inputs.items() if k not in ARM_TOP_LEVEL and k not in url_params}
     return {**top, "properties": props} if props else top
+
+
+# --- data-plane bodies the runner sends --------------------------------------------------------------
+
+WORKLOADS = sorted((Path(__file__).resolve().parents[2] / "workloads").glob("*.yaml"))
+CTX_IDENTITY = "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/p"
+TASKS_PER_WORKLOAD = 3  # the first few tasks and the merge task: every shape a workload's tasks take
+
+
+def wire(model: Any) -> Any:
+    """An SDK model as the SDK puts it on the wire: wire names, no read-only fields, JSON values only."""
+    return json.loads(json.dumps(model.as_dict(exclude_readonly=True)))
+
+
+@dataclass(frozen=True)
+class Request:
+    operation: str  # the operationId in BatchService.json 2025-06-01 (its body parameter is the schema)
+    label: str
+    body: Any
+
+
+def runner_requests(workload_file: Path) -> list[Request]:
+    """The job create, task collection and job update bodies `apply` sends for one workload file."""
+    lw = load_workload(workload_file)
+    wl = lw.workload
+    digests = {f.relpath: "0" * 64 for f in lw.files}
+    job = job_id(wl, digests)
+    ctx = StorageContext("https://acct.blob.core.windows.net/inputs", "https://acct.blob.core.windows.net/outputs",
+                         CTX_IDENTITY)
+    tasks = list(iter_tasks(wl, lw.files))
+    plain_tasks = [t for t in tasks if not t.is_merge][:TASKS_PER_WORKLOAD]
+    deps = merge_dependencies(t.id for t in tasks if not t.is_merge)
+    bodies = [task_body(t, wl, job, ctx, digests) for t in plain_tasks]
+    bodies += [task_body(t, wl, job, ctx, digests, deps) for t in tasks if t.is_merge]
+    updates: list[Any] = []
+    clients = SimpleNamespace(batch=SimpleNamespace(update_job=lambda _id, model: updates.append(model)),
+                              target=SimpleNamespace(stack="dev"))
+    mark_submitted(clients, SimpleNamespace(job_id=job, loaded=lw, spec="0" * 64))
+    name = wl.name
+    return [Request("Jobs_CreateJob", f"{name}: job", wire(job_model(wl, job, "cpu", "0" * 64, "dev"))),
+            Request("Tasks_CreateTaskCollection", f"{name}: tasks", {"value": bodies}),
+            *(Request("Jobs_UpdateJob", f"{name}: mark submitted", wire(u)) for u in updates)]

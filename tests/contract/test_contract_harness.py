@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.conftest import SpecSet, arm_body, declared_resources
+from tests.contract.conftest import WORKLOADS, SpecSet, arm_body, declared_resources, runner_requests
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -80,3 +80,20 @@ def test_capture_keeps_the_inputs_not_the_mocked_outputs(stack: str) -> None:
     # the mocks add these to the state; a body built from them would send read-only fields
     assert all("provisioningState" not in d.inputs and "primaryEndpoints" not in d.inputs for d in accounts)
     assert all(isinstance(p.inputs["identity"]["userAssignedIdentities"], list) for p in pools)
+
+
+@pytest.mark.parametrize("workload", WORKLOADS, ids=lambda p: p.stem)
+def test_runner_requests_are_captured_in_wire_shape(workload: Path) -> None:
+    requests = runner_requests(workload)
+    assert [r.operation for r in requests] == ["Jobs_CreateJob", "Tasks_CreateTaskCollection", "Jobs_UpdateJob"]
+    job, tasks, update = (r.body for r in requests)
+    assert job["poolInfo"] == {"poolId": "cpu"} and job["onAllTasksComplete"] == "noaction"
+    assert tasks["value"] and all("commandLine" in t and None not in t.values() for t in tasks["value"])
+    assert update["onAllTasksComplete"] == "terminatejob"
+
+
+def test_the_merge_task_is_among_the_captured_tasks() -> None:
+    with_merge = [w for w in WORKLOADS if "merge:" in w.read_text()]
+    assert with_merge, "no shipped workload has a merge task"
+    tasks = runner_requests(with_merge[0])[1].body["value"]
+    assert tasks[-1]["dependsOn"]
