@@ -30,7 +30,7 @@ from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
 from bigcompute.infra.mocks import AzureMocks
-from bigcompute.infra.runtime import run_program
+from bigcompute.infra.runtime import plain, run_program
 from bigcompute.runner.apply import mark_submitted
 from bigcompute.runner.jobs import job_model
 from bigcompute.workload import iter_tasks, load_workload
@@ -97,7 +97,8 @@ class InputRecordingMocks(AzureMocks):
 
     def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
         if args.custom:
-            self.declared.append(Declared(args.typ, args.name, json.loads(json.dumps(args.inputs))))
+            # plain(): protobuf carries numbers as floats; the provider sends integers (Draft 4 tells them apart)
+            self.declared.append(Declared(args.typ, args.name, plain(json.loads(json.dumps(args.inputs)))))
         return super().new_resource(args)
 
 

@@ -57,6 +57,7 @@ def test_a_valid_body_passes(specs: SpecSet) -> None:
     ({"properties": {"vmSize": "s", "nodeFillType": "pack"}}, "properties/nodeFillType: 'pack' is not one of"),
     ({"properties": {}}, "properties: 'vmSize' is a required property"),
     ({"properties": {"vmSize": "s", "taskSlotsPerNode": "2"}}, "properties/taskSlotsPerNode: '2' is not of type"),
+    ({"properties": {"vmSize": "s", "taskSlotsPerNode": 2.0}}, "properties/taskSlotsPerNode: 2.0 is not of type"),
     ({"tags": {"a": 1}, "properties": {"vmSize": "s"}}, "tags/a: 1 is not of type 'string'"),
 ])
 def test_each_contract_breach_is_named_with_its_path(specs: SpecSet, body: dict, expected: str) -> None:
@@ -80,6 +81,7 @@ def test_capture_keeps_the_inputs_not_the_mocked_outputs(stack: str) -> None:
     # the mocks add these to the state; a body built from them would send read-only fields
     assert all("provisioningState" not in d.inputs and "primaryEndpoints" not in d.inputs for d in accounts)
     assert all(isinstance(p.inputs["identity"]["userAssignedIdentities"], list) for p in pools)
+    assert all(type(p.inputs["taskSlotsPerNode"]) is int for p in pools)  # not 2.0: "integer" in the specs
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda p: p.stem)
