@@ -18,6 +18,7 @@ https://swagger.io/specification/v2/#schema-object (readOnly: "SHOULD NOT be sen
 from __future__ import annotations
 
 import json
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,15 +115,16 @@ def declared_resources(project: Path, stack: str) -> list[Declared]:
 ARM_TOP_LEVEL = frozenset({"location", "tags", "identity", "sku", "kind", "zones", "extendedLocation", "plan", "etag"})
 
 
-def arm_body(inputs: dict[str, Any], url_params: frozenset[str]) -> dict[str, Any]:
+def arm_body(inputs: dict[str, Any], url_params: frozenset[str], top_level: frozenset[str] = ARM_TOP_LEVEL,
+             ) -> dict[str, Any]:
     """The PUT body for a resource's inputs: URL segments dropped, ARM envelope fields kept at the top,
     the rest under `properties`."""
-    top = {k: v for k, v in inputs.items() if k in ARM_TOP_LEVEL}
+    top = {k: v for k, v in inputs.items() if k in top_level}
     identity = top.get("identity")
     if isinstance(identity, dict) and isinstance(identity.get("userAssignedIdentities"), list):
         # azure-native takes a list of identity ids; ARM wants a map keyed by id
         top["identity"] = {**identity, "userAssignedIdentities": {i: {} for i in identity["userAssignedIdentities"]}}
-    props = {k: v for k, v in inputs.items() if k not in ARM_TOP_LEVEL and k not in url_params}
+    props = {k: v for k, v in inputs.items() if k not in top_level and k not in url_params}
     return {**top, "properties": props} if props else top
 
 
@@ -166,3 +168,100 @@ def runner_requests(workload_file: Path) -> list[Request]:
     return [Request("Jobs_CreateJob", f"{name}: job", wire(job_model(wl, job, "cpu", "0" * 64, "dev"))),
             Request("Tasks_CreateTaskCollection", f"{name}: tasks", {"value": bodies}),
             *(Request("Jobs_UpdateJob", f"{name}: mark submitted", wire(u)) for u in updates)]
+
+
+@dataclass(frozen=True)
+class ArmTarget:
+    spec: str  # the spec file, relative to tests/data/specs/ (laid out as under specification/)
+    operation: str  # the PUT's operationId: its body parameter is the schema
+    url_params: frozenset[str]  # inputs that are URL segments, not body fields
+    top_level: frozenset[str] = ARM_TOP_LEVEL  # body fields beside `properties`
+
+    def body(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        return arm_body(inputs, self.url_params, self.top_level)
+
+
+def _target(spec: str, operation: str, *url_params: str) -> ArmTarget:
+    return ArmTarget(spec, operation, frozenset({"resourceGroupName", *url_params}))
+
+
+_RM = "{rp}/resource-manager/{ns}/stable/{version}/"
+_BATCH = _RM.format(rp="batch", ns="Microsoft.Batch", version="2024-07-01") + "BatchManagement.json"
+_STORAGE = _RM.format(rp="storage", ns="Microsoft.Storage", version="2024-01-01")
+_NETWORK = _RM.format(rp="network", ns="Microsoft.Network", version="2024-05-01")
+_PRIVATEDNS = _RM.format(rp="privatedns", ns="Microsoft.Network", version="2024-06-01") + "privatedns.json"
+# Each azure-native type the program declares -> the PUT it becomes, at the api-version the installed
+# provider (pulumi-azure-native 3.29.0) uses: each module's docstring says "Uses Azure REST API version …".
+ARM_TARGETS: dict[str, ArmTarget] = {
+    "azure-native:resources:ResourceGroup": _target(
+        _RM.format(rp="resources", ns="Microsoft.Resources", version="2024-03-01") + "resources.json",
+        "ResourceGroups_CreateOrUpdate"),
+    "azure-native:batch:BatchAccount": _target(_BATCH, "BatchAccount_Create", "accountName"),
+    "azure-native:batch:Pool": _target(_BATCH, "Pool_Create", "accountName", "poolName"),
+    "azure-native:storage:StorageAccount": _target(_STORAGE + "storage.json", "StorageAccounts_Create", "accountName"),
+    "azure-native:storage:BlobServiceProperties": _target(
+        _STORAGE + "blob.json", "BlobServices_SetServiceProperties", "accountName", "blobServicesName"),
+    "azure-native:storage:BlobContainer": _target(
+        _STORAGE + "blob.json", "BlobContainers_Create", "accountName", "containerName"),
+    "azure-native:storage:ManagementPolicy": _target(
+        _STORAGE + "storage.json", "ManagementPolicies_CreateOrUpdate", "accountName", "managementPolicyName"),
+    "azure-native:managedidentity:UserAssignedIdentity": _target(
+        _RM.format(rp="msi", ns="Microsoft.ManagedIdentity", version="2023-01-31") + "ManagedIdentity.json",
+        "UserAssignedIdentities_CreateOrUpdate", "resourceName"),
+    "azure-native:authorization:RoleAssignment": ArmTarget(
+        _RM.format(rp="authorization", ns="Microsoft.Authorization", version="2022-04-01")
+        + "authorization-RoleAssignmentsCalls.json", "RoleAssignments_Create",
+        frozenset({"scope", "roleAssignmentName"})),
+    "azure-native:operationalinsights:Workspace": ArmTarget(
+        _RM.format(rp="operationalinsights", ns="Microsoft.OperationalInsights", version="2023-09-01")
+        + "Workspaces.json", "Workspaces_CreateOrUpdate", frozenset({"resourceGroupName", "workspaceName"}),
+        ARM_TOP_LEVEL - {"sku"}),  # a workspace's sku is one of its properties
+    "azure-native:monitor:DiagnosticSetting": ArmTarget(
+        "monitor/resource-manager/Microsoft.Insights/preview/2021-05-01-preview/diagnosticsSettings_API.json",
+        "DiagnosticSettings_CreateOrUpdate", frozenset({"resourceUri", "name"})),
+    "azure-native:network:VirtualNetwork": _target(
+        _NETWORK + "virtualNetwork.json", "VirtualNetworks_CreateOrUpdate", "virtualNetworkName"),
+    "azure-native:network:Subnet": _target(
+        _NETWORK + "virtualNetwork.json", "Subnets_CreateOrUpdate", "virtualNetworkName", "subnetName"),
+    "azure-native:network:NetworkSecurityGroup": _target(
+        _NETWORK + "networkSecurityGroup.json", "NetworkSecurityGroups_CreateOrUpdate", "networkSecurityGroupName"),
+    "azure-native:network:NatGateway": _target(
+        _NETWORK + "natGateway.json", "NatGateways_CreateOrUpdate", "natGatewayName"),
+    "azure-native:network:PublicIPAddress": _target(
+        _NETWORK + "publicIpAddress.json", "PublicIPAddresses_CreateOrUpdate", "publicIpAddressName"),
+    "azure-native:network:PrivateEndpoint": _target(
+        _NETWORK + "privateEndpoint.json", "PrivateEndpoints_CreateOrUpdate", "privateEndpointName"),
+    "azure-native:network:PrivateDnsZoneGroup": _target(
+        _NETWORK + "privateEndpoint.json", "PrivateDnsZoneGroups_CreateOrUpdate", "privateEndpointName",
+        "privateDnsZoneGroupName"),
+    "azure-native:privatedns:PrivateZone": _target(_PRIVATEDNS, "PrivateZones_CreateOrUpdate", "privateZoneName"),
+    "azure-native:privatedns:VirtualNetworkLink": _target(
+        _PRIVATEDNS, "VirtualNetworkLinks_CreateOrUpdate", "privateZoneName", "virtualNetworkLinkName"),
+}
+
+
+SPECS = Path(__file__).resolve().parents[1] / "data" / "specs"
+
+
+def body_schema(spec_root: Path, spec: str, operation: str) -> str:
+    """`file#/definitions/X` of the body parameter of `operation` in `spec` (a file under `spec_root`)."""
+    doc = json.loads((spec_root / spec).read_text())
+    for path_item in doc["paths"].values():
+        for op in path_item.values():
+            if isinstance(op, dict) and op.get("operationId") == operation:
+                # body parameters are inline or in this file's `parameters`; common-types hold only path/query ones
+                params = [doc["parameters"][p["$ref"].rsplit("/", 1)[-1]] if p.get("$ref", "").startswith("#")
+                          else p for p in op["parameters"]]
+                ref = next(p["schema"]["$ref"] for p in params if p.get("in") == "body")
+                return spec + ref if ref.startswith("#") else _join(spec, ref)
+    raise LookupError(f"{spec} has no operation {operation}")
+
+
+def _join(spec: str, ref: str) -> str:
+    file, _, pointer = ref.partition("#")
+    return f"{posixpath.normpath(posixpath.join(posixpath.dirname(spec), file))}#{pointer}"
+
+
+@pytest.fixture(scope="session")
+def official_specs() -> SpecSet:
+    return SpecSet(SPECS)

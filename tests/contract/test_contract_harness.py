@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.conftest import WORKLOADS, SpecSet, arm_body, declared_resources, runner_requests
+from tests.contract.conftest import (
+    ARM_TARGETS,
+    WORKLOADS,
+    SpecSet,
+    arm_body,
+    declared_resources,
+    runner_requests,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -64,6 +71,12 @@ def test_each_contract_breach_is_named_with_its_path(specs: SpecSet, body: dict,
     assert any(e.startswith(expected) for e in check(specs, body)), check(specs, body)
 
 
+def test_a_workspace_sku_goes_under_properties() -> None:
+    body = ARM_TARGETS["azure-native:operationalinsights:Workspace"].body(
+        {"resourceGroupName": "rg", "workspaceName": "w", "location": "l", "sku": {"name": "PerGB2018"}})
+    assert body == {"location": "l", "properties": {"sku": {"name": "PerGB2018"}}}
+
+
 def test_arm_body_drops_url_segments_and_flattens_the_rest_under_properties() -> None:
     inputs = {"resourceGroupName": "rg", "accountName": "ba", "poolName": "cpu", "vmSize": "s",
               "tags": {"a": "b"}, "identity": {"type": "UserAssigned", "userAssignedIdentities": ["/id/1"]}}
@@ -99,3 +112,14 @@ def test_the_merge_task_is_among_the_captured_tasks() -> None:
     assert with_merge, "no shipped workload has a merge task"
     tasks = runner_requests(with_merge[0])[1].body["value"]
     assert tasks[-1]["dependsOn"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+def test_every_declared_resource_has_a_spec_target_and_its_body_no_url_segment(stack: str) -> None:
+    for d in declared_resources(REPO, stack):
+        assert d.type in ARM_TARGETS, f"{d.type} ({d.name}): add its spec file and PUT operation to ARM_TARGETS"
+        target = ARM_TARGETS[d.type]
+        body = target.body(d.inputs)
+        sent = set(body) | set(body.get("properties", {}))
+        assert not sent & target.url_params, (d.type, sent & target.url_params)
+        assert d.inputs.keys() - target.url_params == sent - {"properties"}  # nothing lost on the way
