@@ -22,7 +22,6 @@ NOT_VENDORED = frozenset({
     "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
     "azure-native:network:PublicIPAddress", "azure-native:network:PrivateEndpoint",
     "azure-native:network:PrivateDnsZoneGroup",
-    "azure-native:privatedns:PrivateZone", "azure-native:privatedns:VirtualNetworkLink",
 })
 
 
