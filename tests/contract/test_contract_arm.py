@@ -15,7 +15,6 @@ REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")
 # The official files could not be fetched here yet (tests/data/specs/README.md says why and which).
 NOT_VENDORED = frozenset({
-    "azure-native:batch:BatchAccount", "azure-native:batch:Pool",
     "azure-native:storage:StorageAccount", "azure-native:storage:BlobServiceProperties",
     "azure-native:storage:BlobContainer", "azure-native:storage:ManagementPolicy",
     "azure-native:network:VirtualNetwork", "azure-native:network:Subnet",
@@ -60,6 +59,14 @@ def _first(stack: str, type_: str):
     ("azure-native:operationalinsights:Workspace", {"customerId": "x"}, "properties/customerId: is read-only"),
     ("azure-native:operationalinsights:Workspace", {"retentionInDays": "90"}, "properties/retentionInDays: '90'"),
     ("azure-native:managedidentity:UserAssignedIdentity", {"principalId": "x"}, "properties/principalId: is read-only"),
+    ("azure-native:batch:Pool", {"taskSchedulingPolicy": {"nodeFillType": "pack"}},
+     "properties/taskSchedulingPolicy/nodeFillType: 'pack'"),  # the management plane spells it Pack
+    ("azure-native:batch:Pool", {"allocationState": "Steady"}, "properties/allocationState: is read-only"),
+    ("azure-native:batch:Pool", {"taskSlotsPerNode": "2"}, "properties/taskSlotsPerNode: '2'"),
+    ("azure-native:batch:Pool", {"deploymentConfiguration": {"virtualMachineConfiguration": {"imageReference": {}}}},
+     "properties/deploymentConfiguration/virtualMachineConfiguration: 'nodeAgentSkuId' is a required"),
+    ("azure-native:batch:BatchAccount", {"poolAllocationMode": "Batch"}, "properties/poolAllocationMode: 'Batch'"),
+    ("azure-native:batch:BatchAccount", {"publicNetworkAccess": "On"}, "properties/publicNetworkAccess: 'On'"),
 ])
 def test_the_official_schemas_refuse_a_broken_body(official_specs: SpecSet, type_: str, change: dict,
                                                    expected: str) -> None:
