@@ -36,6 +36,7 @@ from bigcompute.runner.apply import mark_submitted
 from bigcompute.runner.jobs import job_model
 from bigcompute.workload import iter_tasks, load_workload
 from bigcompute.workload.wire import StorageContext, job_id, merge_dependencies, task_body
+from tests.infra.conftest import project, stack_text  # noqa: F401 - fixtures for the option matrix
 
 BASE = "https://specs.invalid/"  # a base URI for the vendored files; never fetched
 
@@ -103,10 +104,10 @@ class InputRecordingMocks(AzureMocks):
         return super().new_resource(args)
 
 
-def declared_resources(project: Path, stack: str) -> list[Declared]:
+def declared_resources(folder: Path, stack: str) -> list[Declared]:
     """The custom resources the program declares for `stack`, with their inputs."""
     mocks = InputRecordingMocks()
-    run_program(project / "__main__.py", stack, mocks)
+    run_program(folder / "__main__.py", stack, mocks)
     return mocks.declared
 
 
@@ -241,6 +242,15 @@ ARM_TARGETS: dict[str, ArmTarget] = {
 
 
 SPECS = Path(__file__).resolve().parents[1] / "data" / "specs"
+# Types whose official spec could not be fetched here yet (tests/data/specs/README.md says why and which).
+NOT_VENDORED = frozenset({
+    "azure-native:storage:StorageAccount", "azure-native:storage:BlobServiceProperties",
+    "azure-native:storage:BlobContainer", "azure-native:storage:ManagementPolicy",
+    "azure-native:network:VirtualNetwork", "azure-native:network:Subnet",
+    "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
+    "azure-native:network:PublicIPAddress", "azure-native:network:PrivateEndpoint",
+    "azure-native:network:PrivateDnsZoneGroup",
+})
 
 
 def body_schema(spec_root: Path, spec: str, operation: str) -> str:

@@ -1,7 +1,7 @@
 """Every ARM body the Pulumi program sends, for each stack, against the PUT schema of the official spec at
 the api-version the installed azure-native provider uses (tests/data/specs/, SOURCES says where from).
 
-Types whose spec is not vendored yet are listed in NOT_VENDORED, so the gap is explicit and shrinks."""
+Types whose spec is not vendored yet are listed in conftest.NOT_VENDORED, so the gap is explicit and shrinks."""
 
 from __future__ import annotations
 
@@ -9,19 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.contract.conftest import ARM_TARGETS, SPECS, SpecSet, body_schema, declared_resources
+from tests.contract.conftest import ARM_TARGETS, NOT_VENDORED, SPECS, SpecSet, body_schema, declared_resources
 
 REPO = Path(__file__).resolve().parents[2]
 STACKS = ("dev", "prod")
-# The official files could not be fetched here yet (tests/data/specs/README.md says why and which).
-NOT_VENDORED = frozenset({
-    "azure-native:storage:StorageAccount", "azure-native:storage:BlobServiceProperties",
-    "azure-native:storage:BlobContainer", "azure-native:storage:ManagementPolicy",
-    "azure-native:network:VirtualNetwork", "azure-native:network:Subnet",
-    "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
-    "azure-native:network:PublicIPAddress", "azure-native:network:PrivateEndpoint",
-    "azure-native:network:PrivateDnsZoneGroup",
-})
 
 
 def _cases() -> list:
