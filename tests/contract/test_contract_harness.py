@@ -1,8 +1,8 @@
 """The contract machinery itself: the validator refuses what the decisions in conftest.py say it must, and
 the program's resources are captured as inputs (not mocked outputs) and shaped as ARM bodies.
 
-The official specs are not vendored yet (see tests/data/specs/README.md); these tests use a small spec
-written in the Swagger 2.0 / x-ms-* style the official files use, split over two files like them."""
+These tests use a small spec written in the Swagger 2.0 / x-ms-* style the official files use, split over two
+files like them, so each decision is pinned independently of what tests/data/specs/ holds."""
 
 from __future__ import annotations
 
