@@ -1,0 +1,73 @@
+"""The option combinations the stacks under stacks/ do not cover, each checked like them against the
+vendored specs: fixed and autoscale pools, spot, start tasks, containers and applications, with and
+without a virtual network."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.contract.conftest import ARM_TARGETS, NOT_VENDORED, SPECS, SpecSet, body_schema, declared_resources
+
+FIXED = """\
+    - name: cpu
+      vmSize: Standard_D4s_v5
+      image: ubuntu-24.04
+      scale:
+        fixed: {{dedicated: 2, spot: {spot}}}
+"""
+RICH = """\
+    - name: render
+      vmSize: Standard_D8s_v5
+      image: ubuntu-24.04
+      taskSlotsPerNode: 4
+      scheduling: pack
+      scale:
+        fixed: {dedicated: 1, spot: 3}
+      nodeDeallocation: requeue
+      startTask:
+        aptPackages: [ffmpeg]
+        pipPackages: ["numpy>=2"]
+        command: echo ready
+        elevated: true
+      applications: [{id: blender, version: "4.1"}]
+      containerImages: [ghcr.io/acme/render:1]
+      metadata: {team: vfx}
+"""
+AUTOSCALE = """\
+    - name: cpu
+      vmSize: Standard_D16s_v5
+      image: ubuntu-24.04
+      taskSlotsPerNode: 16
+      scale:
+        autoscale: {preset: queue-pending, minNodes: 0, maxNodes: 10, evaluationInterval: PT5M}
+      startTask: {command: echo ready}
+"""
+NETWORK = "bigcompute:network: {{addressSpace: 10.1.0.0/16, subnetPrefix: 10.1.0.0/24, publicIps: {ips}}}\n"
+PRIVATE = "bigcompute:batch: {publicNetworkAccess: false}\n"
+
+MATRIX = {
+    "fixed-dedicated-no-spot": dict(pools=FIXED.format(spot=0), allow_spot=False),
+    "fixed-with-spot": dict(pools=FIXED.format(spot=2)),
+    "start-task-containers-applications": dict(pools=RICH),
+    "autoscale-public": dict(pools=AUTOSCALE),
+    "autoscale-network-batch-managed-ips": dict(pools=AUTOSCALE, extra=NETWORK.format(ips="batchManaged")),
+    "private-network-no-public-ips": dict(pools=AUTOSCALE + FIXED.format(spot=0).replace("name: cpu", "name: small"),
+                                          extra=NETWORK.format(ips="none") + PRIVATE),
+}
+
+
+@pytest.mark.parametrize("options", MATRIX.values(), ids=MATRIX.keys())
+def test_every_vendored_body_of_the_option_matrix_matches_its_schema(options: dict, project, stack_text,
+                                                                      official_specs: SpecSet) -> None:
+    folder = project(stack_text(**options))
+    failures, checked = {}, set()
+    for d in declared_resources(folder, "test"):
+        if d.type in NOT_VENDORED:
+            continue
+        checked.add(d.type)
+        target = ARM_TARGETS[d.type]
+        errors = official_specs.errors(body_schema(SPECS, target.spec, target.operation), target.body(d.inputs))
+        if errors:
+            failures[f"{d.type} {d.name}"] = errors
+    assert failures == {}
+    assert {"azure-native:batch:Pool", "azure-native:batch:BatchAccount"} <= checked
