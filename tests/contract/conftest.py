@@ -30,7 +30,9 @@ from jsonschema import ValidationError, validators
 from referencing import Registry
 from referencing.jsonschema import DRAFT4
 
+from bigcompute.config import load_stack
 from bigcompute.infra.mocks import AzureMocks
+from bigcompute.infra.plan import signed_in_mocks
 from bigcompute.infra.runtime import plain, run_program
 from bigcompute.runner.apply import mark_submitted
 from bigcompute.runner.jobs import job_model
@@ -94,7 +96,8 @@ class Declared:
 class InputRecordingMocks(AzureMocks):
     """AzureMocks that also keep each custom resource's *inputs* (what goes on the wire, unlike the state)."""
 
-    def __init__(self) -> None:
+    def __init__(self, subscription: str) -> None:
+        super().__init__(subscription)
         self.declared: list[Declared] = []
 
     def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
@@ -106,7 +109,9 @@ class InputRecordingMocks(AzureMocks):
 
 def declared_resources(folder: Path, stack: str) -> list[Declared]:
     """The custom resources the program declares for `stack`, with their inputs."""
-    mocks = InputRecordingMocks()
+    # signed in to the subscription the stack names, as `pulumi up` must be (the program refuses another)
+    config = load_stack(folder / "stacks" / f"Pulumi.{stack}.yaml")
+    mocks = InputRecordingMocks(signed_in_mocks(config).subscription)
     run_program(folder / "__main__.py", stack, mocks)
     return mocks.declared
 
@@ -238,6 +243,9 @@ ARM_TARGETS: dict[str, ArmTarget] = {
     "azure-native:privatedns:PrivateZone": _target(_PRIVATEDNS, "PrivateZones_CreateOrUpdate", "privateZoneName"),
     "azure-native:privatedns:VirtualNetworkLink": _target(
         _PRIVATEDNS, "VirtualNetworkLinks_CreateOrUpdate", "privateZoneName", "virtualNetworkLinkName"),
+    "azure-native:authorization:ManagementLockByScope": ArmTarget(
+        _RM.format(rp="resources", ns="Microsoft.Authorization", version="2020-05-01") + "locks.json",
+        "ManagementLocks_CreateOrUpdateByScope", frozenset({"scope", "lockName"})),
 }
 
 
@@ -249,7 +257,7 @@ NOT_VENDORED = frozenset({
     "azure-native:network:VirtualNetwork", "azure-native:network:Subnet",
     "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
     "azure-native:network:PublicIPAddress", "azure-native:network:PrivateEndpoint",
-    "azure-native:network:PrivateDnsZoneGroup",
+    "azure-native:network:PrivateDnsZoneGroup", "azure-native:authorization:ManagementLockByScope",
 })
 
 

@@ -18,7 +18,8 @@ STACKS = ("dev", "prod")
 def _cases() -> list:
     cases = []
     for stack in STACKS:
-        for d in declared_resources(REPO, stack):
+        # sorted: the program declares resources from several threads, and xdist workers must collect alike
+        for d in sorted(declared_resources(REPO, stack), key=lambda d: (d.type, d.name)):
             if d.type not in NOT_VENDORED:
                 cases.append(pytest.param(d, id=f"{stack}:{d.type.rsplit(':', 1)[-1]}:{d.name}"))
     return cases

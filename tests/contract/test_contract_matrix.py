@@ -18,7 +18,7 @@ FIXED = """\
 RICH = """\
     - name: render
       vmSize: Standard_D8s_v5
-      image: ubuntu-24.04
+      image: ubuntu-hpc-22.04
       taskSlotsPerNode: 4
       scheduling: pack
       scale:
@@ -43,7 +43,7 @@ AUTOSCALE = """\
       startTask: {command: echo ready}
 """
 NETWORK = "bigcompute:network: {{addressSpace: 10.1.0.0/16, subnetPrefix: 10.1.0.0/24, publicIps: {ips}}}\n"
-PRIVATE = "bigcompute:batch: {publicNetworkAccess: false}\n"
+PRIVATE = "bigcompute:batch: {publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}\n"
 
 MATRIX = {
     "fixed-dedicated-no-spot": dict(pools=FIXED.format(spot=0), allow_spot=False),
@@ -51,6 +51,8 @@ MATRIX = {
     "start-task-containers-applications": dict(pools=RICH),
     "autoscale-public": dict(pools=AUTOSCALE),
     "autoscale-network-batch-managed-ips": dict(pools=AUTOSCALE, extra=NETWORK.format(ips="batchManaged")),
+    "allow-listed-runner": dict(pools=AUTOSCALE, extra=NETWORK.format(ips="none")
+                                + "bigcompute:batch: {runnerAccess: {mode: allowList, ips: [203.0.113.0/24]}}\n"),
     "private-network-no-public-ips": dict(pools=AUTOSCALE + FIXED.format(spot=0).replace("name: cpu", "name: small"),
                                           extra=NETWORK.format(ips="none") + PRIVATE),
 }
