@@ -4,6 +4,7 @@ the stack file's line and the page the rule comes from (each message names it)."
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -18,12 +19,15 @@ TASK_SLOTS = "https://learn.microsoft.com/azure/batch/batch-parallel-node-tasks"
 CONTAINERS = "https://learn.microsoft.com/azure/batch/batch-docker-container-workloads#supported-vm-images"
 DEALLOCATION = "https://learn.microsoft.com/azure/batch/batch-automatic-scaling#variables"
 MAX_TASK_SLOTS = 256
+SIMPLIFIED_NO_PUBLIC_IP = "https://learn.microsoft.com/azure/batch/simplified-node-communication-pool-no-public-ip"
+PUBLIC_NETWORK_ACCESS = "https://learn.microsoft.com/azure/batch/public-network-access"
 
 Locate = Callable[..., tuple]
 
 
 def azure_problems(doc: Document, values: Mapping[str, Any], locate: Locate) -> Iterator[Diagnostic]:
     """Every rule below, for the stack's schema-valid `values`; `locate(*path)` gives a diagnostic path."""
+    yield from _network_path(doc, values, locate)
     yield from _premium_storage(doc, values.get("storage", {}), lambda *p: locate("storage", *p))
     for i, pool in enumerate(values["pools"]):
         at = lambda *p, i=i: locate("pools", i, *p)  # noqa: E731
@@ -109,3 +113,46 @@ def _deallocation(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterato
                              f"nodeDeallocation {wanted}, and Batch takes the option from the formula ({DEALLOCATION}); "
                              "keep one (nodeDeallocation is passed to the preset)",
                              code="azure-deallocation")
+
+
+def _network_path(doc: Document, values: Mapping[str, Any], locate: Locate) -> Iterator[Diagnostic]:
+    """Refuse a stack whose runner cannot reach the account endpoint, or whose nodes cannot reach node
+    management: both are only found by a real deployment otherwise (403 on submit, unusable nodes)."""
+    batch, network = values.get("batch", {}), values.get("network")
+    access = batch.get("runnerAccess")
+    mode = (access or {}).get("mode", "open")
+    at = lambda *p: locate("batch", *p)  # noqa: E731
+    public = batch.get("publicNetworkAccess", True)
+    if not public and (network or {}).get("publicIps", "batchManaged") != "none":
+        # Disabled closes the public node management endpoint: nodes must reach it through the
+        # nodeManagement private endpoint in the VNet, which pools without public IPs use (SIMPLIFIED_NO_PUBLIC_IP)
+        yield doc.diagnostic(at("publicNetworkAccess"), "publicNetworkAccess: false closes the node management "
+                             "endpoint to public networks, so nodes can only reach it from a network without public "
+                             f"IPs: add 'network' with 'publicIps: none' (see {SIMPLIFIED_NO_PUBLIC_IP})",
+                             code="network-path")
+    if not public and mode != "privateEndpoint":
+        # Disabled closes the account endpoint too: only a batchAccount private endpoint reaches it (PUBLIC_NETWORK_ACCESS)
+        yield doc.diagnostic(at("runnerAccess", "mode") if access else at("publicNetworkAccess"),
+                             "the runner cannot reach the account: publicNetworkAccess: false closes the account "
+                             "endpoint (jobs, tasks); use 'runnerAccess: {mode: privateEndpoint}' for a runner inside "
+                             "the VNet, or 'publicNetworkAccess: true' with 'runnerAccess: {mode: allowList, ips: "
+                             f"[...]}}' (see {PUBLIC_NETWORK_ACCESS})", code="network-path")
+    if mode == "privateEndpoint" and not network:
+        yield doc.diagnostic(at("runnerAccess", "mode"), "runnerAccess mode privateEndpoint needs a 'network' "
+                             "block: the private endpoint lives in the stack's subnet", code="network-path")
+    if mode == "allowList" and not access.get("ips"):
+        yield doc.diagnostic(at("runnerAccess"), "runnerAccess mode allowList needs 'ips': the public addresses "
+                             "the runner calls from; with none, every caller is denied", code="network-path")
+    if access and access.get("ips") and mode != "allowList":
+        yield doc.diagnostic(at("runnerAccess", "ips"), f"'ips' only apply with mode allowList, not {mode}",
+                             code="network-path")
+    for i, ip in enumerate((access or {}).get("ips", ())):
+        try:
+            net = ipaddress.ip_network(ip)  # strict: 203.0.113.7/24 is a typo for an address or a range
+        except ValueError as e:
+            yield doc.diagnostic(at("runnerAccess", "ips", i), f"{e}; expected an IPv4 address or CIDR range",
+                                 code="network-path")
+            continue
+        if net.version != 4:  # Batch IP rules take IPv4 only (PUBLIC_NETWORK_ACCESS)
+            yield doc.diagnostic(at("runnerAccess", "ips", i), f"{ip} is not IPv4; Batch IP rules take IPv4 "
+                                 "addresses and ranges", code="network-path")

@@ -79,8 +79,7 @@ def stack_from_document(doc: Document, name: str) -> StackConfig:
         problems = check_schema(doc, validator, values, locate=_locate)
     if not problems:
         problems = list(_non_finite(doc, values)) or [*_semantic_problems(doc, values),
-                                                       *azure_problems(doc, values, lambda *p: _locate(p)),
-                                                       *_network_path_problems(doc, values)]
+                                                       *azure_problems(doc, values, lambda *p: _locate(p))]
     if problems:
         raise ConfigError(problems)
     return build_stack(values, name, doc.path)
@@ -154,53 +153,6 @@ def _semantic_problems(doc: Document, values: Mapping[str, Any]):
         if not subnet.subnet_of(space):
             yield doc.diagnostic(_locate(("network", "subnetPrefix")),
                                  f"subnet {subnet} is not inside the address space {space}", code="network")
-
-
-SIMPLIFIED_NO_PUBLIC_IP = "https://learn.microsoft.com/azure/batch/simplified-node-communication-pool-no-public-ip"
-PUBLIC_NETWORK_ACCESS = "https://learn.microsoft.com/azure/batch/public-network-access"
-
-
-def _network_path_problems(doc: Document, values: Mapping[str, Any]):
-    """Refuse a stack whose runner cannot reach the account endpoint, or whose nodes cannot reach node
-    management: both are only found by a real deployment otherwise (403 on submit, unusable nodes)."""
-    batch, network = values.get("batch", {}), values.get("network")
-    access = batch.get("runnerAccess")
-    mode = (access or {}).get("mode", "open")
-    at = lambda *p: _locate(("batch", *p))  # noqa: E731
-    public = batch.get("publicNetworkAccess", True)
-    if not public and (network or {}).get("publicIps", "batchManaged") != "none":
-        # Disabled closes the public node management endpoint: nodes must reach it through the
-        # nodeManagement private endpoint in the VNet, which pools without public IPs use (SIMPLIFIED_NO_PUBLIC_IP)
-        yield doc.diagnostic(at("publicNetworkAccess"), "publicNetworkAccess: false closes the node management "
-                             "endpoint to public networks, so nodes can only reach it from a network without public "
-                             f"IPs: add 'network' with 'publicIps: none' (see {SIMPLIFIED_NO_PUBLIC_IP})",
-                             code="network-path")
-    if not public and mode != "privateEndpoint":
-        # Disabled closes the account endpoint too: only a batchAccount private endpoint reaches it (PUBLIC_NETWORK_ACCESS)
-        yield doc.diagnostic(at("runnerAccess", "mode") if access else at("publicNetworkAccess"),
-                             "the runner cannot reach the account: publicNetworkAccess: false closes the account "
-                             "endpoint (jobs, tasks); use 'runnerAccess: {mode: privateEndpoint}' for a runner inside "
-                             "the VNet, or 'publicNetworkAccess: true' with 'runnerAccess: {mode: allowList, ips: "
-                             f"[...]}}' (see {PUBLIC_NETWORK_ACCESS})", code="network-path")
-    if mode == "privateEndpoint" and not network:
-        yield doc.diagnostic(at("runnerAccess", "mode"), "runnerAccess mode privateEndpoint needs a 'network' "
-                             "block: the private endpoint lives in the stack's subnet", code="network-path")
-    if mode == "allowList" and not access.get("ips"):
-        yield doc.diagnostic(at("runnerAccess"), "runnerAccess mode allowList needs 'ips': the public addresses "
-                             "the runner calls from; with none, every caller is denied", code="network-path")
-    if access and access.get("ips") and mode != "allowList":
-        yield doc.diagnostic(at("runnerAccess", "ips"), f"'ips' only apply with mode allowList, not {mode}",
-                             code="network-path")
-    for i, ip in enumerate((access or {}).get("ips", ())):
-        try:
-            net = ipaddress.ip_network(ip)  # strict: 203.0.113.7/24 is a typo for an address or a range
-        except ValueError as e:
-            yield doc.diagnostic(at("runnerAccess", "ips", i), f"{e}; expected an IPv4 address or CIDR range",
-                                 code="network-path")
-            continue
-        if net.version != 4:  # Batch IP rules take IPv4 only (PUBLIC_NETWORK_ACCESS)
-            yield doc.diagnostic(at("runnerAccess", "ips", i), f"{ip} is not IPv4; Batch IP rules take IPv4 "
-                                 "addresses and ranges", code="network-path")
 
 
 def _autoscale_problems(doc: Document, spec: Mapping[str, Any], at):
