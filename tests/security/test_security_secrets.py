@@ -4,7 +4,8 @@ real processes, one of them failing), then `status`, `logs`, `download`, `plan`,
 log record of the `azure`, `bigcompute` and `urllib3` loggers at DEBUG is scanned for the emulator's
 account key, Azurite's well-known key, the key material of credentials.json, SAS signatures and
 authorization headers. Task processes must not see the account key in their environment, and `download`
-must refuse a manifest naming files outside its folder.
+must refuse a manifest naming files outside its folder. What the run persists is scanned as well: Batch's job
+and task definitions and metadata, the emulator's database, every blob, the local data folders.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import os
 import re
 import shutil
+import sqlite3
 import textwrap
 import uuid
 from dataclasses import dataclass, field
@@ -250,3 +252,46 @@ def test_download_refuses_a_manifest_escaping_its_folder(full_run: FullRun, loca
     assert "outside" in result.output and "Traceback" not in result.output
     assert not list(full_run.repo.parent.rglob("escaped.txt"))
     shutil.rmtree(full_run.repo / "third", ignore_errors=True)
+
+
+def persisted_text(full_run: FullRun, batch, emulator, azurite) -> dict[str, str]:
+    """Everything the run left behind, by where it lives: the Batch definitions (jobs with their metadata, tasks)
+    as the SDK reads them back, every row of the emulator's database, every blob's name and content, every file
+    of the emulator's data folder, of Azurite's and of the repository's .bigcompute/ but credentials.json (the one
+    place the keys belong)."""
+    found: dict[str, str] = {}
+    ours = [j for j in batch.list_jobs() if any(x.value in (full_run.ok, full_run.bad) for x in j.metadata or [])]
+    assert len(ours) == 2, [j.id for j in ours]
+    for job in ours:
+        found[f"job {job.id}"] = json.dumps(batch.get_job(job.id).as_dict(), default=str)
+        for task in batch.list_tasks(job.id):
+            found[f"task {job.id}/{task.id}"] = json.dumps(task.as_dict(), default=str)
+    with contextlib.closing(sqlite3.connect(f"file:{emulator.state.data_dir / 'state.db'}?mode=ro", uri=True)) as db:
+        for (table,) in db.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            rows = db.execute(f'SELECT * FROM "{table}"').fetchall()  # noqa: S608 (names from sqlite_master)
+            found[f"db table {table}"] = "\n".join(map(repr, rows))
+    service = azurite.service()
+    for container in service.list_containers():
+        client = service.get_container_client(container.name)
+        for blob in client.list_blobs(include=["metadata"]):
+            body = client.download_blob(blob.name).readall().decode("utf-8", "replace")
+            found[f"blob {container.name}/{blob.name}"] = f"{blob.name}\n{blob.metadata}\n{body}"
+    folders = [emulator.state.data_dir, azurite.location, full_run.repo / ".bigcompute"]
+    for path in (p for folder in folders for p in folder.rglob("*") if p.is_file()):
+        if path.name != "credentials.json":
+            found[f"file {path}"] = path.read_bytes().decode("utf-8", "replace")
+    return found
+
+
+def test_no_secret_in_what_a_run_persists(full_run: FullRun, local_target, clients_for, process_emulator, azurite):
+    """Not what is shown but what stays: Batch's job and task definitions and metadata, the emulator's database,
+    blobs, the local data folders."""
+    stored = persisted_text(full_run, clients_for(local_target).batch, process_emulator, azurite)
+    kinds = {name.split(" ")[0] for name in stored}
+    assert kinds == {"job", "task", "db", "blob", "file"}, kinds
+    assert sum(n.startswith("task") for n in stored) == 5  # sq1, sq2, dump, merge and boom
+    assert any(n.startswith("file") and n.endswith("state.db") for n in stored) and "db table tasks" in stored
+    manifest = [n for n in stored if n.startswith("blob out-") and n.endswith("/manifest.json") and full_run.ok in n]
+    assert manifest, sorted(stored)
+    leaks = {name: found for name, text in stored.items() if (found := find_leaks(text, full_run.secrets))}
+    assert not leaks
