@@ -46,9 +46,11 @@ class BatchMiddleware:
         if scope["path"] not in UNAUTHENTICATED:
             fault = self.faults.draw()
             if fault == "reset":
+                self.faults.note(fault)
                 await self._reset(send)
                 return
             if fault and fault != "drop":
+                self.faults.note(fault)
                 await send_error(send, as_error(fault), request_id, [(b"retry-after", b"1")] if fault == "429" else [])
                 return
             raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
@@ -89,6 +91,7 @@ class BatchMiddleware:
 
         with contextlib.suppress(Exception):  # the response is lost either way
             await self.app(scope, receive, discard)
+        self.faults.note("drop")
         await self._reset(send)
 
     @staticmethod
