@@ -2,6 +2,8 @@
 
 `reset` drops the connection before the request is handled; `drop` handles it (the change is made) and
 then drops the connection, so the client never learns that its request succeeded: the retry must cope.
+Each fault injected is counted by kind (`FaultPlan.served()`, or a signed `GET /_emulator/faults` on a running
+emulator), so a test can prove it met the faults it advertises.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ from azure.core.credentials import AzureNamedKeyCredential
 
 from bigcompute.emulator import BatchState, EmulatorServer, InstantExecutor
 from bigcompute.emulator.faults import FaultPlan
-from bigcompute.emulator.testing import make_job, make_pool, wait_for
+from bigcompute.emulator.testing import make_job, make_pool, signed, wait_for
 from tests.conftest import new_key
 
 
@@ -35,6 +35,19 @@ def test_retry_after_on_429(tmp_path) -> None:
     assert plan.served() == {"429": 1}
     assert resp.status_code == 429 and resp.headers["Retry-After"] == "1"
     assert resp.json()["code"] == "TooManyRequests"
+
+
+def test_served_faults_are_read_through_the_control_endpoint(tmp_path) -> None:
+    """Signed like any request, never faulted itself, and counting only what was injected."""
+    key = new_key()
+    state = BatchState(account="a", data_dir=tmp_path, executor=InstantExecutor())
+    with EmulatorServer(state, key, faults=FaultPlan("503=1")) as emu:
+        emu.account, emu.key = "a", key
+        assert requests.get(f"{emu.url}/_emulator/faults?api-version=2025-06-01", timeout=5).status_code == 403  # unsigned
+        for _ in range(3):
+            assert signed(emu, "GET", "/pools", "api-version=2025-06-01").status_code == 503
+        resp = signed(emu, "GET", "/_emulator/faults", "api-version=2025-06-01")
+    assert resp.status_code == 200 and resp.json() == {"503": 3}
 
 
 def test_sdk_retries_through_faults(tmp_path) -> None:
