@@ -2,12 +2,15 @@
 
 `reset` drops the connection before the request is handled; `drop` handles it (the change is made) and
 then drops the connection, so the client never learns that its request succeeded: the retry must cope.
+Each fault injected is counted by kind (`FaultPlan.served()`, or a signed `GET /_emulator/faults` on a running
+emulator), so a test can prove it met the faults it advertises.
 """
 
 from __future__ import annotations
 
 import random
 import threading
+from collections import Counter
 
 from bigcompute.emulator.errors import BatchError
 
@@ -29,6 +32,17 @@ class FaultPlan:
             raise ValueError("fault rates add up to more than 1")
         self._rng = random.Random(seed)
         self._lock = threading.Lock()
+        self._served: Counter[str] = Counter()
+
+    def served(self) -> dict[str, int]:
+        """How many faults of each kind were actually injected, so a test can prove it met them."""
+        with self._lock:
+            return dict(self._served)
+
+    def note(self, kind: str) -> None:
+        """Count one fault of `kind` as served; the middleware calls it where it injects the fault."""
+        with self._lock:
+            self._served[kind] += 1
 
     def draw(self) -> str | None:
         """The fault for the next request, or None. One draw per request keeps a seed reproducible."""

@@ -16,6 +16,7 @@ from bigcompute.emulator.faults import FaultPlan, as_error
 
 log = logging.getLogger("bigcompute.emulator")
 UNAUTHENTICATED = ("/_emulator/health",)
+UNFAULTED = (*UNAUTHENTICATED, "/_emulator/faults")  # a test must be able to read the counts it asserts
 
 
 async def send_error(send: Send, err: BatchError, request_id: str, extra: list[tuple[bytes, bytes]] = ()) -> None:
@@ -44,11 +45,13 @@ class BatchMiddleware:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         fault = None
         if scope["path"] not in UNAUTHENTICATED:
-            fault = self.faults.draw()
+            fault = None if scope["path"] in UNFAULTED else self.faults.draw()
             if fault == "reset":
+                self.faults.note(fault)
                 await self._reset(send)
                 return
             if fault and fault != "drop":
+                self.faults.note(fault)
                 await send_error(send, as_error(fault), request_id, [(b"retry-after", b"1")] if fault == "429" else [])
                 return
             raw_path = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1").split("?", 1)[0]
@@ -89,6 +92,7 @@ class BatchMiddleware:
 
         with contextlib.suppress(Exception):  # the response is lost either way
             await self.app(scope, receive, discard)
+        self.faults.note("drop")
         await self._reset(send)
 
     @staticmethod

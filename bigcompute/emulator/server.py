@@ -35,15 +35,23 @@ async def _no_route(req: Request, exc: Exception) -> Response:
     raise BatchError(404, "ResourceNotFound", "The requested URI does not represent any resource on the server.")
 
 
+async def _faults_served(req: Request) -> Response:
+    """The faults injected so far, by kind: tests of a process emulator prove the faults they advertise."""
+    return JSONResponse(req.app.state.faults.served())
+
+
 def build_app(state: BatchState, key: str, faults: FaultPlan | None = None,
               tokens: TokenVerifier | None = None) -> Starlette:
-    routes = [Route("/_emulator/health", _health, methods=["GET"]), *starlette_routes()]
+    routes = [Route("/_emulator/health", _health, methods=["GET"]),
+              Route("/_emulator/faults", _faults_served, methods=["GET"]), *starlette_routes()]
+    faults = faults or FaultPlan()
     app = Starlette(
         routes=routes,
         middleware=[Middleware(BatchMiddleware, account=state.account, key=key, faults=faults, tokens=tokens)],
         exception_handlers={HTTPException: _no_route},
     )
     app.state.batch = state
+    app.state.faults = faults
     return app
 
 

@@ -141,3 +141,51 @@ def test_start_task_gates_the_node(process_batch) -> None:
     process_batch.create_task(job_id, _sh("t", "cat $AZ_BATCH_NODE_SHARED_DIR/boot"))
     wait_task(process_batch, job_id, "t")
     assert b"".join(process_batch.download_task_file(job_id, "t", "stdout.txt")) == b"booted\n"
+
+
+# Batch: "maxTaskRetryCount ... tries = 1 + N" (/work/shared/reference/batch-rest.md, Task retries); a job release
+# task has no retry setting, so it runs once. Each failing command appends a line per attempt.
+def _failing(log: Path) -> str:
+    return f"/bin/sh -c 'echo try >> {log}; exit 3'"
+
+
+def _tries(log: Path) -> int:
+    return len(log.read_text().splitlines()) if log.exists() else 0
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_start_task_is_tried_retry_count_plus_one_times(process_batch, tmp_path, retries) -> None:
+    log = tmp_path / "start.log"
+    start = m.BatchStartTask(command_line=_failing(log), wait_for_success=True, max_task_retry_count=retries)
+    pool_id = make_pool(process_batch, nodes=1, start_task=start)
+    node = wait_for(lambda: (n := list(process_batch.list_nodes(pool_id))[0]).start_task_info
+                    and n.start_task_info.state == "completed" and n)
+    assert _tries(log) == retries + 1
+    assert node.start_task_info.retry_count == retries and node.start_task_info.exit_code == 3
+
+
+@pytest.mark.parametrize("retries", [0, 2])
+def test_preparation_task_is_tried_retry_count_plus_one_times(process_batch, pool, tmp_path, retries) -> None:
+    log = tmp_path / "prep.log"
+    prep = m.BatchJobPreparationTask(command_line=_failing(log), wait_for_success=True,
+                                     constraints=m.BatchTaskConstraints(max_task_retry_count=retries))
+    job_id = make_job(process_batch, pool, job_preparation_task=prep)
+    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="/bin/true"))
+    status = wait_for(lambda: list(process_batch.list_job_preparation_and_release_task_status(job_id)))
+    info = status[0].job_preparation_task_execution_info
+    assert _tries(log) == retries + 1
+    assert info.retry_count == retries and info.exit_code == 3 and info.result == "failure"
+
+
+def test_release_task_is_tried_once(process_batch, pool, tmp_path) -> None:
+    log = tmp_path / "release.log"
+    prep = m.BatchJobPreparationTask(command_line="/bin/true")
+    release = m.BatchJobReleaseTask(command_line=_failing(log))
+    job_id = make_job(process_batch, pool, job_preparation_task=prep, job_release_task=release)
+    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="/bin/true"))
+    wait_task(process_batch, job_id, "t")
+    process_batch.begin_terminate_job(job_id, BatchJobTerminateOptions(termination_reason="done"),
+                                      polling_interval=0).result()
+    info = wait_for(lambda: list(process_batch.list_job_preparation_and_release_task_status(job_id))[0]
+                    .job_release_task_execution_info)
+    assert _tries(log) == 1 and info.exit_code == 3

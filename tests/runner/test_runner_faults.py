@@ -3,6 +3,7 @@ the request was handled. Retries (the azure-core policy, configured once) lose n
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 
@@ -17,19 +18,26 @@ from tests.runner.conftest import make_target, write_local_files, write_workload
 
 TASKS = 5000
 FAULTS = "503=0.10,429=0.05,reset=0.01,drop=0.01"
+AT_LEAST = 2  # each advertised fault kind must have been served at least this often
 
 
 @pytest.fixture
-def faulty_emulator(tmp_path_factory, azurite):
+def fault_plan() -> FaultPlan:
+    return FaultPlan(FAULTS, seed=7)
+
+
+@pytest.fixture
+def faulty_emulator(tmp_path_factory, azurite, fault_plan):
     key = new_key()
     state = BatchState(account=ACCOUNT, data_dir=tmp_path_factory.mktemp("emu-faulty"),
                        executor=SubprocessExecutor(azurite.blob_endpoint))
-    server = EmulatorServer(state, key, faults=FaultPlan(FAULTS, seed=7)).start()
+    server = EmulatorServer(state, key, faults=fault_plan).start()
     yield Emulator(server.url, ACCOUNT, key, state, server)
     server.stop()
 
 
-def test_5000_tasks_through_faults_arrive_exactly_once_with_outputs(repo, faulty_emulator, azurite, clients_for):
+def test_5000_tasks_through_faults_arrive_exactly_once_with_outputs(repo, faulty_emulator, azurite, clients_for,
+                                                                    fault_plan):
     target = None
     for _ in range(20):  # setting up the target goes through the same faults; retry the setup alone
         try:
@@ -55,8 +63,15 @@ def test_5000_tasks_through_faults_arrive_exactly_once_with_outputs(repo, faulty
     plan = json.loads(CliRunner().invoke(cli, ["plan", "--stack", "test", "--format", "json"]).output)
     job = plan["workloads"][0]["job"]
     assert plan["workloads"][0]["status"] == "unchanged"
-    ids = [t.id for t in clients.batch.list_tasks(job, select=["id"], max_results=1000)]
+    served = fault_plan.served()
+    assert all(served.get(kind, 0) >= AT_LEAST for kind in ("503", "429", "reset", "drop")), served
+    tasks = list(clients.batch.list_tasks(job, select=["id", "executionInfo"], max_results=1000))
+    ids = [t.id for t in tasks]
     assert len(ids) == len(set(ids)) == TASKS
-    outputs = {b.name for b in clients.container("outputs").list_blobs(name_starts_with=f"{job}/")
-               if b.name.endswith("/n.txt")}
-    assert outputs == {f"{job}/{i}/n.txt" for i in range(TASKS)}
+    # Ran once each: no retry, no requeue, exit code 0.
+    runs = {(t.execution_info.retry_count, t.execution_info.requeue_count, t.execution_info.exit_code) for t in tasks}
+    assert runs == {(0, 0, 0)}
+    # Contents compared without 5,000 downloads: the storage service's MD5 of each uploaded output.
+    listed = {b.name: bytes(b.content_settings.content_md5 or b"")
+              for b in clients.container("outputs").list_blobs(name_starts_with=f"{job}/") if b.name.endswith("/n.txt")}
+    assert listed == {f"{job}/{i}/n.txt": hashlib.md5(f"{i}\n".encode()).digest() for i in range(TASKS)}
