@@ -254,7 +254,7 @@ def test_download_refuses_a_manifest_escaping_its_folder(full_run: FullRun, loca
     shutil.rmtree(full_run.repo / "third", ignore_errors=True)
 
 
-def persisted_text(full_run: FullRun, batch, emulator, azurite) -> dict[str, str]:
+def persisted_text(full_run: FullRun, batch, emulator, azurite, containers) -> dict[str, str]:
     """Everything the run left behind, by where it lives: the Batch definitions (jobs with their metadata, tasks)
     as the SDK reads them back, every row of the emulator's database, every blob's name and content, every file
     of the emulator's data folder, of Azurite's and of the repository's .bigcompute/ but credentials.json (the one
@@ -271,11 +271,12 @@ def persisted_text(full_run: FullRun, batch, emulator, azurite) -> dict[str, str
             rows = db.execute(f'SELECT * FROM "{table}"').fetchall()  # noqa: S608 (names from sqlite_master)
             found[f"db table {table}"] = "\n".join(map(repr, rows))
     service = azurite.service()
-    for container in service.list_containers():
-        client = service.get_container_client(container.name)
+    # the run's own containers: the session's Azurite also holds other tests' deliberately broken blobs
+    for container in containers:
+        client = service.get_container_client(container)
         for blob in client.list_blobs(include=["metadata"]):
             body = client.download_blob(blob.name).readall().decode("utf-8", "replace")
-            found[f"blob {container.name}/{blob.name}"] = f"{blob.name}\n{blob.metadata}\n{body}"
+            found[f"blob {container}/{blob.name}"] = f"{blob.name}\n{blob.metadata}\n{body}"
     folders = [emulator.state.data_dir, azurite.location, full_run.repo / ".bigcompute"]
     for path in (p for folder in folders for p in folder.rglob("*") if p.is_file()):
         if path.name != "credentials.json":
@@ -286,7 +287,8 @@ def persisted_text(full_run: FullRun, batch, emulator, azurite) -> dict[str, str
 def test_no_secret_in_what_a_run_persists(full_run: FullRun, local_target, clients_for, process_emulator, azurite):
     """Not what is shown but what stays: Batch's job and task definitions and metadata, the emulator's database,
     blobs, the local data folders."""
-    stored = persisted_text(full_run, clients_for(local_target).batch, process_emulator, azurite)
+    stored = persisted_text(full_run, clients_for(local_target).batch, process_emulator, azurite,
+                            local_target.containers.values())
     kinds = {name.split(" ")[0] for name in stored}
     assert kinds == {"job", "task", "db", "blob", "file"}, kinds
     assert sum(n.startswith("task") for n in stored) == 5  # sq1, sq2, dump, merge and boom
