@@ -54,7 +54,7 @@ class RecordingMonitor(MockMonitor):
             "custom": bool(request.custom), "inputs": plain(rpc.deserialize_properties(request.object)),
             "id": response.id or None, "replace_on_changes": tuple(request.replaceOnChanges),
             "delete_before_replace": bool(request.deleteBeforeReplace), "protect": bool(request.protect),
-            "dependencies": tuple(request.dependencies),
+            "dependencies": tuple(sorted(request.dependencies)),  # a set: the engine gathers it in no fixed order
         }
         registration = self.resources.get(response.urn)
         node["outputs"] = plain(dict(registration.state)) if registration and request.custom else {}
