@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 
 from tests.contract.conftest import ARM_TARGETS, NOT_VENDORED, SPECS, SpecSet, body_schema, declared_resources
+from tests.infra.test_infra_components import RICH_POOL
 
 FIXED = """\
     - name: cpu
@@ -14,24 +15,6 @@ FIXED = """\
       image: ubuntu-24.04
       scale:
         fixed: {{dedicated: 2, spot: {spot}}}
-"""
-RICH = """\
-    - name: render
-      vmSize: Standard_D8s_v5
-      image: ubuntu-hpc-22.04
-      taskSlotsPerNode: 4
-      scheduling: pack
-      scale:
-        fixed: {dedicated: 1, spot: 3}
-      nodeDeallocation: requeue
-      startTask:
-        aptPackages: [ffmpeg]
-        pipPackages: ["numpy>=2"]
-        command: echo ready
-        elevated: true
-      applications: [{id: blender, version: "4.1"}]
-      containerImages: [ghcr.io/acme/render:1]
-      metadata: {team: vfx}
 """
 AUTOSCALE = """\
     - name: cpu
@@ -48,7 +31,7 @@ PRIVATE = "bigcompute:batch: {publicNetworkAccess: false, runnerAccess: {mode: p
 MATRIX = {
     "fixed-dedicated-no-spot": dict(pools=FIXED.format(spot=0), allow_spot=False),
     "fixed-with-spot": dict(pools=FIXED.format(spot=2)),
-    "start-task-containers-applications": dict(pools=RICH),
+    "start-task-containers-applications": dict(pools=RICH_POOL),
     "autoscale-public": dict(pools=AUTOSCALE),
     "autoscale-network-batch-managed-ips": dict(pools=AUTOSCALE, extra=NETWORK.format(ips="batchManaged")),
     "allow-listed-runner": dict(pools=AUTOSCALE, extra=NETWORK.format(ips="none")
