@@ -120,22 +120,34 @@ def _check_target(rel: str, real: Path, base: Path, root: Path) -> None:
 
 def _refuse_ignored_targets(linked: list[InputFile], root: Path) -> None:
     """A symlink may not point at a file git ignores: ignored files are where secrets live (`.env`, keys).
-    One `git check-ignore` for all of them; outside a git work tree only the tree rule applies."""
-    if not linked or not (root / ".git").exists():
+    One `git check-ignore` for all of them. Outside a git work tree (no `.git`, or an empty `.git` folder
+    marking a project root) only the tree rule applies; in a real work tree, a git that cannot answer
+    refuses the links rather than letting them through unchecked."""
+    if not linked or not _is_git_work_tree(root):
         return
     names = {f.path.relative_to(root).as_posix(): f for f in linked}
     try:
         run = subprocess.run(["git", "-C", str(root), "check-ignore", "-z", "--stdin"], input="\0".join(names),
                              capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired):  # no git: the tree rule above still holds
-        return
-    if run.returncode != 0:  # 1: nothing ignored; 128: not a work tree (e.g. a bare `.git` folder)
-        return
+        failure = "" if run.returncode in (0, 1) else (run.stderr.strip().splitlines() or [f"exit {run.returncode}"])[0]
+    except (OSError, subprocess.TimeoutExpired) as e:  # 0: some ignored; 1: none; else git failed
+        failure = f"git could not run ({e.strerror if isinstance(e, OSError) and e.strerror else e})"
+    if failure:
+        first = linked[0]
+        raise InputError(f"input {first.relpath!r} is a symlink to {_shown(first.path, root)}, and git cannot tell "
+                         f"whether it ignores that file ({failure}): ignored files often hold secrets, so links are "
+                         "inputs only where git can check them; copy the file instead, or fix git")
     ignored = [names[n] for n in run.stdout.split("\0") if n in names]
     if ignored:
         first = ignored[0]
         raise InputError(f"input {first.relpath!r} is a symlink to {_shown(first.path, root)}, which git ignores: "
                          "ignored files often hold secrets, so a link to one is never an input")
+
+
+def _is_git_work_tree(root: Path) -> bool:
+    """A `.git` file (a worktree or submodule) or a `.git` folder holding a repository (HEAD)."""
+    dot_git = root / ".git"
+    return dot_git.is_file() or (dot_git / "HEAD").exists()
 
 
 def _shown(path: Path, root: Path) -> str:

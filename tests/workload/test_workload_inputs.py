@@ -105,3 +105,26 @@ def test_symlinked_folder_inside_a_folder_input_is_named_not_left_out(write, rep
     # named on its own, it passes the tree rule: the link stays inside the workload's folder
     loaded = load_workload(write(HEAD + "inputs: ['data/more/*']\ntasks:\n  - {id: a, command: x}\n"))
     assert [f.relpath for f in loaded.files] == ["data/more/b.csv"]
+
+
+def test_symlink_in_a_work_tree_where_git_cannot_run_is_refused(write, git_repo, monkeypatch, tmp_path):
+    """No silent fallback: a real work tree whose ignore rules cannot be read refuses links, naming why."""
+    (git_repo / "workloads" / "data" / "k.txt").symlink_to("private.key")
+    monkeypatch.setenv("PATH", str(tmp_path / "no-git-here"))
+    message = refusal(write, "[data/k.txt]")
+    assert "input 'data/k.txt' is a symlink to 'workloads/data/private.key', and git cannot tell whether it " \
+           "ignores that file (git could not run" in message
+
+
+def test_symlink_in_a_broken_work_tree_is_refused_with_gits_reason(write, git_repo):
+    (git_repo / "workloads" / "data" / "k.txt").symlink_to("part1.csv")
+    (git_repo / ".git" / "config").write_text("[core\n")  # a config git refuses to parse
+    message = refusal(write, "[data/k.txt]")
+    assert "git cannot tell whether it ignores that file (fatal: bad config line 1" in message
+
+
+def test_symlink_under_an_empty_git_folder_keeps_the_tree_rule_only(write, repo):
+    """An empty `.git` folder marks a project root but is no repository: links inside the tree are fine."""
+    (repo / "workloads" / "data" / "k.txt").symlink_to("part1.csv")
+    loaded = load_workload(write(HEAD + "inputs: [data/k.txt]\ntasks:\n  - {id: a, command: x}\n"))
+    assert [f.relpath for f in loaded.files] == ["data/k.txt"]
