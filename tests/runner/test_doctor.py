@@ -230,12 +230,13 @@ class Recorded(requests.adapters.BaseAdapter):
 
     def send(self, request, **kwargs) -> requests.Response:
         self.asked.append(request)
-        path = requests.utils.urlparse(request.url).path
+        path = requests.utils.unquote(requests.utils.urlparse(request.url).path)  # Batch sends file paths as %2F
         status, body = self.answers.get((request.method, path), (404, {"error": {"code": "NotFound"}}))
         response = requests.Response()
         response.status_code, response.request, response.url = status, request, request.url
-        response.headers["Content-Type"] = "application/json"
-        response.raw = io.BytesIO(json.dumps(body).encode())  # read as the wire body (azure-core streams it)
+        binary = isinstance(body, bytes)
+        response.headers["Content-Type"] = "application/octet-stream" if binary else "application/json"
+        response.raw = io.BytesIO(body if binary else json.dumps(body).encode())  # the wire body, streamed
         return response
 
     def close(self) -> None:
@@ -262,6 +263,28 @@ def test_a_batch_403_from_a_network_rule_is_a_network_finding():
     found = access.service_failure("access: Batch account", caught.value)
     assert found.detail == "HTTP 403 Forbidden: refused by the network rules"
     assert "203.0.113.9" in found.action and "batch.runnerAccess" in found.action and "az login" not in found.action
+
+
+def test_the_start_tasks_stderr_tail_is_read_from_the_node_when_it_serves_it():
+    from azure.batch import BatchClient
+
+    from bigcompute.runner.doctor.diagnose import stderr_tail
+
+    stderr = b"".join(b"line %d\n" % i for i in range(20000)) + b"E: Unable to locate package pythn3-numpy\n"
+    files = {"value": [{"name": "startup/stdout.txt", "isDirectory": False, "properties": {"contentLength": 10}},
+                       {"name": "startup/stderr.txt", "isDirectory": False,
+                        "properties": {"contentLength": len(stderr)}}]}
+    size, base = len(stderr), "/pools/cpu/nodes/tvm-1/files"
+    http, adapter = transport({("GET", base): (200, files),
+                               ("GET", f"{base}/startup/stderr.txt"): (200, stderr[size - 64 * 1024:])})
+    client = BatchClient("https://acct.westeurope.batch.azure.com", AzureNamedKeyCredential("acct", DEV_KEY),
+                         transport=http, retry_total=0)
+    tail = stderr_tail(client, "cpu", m.BatchNode({"id": "tvm-1", "state": "starttaskfailed"}))
+    assert tail.splitlines() == [f"line {i}" for i in range(19991, 20000)] + [
+        "E: Unable to locate package pythn3-numpy"]
+    listing, download = adapter.asked
+    assert "recursive=true" in listing.url and "startswith" in listing.url
+    assert download.headers["ocp-range"] == f"bytes={size - 64 * 1024}-{size - 1}"  # only the last 64 KiB
 
 
 # --- the management plane: recorded from the official ARM examples ---------------------------------------------

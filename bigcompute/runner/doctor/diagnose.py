@@ -25,6 +25,7 @@ from bigcompute.runner.target import Target, azure_target, local_target
 RETRY = RetrySettings(total=1, backoff_factor=0.2, backoff_max=2, connection_timeout=5, read_timeout=30)
 STDERR_LINES = 10
 STDERR_BYTES = 64 << 10
+STARTUP, STDERR = "startup", "startup/stderr.txt"  # the start task's folder on a node, and its stderr
 ManagementFactory = Callable[[TokenCredential, str], object]
 
 
@@ -104,16 +105,20 @@ def _nodes(client: BatchClient, name: str, pool_id: str, stack: str) -> list[Fin
         nodes = list(client.list_nodes(pool_id, select=["id", "state", "startTaskInfo", "errors"]))
     except AzureError as e:
         return [access.service_failure(f"pool {name}: node health", e)]
-    return pools.node_findings(name, pool_id, nodes, stack, lambda node: _stderr_tail(client, pool_id, node))
+    return pools.node_findings(name, pool_id, nodes, stack, lambda node: stderr_tail(client, pool_id, node))
 
 
-def _stderr_tail(client: BatchClient, pool_id: str, node: batch.BatchNode) -> str | None:
+def stderr_tail(client: BatchClient, pool_id: str, node: batch.BatchNode) -> str | None:
     """The start task's last stderr lines from the node, or None where the node (or the emulator) does not serve
-    them; the node's startTaskInfo.failureInfo is quoted either way."""
+    them; the node's startTaskInfo.failureInfo is quoted either way. Listed first: a failed listing raises cleanly,
+    where a failed streamed download has the SDK log a traceback."""
     try:
-        data = b""
-        for chunk in client.download_node_file(pool_id, node.id, "startup/stderr.txt"):
-            data = (data + chunk)[-STDERR_BYTES:]
+        listed = client.list_node_files(pool_id, node.id, recursive=True, filter=f"startswith(name,'{STARTUP}')")
+        size = next((f.properties.content_length for f in listed if f.name == STDERR and f.properties), None)
+        if not size:
+            return None
+        data = b"".join(client.download_node_file(pool_id, node.id, STDERR,
+                                                  ocp_range=f"bytes={max(size - STDERR_BYTES, 0)}-{size - 1}"))
     except AzureError:
         return None
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-STDERR_LINES:]) or None
