@@ -29,7 +29,8 @@ from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
 from bigcompute.runner.doctor import FAIL, OK, WARN, access, account, diagnose, pools, quotas
 from bigcompute.runner.doctor.diagnose import management_findings
 from bigcompute.runner.target import Target
-from tests.runner.conftest import write_local_files
+from tests.conftest import ACCOUNT
+from tests.runner.conftest import TENANT, EntraCredential, write_local_files
 
 REPO = Path(__file__).resolve().parents[2]
 EXAMPLES = REPO / "tests/data/specs/batch/resource-manager/Microsoft.Batch/stable/2024-07-01/examples"
@@ -298,9 +299,9 @@ ACCOUNT_PATH = ("/subscriptions/subid/resourceGroups/default-azurebatch-japaneas
 SKUS_PATH = "/subscriptions/subid/providers/Microsoft.Batch/locations/japaneast/virtualMachineSkus"
 
 
-def management(answers):
+def management(answers, subscription: str = "subid"):
     http, adapter = transport(answers)
-    return account.management_client(SignedIn(), "subid", transport=http, retry_total=0), adapter
+    return account.management_client(SignedIn(), subscription, transport=http, retry_total=0), adapter
 
 
 def test_the_account_example_is_read_through_azure_mgmt_batch():
@@ -371,6 +372,51 @@ def test_an_identity_that_cannot_read_the_account_gets_a_warning_not_a_crash():
     assert [(f.check, f.status) for f in found] == [("quota: Batch account", WARN)]
     assert found[0].detail == "cannot read the account from Azure Resource Manager (HTTP 403 AuthorizationFailed)"
     assert "Reader on the Batch account" in found[0].action
+
+
+def test_the_azure_target_end_to_end_with_tokens_over_https(repo, azure_like, https_azurite, signing_key):
+    """The azure path as a whole: the emulator and Azurite over HTTPS, verifying Entra ID tokens; the account's
+    quotas from the ARM example (its path rewritten to this stack's subscription, group and account)."""
+    from azure.batch import BatchClient
+
+    credential = EntraCredential(signing_key)
+    containers = {"inputs": "inputs", "outputs": "outputs"}
+    blob = azure_blob(https_azurite, credential)
+    for name in containers.values():
+        if not blob.get_container_client(name).exists():
+            blob.create_container(name)
+    BatchClient(azure_like.url, credential).create_pool(m.BatchPoolCreateOptions(
+        id="cpu", vm_size="standard_d2s_v5", target_dedicated_nodes=1, virtual_machine_configuration=IMAGE))
+    identity = "/subscriptions/sub-0/resourceGroups/rg-test/providers/Microsoft.ManagedIdentity/userAssignedIdentities/p"
+    (repo / "outputs.json").write_text(json.dumps({
+        "resourceGroup": "rg-test", "batchAccountName": ACCOUNT, "batchAccountEndpoint": azure_like.url,
+        "storageAccountName": DEV_ACCOUNT, "blobEndpoint": https_azurite, "containers": containers,
+        "poolIds": {"cpu": "cpu"}, "identityResourceId": identity}))
+    body = example("BatchAccountGet.json")["responses"]["200"]["body"]
+    arm, adapter = management({("GET", f"/subscriptions/sub-0/resourceGroups/rg-test/providers/Microsoft.Batch/"
+                                     f"batchAccounts/{ACCOUNT}"): (200, body)}, "sub-0")
+
+    report = diagnose(load_stack("test"), "azure", "outputs.json", credential=credential,
+                      management=lambda cred, subscription: arm if (cred, subscription) == (credential, "sub-0")
+                      else pytest.fail(f"management client for {subscription}"))
+    assert report.status == OK, [f for f in report.findings if f.status != OK]
+    found = by_check(report)
+    assert found["credentials: Batch token"].detail.startswith("from EntraCredential (object id ")
+    assert f"tenant {TENANT}" in found["credentials: Storage token"].detail
+    assert found["storage roles: outputs (write, delete)"].status == OK
+    assert found["quota: dedicated vCPU quota"].detail == "pools may ask for 2 vCPUs (cpu 2) of a quota of 20"
+    assert found["quota: pools"].detail == "1 pool(s) in the account of a quota of 20"
+    assert found["quota: active jobs"].detail == ("0 active job(s) of a quota of 20 (the account's "
+                                                  "activeJobAndJobScheduleQuota); 20 left")
+    assert "https://management.azure.com/.default" in credential.scopes
+    assert adapter.asked[0].headers["Authorization"] == "Bearer " + SignedIn().token  # the factory's own credential
+    assert not any(t in json.dumps(report.as_json()) for t in (SignedIn().token, "Bearer"))
+
+
+def azure_blob(url: str, credential):
+    from azure.storage.blob import BlobServiceClient
+
+    return BlobServiceClient(url, credential=credential)
 
 
 def test_active_job_headroom():

@@ -63,6 +63,13 @@ def _claims(token: str) -> dict[str, object]:
         return {}
 
 
+def _who(claims: dict[str, object]) -> str:
+    """Whom the token signs in as: what role assignments need (the object id) and what people recognise."""
+    name = claims.get("upn") or claims.get("unique_name") or claims.get("appid")
+    ids = ", ".join(f"{label} {claims[key]}" for label, key in (("object id", "oid"), ("tenant", "tid")) if claims.get(key))
+    return (f", as {name}" if name else "") + (f" ({ids})" if ids else "")
+
+
 def successful_credential(credential: object) -> str:
     """Which credential of a chain produced the token (azure-identity records it on the chain, not publicly)."""
     inner = getattr(credential, "_successful_credential", None)
@@ -79,10 +86,7 @@ def credential_findings(credential: TokenCredential, sign_in_failure: Callable[[
         except ClientAuthenticationError as e:
             found.append(fail(check, f"no token for {scope}", sign_in_failure(str(e))))
             continue
-        claims = _claims(token.token)
-        who = claims.get("upn") or claims.get("unique_name") or claims.get("appid") or "?"
-        found.append(ok(check, f"from {successful_credential(credential)}, as {who} (object id "
-                               f"{claims.get('oid', '?')}, tenant {claims.get('tid', '?')})"))
+        found.append(ok(check, f"from {successful_credential(credential)}{_who(_claims(token.token))}"))
     return found
 
 
