@@ -162,6 +162,30 @@ def test_the_cli_reports_json_and_exits_0_on_a_healthy_target(repo, emulator, in
     assert all(set(f) == {"check", "status", "detail", "action"} for f in body["findings"])
 
 
+def test_a_stopped_target_is_reported_as_unreachable_and_nothing_else_is_tried(repo, instant_target):
+    import socket
+
+    with socket.socket() as a, socket.socket() as b:  # two ports nothing listens on
+        a.bind(("127.0.0.1", 0))
+        b.bind(("127.0.0.1", 0))
+        batch_url, blob_url = (f"http://127.0.0.1:{s.getsockname()[1]}" for s in (a, b))
+    write_local_files(repo, replace(instant_target, batch_endpoint=batch_url, blob_endpoint=f"{blob_url}/devstoreaccount1"))
+    report = diagnose(load_stack("test"), "local")
+    assert [(f.check, f.status) for f in report.findings] == [
+        ("reach: Batch", FAIL), ("reach: storage", FAIL), ("credentials", OK)]
+    assert {f.action for f in report.findings if f.status == FAIL} == {"start the local target: `bigcompute local up`"}
+
+
+def test_broken_local_credentials_are_a_finding_with_the_fix(repo, instant_target):
+    folder = write_local_files(repo, instant_target)
+    (folder / "credentials.json").write_text(json.dumps({"batchAccountKey": "not base64!", "storageAccountKey": "x"}))
+    [found] = diagnose(load_stack("test"), "local").findings
+    assert (found.check, found.status) == ("local target", FAIL)
+    assert "batchAccountKey is not a base64 account key" in found.detail
+    assert found.action == "`bigcompute local up --stack test` rewrites its files"
+    assert "not base64!" not in found.detail
+
+
 # --- reachability and credentials ------------------------------------------------------------------------------
 
 def test_an_endpoint_that_does_not_resolve_or_answer(emulator):
@@ -417,6 +441,20 @@ def azure_blob(url: str, credential):
     from azure.storage.blob import BlobServiceClient
 
     return BlobServiceClient(url, credential=credential)
+
+
+def test_pools_whose_size_cannot_be_bounded_are_said_to_be_unchecked():
+    from bigcompute.config import AutoScale
+
+    cpu = load_stack("dev", REPO).pools[0]
+    formula = quotas.pool_need(replace(cpu, scale=AutoScale(formula="$TargetDedicatedNodes = $PendingTasks.GetSample(1);")))
+    unknown = quotas.pool_need(replace(cpu, vm_size="Standard_Z9_v9"))
+    got = quotas.AccountQuotas(dedicated=20, spot=20, per_family={}, per_family_enforced=False, pools=20, active_jobs=20)
+    found = quotas.quota_findings(got, [formula, unknown], {}, 1, "dev")
+    assert [(f.check, f.status, f.detail) for f in found[:2]] == [
+        ("quota: pool cpu", WARN, "its autoscale formula is hand-written: its largest size is unknown"),
+        ("quota: pool cpu", WARN, "vmSize Standard_Z9_v9 is not in bigcompute's vCPU table")]
+    assert found[2].detail == "pools may ask for 0 vCPUs (no pool) of a quota of 20"
 
 
 def test_active_job_headroom():

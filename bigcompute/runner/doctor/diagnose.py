@@ -43,7 +43,9 @@ def _target(stack: StackConfig, kind: str, outputs: str | None, found: list[Find
     try:
         target = azure_target(stack.name, outputs) if kind == "azure" else local_target()
     except DeployError as e:
-        found.append(fail("stack outputs", str(e), "deploy the stack (`pulumi up`) or pass --outputs FILE"))
+        found.append(fail("stack outputs", str(e), "deploy the stack (`pulumi up`) or pass --outputs FILE")
+                     if kind == "azure" else
+                     fail("local target", str(e), f"`bigcompute local up --stack {stack.name}` rewrites its files"))
         return None
     if target is None:
         found.append(fail("local target", "not started (no .bigcompute/local/outputs.json)",
