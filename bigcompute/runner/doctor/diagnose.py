@@ -11,11 +11,12 @@ from azure.batch import BatchClient
 from azure.batch import models as batch
 from azure.core.credentials import TokenCredential
 from azure.core.exceptions import AzureError, HttpResponseError
+from azure.mgmt.batch import BatchManagementClient
 
 from bigcompute.config import StackConfig
 from bigcompute.runner.clients import Clients, RetrySettings, connect
 from bigcompute.runner.doctor import access, account, pools, quotas
-from bigcompute.runner.doctor.findings import DoctorReport, Finding, fail, ok, warn
+from bigcompute.runner.doctor.findings import FAIL, DoctorReport, Finding, fail, ok, warn
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.jobs import wire
 from bigcompute.runner.plan import ACTIVE_STATES
@@ -26,7 +27,7 @@ RETRY = RetrySettings(total=1, backoff_factor=0.2, backoff_max=2, connection_tim
 STDERR_LINES = 10
 STDERR_BYTES = 64 << 10
 STARTUP, STDERR = "startup", "startup/stderr.txt"  # the start task's folder on a node, and its stderr
-ManagementFactory = Callable[[TokenCredential, str], object]
+ManagementFactory = Callable[[TokenCredential, str], BatchManagementClient]  # (credential, subscription)
 
 
 def diagnose(stack: StackConfig, target_kind: str, outputs: str | None = None,
@@ -55,8 +56,8 @@ def _target(stack: StackConfig, kind: str, outputs: str | None, found: list[Find
 
 def _checks(stack: StackConfig, target: Target, credential: TokenCredential | None,
             management: ManagementFactory, found: list[Finding]) -> None:
-    reach = [access.reach_finding("Batch", target.batch_endpoint), access.reach_finding("storage", target.blob_endpoint)]
-    found += reach
+    found += [access.reach_finding("Batch", target.batch_endpoint),
+              access.reach_finding("storage", target.blob_endpoint)]
     if target.kind == "azure":
         from bigcompute.runner.credentials import azure_credential
         from bigcompute.runner.session import sign_in_failure
@@ -65,7 +66,7 @@ def _checks(stack: StackConfig, target: Target, credential: TokenCredential | No
         found += access.credential_findings(credential, sign_in_failure)
     else:
         found.append(ok("credentials", "the local target's account keys (.bigcompute/local/credentials.json)"))
-    if any(f.status == "fail" for f in found):
+    if any(f.status == FAIL for f in found):
         return  # nothing below can answer
     clients = connect(target, RETRY, credential)
     try:
