@@ -20,7 +20,7 @@ from bigcompute.runner.errors import DeployError
 from bigcompute.runner.plan import Plan, WorkloadPlan, make_plan
 from bigcompute.runner.prune import Candidate, Removal, remove
 from bigcompute.runner.reach import connection_failure
-from bigcompute.runner.refusals import by_network_rule, client_ip, error_code, is_storage
+from bigcompute.runner.refusals import refusal_message as refused
 from bigcompute.runner.session import InvalidInput, TargetArgs, load_inputs, open_clients
 from bigcompute.runner.target import local_target
 
@@ -67,25 +67,6 @@ def _local_endpoints() -> dict[str, str]:
     except DeployError:
         return {}
     return {"storage": target.blob_endpoint, "the Batch emulator": target.batch_endpoint} if target else {}
-
-
-def refused(e: HttpResponseError) -> str:
-    """One sentence for a 401/403: which service refused, its error code, and what to do (never the key). A
-    network rule's refusal is not a sign-in problem: `az login` would not help."""
-    service, code = "storage" if is_storage(e) else "Batch", error_code(e)
-    if by_network_rule(e):
-        ip = client_ip(e) or "this machine's egress IP"
-        rules = "batch.runnerAccess" if service == "Batch" else "the storage account's network rules"
-        return (f"the {service} account refused the connection from this network ({ip}; HTTP {e.status_code} "
-                f"{code}): its network rules do not allow it. Add the runner's egress IP to {rules} in the stack "
-                "(then `pulumi up`), or run from inside the VNet (a self-hosted runner); signing in again will not help")
-    if code == "AuthorizationPermissionMismatch":  # signed in, but without a data role on the container
-        return (f"the storage account refused the runner's request (HTTP {e.status_code} {code}): the identity it "
-                "signed in as lacks a data role there; the stack grants them to batch.runnerPrincipalId (Storage Blob "
-                "Data Contributor on inputs and outputs), and a new assignment can take minutes to apply")
-    return (f"the {service} account refused the runner's credentials (HTTP "
-            f"{e.status_code} {code}): on the local target, `bigcompute local up` rewrites "
-            ".bigcompute/local/credentials.json; on Azure, sign in with `az login`")
 
 
 def open_plan(paths, target: TargetArgs) -> tuple[Clients, Plan]:

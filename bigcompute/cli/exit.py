@@ -6,6 +6,7 @@ import sys
 from collections.abc import Callable
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
+EXIT_UNHEALTHY = 3  # `doctor`: a check failed (the command itself ran)
 
 
 class Exit(Exception):

@@ -17,6 +17,7 @@ COMMANDS = {
     "logs": "bigcompute.cli.jobs:logs_command",
     "download": "bigcompute.cli.jobs:download_command",
     "delete": "bigcompute.cli.jobs:delete_command",
+    "doctor": "bigcompute.cli.doctor:doctor_command",
     "local": "bigcompute.cli.local:local_group",
     "infra": "bigcompute.cli.infra:infra_group",
     "autoscale": "bigcompute.cli.autoscale:autoscale_group",
@@ -37,7 +38,9 @@ class LazyGroup(click.Group):
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="bigcompute")
 def cli() -> None:
-    """Run big-compute workloads on Azure Batch, declared as code."""
+    """Run big-compute workloads on Azure Batch, declared as code.
+
+    Nodes unusable, nothing running? `bigcompute doctor --stack S [--target azure]` says why."""
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 
 from azure.batch import BatchClient
-from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.credentials import AzureNamedKeyCredential, TokenCredential
 from azure.core.pipeline.policies import RetryPolicy
 from azure.storage.blob import BlobServiceClient, ContainerClient, ExponentialRetry
 
@@ -59,7 +59,8 @@ class Clients:
         self.blob.close()
 
 
-def connect(target: Target, retry: RetrySettings = RetrySettings()) -> Clients:
+def connect(target: Target, retry: RetrySettings = RetrySettings(), credential: TokenCredential | None = None) -> Clients:
+    """Clients for `target`; on Azure, `credential` (default: the runner's chain) signs Batch and Storage requests."""
     # azure-core logs request headers at DEBUG; keep its loggers quiet so no token can leak into output.
     logging.getLogger("azure").setLevel(logging.WARNING)
     timeouts = {"connection_timeout": retry.connection_timeout, "read_timeout": retry.read_timeout}
@@ -69,7 +70,7 @@ def connect(target: Target, retry: RetrySettings = RetrySettings()) -> Clients:
     else:
         from bigcompute.runner.credentials import azure_credential
 
-        batch_credential = blob_credential = azure_credential()  # one credential: one token cache
+        batch_credential = blob_credential = credential or azure_credential()  # one credential: one token cache
     batch = BatchClient(target.batch_endpoint, batch_credential, retry_policy=retry.batch_policy(), **timeouts)
     blob = BlobServiceClient(target.blob_endpoint, credential=blob_credential, retry_policy=retry.blob_policy(),
                              max_single_put_size=4 << 20, max_block_size=4 << 20, **timeouts)

@@ -106,10 +106,10 @@ def _check_login(clients: Clients) -> None:
     try:
         next(iter(clients.batch.list_supported_images(max_results=1)), None)
     except ClientAuthenticationError as e:
-        raise DeployError(_sign_in_failure(str(e))) from None
+        raise DeployError(sign_in_failure(str(e))) from None
 
 
-def _sign_in_failure(error: str) -> str:
+def sign_in_failure(error: str) -> str:
     """The sentence for a failed sign-in: Entra ID's AADSTS code when it gave one (never a token), and, in GitHub
     Actions, where the federation is set up."""
     import re

@@ -36,6 +36,7 @@ class Target:
     identity_resource_id: str | None
     batch_key: str | None = field(default=None, repr=False)  # local only
     storage_key: str | None = field(default=None, repr=False)  # local only
+    resource_group: str | None = None  # the stack's resource group (ARM): for management-plane reads
 
     @property
     def inputs_url(self) -> str:
@@ -67,6 +68,7 @@ def from_outputs(outputs: Mapping[str, Any], kind: str, stack: str, source: str,
         containers=dict(outputs["containers"]), pool_ids=dict(outputs["poolIds"]),
         identity_resource_id=outputs.get("identityResourceId"),
         batch_key=credentials.get("batchAccountKey"), storage_key=credentials.get("storageAccountKey"),
+        resource_group=outputs.get("resourceGroup"),
     )
 
 
