@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,23 @@ def test_distributed_var_matches_the_closed_form(run_workload, tmp_path):
     reference = json.loads(reference_file.read_text())
     for key in ("var_99", "es_97_5"):
         assert math.isclose(result[key], reference[key], rel_tol=1e-12), key
+
+
+def test_the_interval_is_the_batch_means_t_interval(tmp_path):
+    """Without the local target: 4 small tasks, then the merge; the half-width must be t(0.975, 3) =
+    3.182446 (from tables) standard errors of the per-task estimates, not z = 1.96."""
+    tasks = tmp_path / "tasks"
+    for i in range(4):
+        subprocess.run([sys.executable, "-B", "simulate.py", "--task-index", str(i), "--paths", "2000",
+                        "--out", str(tasks / f"sim-{i:03d}" / f"pnl-{i}.npy")], cwd=FOLDER, check=True,
+                       capture_output=True)
+    out = tmp_path / "var.json"
+    subprocess.run([sys.executable, "-B", "merge.py", "--out", str(out)], cwd=FOLDER, check=True,
+                   capture_output=True, env={**os.environ, "BIGCOMPUTE_TASK_OUTPUTS": str(tasks)})
+    result = json.loads(out.read_text())
+    losses = [-np.load(tasks / f"sim-{i:03d}" / f"pnl-{i}.npy") for i in range(4)]
+    var99 = np.array([np.quantile(x, 0.99) for x in losses])
+    low, high = result["var_99_ci95"]
+    assert result["tasks"] == 4
+    assert math.isclose((high - low) / 2, 3.182446 * var99.std(ddof=1) / 2, rel_tol=1e-5)
+    assert math.isclose(result["var_99"], np.quantile(np.concatenate(losses), 0.99), rel_tol=1e-12)
