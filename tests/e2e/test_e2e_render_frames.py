@@ -4,9 +4,12 @@ an MP4 tagged BT.709 and makes the poster from the linear first frame."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import struct
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -15,6 +18,7 @@ from matplotlib.image import imread
 pytestmark = pytest.mark.skipif(not (shutil.which("blender") and shutil.which("ffprobe")),
                                 reason="needs blender and ffmpeg (make tools)")
 
+FOLDER = Path(__file__).resolve().parents[2] / "workloads" / "render-frames"
 FRAMES, WIDTH, HEIGHT, TASKS = 48, 320, 180, 16
 
 
@@ -83,3 +87,22 @@ def test_render_frames_to_mp4(run_workload):
     assert sorted(render["seeds"]) == list(range(1, FRAMES + 1))
     version = subprocess.run(["blender", "--version"], check=True, capture_output=True, text=True).stdout
     assert version.split()[1] == render["blender"]
+
+
+@pytest.mark.parametrize("frames, refusal", [
+    ({1: (1, "3.4.1"), 2: (2, "4.0.2")}, "frames rendered by Blender 3.4.1 and 4.0.2"),
+    ({1: (7, "3.4.1"), 2: (7, "3.4.1")}, "a noise seed is used on more than one frame"),
+])
+def test_the_merge_refuses_mixed_versions_and_a_repeated_seed(tmp_path, frames, refusal):
+    """Without Blender: the merge checks the frames' records before it reads a pixel."""
+    for number, (seed, version) in frames.items():
+        task = tmp_path / "tasks" / f"frames-{number:04d}"
+        task.mkdir(parents=True)
+        (task / f"frame_{number:04d}.exr").write_bytes(b"\x76\x2f\x31\x01")
+        (task / f"frame_{number:04d}.json").write_text(json.dumps(
+            {"frame": number, "seed": seed, "samples": 10, "blender": version}))
+    done = subprocess.run([sys.executable, "-B", str(FOLDER / "assemble.py"), "--frames", str(len(frames)),
+                           "--out", str(tmp_path / "video" / "a.mp4")], cwd=tmp_path, capture_output=True,
+                          text=True, env={**os.environ, "BIGCOMPUTE_TASK_OUTPUTS": str(tmp_path / "tasks")})
+    assert done.returncode != 0 and refusal in done.stderr
+    assert not (tmp_path / "video").exists()
