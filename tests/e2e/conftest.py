@@ -11,6 +11,7 @@ import json
 import re
 import shutil
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,11 +52,13 @@ def e2e_repo(repo: Path, local_files: Path) -> Path:  # noqa: F811
 @pytest.fixture
 def run_workload(e2e_repo: Path):
     """Copy `workloads/<name>.yaml` and `workloads/<name>/` into the repo under a unique name, apply it, wait
-    and download; fails the test with the CLI's output when apply does not succeed."""
+    and download; fails the test with the CLI's output when apply does not succeed. `edit` may change the
+    workload file's text first (a test that runs a variant says which)."""
 
-    def _run(name: str) -> Run:
+    def _run(name: str, edit: Callable[[str], str] | None = None) -> Run:
         unique = f"{name}-{uuid.uuid4().hex[:6]}"
         text = (WORKLOADS / f"{name}.yaml").read_text()
+        text = edit(text) if edit else text
         text, count = re.subn(rf"^name: {re.escape(name)}$", f"name: {unique}", text, flags=re.M)
         assert count == 1, f"workloads/{name}.yaml has no `name: {name}` line"
         (e2e_repo / "workloads" / f"{name}.yaml").write_text(text)

@@ -1,14 +1,22 @@
 """heat-sweep: 8 diffusion runs (diffusivity x edge condition), a merge that tabulates and plots them.
 
 The physics is checked, not just the files: heat is conserved with insulated edges, the energy balance
-closes with cold ones, and the slowest Fourier mode decays as exp(-2 alpha k^2 t)."""
+closes with cold ones, and the slowest Fourier mode decays at its analytic rate: sin(kx)sin(ky) as
+exp(-2 alpha k^2 t) with cold edges, cos(kx) as exp(-alpha k^2 t) with insulated ones. Each run gates
+itself on the scheme's exact mode-rate identity, so a wrong boundary condition fails the run."""
 
 from __future__ import annotations
 
 import csv
 import math
+import runpy
 import struct
+import sys
+from pathlib import Path
 
+import pytest
+
+FOLDER = Path(__file__).resolve().parents[2] / "workloads" / "heat-sweep"
 ALPHAS = [1.11e-4, 3.4e-5, 1.17e-5, 4.2e-6]
 SIDE, CELLS, SECONDS = 0.1, 64, 30.0
 
@@ -34,12 +42,14 @@ def test_heat_sweep_conserves_heat_and_matches_the_analytic_decay(run_workload):
             assert abs(retained - 1) < 1e-10  # nothing crosses an insulated edge
         else:
             assert 0 < retained < 0.999  # heat leaves through edges held at ambient
-        # The slowest mode decays at the analytic rate 2*alpha*k^2, up to the grid's O(h^2) + O(dt) error
-        # (about 3e-4 here), and at the scheme's own discrete rate to rounding.
-        analytic = 2 * alpha * k * k
-        assert math.isclose(float(r["mode_rate_analytic"]), analytic, rel_tol=1e-12)
-        assert abs(float(r["mode_rate"]) / analytic - 1) < 1e-3
-        assert abs(float(r["mode_rate"]) / float(r["mode_rate_discrete"]) - 1) < 1e-8
+        # The slowest mode decays at its analytic rate, up to the grid's O(h^2) + O(dt) error (at most
+        # about 3e-4 here), and at the scheme's own discrete rate to rounding. With insulated edges the
+        # slowest modes are cos(kx) and cos(ky), at half the rate of cold edges' sin(kx)sin(ky).
+        mode, analytic = {"insulated": ("cos(kx)", alpha * k * k), "cold": ("sin(kx)sin(ky)", 2 * alpha * k * k)}[boundary]
+        assert r["slowest_mode"] == mode
+        assert math.isclose(float(r["slowest_mode_rate_analytic"]), analytic, rel_tol=1e-12)
+        assert abs(float(r["slowest_mode_rate"]) / analytic - 1) < 1e-3
+        assert abs(float(r["slowest_mode_rate"]) / float(r["slowest_mode_rate_discrete"]) - 1) < 1e-8
         # Diffusion makes no new extremes: the peak only falls, and stays above ambient (20 C).
         assert 20 <= float(r["peak_end"]) < float(r["peak_start"])
 
@@ -51,3 +61,38 @@ def test_heat_sweep_conserves_heat_and_matches_the_analytic_decay(run_workload):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", png[16:24])
     assert width > 600 and height > 250 and len(png) < 150_000
+
+
+def run_simulate(tmp_path: Path, boundary: str) -> None:
+    """Run simulate.py in this process (a small, short run), so a test can swap its ghost-cell rules."""
+    argv = ["simulate.py", "--alpha", "1e-4", "--boundary", boundary, "--cells", "16", "--seconds", "5",
+            "--out", str(tmp_path)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(sys, "argv", argv)
+        patch.syspath_prepend(str(FOLDER))
+        runpy.run_path(str(FOLDER / "simulate.py"), run_name="__main__")
+
+
+def test_the_right_boundary_conditions_pass_their_own_gate(tmp_path):
+    for boundary in ("insulated", "cold"):
+        run_simulate(tmp_path, boundary)
+        assert (tmp_path / "run.json").exists()
+
+
+@pytest.mark.parametrize("boundary, wrong_rule", [
+    ("cold", "mirror_ghosts"),  # zero flux where the edge is held at ambient: energy still balances
+    ("cold", "ambient_at_ghost_centre"),  # the edge temperature half a cell too far out
+    ("insulated", "ambient_ghosts"),  # heat leaves an insulated plate (and is accounted for)
+])
+def test_a_wrong_boundary_condition_fails_the_run_itself(tmp_path, monkeypatch, boundary, wrong_rule):
+    monkeypatch.syspath_prepend(str(FOLDER))
+    import heat
+
+    def ambient_at_ghost_centre(p):
+        p[0, 1:-1] = p[-1, 1:-1] = p[1:-1, 0] = p[1:-1, -1] = heat.AMBIENT
+
+    rule = ambient_at_ghost_centre if wrong_rule == "ambient_at_ghost_centre" else getattr(heat, wrong_rule)
+    monkeypatch.setitem(heat.GHOSTS, boundary, rule)
+    with pytest.raises(SystemExit, match="wrong boundary condition"):
+        run_simulate(tmp_path, boundary)
+    assert not (tmp_path / "run.json").exists()  # nothing written for the merge to trust

@@ -50,3 +50,5 @@ with open(args.out / "hourly.csv", "w", newline="") as f:
 print(f"{summary['files']} files: {summary['requests']:,} requests, {summary['bytes']:,} bytes, "
       f"{summary['malformed']} malformed lines, 5xx rate {summary['server_error_rate']:.2%}, "
       f"busiest hour {summary['busiest_hour']}")
+if summary["truncated_files"]:
+    print(f"warning: truncated files, counted up to the damage: {', '.join(summary['truncated_files'])}")

@@ -5,11 +5,18 @@
 The whole scene is built here from code (no .blend file to ship): a ring of spheres riding a travelling
 wave around a spinning monkey head on a checkered floor, seen by a swaying camera.
 Every object's pose is a pure function of the frame number, so any task can render any frame range on
-its own and the frames of all tasks join seamlessly. Writes <out>/frame_NNNN.png.
+its own and the frames of all tasks join seamlessly. So is the sampling noise's seed (the frame number):
+the same seed on every frame would freeze the noise pattern on the screen while the scene moves.
+
+Writes <out>/frame_NNNN.exr, scene-linear half-float OpenEXR (what a compositing pipeline keeps; the
+merge makes the display-referred preview and video from it), and <out>/frame_NNNN.json with the
+frame's seed and the Blender version that rendered it (versions render differently: the merge refuses a
+mix).
 """
 
 import argparse
 import colorsys
+import json
 import math
 import sys
 import time
@@ -101,8 +108,11 @@ def build_scene():
     scene.render.use_persistent_data = True  # keep the scene's render data between the frames of this task
     scene.render.resolution_x, scene.render.resolution_y = args.width, args.height
     scene.render.resolution_percentage = 100
+    # The preview's look: sRGB of the linear values. EXR itself stores scene-linear light, untouched.
     scene.view_settings.view_transform = "Standard"  # saturated colours; Filmic washes them out
-    scene.render.image_settings.file_format = "PNG"
+    scene.render.image_settings.file_format = "OPEN_EXR"
+    scene.render.image_settings.color_depth = "16"  # half float: plenty for 8- or 10-bit deliveries
+    scene.render.image_settings.exr_codec = "ZIP"  # lossless
     scene.render.image_settings.color_mode = "RGB"
     scene.frame_start, scene.frame_end = 1, args.frames
     return scene, monkey, spheres, camera
@@ -128,6 +138,10 @@ for frame in range(args.first, last + 1):
     started = time.monotonic()
     scene.frame_set(frame)
     pose(frame, monkey, spheres, camera)
-    scene.render.filepath = str(out / f"frame_{frame:04d}.png")
+    scene.cycles.seed = frame  # a new noise pattern per frame, the same one whichever task renders it
+    scene.render.filepath = str(out / f"frame_{frame:04d}.exr")
     bpy.ops.render.render(write_still=True)
+    (out / f"frame_{frame:04d}.json").write_text(json.dumps(
+        {"frame": frame, "seed": scene.cycles.seed, "samples": args.samples,
+         "blender": bpy.app.version_string}) + "\n")
     print(f"frame {frame}: {time.monotonic() - started:.2f}s", flush=True)

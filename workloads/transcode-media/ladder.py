@@ -9,13 +9,21 @@ One ffmpeg process decodes the input once and encodes all renditions from it (sp
 frames are forced every --segment seconds in every rendition so segment boundaries line up across the
 ladder and a player can switch bitrate at any segment. Renditions taller than the source are skipped:
 upscaling spends bits on no extra detail.
+
+The master playlist declares what the renditions really stream, measured once all segments exist, as
+RFC 8216 section 4.3.4.2 requires: ffmpeg writes BANDWIDTH as the nominal rate + 10%, which MPEG-TS
+overhead and rate control exceed. BANDWIDTH is the peak segment bit rate, AVERAGE-BANDWIDTH the average,
+and FRAME-RATE (required by Apple's HLS authoring specification) the rendition's frame rate.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
+import re
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 
@@ -33,6 +41,42 @@ def rate_bits(rate: str) -> int:
 
 def even(x: float) -> int:
     return max(2, int(round(x / 2)) * 2)  # H.264 with 4:2:0 chroma needs even dimensions
+
+
+def segments(playlist: Path) -> list[tuple[float, int]]:
+    """(duration in seconds, bytes) of each segment of a media playlist."""
+    text = playlist.read_text()
+    pairs = re.findall(r"#EXTINF:([\d.]+),[^\n]*\n(?:#[^\n]*\n)*([^#\s][^\n]*)", text)
+    return [(float(length), (playlist.parent / uri).stat().st_size) for length, uri in pairs]
+
+
+def measured_bandwidth(parts: list[tuple[float, int]], target: float) -> tuple[int, int]:
+    """(peak, average) bit rate per RFC 8216 4.3.4.2: the peak is the largest bit rate of any contiguous
+    set of segments lasting 0.5 to 1.5 times the target duration (a lone segment outside it, e.g. a short
+    last one, only counts within such a set)."""
+    rates = [sum(8 * b for _, b in parts[i:j]) / total
+             for i in range(len(parts)) for j in range(i + 1, len(parts) + 1)
+             if 0.5 * target <= (total := sum(d for d, _ in parts[i:j])) <= 1.5 * target]
+    rates = rates or [8 * b / d for d, b in parts]  # every segment far from the target: per segment
+    seconds = sum(d for d, _ in parts)
+    return math.ceil(max(rates)), math.ceil(sum(8 * b for _, b in parts) / seconds)
+
+
+def declare_measured(master: Path, renditions: list[dict]) -> None:
+    """Rewrite ffmpeg's master playlist with each rendition's measured BANDWIDTH, AVERAGE-BANDWIDTH and
+    FRAME-RATE, keeping its other attributes (RESOLUTION, CODECS)."""
+    by_uri = {f"{r['name']}/index.m3u8": r for r in renditions}
+    lines = master.read_text().splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith("#EXT-X-STREAM-INF:"):
+            r = by_uri[lines[i + 1].strip()]
+            attrs = dict(re.findall(r'([A-Z0-9-]+)=("[^"]*"|[^,]*)', line.split(":", 1)[1]))
+            attrs.update({"BANDWIDTH": str(r["peak_bandwidth"]), "AVERAGE-BANDWIDTH": str(r["average_bandwidth"]),
+                          "FRAME-RATE": f"{r['frame_rate']:.3f}"})
+            lines[i] = "#EXT-X-STREAM-INF:" + ",".join(f"{k}={v}" for k, v in attrs.items())
+    if "#EXT-X-INDEPENDENT-SEGMENTS" not in lines:  # every segment starts with a key frame
+        lines.insert(2, "#EXT-X-INDEPENDENT-SEGMENTS")
+    master.write_text("\n".join(lines) + "\n")
 
 
 parser = argparse.ArgumentParser()
@@ -84,16 +128,19 @@ subprocess.run(cmd, check=True)
 for r in renditions:
     probe = ffprobe(args.out / r["name"] / "index.m3u8")
     v = next(s for s in probe["streams"] if s["codec_type"] == "video")
+    peak, average = measured_bandwidth(segments(args.out / r["name"] / "index.m3u8"), args.segment)
     r.update(codec=v["codec_name"], duration=round(float(probe["format"]["duration"]), 3),
              audio=any(s["codec_type"] == "audio" for s in probe["streams"]),
-             bytes=sum(p.stat().st_size for p in (args.out / r["name"]).glob("seg_*.ts")))
+             bytes=sum(p.stat().st_size for p in (args.out / r["name"]).glob("seg_*.ts")),
+             peak_bandwidth=peak, average_bandwidth=average, frame_rate=float(Fraction(v["avg_frame_rate"])))
     if (v["codec_name"], int(v["width"]), int(v["height"])) != ("h264", r["width"], r["height"]):
         raise SystemExit(f"{r['name']}: got {v['codec_name']} {v['width']}x{v['height']}, "
                          f"expected h264 {r['width']}x{r['height']}")
     if abs(r["duration"] - duration) > 0.25:
         raise SystemExit(f"{r['name']}: lasts {r['duration']}s, the source {duration}s")
     print(f"{args.input.name} {r['name']}: {r['width']}x{r['height']} {r['video_bitrate']}, "
-          f"{r['duration']}s, {r['bytes']:,} bytes")
+          f"{r['duration']}s, {r['bytes']:,} bytes, peak {peak:,} bit/s, average {average:,} bit/s")
+declare_measured(args.out / "master.m3u8", renditions)
 
 summary = {"source": args.input.name, "width": src_w, "height": src_h, "duration": duration,
            "audio": has_audio, "segment_seconds": args.segment, "renditions": renditions}
