@@ -163,7 +163,9 @@ def test_simulate_a_stack_pool_with_plot_and_series(stack: str, tmp_path: Path) 
     lines = result.output.splitlines()
     assert lines[0] == f"{stack}:cpu: 60 tasks, evaluated every PT5M"
     assert lines[1].startswith("tasks            60 (60 completed, 0 terminated, 0 unfinished,")
-    assert lines[3].startswith("cost             ") and lines[3] != "cost             -"
+    cost = next(line for line in lines if line.startswith("cost "))
+    assert cost != "cost             -" and cost.endswith(" USD")
+    assert "assumptions" in lines and any(line.startswith("  node start-up") and "PT5M" in line for line in lines)
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert series.read_text().startswith("time,time_s,active_tasks,")
 
@@ -195,7 +197,21 @@ def test_simulate_a_preset_json_with_a_trace_file(tmp_path: Path) -> None:
     (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--start", "monday"),
      "--start 'monday' is not an ISO 8601 date-time"),
     (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--evaluation-interval", "PT0S"),
-     "cannot simulate: the evaluation interval and the sample period must be positive"),
+     "--evaluation-interval PT0S: evaluation interval PT0S is outside Batch's range PT5M to PT168H"),
+    # Batch's minimum is 5 minutes (Pool - Enable Auto Scale); PT1M and PT30S used to run
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--evaluation-interval", "PT1M"),
+     "--evaluation-interval PT1M: evaluation interval PT1M is outside Batch's range PT5M to PT168H (the service "
+     "refuses it with HTTP 400; https://learn.microsoft.com/azure/batch/batch-automatic-scaling)"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--evaluation-interval", "PT30S"),
+     "--evaluation-interval PT30S: evaluation interval PT30S is outside"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--evaluation-interval", "P8D"),
+     "--evaluation-interval P8D: evaluation interval P8D is outside"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--core-quota", "64"),
+     "--core-quota needs the pool's VM size: use --stack/--pool or give --vm-size"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--vm-size", "Standard_Nope"),
+     "--vm-size Standard_Nope: unknown VM size"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H,slots=2"),
+     "cannot simulate: tasks needing 2 slots can never run on nodes with 1 task slots"),
 ])
 def test_simulate_bad_input_exits_2(args: tuple[str, ...], message: str) -> None:
     result = cli("simulate", *args)
