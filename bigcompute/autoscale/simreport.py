@@ -44,7 +44,7 @@ class Summary:
     work_lost_preemption: float  # task-hours run and thrown away when spot nodes were preempted
     work_lost_scale_down: float  # ... when a scale-down requeued or terminated running tasks
     makespan: float | None  # seconds, first arrival to last task end; None if tasks were left
-    peak_nodes: int
+    peak_nodes: int  # most nodes starting or taking tasks after a resize (not draining, not preempted)
     evaluations: int
     evaluation_errors: int
     first_error: str | None

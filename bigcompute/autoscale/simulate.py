@@ -225,7 +225,8 @@ def simulate(trace: Trace, config: SimConfig) -> SimResult:
             if result.error is None:
                 targets = (result.target_dedicated, result.target_low_priority)
                 pool.resize(t, targets[0], targets[1], result.node_deallocation_option)
-                peak = max(peak, pool.current(False) + pool.current(True))
+                (a0, r0, _, _), (a1, r1, _, _) = pool.counts  # starting or taking tasks: what maxNodes bounds
+                peak = max(peak, a0 + r0 + a1 + r1)
             else:
                 errors += 1
                 first_error = first_error or _describe(result.error)

@@ -91,7 +91,7 @@ def test_check_needs_exactly_one_source(tmp_path: Path) -> None:
 def test_check_a_stack(stack: str) -> None:
     result = cli("check", "--stack", stack)
     assert result.exit_code == 0
-    assert result.output.splitlines() == [f"{stack}:cpu: ok (23 statements)", f"{stack}:raw: ok (1 statement)"]
+    assert result.output.splitlines() == [f"{stack}:cpu: ok (25 statements)", f"{stack}:raw: ok (1 statement)"]
 
 
 def test_check_a_broken_stack_shows_its_diagnostics(stack: str) -> None:
