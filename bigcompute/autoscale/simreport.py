@@ -205,8 +205,9 @@ def _cell(value: float, kind: str) -> str:
 def bands_text(labels: list[str], all_bands: list[dict[str, tuple[float, float, float]]], currency: str,
                flags: list[str | None]) -> str:
     """A table: one row per figure, p10 / p50 / p90 for each configuration."""
-    head = ["figure".ljust(31)] + [f"{label[:32]:<32}" for label in labels]
-    lines = ["".join(head), "".join([" " * 31] + [f"{'p10':>10}{'p50':>11}{'p90':>11}" for _ in labels])]
+    lines = [f"[{i}] {label}" for i, label in enumerate(labels, 1)]
+    lines.append("".join(["figure".ljust(31)] + [f"{f'[{i}] p10':>10}{'p50':>11}{'p90':>11}"
+                                                   for i in range(1, len(labels) + 1)]))
     for key, label, kind in BAND_ROWS:
         if not any(key in b for b in all_bands):
             continue

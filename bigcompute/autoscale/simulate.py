@@ -163,7 +163,7 @@ def assumptions(config: SimConfig, trace: Trace) -> dict[str, str]:
         "prices": f"{prices.dedicated_per_hour:g} {config.currency} dedicated, {prices.spot_per_hour:g} "
                   f"{config.currency} spot per node-hour" if prices else "none (no cost)",
         "billing": "from a node's request until it leaves, except while preempted",
-        "trace": f"{trace.tasks} tasks in {len(trace.arrivals)} arrivals over {format_duration(timedelta(seconds=trace.span))}",
+        "trace": f"{trace.tasks} tasks in {len(trace.arrivals)} arrivals over {format_duration(timedelta(seconds=round(trace.span)))}",
     }
     widest = max((a.slots for a in trace.arrivals), default=1)
     if widest > 1:

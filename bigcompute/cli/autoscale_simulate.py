@@ -25,6 +25,7 @@ from bigcompute.cli.autoscale_sources import (
     stack_formulas,
 )
 from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.infra.policy import formula_uses_spot
 
 FORMATS = click.Choice(["text", "json"])
 # After the low-priority retirement, Batch turns low-priority requests of Batch-managed accounts into
@@ -61,7 +62,8 @@ def _sim_formula(args: SimulateArgs) -> PoolFormula:
             raise Exit(EXIT_INVALID, "--stack needs --pool NAME")
         return stack_formulas(args.stack, args.pool)[0]
     if args.formula_file:
-        return PoolFormula(args.formula_file, read_formula(args.formula_file))
+        text = read_formula(args.formula_file)
+        return PoolFormula(args.formula_file, text, uses_spot=formula_uses_spot(text))
     return preset_formula(args.preset, args.params)  # type: ignore[arg-type]
 
 
@@ -81,7 +83,8 @@ def _compare_formula(spec: str, args: SimulateArgs, first: PoolFormula) -> PoolF
                                      f"{', '.join(presets.PRESETS)}")
         found = preset_formula(name, [p for p in params.split(",") if p], option="--compare")
     elif kind == "file" and rest:
-        found = PoolFormula(rest, read_formula(rest))
+        text = read_formula(rest)
+        found = PoolFormula(rest, text, uses_spot=formula_uses_spot(text))
     else:
         raise Exit(EXIT_INVALID, f"--compare {spec!r}: expected preset:NAME[:KEY=VALUE,...], stack:NAME:POOL, "
                                  "file:PATH or git:REF (with --stack and --pool)")
@@ -181,6 +184,7 @@ def _start(text: str | None) -> datetime | None:
 def run_simulate(args: SimulateArgs) -> int:
     from bigcompute.autoscale import uncertainty as unc
     from bigcompute.autoscale.simreport import assumptions_text, bands_text, summary_text
+    from bigcompute.autoscale.simulate import assumptions as describe
     from bigcompute.autoscale.simulate import simulate
 
     o = args.options
@@ -200,6 +204,7 @@ def run_simulate(args: SimulateArgs) -> int:
         raise Exit(EXIT_INVALID, f"cannot simulate: {e}") from None
     first = results[0][0]
     assumptions = _assumptions(first.assumptions, items, configs[0], spread if runs > 1 else None)
+    assumptions["trace"] = describe(configs[0], trace)["trace"]  # the trace given, before any jitter
     if len(items) > 1:
         assumptions["billed span"] = "the same for both configurations in each run (the longer of the two)"
     _write_outputs(args, first, item.label)

@@ -16,6 +16,7 @@ from bigcompute.autoscale.durations import parse_duration
 from bigcompute.autoscale.limits import DEFAULT_INTERVAL
 from bigcompute.cli.exit import EXIT_INVALID, Exit
 from bigcompute.document.files import NotRegularFile, read_regular
+from bigcompute.infra.policy import formula_uses_spot
 
 
 def read_formula(path: str) -> str:
@@ -77,7 +78,7 @@ def stack_formulas(stack_name: str, pool_name: str | None = None, label: str | N
             raise Exit(EXIT_INVALID, f"{stack.path}: pool {pool.name}: {e}") from None
         out.append(PoolFormula(f"{label or stack.path}:{pool.name}", text, pool.scale.evaluation_interval,
                                pool.task_slots_per_node, pool.pricing, pool.scheduling, pool.vm_size,
-                               pool.uses_spot))
+                               formula_uses_spot(text)))
     return out
 
 
@@ -115,4 +116,4 @@ def preset_formula(name: str, items: tuple[str, ...] | list[str], option: str = 
         text = presets.render(name, params)
     except presets.PresetError as e:
         raise Exit(EXIT_INVALID, f"{option} {e}") from None
-    return PoolFormula(f"preset {name}", text, uses_spot=name == "queue-active-spot")
+    return PoolFormula(f"preset {name}", text, uses_spot=formula_uses_spot(text))
