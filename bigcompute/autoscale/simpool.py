@@ -335,6 +335,11 @@ class PoolModel:
         c = self.counts[int(spot)]
         return c[READY] + c[DRAINING]
 
+    def busy_slots_all(self) -> int:
+        """Task slots in use on ready and draining nodes."""
+        return sum(n.used for n in self.nodes.values() if n.state in (READY, DRAINING)) \
+            if self.counts[0][DRAINING] or self.counts[1][DRAINING] else self.busy_slots[0] + self.busy_slots[1]
+
     def billed(self, spot: bool) -> int:
         c = self.counts[int(spot)]
         return c[ALLOCATING] + c[READY] + c[DRAINING]

@@ -89,6 +89,7 @@ class SimConfig:
     fill: str = "spread"  # Batch's nodeFillType: spread | pack
     task_retention: timedelta = TASK_RETENTION  # how long retaineddata keeps a node after its last task
     sla: timedelta | None = None  # longest acceptable wait
+    cpu_scale: float = 100.0  # what $CPUPercent reads at full load (the docs disagree: 100 or 1)
     seed: int = 0
 
     def node_limits(self) -> tuple[int, int]:
@@ -160,6 +161,7 @@ def assumptions(config: SimConfig, trace: Trace) -> dict[str, str]:
         + (f" ({config.vcpus_per_node} vCPUs per node; core quota {config.core_quota or '-'} dedicated, "
            f"{config.spot_core_quota or '-'} spot)" if config.vcpus_per_node else " (no core quota given)"),
         "task slots": f"{config.task_slots_per_node} per node, {config.fill} fill",
+        "$CPUPercent": f"busy task slots over the slots of ready nodes, {config.cpu_scale:g} at full load",
         "prices": f"{prices.dedicated_per_hour:g} {config.currency} dedicated, {prices.spot_per_hour:g} "
                   f"{config.currency} spot per node-hour" if prices else "none (no cost)",
         "billing": "from a node's request until it leaves, except while preempted",
@@ -191,7 +193,7 @@ def simulate(trace: Trace, config: SimConfig) -> SimResult:
     for i, (at, _, _, _) in enumerate(arrivals):
         pool.push(at, ARRIVE, i)
     history, pending = MetricHistory(config.sample_period), list[tuple[float, int, dict[str, float]]]()
-    probes = _probes(pool, config.formula.metrics, config.task_slots_per_node)
+    probes = _probes(pool, config.formula.metrics, config.task_slots_per_node, config.cpu_scale)
     series, log = _Series(), []
     targets, peak, errors, first_error = (0, 0), 0, 0, None
     samples = evals = 0
@@ -246,10 +248,11 @@ def _describe(error: AutoScaleRunError) -> str:
     return f"{error.code}: {detail or error.message}"
 
 
-def _probes(pool: PoolModel, metrics: frozenset[str], slots: int) -> dict[str, Callable[[], float | None]]:
+def _probes(pool: PoolModel, metrics: frozenset[str], slots: int,
+            cpu_scale: float = 100.0) -> dict[str, Callable[[], float | None]]:
     def cpu() -> float | None:  # None: no node to report CPU, so no sample
         total = (pool.ready(False) + pool.ready(True)) * slots
-        return 100.0 * pool.running / total if total else None
+        return cpu_scale * pool.busy_slots_all() / total if total else None
 
     known = {
         "$ActiveTasks": lambda: float(len(pool.queue)),

@@ -145,7 +145,8 @@ def _config(item: PoolFormula, o: dict[str, Any], runs: int) -> Any:
         pricing=prices, currency=o.get("currency") or "USD",
         vcpus_per_node=cores, core_quota=o.get("core_quota"), spot_core_quota=o.get("spot_core_quota"),
         fill=item.fill, sla=duration(o["sla"], "--sla") if o.get("sla") else None,
-        task_retention=duration(o.get("task_retention") or "P7D", "--task-retention"), seed=o.get("seed") or 0)
+        task_retention=duration(o.get("task_retention") or "P7D", "--task-retention"),
+        cpu_scale=float(o.get("cpu_scale") or 100), seed=o.get("seed") or 0)
 
 
 @dataclass(frozen=True)
@@ -291,6 +292,8 @@ def _write_outputs(args: SimulateArgs, result: Any, label: str) -> None:
 @click.option("--dedicated-price", type=float, help="Price per dedicated node-hour (overrides the stack's).")
 @click.option("--spot-price", type=float, help="Price per spot node-hour (overrides the stack's).")
 @click.option("--currency", help="Currency of the prices (default USD, Batch's price list).")
+@click.option("--cpu-scale", type=click.Choice(["100", "1"]), help="What $CPUPercent reads at full load (default "
+              "100; Batch's docs disagree, see the cpu preset's cpuScale).")
 @click.option("--task-retention", help="Task retention time, for retaineddata (default P7D, Batch's).")
 @click.option("--start", help="Simulated start time, ISO 8601 (default: 2025-01-06T00:00Z, a Monday).")
 @click.option("--tail", help="Keep simulating this long after the last task (default PT1H).")

@@ -308,3 +308,13 @@ def test_queue_active_spot_covers_a_spot_outage_with_dedicated_nodes() -> None:
     assert runs[True].wait_p90 < runs[False].wait_p90
     assert runs[True].node_hours["dedicated"]["busy"] > runs[False].node_hours["dedicated"]["busy"]
     assert runs[True].work_lost_preemption > 0 and runs[True].completed == trace.tasks
+
+
+def test_cpu_scale_of_the_metric_and_of_the_preset_must_agree() -> None:
+    trace = parse_spec("steady:rate=40/h,duration=PT30M,for=PT6H")
+    runs = {(metric, preset): simulate(trace, config(render("cpu", {"minNodes": 1, "maxNodes": 20, "cpuScale": preset}),
+                                                     cpu_scale=metric)).summary
+            for metric, preset in ((100.0, 100), (1.0, 1), (1.0, 100))}
+    assert runs[(100.0, 100)] == runs[(1.0, 1)]
+    # a preset reading 0-100 on a metric that runs 0-1 sees an idle pool and never grows past minNodes
+    assert runs[(1.0, 100)].peak_nodes == 1 and runs[(100.0, 100)].peak_nodes > 5
