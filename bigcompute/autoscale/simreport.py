@@ -187,6 +187,8 @@ BAND_ROWS: tuple[tuple[str, str, str], ...] = (
     ("work_lost_preemption", "work lost, preemption (task-h)", "number"),
     ("work_lost_scale_down", "work lost, scale-down (task-h)", "number"),
     ("peak_nodes", "peak nodes", "count"),
+    ("quota_capped", "resizes cut by the quota", "count"),
+    ("spot_unavailable", "spot resizes not met", "count"),
     ("evaluation_errors", "failed evaluations", "count"),
     ("simulated", "billed span", "seconds"),
 )

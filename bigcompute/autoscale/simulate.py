@@ -161,12 +161,13 @@ def assumptions(config: SimConfig, trace: Trace) -> dict[str, str]:
         + (f" ({config.vcpus_per_node} vCPUs per node; core quota {config.core_quota or '-'} dedicated, "
            f"{config.spot_core_quota or '-'} spot)" if config.vcpus_per_node else " (no core quota given)"),
         "task slots": f"{config.task_slots_per_node} per node, {config.fill} fill",
-        "$CPUPercent": f"busy task slots over the slots of ready nodes, {config.cpu_scale:g} at full load",
         "prices": f"{prices.dedicated_per_hour:g} {config.currency} dedicated, {prices.spot_per_hour:g} "
                   f"{config.currency} spot per node-hour" if prices else "none (no cost)",
         "billing": "from a node's request until it leaves, except while preempted",
         "trace": f"{trace.tasks} tasks in {len(trace.arrivals)} arrivals over {format_duration(timedelta(seconds=round(trace.span)))}",
     }
+    if "$CPUPercent" in config.formula.metrics:
+        out["$CPUPercent"] = f"busy task slots over the slots of ready nodes, {config.cpu_scale:g} at full load"
     widest = max((a.slots for a in trace.arrivals), default=1)
     if widest > 1:
         out["multi-slot tasks"] = f"up to {widest} slots per task; Batch's task metrics count tasks, not slots"
