@@ -69,7 +69,7 @@ class PoolModel:
         self.free: dict[int, Node] = {}  # ready nodes with a free slot
         self.counts = [[0] * 4, [0] * 4]  # [spot][state]
         self.busy_slots = [0, 0]  # slots in use on READY nodes, per kind
-        self.usage = Usage()
+        self._acc = [[0.0] * 4, [0.0] * 4]  # node-seconds [spot][starting, busy, idle, draining]
         self.clock = 0.0
         self.events: list[tuple[float, int, int, int, int]] = []
         self._seq = self._ids = 0
@@ -123,15 +123,18 @@ class PoolModel:
         if span <= 0:
             return
         self.clock = t
-        u, slots = self.usage, self.slots
-        for spot in (0, 1):
-            c = self.counts[spot]
-            if c[ALLOCATING] or c[READY] or c[DRAINING]:
-                busy = self.busy_slots[spot] / slots
-                u.starting[spot] += c[ALLOCATING] * span
-                u.busy[spot] += busy * span
-                u.idle[spot] += (c[READY] - busy) * span
-                u.draining[spot] += c[DRAINING] * span
+        for c, acc, busy_slots in ((self.counts[0], self._acc[0], self.busy_slots[0]),
+                                   (self.counts[1], self._acc[1], self.busy_slots[1])):
+            if c[0] or c[1] or c[2]:  # allocating, ready, draining
+                busy = busy_slots / self.slots
+                acc[0] += c[0] * span
+                acc[1] += busy * span
+                acc[2] += (c[1] - busy) * span
+                acc[3] += c[2] * span
+
+    @property
+    def usage(self) -> Usage:
+        return Usage(*([self._acc[0][i], self._acc[1][i]] for i in range(4)))
 
     def spot_out(self, t: float) -> float | None:
         """The end of the spot capacity outage under way at `t`, or None."""
@@ -154,8 +157,6 @@ class PoolModel:
 
     def _pick(self, need: int) -> Node | None:
         free = self.free
-        if need == 1 and len(free) == 1:
-            return next(iter(free.values()))
         fits = [n for n in free.values() if self.slots - n.used >= need] if need > 1 else free.values()
         if not fits:
             return None
@@ -168,9 +169,13 @@ class PoolModel:
         while queue and free:
             task = queue[0]
             need = self.need[task]
-            node = self._pick(need)
-            if node is None:
-                return  # the head task waits for a node with enough free slots
+            if need == 1 and len(free) == 1:
+                node = next(iter(free.values()))
+            else:
+                picked = self._pick(need)
+                if picked is None:
+                    return  # the head task waits for a node with enough free slots
+                node = picked
             queue.popleft()
             # Microseconds: event times are sums of floats, and 1e-13 s of noise is not a wait.
             self.waited[task] = round(self.waited[task] + t - self.queued_at[task], 6)

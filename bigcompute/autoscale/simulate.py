@@ -37,6 +37,7 @@ from __future__ import annotations
 import heapq
 import math
 import random
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -194,6 +195,8 @@ def simulate(trace: Trace, config: SimConfig) -> SimResult:
     for i, (at, _, _, _) in enumerate(arrivals):
         pool.push(at, ARRIVE, i)
     history, pending = MetricHistory(config.sample_period), list[tuple[float, int, dict[str, float]]]()
+    queued = deque[tuple[float, int, dict[str, float]]]()
+    fixed_delay, drop = delay_high == delay_low, config.sample_drop
     probes = _probes(pool, config.formula.metrics, config.task_slots_per_node, config.cpu_scale)
     series, log = _Series(), []
     targets, peak, errors, first_error = (0, 0), 0, 0, None
@@ -211,12 +214,20 @@ def simulate(trace: Trace, config: SimConfig) -> SimResult:
                 t >= max(pool.last_done, trace.span) + tail:
             break
         if t == t_sample and probes:  # sample before evaluating: a sample is never visible at its own instant
-            delay = delay_low if delay_high == delay_low else sample_rng.uniform(delay_low, delay_high)
-            if not config.sample_drop or sample_rng.random() >= config.sample_drop:
-                heapq.heappush(pending, (t + delay, samples, {key: probe() for key, probe in probes.items()}))
+            if drop and sample_rng.random() < drop:
+                pass
+            elif fixed_delay:  # visible in the order taken
+                queued.append((t + delay_low, samples, {key: probe() for key, probe in probes.items()}))
+            else:
+                heapq.heappush(pending, (t + sample_rng.uniform(delay_low, delay_high), samples,
+                                         {key: probe() for key, probe in probes.items()}))
         if t == t_eval:
+            visible = []
+            while queued and queued[0][0] <= t:
+                visible.append(queued.popleft())
             while pending and pending[0][0] <= t:
-                _, number, values = heapq.heappop(pending)
+                visible.append(heapq.heappop(pending))
+            for _, number, values in visible:
                 for key, value in values.items():
                     if value is not None:
                         history.append(key, epoch + number * period, value)
