@@ -153,6 +153,8 @@ def eval_command(formula_file: str | None, formula: str | None, stack: str | Non
     Exit.run(lambda: run_eval(EvalArgs(formula_file, formula, stack, pool, metrics, state, time_, history, fmt)))
 
 
-from bigcompute.cli.autoscale_simulate import simulate_command  # noqa: E402 - registered last
+from bigcompute.cli.autoscale_history import history_command  # noqa: E402 - registered last
+from bigcompute.cli.autoscale_simulate import simulate_command  # noqa: E402
 
 autoscale_group.add_command(simulate_command)
+autoscale_group.add_command(history_command)
