@@ -94,10 +94,12 @@ class SimConfig:
     seed: int = 0
 
     def node_limits(self) -> tuple[int, int]:
-        vcpus = self.vcpus_per_node or 1
-        caps = [nodes_within_quota(vcpus, q) if self.vcpus_per_node else None
-                for q in (self.core_quota, self.spot_core_quota)]
-        return tuple(self.node_limit if c is None else min(self.node_limit, c) for c in caps)  # type: ignore[return-value]
+        """Most dedicated and spot nodes: the node limit, or fewer when the core quota allows fewer."""
+        def cap(quota: int | None) -> int:
+            fit = nodes_within_quota(self.vcpus_per_node, quota) if self.vcpus_per_node else None
+            return self.node_limit if fit is None else min(self.node_limit, fit)
+
+        return cap(self.core_quota), cap(self.spot_core_quota)
 
 
 @dataclass
