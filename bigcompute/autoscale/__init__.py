@@ -5,7 +5,8 @@ Public API (other packages import these names):
     check(text, source="formula") -> list[FormulaError]
     evaluate(formula, history, pool, now) -> EvaluationResult
     MetricHistory, PoolState, EvaluationResult, AutoScaleRunError, FormulaError
-    presets (PRESETS, Preset, render, PresetError), simulate, plot (modules)
+    presets (PRESETS, Preset, render, PresetError), simulate, uncertainty (--runs, --compare), calibrate
+    (a pool's history as a trace), limits (Batch's), plot (modules)
 """
 
 from bigcompute.autoscale.errors import AutoScaleRunError, FormulaError

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
+from zoneinfo import ZoneInfoNotFoundError
 
 from jsonschema import Draft202012Validator
 
@@ -45,17 +47,21 @@ def _common(min_default: int = 0, min_minimum: int = 0) -> dict[str, dict[str, A
                                   "(PT1M to P1D); longer is smoother, shorter reacts faster.", "PT15M"),
         "deallocation": {"enum": list(DEALLOCATION_OPTIONS), "default": "taskcompletion",
                          "description": "What happens to running tasks when a node is removed: "
-                                        "requeue, terminate, taskcompletion (let them finish) or retaineddata. "
-                                        "In a stack it defaults to the pool's nodeDeallocation."},
+                                        "requeue, terminate or taskcompletion (let them finish); retaineddata is "
+                                        "deprecated and refused. In a stack it defaults to the pool's "
+                                        "nodeDeallocation."},
         "samplePercent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 70,
                           "description": "Share of the window's samples (percent) that must be present before "
                                          "its average is trusted; below it the latest sample is used."},
     }
 
 
-_TASKS_PER_NODE = {"tasksPerNode": {
-    "type": "integer", "minimum": 1, "maximum": 256,
-    "description": "Tasks one node runs at once; defaults to the pool's $TaskSlotsPerNode."}}
+_TASKS_PER_NODE = {
+    "tasksPerNode": {"type": "integer", "minimum": 1, "maximum": 256,
+                     "description": "Task slots of one node; defaults to the pool's $TaskSlotsPerNode."},
+    "slotsPerTask": {"type": "integer", "minimum": 1, "maximum": 256, "default": 1,
+                     "description": "Task slots each task takes (its requiredSlots). Batch's task metrics count "
+                                    "tasks, not slots, so tasks taking several slots need this to get enough nodes."}}
 
 
 @dataclass(frozen=True)
@@ -101,7 +107,17 @@ class Preset:
         return p
 
 
+RETAINED_DATA_GONE = ("retaineddata is deprecated and removed from Batch API 2026-10-01 (azure-batch 16.0.0: "
+                      "\"Upload task data to Azure Storage and use TASK_COMPLETION instead\"; "
+                      "https://github.com/Azure/azure-sdk-for-python/releases/tag/azure-batch_16.0.0); "
+                      "use taskcompletion")
+
+
 def _semantic_checks(p: Mapping[str, Any]) -> None:
+    if p["deallocation"] == "retaineddata":
+        raise PresetError("deallocation", f"deallocation: {RETAINED_DATA_GONE}")
+    if "timeZone" in p:
+        _time_zone_checks(p)
     if p["minNodes"] > p["maxNodes"]:
         raise PresetError("maxNodes", f"maxNodes ({p['maxNodes']}) must be at least minNodes ({p['minNodes']})")
     for key in ("sampleWindow", "idleTimeout"):
@@ -115,6 +131,19 @@ def _semantic_checks(p: Mapping[str, Any]) -> None:
                                          f"({p['workStartHour']})")
 
 
+def _time_zone_checks(p: Mapping[str, Any]) -> None:
+    if "utcOffsetHours" in p and p["timeZone"] != "UTC":
+        raise PresetError("utcOffsetHours", "give timeZone or utcOffsetHours, not both")
+    try:
+        pf.zone(p["timeZone"])
+    except (ValueError, ZoneInfoNotFoundError):
+        raise PresetError("timeZone", f"timeZone: {p['timeZone']!r} is not an IANA time zone such as "
+                                      "Europe/Amsterdam or America/Denver") from None
+    if p["scheduleUntil"] < date.today().year:
+        raise PresetError("scheduleUntil", f"scheduleUntil: the formula's daylight-saving schedule ended with "
+                                           f"{p['scheduleUntil']}; raise it and redeploy")
+
+
 PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
     Preset("queue-pending",
            "Dedicated nodes for the pending tasks ($PendingTasks: queued plus running), one node per "
@@ -122,11 +151,15 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
            {**_common(), **_TASKS_PER_NODE}, pf.queue_pending),
     Preset("queue-active-spot",
            "Nodes for the queued tasks ($ActiveTasks, averaged over sampleWindow) plus the running ones, "
-           "with spotShare of them on spot (low-priority) VMs.",
+           "with spotShare of them on spot VMs; spot nodes preempted or not allocated are replaced by dedicated "
+           "ones until spot capacity returns (maxNodes bounds the nodes running).",
            {**_common(), **_TASKS_PER_NODE,
             "spotShare": {"type": "number", "minimum": 0, "maximum": 1, "default": 0.5,
                           "description": "Fraction of the nodes (rounded down) to run as spot VMs; "
-                                         "the rest are dedicated."}},
+                                         "the rest are dedicated."},
+            "spotFallback": {"type": "boolean", "default": True,
+                             "description": "Ask for a dedicated node for each spot node that is preempted or "
+                                            "that Batch could not allocate at the last evaluation."}},
            pf.queue_active_spot),
     Preset("work-hours",
            "A fixed capacity during working hours, one for weekdays and one for weekends, another outside "
@@ -137,25 +170,39 @@ PRESETS: dict[str, Preset] = {preset.name: preset for preset in (
             "offHoursNodes": _int("Nodes outside working hours.", 0),
             "workStartHour": _int("Hour (0-23, local time) working hours begin.", 8, 0, 23),
             "workEndHour": _int("Hour (1-24, local time) working hours end.", 18, 1, 24),
+            "timeZone": {"type": "string", "minLength": 1, "default": "UTC",
+                         "description": "IANA time zone of the working hours, e.g. Europe/Amsterdam. Batch's clock "
+                                        "is UTC and its formulas know no time zones, so the formula carries the "
+                                        "zone's UTC offset changes (daylight saving) up to the end of "
+                                        "scheduleUntil: redeploy the stack before then."},
+            "scheduleUntil": {"type": "integer", "minimum": 2025, "maximum": 2100, "default": 2030,
+                              "description": "Last year whose daylight-saving changes the formula carries; after "
+                                             "it the offset stays as it was. Validation fails once it has passed."},
             "utcOffsetHours": {"type": "number", "minimum": -14, "maximum": 14, "multipleOf": 0.25,
-                               "default": 0, "description": "Local time minus UTC, in hours (Batch's clock "
-                                                            "is UTC)."},
+                               "description": "A fixed local time minus UTC, in hours, never changing (no daylight "
+                                              "saving); use timeZone instead where the clocks change."},
             "followQueue": {"type": "boolean", "default": True,
                             "description": "Also grow beyond the schedule for pending tasks."}},
            pf.work_hours),
     Preset("scale-to-zero",
-           "Nodes for the pending tasks while there is work; every node is released once nothing has "
-           "been pending for idleTimeout.",
+           "Nodes for the pending tasks while there is work; once nothing has been pending for idleTimeout "
+           "the pool shrinks to minNodes (0 by default).",
            {**_common(), **_TASKS_PER_NODE,
             "idleTimeout": _duration("How long the pool must have had nothing pending before it goes to "
                                      "zero nodes, as an ISO 8601 duration (PT1M to P1D).", "PT15M")},
            pf.scale_to_zero),
     Preset("cpu",
-           "Resize in proportion to the average CPU over sampleWindow, aiming at targetCpuPercent. It "
-           "cannot start from zero nodes (no CPU samples), so minNodes is at least 1.",
-           {**_common(min_default=1, min_minimum=1),
+           "Resize in proportion to the average CPU over sampleWindow, aiming at targetCpuPercent; when the "
+           "CPU is saturated, grow to the queued tasks at once. It cannot start from zero nodes (no CPU "
+           "samples), so minNodes is at least 1.",
+           {**_common(min_default=1, min_minimum=1), **_TASKS_PER_NODE,
             "targetCpuPercent": {"type": "number", "exclusiveMinimum": 0, "maximum": 100, "default": 60,
-                                 "description": "Average CPU percentage to aim for."}},
+                                 "description": "Average CPU percentage to aim for."},
+            "cpuScale": {"enum": [100, 1], "default": 100,
+                         "description": "What $CPUPercent reads at full load: 100 (a percentage, as Batch's "
+                                        "variable table says) or 1 (a fraction, as the docs' examples compare "
+                                        "it with 0.7). The documentation contradicts itself; check a pool's "
+                                        "autoscale run results and set it."}},
            pf.cpu),
 )}
 

@@ -1,6 +1,7 @@
 """Task arrivals for the simulator: CSV traces and compact synthetic specs.
 
-CSV: a header naming `time`, `duration` and optionally `count` (default 1), then one row per arrival.
+CSV: a header naming `time`, `duration` and optionally `count` (default 1) and `slots` (task slots each
+task takes, Batch's requiredSlots; default 1), then one row per arrival.
 `time` is seconds from the start, an ISO 8601 duration (PT2H) or an ISO 8601 date-time (then offsets
 count from `start`, or from the earliest row); `duration` is seconds or an ISO 8601 duration.
 
@@ -8,6 +9,7 @@ Specs, joined with `+` to overlay several:
     steady:rate=30/h,duration=PT10M,for=P1D[,start=PT0S]            evenly spaced
     bursty:size=200,every=PT2H,duration=PT10M,for=P1D[,start=PT0S]  `size` tasks at once, every `every`
     daily:peak=120/h,trough=10/h,peakHour=14,duration=PT10M,for=P7D  a cosine day/night cycle (UTC hours)
+Each also takes `slots=N` (task slots each task takes; default 1).
 Rates are N/s, N/m (or N/min), N/h or N/d. Generation is deterministic: no seed, same trace.
 """
 
@@ -17,7 +19,7 @@ import csv
 import io
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bigcompute.autoscale.durations import parse_duration
@@ -29,6 +31,7 @@ class Arrival:
     at: float  # seconds from the simulation start
     count: int
     duration: float  # seconds each task runs
+    slots: int = 1  # task slots each task takes (requiredSlots)
 
 
 @dataclass(frozen=True)
@@ -75,11 +78,12 @@ def parse_spec(spec: str) -> Trace:
         if make is None:
             raise TraceError("--arrivals", 0, f"unknown generator '{kind}'; expected one of {', '.join(_GENERATORS)}")
         try:
-            arrivals += make(params)
+            slots = _count(params.pop("slots", "1"), "slots")
+            arrivals += [replace(a, slots=slots) for a in make(params)] if slots > 1 else make(params)
         except (KeyError, ValueError) as e:
             missing = f"missing '{e.args[0]}'" if isinstance(e, KeyError) else str(e)
             raise TraceError("--arrivals", 0, f"{kind}: {missing}") from None
-        unused = set(params) - _KEYS[kind.strip()]
+        unused = set(params) - _KEYS[kind.strip()] - {"slots"}
         if unused:
             raise TraceError("--arrivals", 0, f"{kind}: unknown parameter '{sorted(unused)[0]}'; expected "
                                               f"{', '.join(sorted(_KEYS[kind.strip()]))}")
@@ -143,26 +147,28 @@ def parse_csv(text: str, source: str = "trace.csv", start: datetime | None = Non
         raise TraceError(source, 0, "no header: expected a 'time,count,duration' line")
     header_line, header = rows[0][0], [h.strip().lower() for h in rows[0][1].split(",")]
     missing = {"time", "duration"} - set(header)
-    if missing or set(header) - {"time", "count", "duration"}:
-        raise TraceError(source, header_line, f"header must name time, duration and optionally count; got {rows[0][1]!r}")
-    parsed: list[tuple[int, float | datetime, int, float]] = []
+    if missing or set(header) - {"time", "count", "duration", "slots"}:
+        raise TraceError(source, header_line, "header must name time, duration and optionally count and slots; "
+                                              f"got {rows[0][1]!r}")
+    parsed: list[tuple[int, float | datetime, int, float, int]] = []
     for number, line in rows[1:]:
         cells = next(csv.reader(io.StringIO(line)))
         if len(cells) != len(header):
             raise TraceError(source, number, f"expected {len(header)} values, got {len(cells)}")
         row = dict(zip(header, (c.strip() for c in cells), strict=True))
         try:
-            parsed.append((number, _when(row["time"]), _count(row.get("count", "1")), _length(row["duration"])))
+            parsed.append((number, _when(row["time"]), _count(row.get("count", "1")), _length(row["duration"]),
+                           _count(row.get("slots", "1"), "slots")))
         except ValueError as e:
             raise TraceError(source, number, str(e)) from None
-    absolute = [w for _, w, _, _ in parsed if isinstance(w, datetime)]
+    absolute = [w for _, w, _, _, _ in parsed if isinstance(w, datetime)]
     origin = start or (min(absolute, key=to_seconds) if absolute else None)
     arrivals = []
-    for number, when, count, duration in parsed:
+    for number, when, count, duration, slots in parsed:
         at = to_seconds(when) - to_seconds(origin) if isinstance(when, datetime) else when  # type: ignore[arg-type]
         if at < 0:
             raise TraceError(source, number, "arrival before the start of the simulation")
-        arrivals.append(Arrival(at, count, duration))
+        arrivals.append(Arrival(at, count, duration, slots))
     return Trace(tuple(sorted(arrivals, key=lambda a: a.at)), origin)
 
 
@@ -179,9 +185,9 @@ def _when(text: str) -> float | datetime:
         raise ValueError(f"time {text!r} is not seconds, an ISO 8601 duration or an ISO 8601 date-time") from None
 
 
-def _count(text: str) -> int:
+def _count(text: str, what: str = "count") -> int:
     if not text.isdigit() or int(text) < 1:
-        raise ValueError(f"count {text!r} is not a whole number of at least 1")
+        raise ValueError(f"{what} {text!r} is not a whole number of at least 1")
     return int(text)
 
 

@@ -96,6 +96,12 @@ def _deallocation(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterato
     # (DEALLOCATION), not from the pool: presets write the pool's nodeDeallocation there (model.py); a
     # preset parameter or a raw formula saying something else would silently win, so both are refused.
     wanted = pool.get("nodeDeallocation")
+    if wanted == "retaineddata":
+        from bigcompute.autoscale.presets import RETAINED_DATA_GONE
+
+        yield doc.diagnostic(at("nodeDeallocation"), f"nodeDeallocation {RETAINED_DATA_GONE}",
+                             code="azure-deallocation")
+        return
     autoscale = pool["scale"].get("autoscale")
     if wanted is None or autoscale is None:
         return

@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bigcompute.autoscale.limits import AUTOSCALE_DOC, MAX_INTERVAL, MIN_INTERVAL
 from bigcompute.config.azure_rules import azure_problems
 from bigcompute.config.images import IMAGE_ALIASES, ImageReference
 from bigcompute.config.model import (
@@ -33,7 +34,6 @@ from bigcompute.document.durations import parse_duration
 from bigcompute.document.schema import packaged_validator
 
 NAMESPACE = "bigcompute"
-MIN_INTERVAL, MAX_INTERVAL = timedelta(minutes=5), timedelta(hours=168)
 
 
 class ConfigError(DocumentError):
@@ -166,7 +166,8 @@ def _autoscale_problems(doc: Document, spec: Mapping[str, Any], at):
             interval = MAX_INTERVAL * 2
         if not MIN_INTERVAL <= interval <= MAX_INTERVAL:
             yield doc.diagnostic(at("evaluationInterval"),
-                                 "evaluation interval must be between PT5M and PT168H", code="autoscale-interval")
+                                 "evaluation interval must be between PT5M and PT168H (Batch refuses others; "
+                                 f"{AUTOSCALE_DOC})", code="autoscale-interval")
     if "formula" in spec:
         formula = spec["formula"]
     else:

@@ -166,6 +166,10 @@ def formula_uses_spot(formula: str) -> bool:
 
 
 def pool_spot_allowed(resources: Sequence[Resource], ctx: PolicyContext) -> Iterator[tuple[Resource, str]]:
+    # Low-priority nodes were retired on 30 Sep 2025; Batch now allocates Spot VMs for the same fields in
+    # Batch-managed accounts too (Azure/Batch#196, system-initiated migration from March 2026), as it always
+    # did in user-subscription accounts (https://learn.microsoft.com/azure/batch/batch-spot-vms). So a spot
+    # target is real in either pool allocation mode, at Spot's variable price.
     if ctx.allow_spot:
         return
     for r in _of(resources, POOL):
@@ -215,7 +219,8 @@ RULES: tuple[Rule, ...] = (
          "(AAD only in production).", batch_security),
     Rule("pool-identity", "Every pool has a user-assigned managed identity.", pool_identity),
     Rule("pool-no-public-ips-in-production", "Production pools get no public IP addresses.", pool_no_public_ips),
-    Rule("pool-spot-allowed", "Spot nodes only in stacks with allowSpot.", pool_spot_allowed),
+    Rule("pool-spot-allowed", "Spot nodes (Spot VMs in either pool allocation mode since the low-priority "
+         "retirement) only in stacks with allowSpot.", pool_spot_allowed),
     Rule("outputs-no-secrets", "No account key, SAS token or secret in the stack outputs.", outputs_no_secrets),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,7 @@ def test_check_needs_exactly_one_source(tmp_path: Path) -> None:
 def test_check_a_stack(stack: str) -> None:
     result = cli("check", "--stack", stack)
     assert result.exit_code == 0
-    assert result.output.splitlines() == [f"{stack}:cpu: ok (23 statements)", f"{stack}:raw: ok (1 statement)"]
+    assert result.output.splitlines() == [f"{stack}:cpu: ok (25 statements)", f"{stack}:raw: ok (1 statement)"]
 
 
 def test_check_a_broken_stack_shows_its_diagnostics(stack: str) -> None:
@@ -163,7 +164,9 @@ def test_simulate_a_stack_pool_with_plot_and_series(stack: str, tmp_path: Path) 
     lines = result.output.splitlines()
     assert lines[0] == f"{stack}:cpu: 60 tasks, evaluated every PT5M"
     assert lines[1].startswith("tasks            60 (60 completed, 0 terminated, 0 unfinished,")
-    assert lines[3].startswith("cost             ") and lines[3] != "cost             -"
+    cost = next(line for line in lines if line.startswith("cost "))
+    assert cost != "cost             -" and cost.endswith(" USD")
+    assert "assumptions" in lines and any(line.startswith("  node start-up") and "PT5M" in line for line in lines)
     assert png.read_bytes()[:4] == b"\x89PNG"
     assert series.read_text().startswith("time,time_s,active_tasks,")
 
@@ -195,7 +198,21 @@ def test_simulate_a_preset_json_with_a_trace_file(tmp_path: Path) -> None:
     (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--start", "monday"),
      "--start 'monday' is not an ISO 8601 date-time"),
     (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--evaluation-interval", "PT0S"),
-     "cannot simulate: the evaluation interval and the sample period must be positive"),
+     "--evaluation-interval PT0S: evaluation interval PT0S is outside Batch's range PT5M to PT168H"),
+    # Batch's minimum is 5 minutes (Pool - Enable Auto Scale); PT1M and PT30S used to run
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--evaluation-interval", "PT1M"),
+     "--evaluation-interval PT1M: evaluation interval PT1M is outside Batch's range PT5M to PT168H (the service "
+     "refuses it with HTTP 400; https://learn.microsoft.com/azure/batch/batch-automatic-scaling)"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--evaluation-interval", "PT30S"),
+     "--evaluation-interval PT30S: evaluation interval PT30S is outside"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--evaluation-interval", "P8D"),
+     "--evaluation-interval P8D: evaluation interval P8D is outside"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--core-quota", "64"),
+     "--core-quota needs the pool's VM size: use --stack/--pool or give --vm-size"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--vm-size", "Standard_Nope"),
+     "--vm-size Standard_Nope: unknown VM size"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H,slots=2"),
+     "cannot simulate: tasks needing 2 slots can never run on nodes with 1 task slots"),
 ])
 def test_simulate_bad_input_exits_2(args: tuple[str, ...], message: str) -> None:
     result = cli("simulate", *args)
@@ -208,3 +225,60 @@ def test_simulate_a_bad_formula_file_is_located(tmp_path: Path) -> None:
     result = cli("simulate", "--formula-file", str(path), "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H")
     assert result.exit_code == 2
     assert result.output.startswith(f"{path}:1:25: $PendingTasks is a sampled metric;")
+
+
+def test_simulate_runs_prints_bands_and_its_assumptions(stack: str) -> None:
+    result = cli("simulate", "--stack", stack, "--pool", "cpu", "--arrivals",
+                 "bursty:size=20,every=PT4H,duration=PT20M,for=PT8H", "--runs", "3", "--sla", "PT15M",
+                 "--core-quota", "4", "--outages-per-week", "0")
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "40 tasks, 3 runs"  # bursts at 0 and 4 h
+    assert lines[1] == f"[1] {stack}:cpu" and lines[2].split() == ["figure", "[1]", "p10", "p50", "p90"]
+    rows = {line[:31].strip(): line[31:].split() for line in lines[3:lines.index("assumptions")]}
+    assert {"cost (USD)", "wait p99", "wait max", "SLA misses", "cold starts", "utilisation",
+            "work lost, preemption (task-h)"} <= set(rows)
+    a = lines[lines.index("assumptions"):]
+    assert any(line.split()[:2] == ["node", "start-up"] and "uniform PT3M-PT15M" in line for line in a)
+    assert any("uniform PT30S-PT1M30S, 2% of samples dropped" in line for line in a)
+    assert any("2 dedicated, 1000 spot (2 vCPUs per node; core quota 4 dedicated, - spot)" in line for line in a)
+    assert any(line.strip().startswith("spot") and "Azure/Batch#196" in line for line in a)
+
+
+def test_simulate_compare_json_same_draws_same_span(stack: str) -> None:
+    result = cli("simulate", "--stack", stack, "--pool", "cpu", "--arrivals",
+                 "bursty:size=20,every=PT4H,duration=PT20M,for=PT8H", "--runs", "2",
+                 "--compare", "preset:scale-to-zero:maxNodes=4,idleTimeout=PT1H", "--format", "json")
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    a, b = doc["configurations"]
+    assert (a["source"], b["source"], doc["runs"]) == (f"{stack}:cpu", "preset scale-to-zero", 2)
+    assert [r["simulated"] for r in a["runs"]] == [r["simulated"] for r in b["runs"]]
+    assert set(a["bands"]["cost"]) == {"p10", "p50", "p90"} and a["bands"]["cost"]["p50"] > 0
+    assert b["runs"][0]["currency"] == "USD" and "node_hours" in b["runs"][0]  # priced as the stack's pool
+    assert "billed span" in doc["assumptions"] and a["formula_errors"] is None
+
+
+def test_simulate_compare_with_the_stack_file_at_a_git_ref(stack: str, tmp_path: Path) -> None:
+    git = ["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "stacks"], check=True)
+    subprocess.run([*git, "commit", "-qm", "maxNodes 4"], check=True)
+    Path(stack).write_text(STACK.replace("maxNodes: 4", "maxNodes: 1"))
+    result = cli("simulate", "--stack", stack, "--pool", "cpu", "--arrivals",
+                 "bursty:size=20,every=PT4H,duration=PT20M,for=PT8H", "--compare", "git:HEAD", "--format", "json")
+    assert result.exit_code == 0, result.output
+    now, then = json.loads(result.output)["configurations"]
+    assert then["source"] == "Pulumi.test.yaml@HEAD:cpu"
+    assert now["runs"][0]["peak_nodes"] == 1 and then["runs"][0]["peak_nodes"] == 4
+    assert now["runs"][0]["simulated"] == then["runs"][0]["simulated"]
+    bad = cli("simulate", "--stack", stack, "--pool", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H",
+              "--compare", "git:no-such-ref")
+    assert bad.exit_code == 2 and "--compare git:no-such-ref: cannot read Pulumi.test.yaml at no-such-ref" in bad.output
+
+
+def test_simulate_compare_spec_must_be_known() -> None:
+    result = cli("simulate", "--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H",
+                 "--compare", "nope")
+    assert result.exit_code == 2 and "--compare 'nope': expected preset:NAME[:KEY=VALUE,...], stack:NAME:POOL" \
+        in result.output

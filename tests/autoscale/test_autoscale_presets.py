@@ -63,7 +63,7 @@ def test_defaults_render_parse_and_evaluate(name: str, make_history: Any) -> Non
     ("queue-pending", {"deallocation": "drain"}, "deallocation",
      "deallocation: 'drain' is not one of ['requeue', 'terminate', 'taskcompletion', 'retaineddata']"),
     ("queue-pending", {"spotShare": 0.5}, "spotShare", "preset 'queue-pending' has no parameter 'spotShare'; "
-     "expected one of minNodes, maxNodes, sampleWindow, deallocation, samplePercent, tasksPerNode"),
+     "expected one of minNodes, maxNodes, sampleWindow, deallocation, samplePercent, tasksPerNode, slotsPerTask"),
     ("queue-active-spot", {"spotShare": 1.5}, "spotShare", "spotShare: 1.5 is greater than the maximum of 1"),
     ("work-hours", {"workStartHour": 18, "workEndHour": 8}, "workEndHour",
      "workEndHour (8) must come after workStartHour (18)"),
@@ -71,6 +71,17 @@ def test_defaults_render_parse_and_evaluate(name: str, make_history: Any) -> Non
     ("scale-to-zero", {"idleTimeout": "P2D"}, "idleTimeout",
      "idleTimeout must be between PT1M and P1D (samples arrive every 30 s and about a minute late), got P2D"),
     ("cpu", {"minNodes": 0}, "minNodes", "minNodes: 0 is less than the minimum of 1"),
+    ("queue-pending", {"deallocation": "retaineddata"}, "deallocation",
+     "deallocation: retaineddata is deprecated and removed from Batch API 2026-10-01 (azure-batch 16.0.0: \"Upload "
+     "task data to Azure Storage and use TASK_COMPLETION instead\"; https://github.com/Azure/azure-sdk-for-python/"
+     "releases/tag/azure-batch_16.0.0); use taskcompletion"),
+    ("work-hours", {"timeZone": "Europe/Atlantis"}, "timeZone",
+     "timeZone: 'Europe/Atlantis' is not an IANA time zone such as Europe/Amsterdam or America/Denver"),
+    ("work-hours", {"timeZone": "Europe/Paris", "utcOffsetHours": 1}, "utcOffsetHours",
+     "give timeZone or utcOffsetHours, not both"),
+    ("work-hours", {"scheduleUntil": 2025}, "scheduleUntil",
+     "scheduleUntil: the formula's daylight-saving schedule ended with 2025; raise it and redeploy"),
+    ("cpu", {"cpuScale": 10}, "cpuScale", "cpuScale: 10 is not one of [100, 1]"),
     ("cpu", {"targetCpuPercent": 0}, "targetCpuPercent", "targetCpuPercent: 0 is less than or equal to the minimum of 0"),
 ])
 def test_bad_parameters_name_the_field(name: str, params: dict[str, Any], field: str, message: str) -> None:
@@ -185,7 +196,10 @@ def test_cpu_resizes_in_proportion(cpu: float | None, current: int, target: int)
 PARAM_VALUES = {
     "minNodes": st.integers(0, 20), "maxNodes": st.integers(1, 300),
     "sampleWindow": st.sampled_from(["PT1M", "PT5M", "PT15M", "PT1H", "P1D"]),
-    "deallocation": st.sampled_from(["requeue", "terminate", "taskcompletion", "retaineddata"]),
+    "deallocation": st.sampled_from(["requeue", "terminate", "taskcompletion"]),
+    "slotsPerTask": st.integers(1, 4), "spotFallback": st.booleans(), "cpuScale": st.sampled_from([100, 1]),
+    "timeZone": st.sampled_from(["UTC", "Europe/Amsterdam", "America/Denver", "Asia/Kolkata", "Australia/Sydney"]),
+    "scheduleUntil": st.integers(2027, 2032),
     "samplePercent": st.sampled_from([1, 50, 70, 100]), "tasksPerNode": st.integers(1, 16),
     "spotShare": st.floats(0, 1), "weekdayNodes": st.integers(0, 400), "weekendNodes": st.integers(0, 400),
     "offHoursNodes": st.integers(0, 400), "workStartHour": st.integers(0, 11), "workEndHour": st.integers(12, 24),
@@ -199,6 +213,8 @@ def preset_case(draw: Any) -> tuple[str, dict[str, Any]]:
     name = draw(st.sampled_from(NAMES))
     keys = draw(st.sets(st.sampled_from(sorted(PRESETS[name].properties))))
     params = {k: draw(PARAM_VALUES[k]) for k in keys}
+    if "utcOffsetHours" in params:
+        params.pop("timeZone", None)
     if "minNodes" in params or "maxNodes" in params:
         lo = params.get("minNodes", PRESETS[name].defaults()["minNodes"])
         params["maxNodes"] = max(params.get("maxNodes", 10), lo, 1)
@@ -226,6 +242,78 @@ def test_every_preset_keeps_targets_within_min_and_max(case: tuple[str, dict[str
     result = evaluate(render(name, params), hist, pool, now)
     assert result.error is None, result.error
     total = result.target_dedicated + result.target_low_priority
-    low = 0 if name == "scale-to-zero" else p["minNodes"]  # scale-to-zero releases everything when idle
-    assert low <= total <= p["maxNodes"]
+    assert p["minNodes"] <= total <= p["maxNodes"]  # scale-to-zero too: it goes down to minNodes
     assert result.node_deallocation_option == p["deallocation"]
+
+
+AMSTERDAM = {**WORK_HOURS, "timeZone": "Europe/Amsterdam"}
+
+
+@pytest.mark.parametrize(("now", "target"), [
+    # March 2026: clocks go from CET (UTC+1) to CEST (UTC+2) on Sunday the 29th at 01:00 UTC
+    (datetime(2026, 3, 27, 6, 30, tzinfo=UTC), 1),  # Friday 07:30 CET: not yet
+    (datetime(2026, 3, 27, 7, 0, tzinfo=UTC), 6),  # Friday 08:00 CET
+    (datetime(2026, 3, 27, 16, 59, tzinfo=UTC), 6),  # Friday 17:59 CET
+    (datetime(2026, 3, 30, 6, 0, tzinfo=UTC), 6),  # Monday 08:00 CEST: an hour earlier in UTC
+    (datetime(2026, 3, 30, 16, 0, tzinfo=UTC), 1),  # Monday 18:00 CEST
+    # October 2026: back to CET on Sunday the 25th at 01:00 UTC
+    (datetime(2026, 10, 23, 6, 0, tzinfo=UTC), 6),  # Friday 08:00 CEST
+    (datetime(2026, 10, 26, 6, 0, tzinfo=UTC), 1),  # Monday 07:00 CET: not yet
+    (datetime(2026, 10, 26, 7, 0, tzinfo=UTC), 6),  # Monday 08:00 CET
+    (datetime(2026, 10, 26, 17, 0, tzinfo=UTC), 1),  # Monday 18:00 CET
+    (datetime(2026, 10, 24, 22, 30, tzinfo=UTC), 1),  # Sunday 00:30 CEST is the weekend, not Saturday
+])
+def test_work_hours_follow_daylight_saving_in_their_time_zone(now: datetime, target: int) -> None:
+    assert evaluate(render("work-hours", AMSTERDAM), MetricHistory(), PoolState(), now).target_dedicated == target
+
+
+@settings(max_examples=80, deadline=None)
+@given(zone=st.sampled_from(["Europe/Amsterdam", "America/Denver", "Australia/Sydney", "Asia/Kolkata",
+                             "America/Santiago"]),
+       minutes=st.integers(0, 6 * 365 * 24 * 60))
+def test_work_hours_agree_with_zoneinfo_until_schedule_until(zone: str, minutes: int) -> None:
+    from zoneinfo import ZoneInfo
+
+    now = datetime(2025, 1, 1, tzinfo=UTC) + timedelta(minutes=minutes)  # 2025 .. 2030, the default schedule
+    local = now.astimezone(ZoneInfo(zone))
+    expected = (6 if local.isoweekday() <= 5 else 3) if 8 <= local.hour < 18 else 1
+    formula = render("work-hours", {**WORK_HOURS, "timeZone": zone})
+    assert evaluate(formula, MetricHistory(), PoolState(), now).target_dedicated == expected
+
+
+@settings(max_examples=60, deadline=None)
+@given(pending=st.lists(st.integers(0, 50), max_size=60), current=st.integers(0, 30))
+def test_scale_to_zero_never_goes_below_min_nodes(pending: list[int], current: int) -> None:
+    hist = MetricHistory.constant({"$PendingTasks": pending}, NOW) if pending else MetricHistory()
+    formula = render("scale-to-zero", {"minNodes": 2, "maxNodes": 20})
+    assert evaluate(formula, hist, PoolState(current_dedicated=current), NOW).target_dedicated >= 2
+
+
+@pytest.mark.parametrize(("state", "dedicated", "spot"), [
+    (PoolState(current_low_priority=4, target_low_priority=4), 4, 4),  # all spot there: half and half
+    (PoolState(current_low_priority=4, target_low_priority=4, preempted=2), 6, 4),  # 2 preempted: 2 dedicated more
+    (PoolState(current_low_priority=1, target_low_priority=4), 7, 4),  # 3 never allocated (no spot capacity)
+    (PoolState(current_low_priority=0, target_low_priority=4), 8, 4),  # none at all: all dedicated
+])
+def test_queue_active_spot_falls_back_to_dedicated(state: PoolState, dedicated: int, spot: int) -> None:
+    hist = MetricHistory.constant({"$ActiveTasks": 8, "$RunningTasks": 0}, NOW)
+    result = evaluate(render("queue-active-spot", {"maxNodes": 20}), hist, state, NOW)
+    assert (result.target_dedicated, result.target_low_priority) == (dedicated, spot)
+    off = evaluate(render("queue-active-spot", {"maxNodes": 20, "spotFallback": False}), hist, state, NOW)
+    assert (off.target_dedicated, off.target_low_priority) == (4, 4)
+
+
+def test_slots_per_task_counts_slots_not_tasks() -> None:
+    hist = MetricHistory.constant({"$PendingTasks": 10}, NOW)
+    pool = PoolState(task_slots_per_node=4)
+    assert evaluate(render("queue-pending", {"maxNodes": 20}), hist, pool, NOW).target_dedicated == 3
+    assert evaluate(render("queue-pending", {"maxNodes": 20, "slotsPerTask": 2}), hist, pool, NOW).target_dedicated == 5
+
+
+@pytest.mark.parametrize(("scale", "sample", "target"), [(100, 90, 20), (1, 0.9, 20), (1, 0.3, 2), (100, 30, 2)])
+def test_cpu_reads_either_scale_and_grows_to_the_queue_when_saturated(scale: int, sample: float,
+                                                                     target: int) -> None:
+    # 4 nodes at 90%: the queue (400 tasks) decides; at 30% the pool halves (target 60%)
+    hist = MetricHistory.constant({"$CPUPercent": sample, "$ActiveTasks": 400}, NOW)
+    params = {"minNodes": 1, "maxNodes": 20, "targetCpuPercent": 60, "cpuScale": scale}
+    assert evaluate(render("cpu", params), hist, PoolState(current_dedicated=4), NOW).target_dedicated == target

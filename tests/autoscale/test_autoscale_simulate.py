@@ -56,8 +56,9 @@ def test_every_arrived_task_completes_and_billing_matches_the_series(preset: str
     assert s.unfinished == s.terminated == 0 and s.makespan is not None
     assert s.evaluation_errors == 0
     assert 0 < s.peak_nodes <= 8
-    assert max(a + b for a, b in zip(result.series["target_dedicated"], result.series["target_low_priority"],
-                                     strict=True)) <= 8
+    if preset != "queue-active-spot":  # its dedicated target also covers preempted spot nodes
+        assert max(a + b for a, b in zip(result.series["target_dedicated"], result.series["target_low_priority"],
+                                         strict=True)) <= 8
     # The series is sampled every 30 s; node counts change only at evaluations except when a draining node
     # leaves or a spot node is preempted or returns, so allow half a minute per such change.
     changes = s.requeued + s.completed if deallocation == "taskcompletion" or preset == "queue-active-spot" else 0
@@ -80,12 +81,14 @@ NIGHT_SHIFT = ('$TargetDedicatedNodes = time() < time("2025-01-06T00:15:00Z") ? 
     ("requeue", 0, 0, 1, 1, 15),  # the running task goes back to the queue and there is no node left
     ("terminate", 0, 1, 0, 0, 15),  # it is ended and dropped
     ("taskcompletion", 1, 0, 0, 0, 35),  # the node stays until the task ends at 5 + 30 minutes
-    ("retaineddata", 1, 0, 0, 0, 35),
+    # Batch keeps the node until the task's retention (here 30 minutes) has passed after it ended
+    ("retaineddata", 1, 0, 0, 0, 65),
 ])
 def test_deallocation_options_on_scale_down(option: str, completed: int, terminated: int, unfinished: int,
                                             requeued: int, billed_minutes: int) -> None:
     trace = Trace((Arrival(0.0, 1, 1800.0),))
-    s = simulate(trace, config(NIGHT_SHIFT.format(option=option), limit=timedelta(hours=2))).summary
+    s = simulate(trace, config(NIGHT_SHIFT.format(option=option), limit=timedelta(hours=2),
+                               task_retention=timedelta(minutes=30))).summary
     assert (s.completed, s.terminated, s.unfinished, s.requeued) == (completed, terminated, unfinished, requeued)
     assert s.node_hours_dedicated == pytest.approx(billed_minutes / 60)
 
@@ -203,7 +206,10 @@ def test_a_trace_with_absolute_times_starts_the_clock_there() -> None:
 
 
 @pytest.mark.parametrize(("change", "message"), [
-    ({"evaluation_interval": timedelta(0)}, "must be positive"),
+    ({"evaluation_interval": timedelta(0)}, "outside Batch's range PT5M to PT168H"),
+    ({"evaluation_interval": MIN}, r"evaluation interval PT1M is outside Batch's range PT5M to PT168H \(the service "
+                                   r"refuses it with HTTP 400; https://learn.microsoft.com/azure/batch/"),
+    ({"evaluation_interval": timedelta(hours=169)}, "outside Batch's range"),
     ({"ready_time": -MIN}, "cannot be negative"),
     ({"preempt_rate": 1.0, "ready_time": timedelta(0)}, "ready time of at least one second"),
     ({"preempt_rate": -1.0}, "between 0 and 3600"),
@@ -212,3 +218,103 @@ def test_a_trace_with_absolute_times_starts_the_clock_there() -> None:
 def test_settings_that_would_never_finish_are_refused(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         simulate(Trace((Arrival(0.0, 1, 1.0),)), config("$TargetDedicatedNodes = 1", **change))
+
+
+def test_the_core_quota_caps_the_pool_and_says_so() -> None:
+    # 40 x Standard_D16s_v5 would be 640 vCPUs; a 320-core quota lets Batch create 20 nodes at most.
+    trace = Trace((Arrival(0.0, 400, 3600.0),))
+    formula = "$TargetDedicatedNodes = 40; $NodeDeallocationOption = taskcompletion;"
+    s = simulate(trace, config(formula, vcpus_per_node=16, core_quota=320, tail=timedelta(0))).summary
+    assert s.peak_nodes == 20 and s.quota_capped == s.evaluations > 0
+    assert any("more dedicated nodes than the limit of 20 (320 cores / 16 vCPUs per node)" in w for w in s.warnings)
+    assert simulate(trace, config(formula, tail=timedelta(0))).summary.peak_nodes == 40  # no quota given
+
+
+def test_spot_quota_and_outages_leave_the_spot_target_unreached() -> None:
+    trace = parse_spec("steady:rate=60/h,duration=PT10M,for=PT6H")
+    formula = "$TargetLowPriorityNodes = 6;"
+    outage = ((timedelta(hours=2), timedelta(hours=2)),)
+    result = simulate(trace, config(formula, spot_outages=outage, tail=timedelta(0)))
+    s = result.summary
+    by_minute = dict(zip(result.series["time_s"], result.series["ready_low_priority"], strict=True))
+    assert by_minute[90 * 60] == 6 and by_minute[150 * 60] == 0 and by_minute[5 * 3600] == 6
+    assert s.requeued > 0 and s.work_lost_preemption > 0 and s.completed == trace.tasks
+    assert s.node_hours["spot"]["busy"] < s.node_hours_spot  # preempted time is not billed, start-up is
+
+
+def test_multi_slot_tasks_take_their_slots_and_are_warned_about() -> None:
+    # Two 2-slot tasks on one 2-slot node run one after the other; as 1-slot tasks they would run together.
+    wide = Trace((Arrival(0.0, 2, 600.0, slots=2),))
+    s = simulate(wide, config("$TargetDedicatedNodes = 1;", task_slots_per_node=2, tail=timedelta(0))).summary
+    assert (s.wait_max, s.makespan) == (900.0, 1500.0)
+    assert any(w.startswith("2 of 2 tasks take more than one task slot: Batch's task metrics") for w in s.warnings)
+    narrow = simulate(Trace((Arrival(0.0, 2, 600.0),)), config("$TargetDedicatedNodes = 1;", task_slots_per_node=2,
+                                                               tail=timedelta(0))).summary
+    assert (narrow.wait_max, narrow.makespan, narrow.warnings) == (300.0, 900.0, ())
+
+
+def test_report_breaks_down_billed_hours_and_waits() -> None:
+    trace = Trace((Arrival(0.0, 3, 600.0),))
+    prices = type("P", (), {"dedicated_per_hour": 2.0, "spot_per_hour": 0.5})()
+    s = simulate(trace, config("$TargetDedicatedNodes = 1;", tail=timedelta(0), pricing=prices, currency="EUR",
+                               sla=timedelta(minutes=10))).summary
+    # requested at 0, ready at 5 min, three 10-minute tasks back to back: 5 min starting, 30 min busy
+    assert s.node_hours["dedicated"] == pytest.approx({"starting": 5 / 60, "busy": 0.5, "idle": 0.0, "draining": 0.0})
+    assert s.cost_breakdown["dedicated"]["busy"] == pytest.approx(1.0) and s.currency == "EUR"
+    assert s.utilisation == pytest.approx(30 / 35)
+    assert (s.wait_p50, s.wait_p90, s.wait_p99, s.wait_max) == (900.0, 1500.0, 1500.0, 1500.0)
+    assert (s.sla, s.sla_misses, s.node_starts) == (600.0, 2, 1)
+    text = summary_text(s)
+    assert "cost             1.17 EUR" in text and "p99 25.0 min, max 25.0 min" in text
+    assert "SLA 10.0 min     2 of 3 tasks missed it (waited longer or never ran)" in text
+
+
+def test_work_lost_to_scale_down_is_counted() -> None:
+    trace = Trace((Arrival(0.0, 1, 1800.0),))
+    s = simulate(trace, config(NIGHT_SHIFT.format(option="requeue"), limit=timedelta(hours=2))).summary
+    assert s.work_lost_scale_down == pytest.approx(10 / 60)  # ran 5..15 min, then requeued with its node gone
+
+
+def test_assumptions_are_part_of_the_result() -> None:
+    result = simulate(Trace((Arrival(0.0, 1, 60.0),)), config("$TargetDedicatedNodes = 1;", ready_time_max=15 * MIN))
+    a = result.assumptions
+    assert a["node start-up"] == "uniform PT5M-PT15M" and a["sample delay"] == "PT30S, none dropped"
+    assert a["evaluation"] == "every PT5M, first at +PT0S" and result.to_dict()["assumptions"] == a
+
+
+def test_cpu_preset_leaves_one_node_at_the_first_saturated_sample() -> None:
+    # 10,000 tasks at once: one node (minNodes) is ready at 5 minutes, its first CPU sample (100%) is
+    # visible at 5.5 minutes, and the evaluation at 10 minutes sizes the pool to the queue.
+    trace = Trace((Arrival(0.0, 10_000, 600.0),))
+    formula = render("cpu", {"minNodes": 1, "maxNodes": 40})
+    result = simulate(trace, config(formula, limit=timedelta(minutes=30)))
+    by_minute = {int(t // 60): d for t, d in zip(result.series["time_s"], result.series["target_dedicated"],
+                                                 strict=True)}
+    assert (by_minute[5], by_minute[10]) == (1, 40)
+
+
+def test_scale_to_zero_with_min_nodes_two_never_goes_below_two() -> None:
+    trace = parse_spec("bursty:size=30,every=PT4H,duration=PT10M,for=PT12H")
+    result = simulate(trace, config(render("scale-to-zero", {"minNodes": 2, "maxNodes": 10, "idleTimeout": "PT10M"})))
+    targets = result.series["target_dedicated"][1:]  # after the first evaluation
+    assert min(targets) == 2 and max(targets) == 10
+
+
+def test_queue_active_spot_covers_a_spot_outage_with_dedicated_nodes() -> None:
+    trace = parse_spec("steady:rate=60/h,duration=PT20M,for=PT8H")
+    outage = ((timedelta(hours=2), timedelta(hours=3)),)
+    runs = {fallback: simulate(trace, config(render("queue-active-spot", {"maxNodes": 20, "spotFallback": fallback}),
+                                             spot_outages=outage)).summary for fallback in (True, False)}
+    assert runs[True].wait_p90 < runs[False].wait_p90
+    assert runs[True].node_hours["dedicated"]["busy"] > runs[False].node_hours["dedicated"]["busy"]
+    assert runs[True].work_lost_preemption > 0 and runs[True].completed == trace.tasks
+
+
+def test_cpu_scale_of_the_metric_and_of_the_preset_must_agree() -> None:
+    trace = parse_spec("steady:rate=40/h,duration=PT30M,for=PT6H")
+    runs = {(metric, preset): simulate(trace, config(render("cpu", {"minNodes": 1, "maxNodes": 20, "cpuScale": preset}),
+                                                     cpu_scale=metric)).summary
+            for metric, preset in ((100.0, 100), (1.0, 1), (1.0, 100))}
+    assert runs[(100.0, 100)] == runs[(1.0, 1)]
+    # a preset reading 0-100 on a metric that runs 0-1 sees an idle pool and never grows past minNodes
+    assert runs[(1.0, 100)].peak_nodes == 1 and runs[(100.0, 100)].peak_nodes > 5

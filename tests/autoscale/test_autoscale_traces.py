@@ -76,7 +76,7 @@ def test_csv_absolute_times_start_at_the_earliest_row_and_count_defaults_to_one(
 
 @pytest.mark.parametrize(("text", "message"), [
     ("", "jobs.csv: no header: expected a 'time,count,duration' line"),
-    ("when,count\n1,2\n", "jobs.csv:1: header must name time, duration and optionally count; got 'when,count'"),
+    ("when,count\n1,2\n", "jobs.csv:1: header must name time, duration and optionally count and slots; got 'when,count'"),
     ("time,count,duration\n0,x,1\n", "jobs.csv:2: count 'x' is not a whole number of at least 1"),
     ("time,count,duration\n0,0,1\n", "jobs.csv:2: count '0' is not a whole number of at least 1"),
     ("time,count,duration\n\n\nsoon,1,1\n", "jobs.csv:4: time 'soon' is not seconds, an ISO 8601 duration or an "

@@ -107,7 +107,7 @@ def test_prod_render_formula_requeues():
 
 @pytest.mark.parametrize(("dealloc", "spec", "expected"), [
     ("      nodeDeallocation: terminate\n", "{preset: queue-pending}", "terminate"),
-    ("", "{preset: queue-pending, deallocation: retaineddata}", "retaineddata"),
+    ("", "{preset: queue-pending, deallocation: requeue}", "requeue"),
     ("      nodeDeallocation: requeue\n", "{preset: cpu, deallocation: requeue}", "requeue"),
     ("", "{preset: scale-to-zero}", "taskcompletion"),
 ])
@@ -115,6 +115,19 @@ def test_the_pool_option_reaches_the_preset_formula(load, dealloc, spec, expecte
     pool = load(AUTOSCALE.format(dealloc=dealloc, spec=spec)).pools[0]
     assert pool.node_deallocation_option == expected
     assert _deallocation_line(pool.formula()) == f"$NodeDeallocationOption = {expected};"
+
+
+@pytest.mark.parametrize(("dealloc", "spec", "where"), [
+    ("      nodeDeallocation: retaineddata\n", "{preset: queue-pending}", "$.config.bigcompute:pools[0].nodeDeallocation"),
+    ("", "{preset: queue-pending, deallocation: retaineddata}",
+     "$.config.bigcompute:pools[0].scale.autoscale.deallocation"),
+])
+def test_retaineddata_is_refused_as_removed_from_batch(refusals, dealloc, spec, where):
+    # Batch API 2026-10-01 removed it (azure-batch 16.0.0 release notes): Batch would refuse the pool
+    found = [d for d in refusals(AUTOSCALE.format(dealloc=dealloc, spec=spec))
+             if "retaineddata is deprecated and removed from Batch API 2026-10-01" in d.message]
+    assert [render_path(d.path) for d in found] == [where]
+    assert "use taskcompletion" in found[0].message
 
 
 def test_a_preset_option_contradicting_the_pool_is_refused(refusals):
