@@ -89,7 +89,7 @@ def run_expand(path: str, limit: int, outputs_file: str | None) -> int:
     merge_deps = None
     if wl.merge and limit >= total:
         merge_deps = merge_dependencies(t.id for t in iter_tasks(wl, files) if not t.is_merge)
-    checksums = InputChecksums.of(digests)
+    checksums = InputChecksums.of_workload(wl, digests)
     tasks = [task_body(t, wl, job, ctx, digests, merge_deps, checksums) for t in islice(iter_tasks(wl, files), limit)]
     json.dump({"jobId": job, "poolName": wl.pool, "taskCount": total, "tasks": tasks}, sys.stdout, indent=2)
     sys.stdout.write("\n")
