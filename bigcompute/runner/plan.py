@@ -16,6 +16,7 @@ from bigcompute.runner.prune import Removal, Scope, prune_candidates
 from bigcompute.runner.session import InvalidInput
 from bigcompute.runner.storage import (
     StorageRefusal,
+    check_destinations,
     check_reach,
     container_client,
     listed_problems,
@@ -112,6 +113,7 @@ def _storage(clients: Clients, lw: LoadedWorkload, inputs) -> tuple[LoadedWorklo
     `foreach: {blobs: …}` listed (and the tasks those expand to checked). Refusals are located: `_Refused`."""
     wl = lw.workload
     refusals = check_reach(wl, clients)
+    refusals = refusals or check_destinations(wl, clients)
     if refusals:
         raise _Refused([_at(wl, r.at, str(r), "storage") for r in refusals])
     try:

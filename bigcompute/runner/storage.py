@@ -75,9 +75,36 @@ def check_reach(wl: Workload, clients: Clients) -> list[StorageRefusal]:
     return refusals
 
 
-def container_client(clients: Clients, ref: str | None, default: ContainerClient) -> ContainerClient:
+def check_destinations(wl: Workload, clients: Clients) -> list[StorageRefusal]:
+    """An output destination in the stack's account must exist: Batch would fail every upload to it after the
+    task ran (fileUploadError). Where the runner may not read a container's properties it cannot tell: left
+    to Batch, as are other accounts' containers."""
+    refusals, seen = [], {}
+    for at, ref, access in references(wl):
+        if access != "write" or is_foreign(ref, clients):
+            continue
+        if ref not in seen:
+            seen[ref] = _exists(container_client(clients, ref, None))  # type: ignore[arg-type]
+        if seen[ref] is False:
+            refusals.append(StorageRefusal(at, f"output container {ref!r} does not exist in the stack's storage "
+                                               "account; create it (and grant the pool identity Storage Blob Data "
+                                               "Contributor on it), or fix the name"))
+    return refusals
+
+
+def _exists(container: ContainerClient) -> bool | None:
+    try:
+        return container.exists()
+    except HttpResponseError as e:
+        if e.status_code in (401, 403):
+            return None
+        raise
+
+
+def container_client(clients: Clients, ref: str | None, default: ContainerClient | None) -> ContainerClient:
     """A client for a container reference, signed as the runner (a bare name: the stack's account)."""
     if ref is None:
+        assert default is not None
         return default
     if not is_url(ref):
         return clients.blob.get_container_client(ref)

@@ -234,3 +234,30 @@ def test_another_accounts_container_needs_the_stacks_identity(repo, local_target
     assert "this target's stack outputs have no identityResourceId" in str(refusal)
     with_identity = dataclasses.replace(azure, identity_resource_id="/subscriptions/s/id")
     assert check_reach(wl, Clients(None, None, with_identity)) == []  # type: ignore[arg-type]
+
+
+def test_a_missing_destination_container_is_refused_before_anything_is_created(repo, local_files, clients):
+    path = write_workload(repo, f"nodest-{uuid.uuid4().hex[:6]}", """\
+        tasks:
+          - id: a
+            command: x
+            outputs: [{pattern: a.txt, container: no-such-container}]
+        """)
+    line, column, message = _refused(repo, clients, path)
+    assert (line, column) == (8, 43)
+    assert "output container 'no-such-container' does not exist in the stack's storage account" in message
+
+
+def test_tasks_expanded_from_a_listing_are_checked_like_any_other(repo, local_files, clients, azurite):
+    media, media_client = _container(azurite, "media")
+    for clip in ("day1/x.mp4", "day2/x.mp4"):  # one stem twice: `v-{stem}` names two tasks alike
+        media_client.upload_blob(clip, b"clip")
+    path = write_workload(repo, f"dupblob-{uuid.uuid4().hex[:6]}", f"""\
+        tasks:
+          - id: 'v-{{stem}}'
+            command: x {{file}}
+            foreach: {{blobs: '', container: {media}}}
+        """)
+    line, column, message = _refused(repo, clients, path)
+    assert (line, column) == (6, 9)
+    assert message == "task id 'v-x' is used by more than one task (ids are case-insensitive)"
