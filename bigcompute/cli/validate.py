@@ -39,6 +39,8 @@ def run_validate(args: ValidateArgs) -> int:
             n = count_tasks(loaded.workload, loaded.files)
             summary = f"{n:,} task{'s' if n != 1 else ''}, {len(loaded.files)} input file" + \
                 ("s" if len(loaded.files) != 1 else "")
+            if loaded.workload.unlisted:  # `foreach: {blobs: …}`: storage is listed by plan, not validate
+                summary += "; plus one task per blob that `plan` lists"
         results.append(FileResult(str(path), "workload", problems, summary, list(loaded.warnings) if loaded else []))
     if not results:
         raise Exit(EXIT_INVALID, f"no workload files found in {', '.join(args.paths)}")

@@ -138,4 +138,4 @@ def _located(workload: Workload, e: BlobInputRefusal) -> Diagnostic:
     """The blob input's `inputs:` entry, by file and line (the file was loaded and checked moments ago)."""
     index = [i for i, entry in enumerate(workload.raw.get("inputs", []))
              if isinstance(entry, dict) and "blob" in entry][e.index]
-    return _at(workload, ("inputs", index, "blob"), str(e), "input")
+    return _at(workload, ("inputs", index, e.field), str(e), "input")

@@ -142,6 +142,8 @@ def with_listings(lw: LoadedWorkload, clients: Clients, inputs: ContainerClient,
         for b in list_container(container_client(clients, src.container, inputs), src.prefix, at):
             if src.match and not glob_match(src.match, b.name):
                 continue
+            if "\0" in b.name:  # it could reach no command line; a destination path would misread it
+                raise StorageRefusal(at, f"blob {b.name!r} has a NUL character in its name; rename it")
             relpath = f"{src.to.rstrip('/')}/{b.name}" if src.to else b.name
             found.append(ListedFile(relpath, b.name, src.container, b.size or 0, blob_version(b)))
             if len(found) > max_tasks:

@@ -38,9 +38,10 @@ class ListedBlob:
 class BlobInputRefusal(Exception):
     """A blob input the plan cannot list: the task would run without the inputs it asked for."""
 
-    def __init__(self, index: int, message: str):
+    def __init__(self, index: int, message: str, field: str = "blob"):
         super().__init__(message)
         self.index = index  # among the workload's blob inputs
+        self.field = field  # the entry's field the refusal is about
 
 
 class EmptyBlobPrefix(BlobInputRefusal):
@@ -126,12 +127,13 @@ def _list_other(container: ContainerClient, blob: BlobInput, index: int) -> list
         return [ListedBlob(b.name, b.size or 0, blob_version(b))
                 for b in container.list_blobs(name_starts_with=blob.prefix)]
     except ResourceNotFoundError:
-        raise BlobInputRefusal(index, f"container {blob.container!r} does not exist") from None
+        raise BlobInputRefusal(index, f"container {blob.container!r} does not exist", "container") from None
     except HttpResponseError as e:
         if e.status_code not in (401, 403):
             raise
         raise BlobInputRefusal(index, f"the runner may not list container {blob.container!r} ({e.status_code}): "
-                                      "grant the identity running `apply` Storage Blob Data Reader on it") from None
+                                      "grant the identity running `apply` Storage Blob Data Reader on it",
+                               "container") from None
 
 
 def plan_sync(workload: Workload, files: Sequence[InputFile], container: ContainerClient | None,

@@ -261,3 +261,19 @@ def test_tasks_expanded_from_a_listing_are_checked_like_any_other(repo, local_fi
     line, column, message = _refused(repo, clients, path)
     assert (line, column) == (6, 9)
     assert message == "task id 'v-x' is used by more than one task (ids are case-insensitive)"
+
+
+def test_a_blob_input_from_a_missing_container_is_refused_at_its_container(repo, local_files, clients):
+    path = write_workload(repo, f"nosrc-{uuid.uuid4().hex[:6]}", """\
+        inputs: [{blob: x/, container: no-such-source}]
+        tasks: [{id: a, command: x}]
+        """)
+    line, column, message = _refused(repo, clients, path)
+    assert (line, column, message) == (5, 32, "container 'no-such-source' does not exist")
+
+
+def test_validate_says_a_blob_foreach_is_counted_by_plan(repo):
+    write_workload(repo, "counted", "tasks: [{id: 'v{index}', command: x, foreach: {blobs: raw/}}]\n")
+    shown = run("validate", "workloads/counted.yaml")
+    assert shown.exit_code == 0, shown.output
+    assert "0 tasks, 0 input files; plus one task per blob that `plan` lists" in shown.output
