@@ -189,3 +189,11 @@ def test_the_listing_is_part_of_the_job_identity(write):
     hashes = {spec_hash(dataclasses.replace(wl, listings={0: x}), {}) for x in (one, more)}
     changed = spec_hash(dataclasses.replace(wl, listings={0: (dataclasses.replace(one[0], version="md5:ff"),)}), {})
     assert len(hashes | {changed}) == 3
+
+
+def test_foreach_blobs_default_to_the_inputs_container(write):
+    text = HEAD + "tasks:\n  - {id: 'v{index}', command: 'x {file}', foreach: {blobs: shared/}}\n"
+    [task] = bodies(write, text, {0: (ListedFile("shared/a.csv", "shared/a.csv", None, 1, "md5:00"),)})
+    assert task["resourceFiles"] == [{"httpUrl": f"{CTX.inputs_url}/shared/a.csv", "filePath": "shared/a.csv",
+                                      "identityReference": {"resourceId": CTX.identity_resource_id}}]
+    assert "sha256sum" not in task["commandLine"]  # read as it is, like blob inputs: not in the checksum list
