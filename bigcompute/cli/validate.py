@@ -39,6 +39,8 @@ def run_validate(args: ValidateArgs) -> int:
             n = count_tasks(loaded.workload, loaded.files)
             summary = f"{n:,} task{'s' if n != 1 else ''}, {len(loaded.files)} input file" + \
                 ("s" if len(loaded.files) != 1 else "")
+            if loaded.workload.unlisted:  # `foreach: {blobs: …}`: storage is listed by plan, not validate
+                summary += "; plus one task per blob that `plan` lists"
         results.append(FileResult(str(path), "workload", problems, summary, list(loaded.warnings) if loaded else []))
     if not results:
         raise Exit(EXIT_INVALID, f"no workload files found in {', '.join(args.paths)}")
@@ -89,7 +91,7 @@ def run_expand(path: str, limit: int, outputs_file: str | None) -> int:
     merge_deps = None
     if wl.merge and limit >= total:
         merge_deps = merge_dependencies(t.id for t in iter_tasks(wl, files) if not t.is_merge)
-    checksums = InputChecksums.of(digests)
+    checksums = InputChecksums.of_workload(wl, digests)
     tasks = [task_body(t, wl, job, ctx, digests, merge_deps, checksums) for t in islice(iter_tasks(wl, files), limit)]
     json.dump({"jobId": job, "poolName": wl.pool, "taskCount": total, "tasks": tasks}, sys.stdout, indent=2)
     sys.stdout.write("\n")

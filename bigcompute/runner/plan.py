@@ -14,7 +14,15 @@ from bigcompute.runner.clients import Clients
 from bigcompute.runner.jobs import JobInfo, job_info, repository_identity
 from bigcompute.runner.prune import Removal, Scope, prune_candidates
 from bigcompute.runner.session import InvalidInput
-from bigcompute.runner.sync import EmptyBlobPrefix, SyncPlan, plan_sync
+from bigcompute.runner.storage import (
+    StorageRefusal,
+    check_destinations,
+    check_reach,
+    container_client,
+    listed_problems,
+    with_listings,
+)
+from bigcompute.runner.sync import BlobInputRefusal, SyncPlan, plan_sync
 from bigcompute.workload import LoadedWorkload, Workload, count_tasks
 from bigcompute.workload.wire import spec_hash
 
@@ -73,9 +81,9 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
     plans, current, empty = [], {}, []
     for lw in loaded:
         try:
-            sync = plan_sync(lw.workload, lw.files, inputs)
-        except EmptyBlobPrefix as e:
-            empty.append(_located(lw.workload, e))
+            lw, sync = _storage(clients, lw, inputs)
+        except _Refused as e:
+            empty += e.diagnostics
             continue
         spec = spec_hash(lw.workload, sync.digests, sync.blob_versions)
         job_id = f"{lw.workload.name}-{spec[:8]}"
@@ -95,7 +103,39 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
     return Plan(tuple(plans), tuple(jobs), active, quota, scope, prune_candidates(jobs, current, scope))
 
 
-def _located(workload: Workload, e: EmptyBlobPrefix) -> Diagnostic:
-    """The empty prefix's `inputs:` entry, by file and line (the file was loaded and checked moments ago)."""
-    index = [i for i, entry in enumerate(workload.raw.get("inputs", [])) if isinstance(entry, dict)][e.index]
-    return load_document(workload.path).diagnostic(("inputs", index, "blob"), str(e), code="input")
+class _Refused(Exception):
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = diagnostics
+
+
+def _storage(clients: Clients, lw: LoadedWorkload, inputs) -> tuple[LoadedWorkload, SyncPlan]:
+    """What the workload reads from storage, met with the target: containers it can reach, blob inputs and
+    `foreach: {blobs: …}` listed (and the tasks those expand to checked). Refusals are located: `_Refused`."""
+    wl = lw.workload
+    refusals = check_reach(wl, clients)
+    refusals = refusals or check_destinations(wl, clients)
+    if refusals:
+        raise _Refused([_at(wl, r.at, str(r), "storage") for r in refusals])
+    try:
+        lw = with_listings(lw, clients, inputs)
+        sync = plan_sync(lw.workload, lw.files, inputs,
+                         container_for=lambda ref: container_client(clients, ref, inputs))
+    except StorageRefusal as e:
+        raise _Refused([_at(wl, e.at, str(e), "storage")]) from None
+    except BlobInputRefusal as e:
+        raise _Refused([_located(wl, e)]) from None
+    problems = listed_problems(lw)
+    if problems:
+        raise _Refused(problems)
+    return lw, sync
+
+
+def _at(workload: Workload, at: tuple, message: str, code: str) -> Diagnostic:
+    return load_document(workload.path).diagnostic(at, message, code=code)
+
+
+def _located(workload: Workload, e: BlobInputRefusal) -> Diagnostic:
+    """The blob input's `inputs:` entry, by file and line (the file was loaded and checked moments ago)."""
+    index = [i for i, entry in enumerate(workload.raw.get("inputs", []))
+             if isinstance(entry, dict) and "blob" in entry][e.index]
+    return _at(workload, ("inputs", index, e.field), str(e), "input")

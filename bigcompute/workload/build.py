@@ -18,6 +18,7 @@ from bigcompute.workload.model import (
     Workload,
 )
 from bigcompute.workload.params import parameter
+from bigcompute.workload.storage import BlobSource, UrlInput, url_name
 
 
 def build_workload(data: Mapping[str, Any], path: Path) -> Workload:
@@ -35,7 +36,11 @@ def build_workload(data: Mapping[str, Any], path: Path) -> Workload:
         labels=dict(data.get("labels", {})),
         groups=tuple(_group(i, g) for i, g in enumerate(data["tasks"])),
         input_paths=tuple(i for i in inputs if isinstance(i, str)),
-        blob_inputs=tuple(BlobInput(i["blob"], i.get("to", "")) for i in inputs if isinstance(i, dict)),
+        blob_inputs=tuple(BlobInput(i["blob"], i.get("to", ""), i.get("container")) for i in inputs
+                          if isinstance(i, dict) and "blob" in i),
+        url_inputs=tuple(UrlInput(i["url"], i.get("to", ""), i.get("name") or url_name(i["url"]),
+                                  (i.get("sha256") or "").lower() or None)
+                         for i in inputs if isinstance(i, dict) and "url" in i),
         env=_env(data.get("env", {})),
         defaults=_settings(data.get("defaults", {})),
         job=JobSettings(
@@ -68,7 +73,8 @@ def _group(index: int, g: Mapping[str, Any]) -> TaskGroup:
         kind=kind,
         display_name=g.get("displayName"),
         parameters=tuple(parameter(name, spec) for name, spec in g.get("sweep", {}).items()),
-        foreach=g["foreach"]["files"] if "foreach" in g else None,
+        foreach=g["foreach"].get("files") if "foreach" in g else None,
+        foreach_blobs=_blob_source(g["foreach"]) if "blobs" in g.get("foreach", {}) else None,
         env=_env(g.get("env", {})),
         outputs=_outputs(g.get("outputs", [])),
         depends_on=tuple(g.get("dependsOn", [])),
@@ -86,8 +92,13 @@ def _text(value: Any) -> str:
     return str(value)
 
 
+def _blob_source(f: Mapping[str, Any]) -> BlobSource:
+    return BlobSource(f["blobs"], f.get("container"), f.get("match"), f.get("to", ""))
+
+
 def _outputs(items: list[Any]) -> tuple[OutputSpec, ...]:
-    return tuple(OutputSpec(o) if isinstance(o, str) else OutputSpec(o["pattern"], o.get("when", "success"))
+    return tuple(OutputSpec(o) if isinstance(o, str) else OutputSpec(o["pattern"], o.get("when", "success"),
+                                                                     o.get("container"), o.get("path"))
                  for o in items)
 
 

@@ -116,7 +116,7 @@ def check_inputs(doc: Document, wl: Workload, root) -> tuple[list[InputFile], li
             if isinstance(entry, str):
                 for f in resolve_inputs(entry, wl.folder, root):
                     files.setdefault(f.relpath, f)
-            else:
+            elif "blob" in entry:  # URL inputs: storage_checks
                 check_relative(entry["blob"], "blob prefix")
                 if entry.get("to"):
                     check_relative(entry["to"], "blob destination")
@@ -180,7 +180,7 @@ def check_sizes(doc: Document, compiled: Sequence[CompiledGroup], files, max_tas
         size = c.size(files)
         total += size
         where = ("tasks", c.group.index, c.group.kind if c.group.kind != "task" else "id")
-        if c.group.kind == "foreach" and size == 0 and inputs_ok:
+        if c.group.kind == "foreach" and c.group.foreach_blobs is None and size == 0 and inputs_ok:
             yield doc.diagnostic(where, f"foreach glob {c.group.foreach!r} matches none of the workload's inputs",
                                  key=True, code="foreach-empty")
         if size > max_tasks:
@@ -280,7 +280,7 @@ def _check_dependencies(doc, wl: Workload, index: _TaskIndex) -> Iterator[Diagno
             if key == merge_key:
                 yield doc.diagnostic(("tasks", group, "dependsOn", i), f"task {tid!r} depends on the merge task "
                                      f"{dep!r}, which runs after every task", code="dependency")
-            elif key not in index.seen and group not in reported:
+            elif key not in index.seen and group not in reported and not wl.unlisted:  # unlisted: the plan checks
                 reported.add(group)
                 yield doc.diagnostic(("tasks", group, "dependsOn", i),
                                      f"task {tid!r} depends on {dep!r}, which no task of the workload has as id",
@@ -358,9 +358,11 @@ def check_output_names(doc: Document, wl: Workload) -> Iterator[Diagnostic]:
         owners.append((("merge",), wl.merge.outputs))
     for at, outputs in owners:
         for j, out in enumerate(outputs):
+            if out.has_destination:  # keeps its relative path below a folder of its own: no flattening
+                continue
             problem = _logs_clash(out.pattern) or next(
-                (_clash_message(out.pattern, earlier.pattern) for earlier in outputs[:j]
-                 if frozenset({out.when, earlier.when}) not in _EXCLUSIVE and _clash(out.pattern, earlier.pattern)),
+                (_clash_message(out.pattern, earlier.pattern) for earlier in outputs[:j] if not earlier.has_destination
+                 and frozenset({out.when, earlier.when}) not in _EXCLUSIVE and _clash(out.pattern, earlier.pattern)),
                 None)
             if problem:
                 yield doc.diagnostic((*at, "outputs", j, "pattern"), problem, code="output-collision")

@@ -11,6 +11,7 @@ from bigcompute.workload.globs import glob_match
 from bigcompute.workload.inputs import InputFile
 from bigcompute.workload.model import OutputSpec, TaskGroup, TaskSettings, Workload
 from bigcompute.workload.params import combinations, sweep_size
+from bigcompute.workload.storage import DEFAULT_PATH, JOB, check_path_template, render_path
 from bigcompute.workload.templates import Template, parse_template
 
 MERGE_GROUP = -1
@@ -55,11 +56,16 @@ class CompiledGroup:
     depends_on: tuple[Template, ...]
     settings: TaskSettings
     variable_names: tuple[str, ...] = ()
+    # per output: (container, path template) of a destination, else None (see OutputSpec)
+    destinations: tuple[tuple[str | None, Template] | None, ...] = ()
+    listing: tuple = ()  # the plan's blobs of a `foreach: {blobs: …}` group (storage.ListedFile)
 
     def size(self, files: Sequence[InputFile]) -> int:
         g = self.group
         if g.kind == "sweep":
             return sweep_size(g.parameters)
+        if g.foreach_blobs is not None:
+            return len(self.listing)
         if g.kind == "foreach":
             return sum(1 for f in files if glob_match(g.foreach or "", f.relpath))
         return 1
@@ -79,7 +85,21 @@ def compile_group(group: TaskGroup, workload: Workload) -> CompiledGroup:
         depends_on=tuple(parse_template(d, known) for d in group.depends_on),
         settings=group.settings.over(workload.defaults),
         variable_names=tuple(_VARIABLES.get(k) or f"{PARAM_PREFIX}{k}" for k in variable_keys(group)),
+        destinations=tuple(_destination(o, known) for o in group.outputs),
+        listing=workload.listings.get(group.index, ()),
     )
+
+
+PATH_PLACEHOLDERS = frozenset({JOB, "task"})
+
+
+def _destination(o: OutputSpec, known: frozenset[str]) -> tuple[str | None, Template] | None:
+    """An output's destination: its container and its path template, which also knows {job} and {task}."""
+    if not o.has_destination:
+        return None
+    text = o.path if o.path is not None else DEFAULT_PATH
+    check_path_template(text)
+    return o.container, parse_template(text, known | PATH_PLACEHOLDERS)
 
 
 _VARIABLES = {"file": "BIGCOMPUTE_FILE", "name": "BIGCOMPUTE_NAME", "stem": "BIGCOMPUTE_STEM",
@@ -97,6 +117,9 @@ def variable_keys(group: TaskGroup) -> tuple[str, ...]:
 
 def parse_field(path: tuple[str | int, ...], text: str, known: frozenset[str]) -> Template:
     """Parse one field of `template_fields`: the command is a shell template."""
+    if path[-1:] == ("path",):
+        check_path_template(text)
+        return parse_template(text, known | PATH_PLACEHOLDERS)
     return parse_template(text, known, shell=path == ("command",))
 
 
@@ -110,6 +133,8 @@ def template_fields(group: TaskGroup) -> Iterator[tuple[tuple[str | int, ...], s
         yield ("env", key), value
     for i, out in enumerate(group.outputs):
         yield ("outputs", i), out.pattern
+        if out.path is not None:
+            yield ("outputs", i, "path"), out.path
     for i, dep in enumerate(group.depends_on):
         yield ("dependsOn", i), dep
 
@@ -130,34 +155,43 @@ def group_values(compiled: CompiledGroup, workload: Workload,
             values.update(zip(names, combo, strict=True))
             values["index"] = index
             yield values, (*combo, index), shared
+    elif g.foreach_blobs is not None:  # the plan's listing; validate has none and expands no task
+        shared = tuple(files)
+        for index, f in enumerate(compiled.listing):
+            values = _file_values(f.relpath, index, workload)
+            yield values, (*(values[k] for k in FOREACH_KEYS), index), (f, *shared)
     elif g.kind == "foreach":
         pattern = g.foreach or ""
         own = [f for f in files if glob_match(pattern, f.relpath)]
         shared = tuple(f for f in files if not glob_match(pattern, f.relpath))
         for index, f in enumerate(own):
-            p = PurePosixPath(f.relpath)
-            values = {"index": index, "workload": workload.name, "file": f.relpath, "name": p.name,
-                      "stem": p.stem, "ext": p.suffix.lstrip("."), "dir": p.parent.as_posix()}
+            values = _file_values(f.relpath, index, workload)
             yield values, (*(values[k] for k in FOREACH_KEYS), index), (f, *shared)
     else:
         yield {"index": 0, "workload": workload.name}, (0,), tuple(files)
+
+
+def _file_values(relpath: str, index: int, workload: Workload) -> dict:
+    p = PurePosixPath(relpath)
+    return {"index": index, "workload": workload.name, "file": relpath, "name": p.name,
+            "stem": p.stem, "ext": p.suffix.lstrip("."), "dir": p.parent.as_posix()}
 
 
 def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec]:
     g = compiled.group
     static_env = tuple((k, t.text) for k, t in compiled.env) if not any(t.fields for _, t in compiled.env) else None
     static_outputs = tuple(OutputSpec(t.text, when) for t, when in compiled.outputs) \
-        if not any(t.fields for t, _ in compiled.outputs) else None
+        if not any(t.fields for t, _ in compiled.outputs) and not any(compiled.destinations) else None
     for values, variables, task_files in group_values(compiled, workload, files):
+        task_id = compiled.id.render(values)
         yield TaskSpec(
-            id=compiled.id.render(values),
+            id=task_id,
             command=compiled.command.render(values),
             group=g.index,
             settings=compiled.settings,
             files=task_files,
             env=static_env if static_env is not None else tuple((k, t.render(values)) for k, t in compiled.env),
-            outputs=static_outputs if static_outputs is not None
-            else tuple(OutputSpec(t.render(values), when) for t, when in compiled.outputs),
+            outputs=static_outputs if static_outputs is not None else _task_outputs(compiled, values, task_id),
             depends_on=tuple(t.render(values) for t in compiled.depends_on),
             display_name=compiled.display_name.render(values) if compiled.display_name else None,
             variable_names=compiled.variable_names,
@@ -165,12 +199,38 @@ def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[In
         )
 
 
+def _task_outputs(compiled: CompiledGroup, values: dict, task_id: str) -> tuple[OutputSpec, ...]:
+    out = []
+    for (pattern, when), dest in zip(compiled.outputs, compiled.destinations or [None] * len(compiled.outputs),
+                                     strict=True):
+        if dest is None:
+            out.append(OutputSpec(pattern.render(values), when))
+        else:
+            out.append(OutputSpec(pattern.render(values), when, dest[0], render_path(dest[1], values, task_id)))
+    return tuple(out)
+
+
+MERGE_PLACEHOLDERS = frozenset({"workload"})
+
+
+def merge_outputs(workload: Workload) -> tuple[OutputSpec, ...]:
+    """The merge task's outputs, destination paths rendered (it knows {workload}, {task} and {job})."""
+    m = workload.merge
+    assert m is not None
+    out = []
+    for o in m.outputs:
+        dest = _destination(o, MERGE_PLACEHOLDERS)
+        out.append(o if dest is None else OutputSpec(o.pattern, o.when, dest[0],
+                                                    render_path(dest[1], {"workload": workload.name}, m.id)))
+    return tuple(out)
+
+
 def merge_task(workload: Workload, files: Sequence[InputFile]) -> TaskSpec | None:
     m = workload.merge
     if m is None:
         return None
     return TaskSpec(id=m.id, command=m.command, group=MERGE_GROUP, settings=m.settings.over(workload.defaults),
-                    files=tuple(files), env=tuple(m.env.items()), outputs=m.outputs)
+                    files=tuple(files), env=tuple(m.env.items()), outputs=merge_outputs(workload))
 
 
 def iter_tasks(workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec]:

@@ -28,6 +28,7 @@ class InputFile:
 class BlobInput:
     prefix: str
     to: str = ""
+    container: str | None = None  # None: the stack's inputs container; else a name or URL (workload.storage)
 
 
 def check_relative(text: str, what: str) -> PurePosixPath:

@@ -12,6 +12,7 @@ from bigcompute.workload import checks
 from bigcompute.workload.build import build_workload
 from bigcompute.workload.inputs import InputFile, repository_root
 from bigcompute.workload.model import Workload
+from bigcompute.workload.storage_checks import check_storage
 
 WORKLOAD_SUFFIXES = (".yaml", ".yml")
 
@@ -45,6 +46,7 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     files, problems = checks.check_inputs(doc, workload, root or repository_root(path.resolve().parent))
     problems += list(checks.check_paths(doc, workload))
     problems += list(checks.check_output_names(doc, workload))
+    problems += list(check_storage(doc, workload, files))
     if pools is not None and workload.pool not in set(pools):
         known = ", ".join(sorted(pools)) or "none"
         problems.append(doc.diagnostic(("pool",), f"pool '{workload.pool}' is not a pool of the stack "

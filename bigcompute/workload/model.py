@@ -10,6 +10,7 @@ from typing import Any
 
 from bigcompute.workload.inputs import BlobInput
 from bigcompute.workload.params import Parameter
+from bigcompute.workload.storage import BlobSource, ListedFile, UrlInput
 
 API_VERSION = "bigcompute/v1"
 UPLOAD_CONDITIONS = {"success": "tasksuccess", "failure": "taskfailure", "always": "taskcompletion"}
@@ -35,6 +36,14 @@ class TaskSettings:
 class OutputSpec:
     pattern: str
     when: str = "success"  # success | failure | always
+    # A destination (workload.storage): a container other than the stack's outputs, or a path template. In a
+    # task, `path` is rendered but for the job id (storage.JOB_MARK). None and None: `<job>/<task>/` in outputs.
+    container: str | None = None
+    path: str | None = None
+
+    @property
+    def has_destination(self) -> bool:
+        return self.container is not None or self.path is not None
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,7 @@ class TaskGroup:
     display_name: str | None = None
     parameters: tuple[Parameter, ...] = ()
     foreach: str | None = None
+    foreach_blobs: BlobSource | None = None  # foreach over a blob prefix, listed by the plan
     env: Mapping[str, str] = field(default_factory=dict)
     outputs: tuple[OutputSpec, ...] = ()
     depends_on: tuple[str, ...] = ()
@@ -93,6 +103,7 @@ class Workload:
     labels: Mapping[str, str] = field(default_factory=dict)
     input_paths: tuple[str, ...] = ()
     blob_inputs: tuple[BlobInput, ...] = ()
+    url_inputs: tuple[UrlInput, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
     defaults: TaskSettings = TaskSettings()
     job: JobSettings = JobSettings()
@@ -103,10 +114,17 @@ class Workload:
     container_image: str | None = None
     container_options: str | None = None
     download: tuple[str, ...] = ()
+    # Per `foreach: {blobs: …}` group index, the blobs the plan listed (runner.plan); empty until then.
+    listings: Mapping[int, tuple[ListedFile, ...]] = field(default_factory=dict)
 
     @property
     def folder(self) -> Path:
         return self.path.parent
+
+    @property
+    def unlisted(self) -> bool:
+        """Some group iterates over blobs the plan has not listed yet (validate expands it to no task)."""
+        return any(g.foreach_blobs is not None and g.index not in self.listings for g in self.groups)
 
     @property
     def uses_dependencies(self) -> bool:

@@ -33,7 +33,8 @@ from bigcompute.workload.deps import DependencyCollector
 from bigcompute.workload.expand import TaskSpec
 from bigcompute.workload.globs import has_wildcard
 from bigcompute.workload.inputs import InputFile
-from bigcompute.workload.model import UPLOAD_CONDITIONS, Workload
+from bigcompute.workload.model import UPLOAD_CONDITIONS, OutputSpec, Workload
+from bigcompute.workload.storage import ListedFile, container_url, destination_blob_path, fill_job
 
 OUTPUTS_ENV = "BIGCOMPUTE_TASK_OUTPUTS"
 
@@ -46,14 +47,26 @@ class StorageContext:
     outputs_url: str
     identity_resource_id: str | None = None
 
+    @property
+    def endpoint(self) -> str:
+        """The stack's blob endpoint: bare container names of a workload are containers there."""
+        return self.inputs_url.rsplit("/", 1)[0]
+
+    def container(self, ref: str | None, default: str) -> str:
+        return default if ref is None else container_url(ref, self.endpoint)
+
 
 def spec_hash(workload: Workload, digests: Mapping[str, str], blobs: Mapping[str, str] | None = None) -> str:
-    """Hash of the normalized spec, its inputs' content and the listing of its blob inputs (blob name →
-    version, see `runner.sync.list_blob_input`): the identity of a job. Without blob inputs the hash is the
-    one earlier releases computed, so their jobs keep their ids."""
+    """Hash of the normalized spec, its inputs' content, the listing of its blob inputs (blob name →
+    version, see `runner.sync.list_blob_input`) and of its `foreach: {blobs: …}` groups: the identity of a
+    job, so new or changed blobs make a new job. Without blob inputs and listings the hash is the one earlier
+    releases computed, so their jobs keep their ids."""
     identity: dict[str, Any] = {"spec": workload.raw, "inputs": sorted(digests.items())}
     if blobs:
         identity["blobs"] = sorted(blobs.items())
+    if workload.listings:
+        identity["foreach"] = {str(g): [(f.name, f.version, f.size) for f in listed]
+                               for g, listed in sorted(workload.listings.items())}
     canonical = json.dumps(identity, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
@@ -90,8 +103,23 @@ class InputChecksums:
         data = "".join(_checksum_line(path, digests[path]) for path in sorted(digests)).encode()
         return cls(data, hashlib.sha256(data).hexdigest())
 
+    @classmethod
+    def of_workload(cls, workload: Workload, digests: Mapping[str, str]) -> InputChecksums:
+        """The list of the input files' digests and of the SHA-256 declared by URL inputs."""
+        return cls.of({**digests, **url_digests(workload)})
+
     def blob_name(self, workload: Workload) -> str:
         return f"{workload.name}/{self.digest[:32]}/{CHECKSUMS_PATH}"
+
+
+def url_digests(workload: Workload) -> dict[str, str]:
+    """Where each URL input with a `sha256` lands → that digest: checked on the node like the input files."""
+    return {u.path: u.sha256 for u in workload.url_inputs if u.sha256}
+
+
+def verifies(task: TaskSpec, workload: Workload) -> bool:
+    """Whether the task gets the checksum list: it has input files, or URL inputs with a digest."""
+    return any(not isinstance(f, ListedFile) for f in task.files) or bool(url_digests(workload))
 
 
 def _checksum_line(path: str, digest: str) -> str:
@@ -126,16 +154,19 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
     as they are, and building its model objects costs ~90 µs a task, which a 100,000-task job feels.
     `checksums` is `InputChecksums.of(digests)`, passed in by callers that build many tasks."""
     identity = {"resourceId": ctx.identity_resource_id} if ctx.identity_resource_id else None
-    resources = [_drop_none({"httpUrl": blob_url(ctx.inputs_url, input_blob_name(workload, f, digests[f.relpath])),
-                             "filePath": f.relpath, "identityReference": identity}) for f in task.files]
+    resources = [_drop_none({"httpUrl": _file_url(f, workload, ctx, digests), "filePath": f.relpath,
+                             "identityReference": identity}) for f in task.files]
     # Every task gets the blob inputs. With a container source, filePath is the folder (omitted: the working
     # directory) and blobs keep their full names below it; blobPrefix is a plain name prefix.
     # https://learn.microsoft.com/rest/api/batchservice/task/add#resourcefile
-    resources += [_drop_none({"storageContainerUrl": ctx.inputs_url, "blobPrefix": b.prefix, "filePath": b.to or None,
+    resources += [_drop_none({"storageContainerUrl": ctx.container(b.container, ctx.inputs_url),
+                              "blobPrefix": b.prefix, "filePath": b.to or None,
                               "identityReference": identity}) for b in workload.blob_inputs]
+    # URL inputs: an httpUrl needs filePath, the file's own path. No identity: a public https URL.
+    resources += [{"httpUrl": u.url, "filePath": u.path} for u in workload.url_inputs]
     command = task.command
-    if task.files:
-        checksums = checksums or InputChecksums.of(digests)
+    if verifies(task, workload):
+        checksums = checksums or InputChecksums.of_workload(workload, digests)
         resources.append(_drop_none({"httpUrl": blob_url(ctx.inputs_url, checksums.blob_name(workload)),
                                      "filePath": CHECKSUMS_PATH, "identityReference": identity}))
         command = verify_inputs(command, checksums)
@@ -148,7 +179,7 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
     body: dict[str, Any] = {"id": task.id, "displayName": task.display_name,
                             "commandLine": shell_command(command),
                             "resourceFiles": resources or None,
-                            "outputFiles": _outputs(task, job, ctx.outputs_url, identity),
+                            "outputFiles": _outputs(task, job, ctx, identity),
                             "environmentSettings": [{"name": k, "value": v} for k, v in env] or None,
                             "constraints": _drop_none({"maxWallClockTime": _duration(s.timeout),
                                                        "retentionTime": _duration(s.retention),
@@ -169,18 +200,30 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
     return _drop_none(body)
 
 
-def _outputs(task: TaskSpec, job: str, container_url: str, identity: dict | None) -> list[dict[str, Any]]:
-    def upload(pattern: str, path: str, condition: str) -> dict[str, Any]:
-        destination = _drop_none({"containerUrl": container_url, "path": path, "identityReference": identity})
+def _file_url(f: Any, workload: Workload, ctx: StorageContext, digests: Mapping[str, str]) -> str:
+    """An input file's blob (content-addressed in inputs), or a listed blob of a `foreach: {blobs: …}` group."""
+    if isinstance(f, ListedFile):
+        return blob_url(ctx.container(f.container, ctx.inputs_url), f.name)
+    return blob_url(ctx.inputs_url, input_blob_name(workload, f, digests[f.relpath]))
+
+
+def _outputs(task: TaskSpec, job: str, ctx: StorageContext, identity: dict | None) -> list[dict[str, Any]]:
+    def upload(pattern: str, path: str, condition: str, url: str = ctx.outputs_url) -> dict[str, Any]:
+        destination = _drop_none({"containerUrl": url, "path": path, "identityReference": identity})
         return {"filePattern": pattern, "destination": {"container": destination},
                 "uploadOptions": {"uploadCondition": condition}}
 
     base = f"{job}/{task.id}"
     # Batch keeps a wildcard match's path below the pattern's fixed folders; a plain path gets the same rule.
-    files = [upload(o.pattern, base if has_wildcard(o.pattern) else f"{base}/{PurePosixPath(o.pattern).name}",
-                    UPLOAD_CONDITIONS[o.when]) for o in task.outputs]
+    files = [upload(o.pattern, _default_path(base, o) if not o.has_destination else
+                    destination_blob_path(fill_job(o.path or "", job), o.pattern),
+                    UPLOAD_CONDITIONS[o.when], ctx.container(o.container, ctx.outputs_url)) for o in task.outputs]
     files.append(upload("../std*.txt", f"{base}/logs", "taskcompletion"))
     return files
+
+
+def _default_path(base: str, o: OutputSpec) -> str:
+    return base if has_wildcard(o.pattern) else f"{base}/{PurePosixPath(o.pattern).name}"
 
 
 def _duration(value: timedelta | None) -> str | None:
