@@ -12,6 +12,7 @@ import os
 import socket
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -64,20 +65,26 @@ def workload_lease(container: ContainerClient, workload: str) -> Iterator[HeldLe
 
 
 def _acquire(blob: BlobClient, workload: str) -> BlobLeaseClient:
+    me = {"holder": holder(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "claim": uuid.uuid4().hex}
+    # Named before the lease is taken, so an apply killed between taking it and naming itself is still known
+    # (and found dead). A leased blob refuses this write (412 LeaseIdMissing): its holder's name stays.
+    with suppress(HttpResponseError):
+        blob.set_blob_metadata(me)
     lease = BlobLeaseClient(blob)
     try:
         lease.acquire(lease_duration=LEASE_SECONDS)
     except ResourceExistsError:
         props = blob.get_blob_properties()
         who = props.metadata.get("holder", "another apply")
+        if props.metadata.get("claim") == me["claim"]:  # lost a race after naming ourselves: the winner is unnamed
+            who = "another apply"
         if not _dead_local_holder(who):
             since = props.metadata.get("since", "")
             raise LeaseHeld(f"workload {workload} is being applied by {who}{' since ' + since if since else ''}; "
                             "wait for it to finish (the lease lapses 60 s after its holder stops)") from None
         lease.break_lease(lease_break_period=0)
         lease.acquire(lease_duration=LEASE_SECONDS)
-    blob.set_blob_metadata({"holder": holder(), "since": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-                           lease=lease)
+    blob.set_blob_metadata(me, lease=lease)
     return lease
 
 

@@ -111,3 +111,33 @@ def test_apply_stops_before_its_next_side_effect_once_the_lease_is_lost(repo, lo
     taken[0].release()
     assert not list(clients.container("inputs").list_blobs(name_starts_with=f"{name}/"))
     assert not [j for j in clients.batch.list_jobs() if j.id.startswith(f"{name}-")]
+
+
+def test_an_apply_killed_right_after_taking_the_lease_is_found_dead_and_taken_over(clients, azurite):
+    """The kill point between acquiring the lease and writing the holder's name into it: the next apply must
+    still know the holder (named before the lease was taken) and find it dead, not wait on "another apply"."""
+    import subprocess
+    import sys
+    import textwrap
+
+    inputs = clients.container("inputs")
+    name = f"killed-{uuid.uuid4().hex[:6]}"
+    child = textwrap.dedent(f"""
+        import os
+        from azure.storage.blob import ContainerClient
+        from bigcompute.runner import lease
+        taken = lease.BlobLeaseClient.acquire
+        def acquire_then_die(self, *args, **kwargs):
+            taken(self, *args, **kwargs)
+            os._exit(9)  # killed before the holder names itself under the lease
+        lease.BlobLeaseClient.acquire = acquire_then_die
+        container = ContainerClient.from_connection_string({azurite.connection_string!r}, {inputs.container_name!r})
+        with lease.workload_lease(container, {name!r}):
+            raise SystemExit("the lease was taken and the child lived on")
+    """)
+    died = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, timeout=60)
+    assert died.returncode == 9, died.stderr
+    lock = inputs.get_blob_client(f".locks/{name}").get_blob_properties()
+    assert lock.lease.state == "leased"  # the dead child's lease is still there
+    with workload_lease(inputs, name) as held:
+        held.check("uploading")
