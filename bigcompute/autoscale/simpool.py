@@ -15,6 +15,12 @@ Rules the simulator follows (see simulate.py for the undocumented points it deci
   (counted in $CurrentLowPriorityNodes and $PreemptedNodeCount), unbilled, and comes back after a
   start-up time once capacity is there again.
 - Tasks start in arrival order (a task needing more slots than any node has free waits at the head).
+- A share `allocation_failure` of node requests fails (Batch's resize errors such as AllocationFailed or
+  AllocationTimedout): the node never joins, is not billed, and the pool stays resizing until the resize
+  timeout (Batch's default 15 minutes) has passed; the next evaluation asks again.
+- The pool is resizing while requested nodes are still allocating, removed nodes are still draining, or a
+  failed request's resize timeout has not passed (`resizing`); the simulator decides what an evaluation
+  does meanwhile (simulate.py, `retarget`).
 """
 
 from __future__ import annotations
@@ -58,8 +64,13 @@ class Usage:
 class PoolModel:
     def __init__(self, slots: int, ready_time: Callable[[], float], preempt_rate: float, rng: random.Random,
                  node_limit: tuple[int, int], fill: str = "spread", retention: float = 7 * 86400.0,
-                 outages: tuple[tuple[float, float], ...] = ()) -> None:
+                 outages: tuple[tuple[float, float], ...] = (), allocation_failure: float = 0.0,
+                 resize_timeout: float = 900.0, allocation_rng: random.Random | None = None) -> None:
         self.slots, self.ready_time, self.rng, self.node_limit = slots, ready_time, rng, node_limit
+        self.allocation_failure, self.resize_timeout = allocation_failure, resize_timeout
+        self.allocation_rng = allocation_rng or random.Random(0)
+        self.resize_errors = 0  # node requests Batch failed to allocate
+        self._failed_until = 0.0  # a failed request keeps the pool resizing until its resize timeout
         self.preempt_per_second = preempt_rate / 3600.0
         self.pack = fill == "pack"
         self.retention = retention
@@ -298,6 +309,10 @@ class PoolModel:
                     self.short[1] += 1  # Batch cannot allocate spot nodes now; the target is not reached
                     diff = 0
                 for _ in range(diff):
+                    if self.allocation_failure and self.allocation_rng.random() < self.allocation_failure:
+                        self.resize_errors += 1
+                        self._failed_until = max(self._failed_until, t + self.resize_timeout)
+                        continue
                     self._ids += 1
                     node = Node(self._ids, is_spot)
                     self.nodes[node.id] = node
@@ -333,6 +348,12 @@ class PoolModel:
         self._drop(node)
 
     # Views --------------------------------------------------------------------------------------
+    def resizing(self, t: float) -> bool:
+        """Batch's allocationState would say `resizing`: nodes joining or leaving, or a failed request's
+        resize timeout still running."""
+        (a0, _, d0, _), (a1, _, d1, _) = self.counts
+        return bool(a0 or a1 or d0 or d1) or t < self._failed_until
+
     def current(self, spot: bool) -> int:
         return sum(self.counts[int(spot)])
 

@@ -50,6 +50,8 @@ class Summary:
     first_error: str | None
     quota_capped: int  # resizes whose dedicated target the core quota / node limit cut
     spot_unavailable: int  # resizes whose spot target was cut by the quota or a capacity outage
+    resize_errors: int  # node requests that failed to allocate
+    deferred_targets: int  # evaluations whose target waited for an unfinished resize (retarget after-resize)
     simulated: float  # seconds billed
     warnings: tuple[str, ...] = ()
 
@@ -155,7 +157,8 @@ def summary_text(s: Summary) -> str:
         f"{s.work_lost_scale_down:.2f} to scale-down",
         f"makespan         {_hours(s.makespan)}",
         f"peak nodes       {s.peak_nodes}",
-        f"evaluations      {s.evaluations} ({s.evaluation_errors} failed)",
+        f"evaluations      {s.evaluations} ({s.evaluation_errors} failed"
+        + (f", {s.deferred_targets} held by an unfinished resize)" if s.deferred_targets else ")"),
         f"billed span      {_hours(s.simulated)}",
     ]
     if s.first_error:
@@ -189,6 +192,8 @@ BAND_ROWS: tuple[tuple[str, str, str], ...] = (
     ("peak_nodes", "peak nodes", "count"),
     ("quota_capped", "resizes cut by the quota", "count"),
     ("spot_unavailable", "spot resizes not met", "count"),
+    ("resize_errors", "failed node allocations", "count"),
+    ("deferred_targets", "targets held by a resize", "count"),
     ("evaluation_errors", "failed evaluations", "count"),
     ("simulated", "billed span", "seconds"),
 )

@@ -30,6 +30,12 @@ Choices of the simulator itself:
 - Sample delay, start-up time and preemptions come from separate random streams seeded by `seed`,
   so two configurations run with the same seed see the same sample delays and drops.
 - Wait = time a task spent queued, summed over its attempts; makespan = first arrival to last task end.
+- An evaluation while the pool is still resizing: Batch's docs say only that "an unfinished previous resize"
+  can keep a target from being reached, and a manual resize of a pool that is not steady is refused (409).
+  `retarget="immediate"` (default) applies the new target at once, taking back draining nodes;
+  `retarget="after-resize"` leaves the pool as it is until the resize has finished (the evaluation's
+  target is not applied and is counted), the pessimistic reading. Run both with --retarget.
+- Allocation failures (`allocation_failure`, a share of node requests) come from their own random stream.
 """
 
 from __future__ import annotations
@@ -56,6 +62,8 @@ from bigcompute.autoscale.values import to_seconds
 
 DEFAULT_START = datetime(2025, 1, 6, tzinfo=UTC)  # a Monday, midnight UTC
 TASK_RETENTION = timedelta(days=7)  # Batch's default task retentionTime (task constraints)
+MIN_RESIZE_TIMEOUT = timedelta(minutes=5)  # pool resizeTimeout: default 15 min, min 5 min (Batch REST, pool add)
+RETARGET = ("immediate", "after-resize")
 
 
 class Prices(Protocol):
@@ -91,6 +99,9 @@ class SimConfig:
     task_retention: timedelta = TASK_RETENTION  # how long retaineddata keeps a node after its last task
     sla: timedelta | None = None  # longest acceptable wait
     cpu_scale: float = 100.0  # what $CPUPercent reads at full load (the docs disagree: 100 or 1)
+    allocation_failure: float = 0.0  # share of node requests that fail (resize errors)
+    resize_timeout: timedelta = timedelta(minutes=15)  # Batch's default resizeTimeout
+    retarget: str = "immediate"  # while resizing: "immediate" or "after-resize" (see the module docstring)
     seed: int = 0
 
     def node_limits(self) -> tuple[int, int]:
@@ -134,6 +145,12 @@ def check_config(config: SimConfig, trace: Trace | None = None) -> None:
         raise ValueError("the preemption rate must be between 0 and 3600 per node-hour")
     if (config.preempt_rate or config.spot_outages) and config.ready_time < timedelta(seconds=1):
         raise ValueError("with preemption, nodes need a ready time of at least one second to come back")
+    if not 0 <= config.allocation_failure < 1:
+        raise ValueError("the share of failed node allocations must be at least 0 and below 1")
+    if config.resize_timeout < MIN_RESIZE_TIMEOUT:
+        raise ValueError("the resize timeout must be at least 5 minutes (Batch's minimum resizeTimeout)")
+    if config.retarget not in RETARGET:
+        raise ValueError(f"retarget must be one of {', '.join(RETARGET)}")
     if config.task_slots_per_node < 1 or config.node_limit < 1:
         raise ValueError("task slots per node and the node limit must be at least 1")
     widest = max((a.slots for a in trace.arrivals), default=1) if trace else 1
@@ -167,6 +184,11 @@ def assumptions(config: SimConfig, trace: Trace) -> dict[str, str]:
         "prices": f"{prices.dedicated_per_hour:g} {config.currency} dedicated, {prices.spot_per_hour:g} "
                   f"{config.currency} spot per node-hour" if prices else "none (no cost)",
         "billing": "from a node's request until it leaves, except while preempted",
+        "resizes": (f"{100 * config.allocation_failure:g}% of node requests fail (resize timeout "
+                    f"{format_duration(config.resize_timeout)})" if config.allocation_failure else
+                    "every node request allocated")
+        + ("; a target set while resizing applies at once" if config.retarget == "immediate" else
+           "; a target set while resizing waits for the resize to finish"),
         "trace": f"{trace.tasks} tasks in {len(trace.arrivals)} arrivals over {format_duration(timedelta(seconds=round(trace.span)))}",
     }
     if "$CPUPercent" in config.formula.metrics:
@@ -192,7 +214,9 @@ def simulate(trace: Trace, config: SimConfig) -> SimResult:
     delay_high = (config.sample_delay_max or config.sample_delay).total_seconds()
     outages = tuple((s.total_seconds(), s.total_seconds() + d.total_seconds()) for s, d in sorted(config.spot_outages))
     pool = PoolModel(config.task_slots_per_node, ready, config.preempt_rate, random.Random(config.seed),
-                     config.node_limits(), config.fill, config.task_retention.total_seconds(), outages)
+                     config.node_limits(), config.fill, config.task_retention.total_seconds(), outages,
+                     config.allocation_failure, config.resize_timeout.total_seconds(),
+                     random.Random(config.seed * 7 + 3))
     arrivals = [(a.at, a.count, a.duration, a.slots) for a in trace.arrivals]
     for i, (at, _, _, _) in enumerate(arrivals):
         pool.push(at, ARRIVE, i)
@@ -201,7 +225,8 @@ def simulate(trace: Trace, config: SimConfig) -> SimResult:
     fixed_delay, drop = delay_high == delay_low, config.sample_drop
     probes = _probes(pool, config.formula.metrics, config.task_slots_per_node, config.cpu_scale)
     series, log = _Series(), []
-    targets, peak, errors, first_error = (0, 0), 0, 0, None
+    targets, peak, errors, first_error, deferred = (0, 0), 0, 0, None, 0
+    wait_for_resize = config.retarget == "after-resize"
     samples = evals = 0
     total, t = trace.tasks, 0.0
     while True:
@@ -238,7 +263,11 @@ def simulate(trace: Trace, config: SimConfig) -> SimResult:
             result = evaluate(config.formula, history, state, datetime.fromtimestamp(epoch + t, UTC),
                               seed=config.seed * 1_000_003 + evals)
             log.append((t, result.results, result.error.code if result.error else ""))
-            if result.error is None:
+            if result.error is None and wait_for_resize and pool.resizing(t):
+                wanted = (result.target_dedicated, result.target_low_priority)
+                # held back: a new target, or a pool short of its target that a resize would top up
+                deferred += wanted != targets or wanted != (pool.current(False), pool.current(True))
+            elif result.error is None:
                 targets = (result.target_dedicated, result.target_low_priority)
                 pool.resize(t, targets[0], targets[1], result.node_deallocation_option)
                 (a0, r0, _, _), (a1, r1, _, _) = pool.counts  # starting or taking tasks: what maxNodes bounds
@@ -253,7 +282,7 @@ def simulate(trace: Trace, config: SimConfig) -> SimResult:
                        r0 + d0, r1 + d1, p1, a0 + r0 + d0, a1 + r1 + d1)
             samples += 1
     pool.advance(t)
-    return SimResult(_summary(pool, trace, config, t, peak, evals, errors, first_error), series.columns,
+    return SimResult(_summary(pool, trace, config, t, peak, evals, errors, first_error, deferred), series.columns,
                      tuple(log), start, assumptions(config, trace))
 
 
@@ -291,7 +320,7 @@ def _rank(ordered: list[float], q: float) -> float | None:
 
 
 def _summary(pool: PoolModel, trace: Trace, config: SimConfig, end: float, peak: int, evals: int,
-             errors: int, first_error: str | None) -> Summary:
+             errors: int, first_error: str | None, deferred: int = 0) -> Summary:
     waits = sorted(pool.waits)
     finished = pool.completed + pool.terminated
     first = trace.arrivals[0].at if trace.arrivals else 0.0
@@ -319,11 +348,13 @@ def _summary(pool: PoolModel, trace: Trace, config: SimConfig, end: float, peak:
         work_lost_preemption=pool.lost["preemption"] / 3600.0, work_lost_scale_down=pool.lost["scale-down"] / 3600.0,
         makespan=pool.last_done - first if finished == trace.tasks and trace.tasks else None,
         peak_nodes=peak, evaluations=evals, evaluation_errors=errors, first_error=first_error,
-        quota_capped=pool.short[0], spot_unavailable=pool.short[1], simulated=end,
-        warnings=tuple(_warnings(pool, trace, config, errors, evals)))
+        quota_capped=pool.short[0], spot_unavailable=pool.short[1], resize_errors=pool.resize_errors,
+        deferred_targets=deferred, simulated=end,
+        warnings=tuple(_warnings(pool, trace, config, errors, evals, deferred)))
 
 
-def _warnings(pool: PoolModel, trace: Trace, config: SimConfig, errors: int, evals: int) -> list[str]:
+def _warnings(pool: PoolModel, trace: Trace, config: SimConfig, errors: int, evals: int,
+              deferred: int = 0) -> list[str]:
     out = []
     wide = sum(a.count for a in trace.arrivals if a.slots > 1)
     if wide:
@@ -339,6 +370,12 @@ def _warnings(pool: PoolModel, trace: Trace, config: SimConfig, errors: int, eva
     if pool.short[1]:
         out.append(f"{pool.short[1]} resizes could not get all the spot nodes asked for (spot quota of {limits[1]} "
                    "nodes or no spot capacity)")
+    if pool.resize_errors:
+        out.append(f"{pool.resize_errors} node requests failed to allocate (resize errors); each kept the pool "
+                   f"resizing for {format_duration(config.resize_timeout)} and was asked for again later")
+    if deferred:
+        out.append(f"{deferred} of {evals} evaluations came while the pool was still resizing; their targets were "
+                   "not applied (--retarget after-resize)")
     if errors:
         out.append(f"{errors} of {evals} evaluations failed; the pool kept its size each time")
     return out

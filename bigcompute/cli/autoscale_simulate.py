@@ -146,7 +146,9 @@ def _config(item: PoolFormula, o: dict[str, Any], runs: int) -> Any:
         vcpus_per_node=cores, core_quota=o.get("core_quota"), spot_core_quota=o.get("spot_core_quota"),
         fill=item.fill, sla=duration(o["sla"], "--sla") if o.get("sla") else None,
         task_retention=duration(o.get("task_retention") or "P7D", "--task-retention"),
-        cpu_scale=float(o.get("cpu_scale") or 100), seed=o.get("seed") or 0)
+        cpu_scale=float(o.get("cpu_scale") or 100), allocation_failure=o.get("allocation_failure") or 0.0,
+        resize_timeout=duration(o.get("resize_timeout") or "PT15M", "--resize-timeout"),
+        retarget=o.get("retarget") or "immediate", seed=o.get("seed") or 0)
 
 
 @dataclass(frozen=True)
@@ -294,6 +296,13 @@ def _write_outputs(args: SimulateArgs, result: Any, label: str) -> None:
 @click.option("--currency", help="Currency of the prices (default USD, Batch's price list).")
 @click.option("--cpu-scale", type=click.Choice(["100", "1"]), help="What $CPUPercent reads at full load (default "
               "100; Batch's docs disagree, see the cpu preset's cpuScale).")
+@click.option("--allocation-failure", type=click.FloatRange(0, 1, max_open=True),
+              help="Share of node requests that fail to allocate (resize errors). Default 0.")
+@click.option("--resize-timeout", help="How long a failed request keeps the pool resizing (default PT15M, "
+              "Batch's; minimum PT5M).")
+@click.option("--retarget", type=click.Choice(["immediate", "after-resize"]),
+              help="What an evaluation does while the pool is still resizing: apply its target at once (default) "
+              "or wait for the resize to finish (Batch's docs leave it open; compare both).")
 @click.option("--task-retention", help="Task retention time, for retaineddata (default P7D, Batch's).")
 @click.option("--start", help="Simulated start time, ISO 8601 (default: 2025-01-06T00:00Z, a Monday).")
 @click.option("--tail", help="Keep simulating this long after the last task (default PT1H).")

@@ -213,6 +213,8 @@ def test_simulate_a_preset_json_with_a_trace_file(tmp_path: Path) -> None:
      "--vm-size Standard_Nope: unknown VM size"),
     (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H,slots=2"),
      "cannot simulate: tasks needing 2 slots can never run on nodes with 1 task slots"),
+    (("--preset", "cpu", "--arrivals", "steady:rate=1/h,duration=PT1M,for=PT1H", "--resize-timeout", "PT1M"),
+     "cannot simulate: the resize timeout must be at least 5 minutes (Batch's minimum resizeTimeout)"),
 ])
 def test_simulate_bad_input_exits_2(args: tuple[str, ...], message: str) -> None:
     result = cli("simulate", *args)
@@ -282,3 +284,18 @@ def test_simulate_compare_spec_must_be_known() -> None:
                  "--compare", "nope")
     assert result.exit_code == 2 and "--compare 'nope': expected preset:NAME[:KEY=VALUE,...], stack:NAME:POOL" \
         in result.output
+
+
+def test_simulate_with_failed_allocations_says_so_in_assumptions_report_and_bands() -> None:
+    args = ("simulate", "--preset", "queue-pending", "--param", "maxNodes=10",
+            "--arrivals", "bursty:size=40,every=PT2H,duration=PT10M,for=PT8H",
+            "--evaluation-interval", "PT5M", "--allocation-failure", "0.3", "--retarget", "after-resize")
+    one = cli(*args)
+    assert one.exit_code == 0, one.output
+    assert "30% of node requests fail (resize timeout PT15M); a target set while resizing waits for the resize " \
+           "to finish" in one.output
+    assert "node requests failed to allocate (resize errors)" in one.output
+    assert "held by an unfinished resize)" in one.output
+    runs = cli(*args, "--runs", "5")
+    assert runs.exit_code == 0, runs.output
+    assert "failed node allocations" in runs.output and "targets held by a resize" in runs.output

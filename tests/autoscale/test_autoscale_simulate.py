@@ -318,3 +318,61 @@ def test_cpu_scale_of_the_metric_and_of_the_preset_must_agree() -> None:
     assert runs[(100.0, 100)] == runs[(1.0, 1)]
     # a preset reading 0-100 on a metric that runs 0-1 sees an idle pool and never grows past minNodes
     assert runs[(1.0, 100)].peak_nodes == 1 and runs[(100.0, 100)].peak_nodes > 5
+
+
+def _first_request_fails(seed_range: range = range(200)) -> int:
+    """A seed whose allocation stream fails the first node request (50%) and allocates the second."""
+    import random
+    for seed in seed_range:
+        rng = random.Random(seed * 7 + 3)
+        if rng.random() < 0.5 <= rng.random():
+            return seed
+    raise AssertionError("no such seed")
+
+
+def test_a_failed_allocation_is_asked_for_again_at_the_next_evaluation() -> None:
+    # The hand-checked single node, but its first request fails: the evaluation at 5 minutes asks again, the
+    # node is ready at 10, and every task waits 5 minutes longer than in test_hand_checked_single_node.
+    trace = Trace((Arrival(0.0, 3, 600.0),))
+    seed = _first_request_fails()
+    s = simulate(trace, config("$TargetDedicatedNodes = 1;", tail=timedelta(0), allocation_failure=0.5,
+                               seed=seed)).summary
+    assert (s.completed, s.resize_errors, s.node_starts) == (3, 1, 1)
+    assert (s.wait_mean, s.makespan) == (1200.0, 2400.0)
+    assert s.node_hours_dedicated == pytest.approx((2400 - 300) / 3600)  # the failed request is not billed
+    assert any("1 node requests failed to allocate" in w for w in s.warnings)
+
+
+def test_after_resize_holds_targets_until_a_failed_request_times_out() -> None:
+    # Same failure, read pessimistically: the pool stays resizing until the 15-minute resize timeout, so the
+    # evaluations at 5 and 10 minutes are held back and the node is asked for again at 15, ready at 20.
+    trace = Trace((Arrival(0.0, 3, 600.0),))
+    seed = _first_request_fails()
+    s = simulate(trace, config("$TargetDedicatedNodes = 1;", tail=timedelta(0), allocation_failure=0.5,
+                               retarget="after-resize", seed=seed)).summary
+    assert (s.resize_errors, s.deferred_targets, s.wait_mean, s.makespan) == (1, 2, 1800.0, 3000.0)
+    assert "2 held by an unfinished resize" in summary_text(s)
+
+
+def test_after_resize_does_not_take_back_a_draining_node() -> None:
+    # test_scaling_up_again_takes_back_a_draining_node under the other reading: the node removed at 15 minutes
+    # drains until its task ends at 60; the target of 1 at 20 minutes waits, so a second node is never needed
+    # but the 1-minute task arriving at 50 minutes waits for the drain to finish and a new node to start.
+    formula = ('$TargetDedicatedNodes = time() >= time("2025-01-06T00:15:00Z") && '
+               'time() < time("2025-01-06T00:20:00Z") ? 0 : 1; $NodeDeallocationOption = taskcompletion;')
+    trace = Trace((Arrival(0.0, 1, 3600.0), Arrival(3000.0, 1, 60.0)))
+    immediate = simulate(trace, config(formula, tail=timedelta(0))).summary
+    held = simulate(trace, config(formula, tail=timedelta(0), retarget="after-resize")).summary
+    assert held.completed == immediate.completed == 2
+    assert held.deferred_targets > 0 == immediate.deferred_targets
+    assert held.wait_max > immediate.wait_max
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"allocation_failure": 1.0}, "failed node allocations"),
+    ({"resize_timeout": timedelta(minutes=4)}, "at least 5 minutes"),
+    ({"retarget": "later"}, "retarget must be one of"),
+])
+def test_resize_settings_batch_would_not_have_are_refused(change: dict[str, Any], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        simulate(Trace((Arrival(0.0, 1, 60.0),)), config("$TargetDedicatedNodes = 1;", **change))
