@@ -69,7 +69,7 @@ print(time.perf_counter() - t0)
 
 
 def _target_file(folder: Path, emu: Service | None, az: Azurite) -> Path:
-    from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
+    from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
 
     outputs = {"batchAccountName": ACCOUNT, "batchAccountEndpoint": f"http://127.0.0.1:{emu.port}" if emu else "",
                "storageAccountName": DEV_ACCOUNT, "blobEndpoint": az.blob_endpoint,

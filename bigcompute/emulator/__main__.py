@@ -14,12 +14,12 @@ import os
 import sys
 from pathlib import Path
 
-from bigcompute.emulator.executor import InstantExecutor, SubprocessExecutor
-from bigcompute.emulator.faults import FaultPlan
-from bigcompute.emulator.isolation import resolve
-from bigcompute.emulator.nodes import task_path
-from bigcompute.emulator.server import EmulatorServer
-from bigcompute.emulator.state import BatchState
+from bigcompute.emulator.compute.executor import InstantExecutor, SubprocessExecutor
+from bigcompute.emulator.compute.isolation import resolve
+from bigcompute.emulator.compute.nodes import task_path
+from bigcompute.emulator.service import BatchState
+from bigcompute.emulator.wire.faults import FaultPlan
+from bigcompute.emulator.wire.server import EmulatorServer
 
 KEY_ENV = "BIGCOMPUTE_EMULATOR_KEY"
 

@@ -12,8 +12,8 @@ from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError
 
-from bigcompute.emulator import versions
-from bigcompute.emulator.testing import make_job, make_pool, signed, unique, wait_for
+from bigcompute.emulator.wire import versions
+from bigcompute.local.testing import make_job, make_pool, signed, unique, wait_for
 
 
 # --- api-version ----------------------------------------------------------------------------------------

@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from azure.batch import models as m
 
-from bigcompute.emulator.db import Database, ViewCache
-from bigcompute.emulator.testing import make_job, make_pool, wait_for
-from bigcompute.emulator.wire import iso
+from bigcompute.emulator.core.formats import iso
+from bigcompute.emulator.state.db import Database, ViewCache
+from bigcompute.local.testing import make_job, make_pool, wait_for
 
 
 def test_a_failed_savepoint_keeps_the_rest_of_the_transaction(tmp_path) -> None:

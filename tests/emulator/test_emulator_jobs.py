@@ -9,7 +9,7 @@ from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from bigcompute.emulator.testing import make_job, make_pool, unique, wait_for
+from bigcompute.local.testing import make_job, make_pool, unique, wait_for
 
 
 @pytest.fixture

@@ -24,11 +24,12 @@ from click.testing import CliRunner
 
 from bigcompute.cli.local import local_group
 from bigcompute.cli.main import cli
-from bigcompute.emulator import azurite as az
-from bigcompute.emulator import isolation, ports, records
-from bigcompute.emulator.nodes import task_path
-from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
-from bigcompute.emulator.testing import wait_task
+from bigcompute.emulator.compute import isolation
+from bigcompute.emulator.compute.nodes import task_path
+from bigcompute.local import azurite as az
+from bigcompute.local import ports, records
+from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
+from bigcompute.local.testing import wait_task
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -8,7 +8,7 @@ import pytest
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from bigcompute.emulator.testing import make_job, make_pool, unique, wait_for
+from bigcompute.local.testing import make_job, make_pool, unique, wait_for
 
 
 def test_create_get_list_and_pool_exists(batch) -> None:
@@ -104,7 +104,7 @@ def test_scale_in_requeues_running_tasks(emulator, batch) -> None:
     """nodeDeallocationOption=requeue: tasks on removed nodes go back to active with requeueCount+1."""
     import threading
 
-    from bigcompute.emulator.executor import ExecResult
+    from bigcompute.emulator.compute.executor import ExecResult
 
     gate = threading.Event()
     real = emulator.state.executor

@@ -26,7 +26,7 @@ from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
 from bigcompute.config import load_stack
-from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
+from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
 from bigcompute.runner.doctor import FAIL, OK, WARN, access, account, diagnose, pools, quotas
 from bigcompute.runner.doctor.diagnose import management_findings
 from bigcompute.runner.target import Target

@@ -17,7 +17,7 @@ from azure.storage.blob import BlobServiceClient
 from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
-from bigcompute.emulator import azurite as az
+from bigcompute.local import azurite as az
 from tests.conftest import ACCOUNT
 from tests.runner.conftest import TENANT, EntraCredential, entra_token, rsa_key, write_workload
 
