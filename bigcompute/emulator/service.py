@@ -11,15 +11,19 @@ import os
 import signal
 import tempfile
 from pathlib import Path
+from typing import Any
 
-from bigcompute.emulator.compute import files
+from bigcompute.emulator.compute import files, node_python
 from bigcompute.emulator.compute.executor import Executor, InstantExecutor
 from bigcompute.emulator.compute.lifecycle import Lifecycle
-from bigcompute.emulator.compute.nodes import NodeLayout
+from bigcompute.emulator.compute.node_python import NodePython
+from bigcompute.emulator.compute.nodes import NodeLayout, task_path
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
 from bigcompute.emulator.compute.scheduler import Scheduler
 from bigcompute.emulator.compute.settle import Settler
+from bigcompute.emulator.core.errors import BatchError
+from bigcompute.emulator.core.formats import iso
 from bigcompute.emulator.state.models import NodeDoc, NodeState, TaskState
 from bigcompute.emulator.state.stores import Stores
 
@@ -43,8 +47,9 @@ class BatchState:
         self.life = Lifecycle(self.ctx, self.jobs, self.tasks)
         self.runtime = Runtime()
         self.layout = NodeLayout(self.data_dir / "nodes")
+        executor = executor or InstantExecutor()
         self.runs = Runs(account=account, base_url=lambda: self.ctx.base_url, clock=lambda: self.ctx.clock(),
-                         layout=self.layout, executor=executor or InstantExecutor())
+                         layout=self.layout, executor=executor, path=node_path(self.data_dir, executor))
         self.settler = Settler(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
                                runs=self.runs)
         self.scheduler = Scheduler(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
@@ -131,6 +136,42 @@ class BatchState:
     def delete_task_file(self, job_id: str, task_id: str, path: str) -> None:
         files.remove(self.task_file(job_id, task_id, path))
 
+    # --- node files and conditions tests ask for ---------------------------------------------------------
+    def node_root(self, pool_id: str, node_id: str) -> Path:
+        pool = self.pools.get(pool_id)
+        if not any(n["id"] == node_id for n in pool["_nodes"]):
+            raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
+        return self.layout.root(pool["id"], node_id)
+
+    def node_files(self, pool_id: str, node_id: str, recursive: bool) -> list[files.FileInfo]:
+        return files.listing(self.node_root(pool_id, node_id), recursive)
+
+    def node_file(self, pool_id: str, node_id: str, path: str) -> files.FileInfo:
+        return files.resolve(self.node_root(pool_id, node_id), path)
+
+    def delete_node_file(self, pool_id: str, node_id: str, path: str) -> None:
+        files.remove(self.node_file(pool_id, node_id, path))
+
+    def make_unusable(self, pool_id: str, node_id: str, error: dict[str, Any]) -> None:
+        """The node turns unusable with `error` (a Batch ComputeNodeError), as when it loses its connection
+        to Batch: no task is sent to it any more. For tests of what meets such a node (`bigcompute doctor`)."""
+        with self.stores.tx():
+            pool = self.pools.load(pool_id)
+            node = next((n for n in pool["_nodes"] if n["id"] == node_id), None)
+            if node is None:
+                raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
+            node.update({"state": NodeState.UNUSABLE, "stateTransitionTime": iso(self.ctx.clock()), "errors": [error]})
+            self.pools.save(pool)
+
+    def fail_next_resize(self, pool_id: str, error: dict[str, Any]) -> None:
+        """The pool's next growth allocates nothing and ends steady with `error` in resizeErrors (a quota or
+        capacity failure on Azure). Once: the resize after it allocates."""
+        with self.stores.tx():
+            pool = self.pools.load(pool_id)
+            pool["_failResize"] = error
+            self.pools.save(pool, touched=False)
+        self.scheduler.wake()
+
     def nodes_view(self, pool_id: str) -> list[NodeDoc]:
         pool = self.pools.get(pool_id)
         out = []
@@ -144,6 +185,15 @@ class BatchState:
                          "runningTasksCount": len(running), "runningTaskSlotsCount": used})
             out.append(view)
         return out
+
+
+def node_path(data_dir: Path, executor: Executor) -> str:
+    """Tasks' PATH. An executor that runs processes gets the node's Python with its packages (built once per
+    data dir); one that runs none needs no interpreter."""
+    packages = getattr(executor, "node_packages", None)
+    if packages is None:
+        return task_path()
+    return NodePython(node_python.root(data_dir), packages).ensure().path()
 
 
 def kill_orphans(nodes_root: Path) -> int:

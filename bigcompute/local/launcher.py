@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bigcompute.emulator.compute import isolation
+from bigcompute.emulator.compute import isolation, node_python
 from bigcompute.local import azurite as az
 from bigcompute.local import ports, records
 from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
@@ -104,7 +104,9 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
     home = root.resolve()  # absolute in argv: how `ours` recognises these processes later
     procs: dict[str, Any] = {"stack": stack_name, "dataDir": str(home), "blobEndpoint": blob, "emulatorUrl": url}
     procs.update(records.record("azurite", _start_azurite(home, blob_port)))
-    procs.update(records.record("emulator", _start_emulator(home, emu_port, time_scale, faults, blob, task_user)))
+    packages = node_packages(stack)
+    procs.update(records.record("emulator", _start_emulator(home, emu_port, time_scale, faults, blob, task_user,
+                                                            packages)))
     _write_private(root / "processes.json", json.dumps(procs, indent=2))
     try:
         az.wait_port(blob_port)
@@ -227,9 +229,18 @@ def _start_azurite(root: Path, port: int) -> int:
     return _spawn(az.command(root / "azurite", port, binary), root / "azurite.log")
 
 
-def _start_emulator(root: Path, port: int, time_scale: float, faults: str, blob: str, task_user: str) -> int:
+def node_packages(stack: Any) -> list[str]:
+    """The Python distributions the stack's start tasks install (`python3-numpy` -> numpy): what tasks on the
+    local node may import. The start task itself is not run locally (see _create_resources)."""
+    apt = [p for pool in stack.pools if pool.start_task for p in pool.start_task.apt_packages]
+    return sorted(set(node_python.from_apt(apt)))
+
+
+def _start_emulator(root: Path, port: int, time_scale: float, faults: str, blob: str, task_user: str,
+                    packages: list[str]) -> int:
     argv = [sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(root / "emulator"), "--port", str(port),
-            "--account", ACCOUNT, "--time-scale", str(time_scale), "--blob-endpoint", blob, "--task-user", task_user]
+            "--account", ACCOUNT, "--time-scale", str(time_scale), "--blob-endpoint", blob, "--task-user", task_user,
+            "--node-packages", ",".join(packages)]
     if faults:
         argv += ["--faults", faults]
     (root / "emulator").mkdir(parents=True, exist_ok=True)
@@ -254,8 +265,13 @@ def _create_resources(stack: Any, url: str, blob_port: int, key: str) -> dict[st
     for pool in stack.pools:
         # Locally every pool is a fixed set of `local.nodes` nodes on this machine. The stack's start task
         # is not run: it installs packages with elevation, which the developer's machine already has.
+        image = pool.image
+        vm = m.VirtualMachineConfiguration(
+            image_reference=m.BatchVmImageReference(publisher=image.publisher, offer=image.offer, sku=image.sku,
+                                                    version=image.version),
+            node_agent_sku_id=image.node_agent_sku)
         options = m.BatchPoolCreateOptions(
-            id=pool.name, vm_size=pool.vm_size, target_dedicated_nodes=pool.local.nodes,
+            id=pool.name, vm_size=pool.vm_size, target_dedicated_nodes=pool.local.nodes, virtual_machine_configuration=vm,
             task_slots_per_node=pool.local_slots,
             task_scheduling_policy=m.BatchTaskSchedulingPolicy(node_fill_type=pool.scheduling),
             metadata=[m.BatchMetadataItem(name=k, value=v) for k, v in pool.metadata.items()] or None)

@@ -28,8 +28,15 @@ def wait_for(check: Callable[[], Any], timeout: float = 10.0, interval: float = 
     raise AssertionError(f"condition not met within {timeout} s (last value: {value!r})")
 
 
+# The image every test pool names (Batch refuses a pool without one); locally any image runs on this machine.
+LOCAL_VM = m.VirtualMachineConfiguration(
+    image_reference=m.BatchVmImageReference(publisher="canonical", offer="ubuntu-24_04-lts", sku="server"),
+    node_agent_sku_id="batch.node.ubuntu 24.04")
+
+
 def make_pool(client: BatchClient, nodes: int = 1, slots: int = 1, **kwargs: Any) -> str:
     pool_id = unique("pool")
+    kwargs.setdefault("virtual_machine_configuration", LOCAL_VM)
     client.create_pool(m.BatchPoolCreateOptions(id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=nodes,
                                                 task_slots_per_node=slots, **kwargs))
     wait_for(lambda: client.get_pool(pool_id).allocation_state == "steady")

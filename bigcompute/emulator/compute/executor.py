@@ -8,12 +8,14 @@ import re
 import shlex
 import signal
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from bigcompute.emulator.compute import storage
 from bigcompute.emulator.compute.isolation import TaskUser
+from bigcompute.emulator.compute.node_python import DEFAULT_PACKAGES
 
 
 @dataclass
@@ -82,14 +84,18 @@ def _devnull() -> int:
 
 
 def _make_dirs(task_dir: Path, wd: Path) -> None:
-    """`wd.mkdir(parents=True, exist_ok=True)` in two calls for the usual case (the job's folder exists)."""
+    """The task's folder, its `wd` and its (empty) `certs` (AZ_BATCH_CERTIFICATES_DIR) in three calls for
+    the usual case (the job's folder exists)."""
     try:
         os.mkdir(task_dir)
         os.mkdir(wd)
+        os.mkdir(task_dir / "certs")
     except FileExistsError:
         wd.mkdir(exist_ok=True)
+        (task_dir / "certs").mkdir(exist_ok=True)
     except FileNotFoundError:
         wd.mkdir(parents=True, exist_ok=True)
+        (task_dir / "certs").mkdir(exist_ok=True)
 
 
 def _killpg(pid: int) -> None:
@@ -153,9 +159,13 @@ class SubprocessExecutor:
     timeout or terminate kills everything it started. With a `user`, non-elevated tasks run as that user
     (see isolation.py), their folders owned by it; the emulator still reads and uploads their files."""
 
-    def __init__(self, blob_endpoint: str | None = None, user: TaskUser | None = None) -> None:
+    def __init__(self, blob_endpoint: str | None = None, user: TaskUser | None = None,
+                 node_packages: Sequence[str] | None = None) -> None:
+        """`node_packages`: the Python distributions tasks may import (node_python), by default what the
+        shipped stacks' start tasks install."""
         self.blob_endpoint = blob_endpoint
         self.user = user
+        self.node_packages = tuple(DEFAULT_PACKAGES if node_packages is None else node_packages)
         self._owned_nodes: set[str] = set()
 
     def run(self, run: TaskRun, handle: RunHandle) -> ExecResult:

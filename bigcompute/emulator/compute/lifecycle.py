@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from bigcompute.emulator.compute.executor import ExecResult
+from bigcompute.emulator.core.errors import BatchError
 from bigcompute.emulator.core.formats import iso
 from bigcompute.emulator.state.common import Ctx, set_state
 from bigcompute.emulator.state.db import loads
@@ -141,11 +142,9 @@ class Lifecycle:
         return doc
 
     def reactivate(self, job_id: str, task_id: str) -> None:
-        from bigcompute.emulator.core.errors import BatchError
-
         doc = self.tasks.load(job_id, task_id)
         if doc["state"] != TaskState.COMPLETED or doc["executionInfo"].get("result") != "failure":
-            raise BatchError(409, "TaskNotFailed" if doc["state"] == TaskState.COMPLETED else "TaskNotCompleted",
+            raise BatchError(409, "TaskSucceeded" if doc["state"] == TaskState.COMPLETED else "TaskNotCompleted",
                              "Only a task that completed with a failure can be reactivated.")
         doc["executionInfo"] = {"retryCount": 0, "requeueCount": doc["executionInfo"].get("requeueCount", 0)}
         doc.pop("nodeInfo", None)

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import os
 import re
-import sys
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bigcompute.emulator.compute.node_python import clean_path
 from bigcompute.emulator.core.formats import iso
 from bigcompute.emulator.state.models import NodeDoc, NodeState
 
 # What a task inherits from the emulator's own environment: enough to find programs and a home, nothing
 # else, so no credential the emulator was started with (the account key included) reaches a task.
 _INHERITED = ("PATH", "HOME", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "TMPDIR", "USER", "LOGNAME", "SHELL", "TERM")
-_PYTHON_BIN = os.path.dirname(sys.executable)
 _NODE_DIRS = ("applications", "fsmounts", "shared", "startup", "volatile", "workitems")
 
 
@@ -58,18 +57,18 @@ def _app_var(app: str, version: str | None) -> str:
     return f"AZ_BATCH_APP_PACKAGE_{name}" + (f"_{re.sub(r'[^A-Za-z0-9]', '_', version)}" if version else "")
 
 
-def task_path() -> str:
-    """A task's PATH: the emulator's Python environment first, as a pool's start task installs a workload's
-    tools on Azure (`python3` in a task is that environment's), then this machine's."""
-    return os.pathsep.join(p for p in (_PYTHON_BIN, os.environ.get("PATH", "")) if p)
+def task_path(node_bin: Path | None = None) -> str:
+    """A task's PATH: the node's Python (`node_python`: what the pool's start task installed) first, then this
+    machine's programs; never the emulator's own virtualenv."""
+    return os.pathsep.join(p for p in (str(node_bin) if node_bin else "", clean_path()) if p)
 
 
 def task_env(*, account: str, account_url: str, pool_id: str, node: NodeDoc, node_root: Path,
              task_dir: Path, job_id: str | None, task_id: str | None, prep_dir: Path | None,
-             settings: list[dict[str, str]], packages: list[dict[str, Any]]) -> dict[str, str]:
+             settings: list[dict[str, str]], packages: list[dict[str, Any]], path: str) -> dict[str, str]:
     environ = os.environ
     env = {k: v for k in _INHERITED if (v := environ.get(k)) is not None}
-    env["PATH"] = task_path()
+    env["PATH"] = path
     root, tdir = str(node_root), str(task_dir)  # plain string joins: this runs for every task
     env.update({
         "AZ_BATCH_ACCOUNT_NAME": account, "AZ_BATCH_ACCOUNT_URL": account_url, "AZ_BATCH_POOL_ID": pool_id,
@@ -88,8 +87,8 @@ def task_env(*, account: str, account_url: str, pool_id: str, node: NodeDoc, nod
         env["AZ_BATCH_JOB_PREP_DIR"] = str(prep_dir)
         env["AZ_BATCH_JOB_PREP_WORKING_DIR"] = str(prep_dir / "wd")
     for ref in packages:
-        path = node_root / "applications" / f"{ref['applicationId']}#{ref.get('version') or 'default'}"
-        env[_app_var(ref["applicationId"], ref.get("version"))] = str(path)
+        folder = node_root / "applications" / f"{ref['applicationId']}#{ref.get('version') or 'default'}"
+        env[_app_var(ref["applicationId"], ref.get("version"))] = str(folder)
     for item in settings:
         env[item["name"]] = item.get("value") or ""
     return env

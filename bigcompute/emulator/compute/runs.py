@@ -18,8 +18,9 @@ RELEASE_WALL_CLOCK = 900.0  # Batch caps job release tasks at 15 minutes
 
 class Runs:
     def __init__(self, *, account: str, base_url: Callable[[], str], clock: Callable[[], float],
-                 layout: NodeLayout, executor: Executor) -> None:
+                 layout: NodeLayout, executor: Executor, path: str) -> None:
         self.account = account
+        self.path = path  # every task's PATH: the node's Python, then the machine's programs
         self._base_url = base_url  # known once the server listens
         self.clock = clock
         self.layout = layout
@@ -44,7 +45,10 @@ class Runs:
         return task_env(account=self.account, account_url=self._base_url(), pool_id=pool["id"], node=node,
                         node_root=self.layout.root(pool["id"], node["id"]), task_dir=task_dir, job_id=job_id,
                         task_id=task_id, prep_dir=prep_dir, settings=settings,
-                        packages=(pool.get("applicationPackageReferences") or []) + packages)
+                        packages=(pool.get("applicationPackageReferences") or []) + packages, path=self.path)
+
+    def node_url(self, pool: PoolDoc, node: NodeDoc) -> str:
+        return f"{self._base_url()}/pools/{pool['id']}/nodes/{node['id']}"
 
     def run_special(self, kind: str, spec: dict[str, Any], pool: PoolDoc, node: NodeDoc,
                     job: JobDoc | None, dirname: str) -> dict[str, Any]:
@@ -71,8 +75,11 @@ class Runs:
             if ok or res.phase != "exit" or (tries != -1 and info["retryCount"] >= tries):
                 break
             info["retryCount"] += 1
+        rel = task_dir.relative_to(layout.root(pool["id"], node["id"])).as_posix()
         info.update(state="completed", endTime=iso(self.clock()), result="success" if ok else "failure",
-                    taskRootDirectory=str(task_dir.relative_to(layout.root(pool["id"], node["id"]))))
+                    taskRootDirectory=rel)
+        if job is not None:  # job preparation and release tasks: where their files are on the node
+            info["taskRootDirectoryUrl"] = f"{self.node_url(pool, node)}/files/{rel}"
         if res.exit_code is not None:
             info["exitCode"] = res.exit_code
         if not ok:

@@ -191,8 +191,9 @@ class Scheduler:
             with self.stores.tx():
                 job = self.stores.jobs.load(job_id)
                 job.setdefault("_prep", {})[node["id"]] = "done" if ok else "failed"
-                job.setdefault("_prepInfo", {})[node["id"]] = {"poolId": pool["id"], "nodeId": node["id"],
-                                                               "jobPreparationTaskExecutionInfo": info}
+                job.setdefault("_prepInfo", {})[node["id"]] = {
+                    "poolId": pool["id"], "nodeId": node["id"], "nodeUrl": self.runs.node_url(pool, node),
+                    "jobPreparationTaskExecutionInfo": info}
                 if not ok:
                     job.setdefault("_prepFailed", []).append(node["id"])
                 self.stores.jobs.save(job, touched=False)

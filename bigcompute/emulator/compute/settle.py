@@ -167,9 +167,15 @@ class Settler:
             pool["targetDedicatedNodes"] = sum(1 for n in staying if n["isDedicated"])
             pool["targetLowPriorityNodes"] = sum(1 for n in staying if not n["isDedicated"])
         removed: list[NodeDoc] = []
+        failed = False
         for dedicated, target in ((True, pool["targetDedicatedNodes"]), (False, pool["targetLowPriorityNodes"])):
             live = [n for n in nodes if n["isDedicated"] == dedicated and n["state"] != NodeState.LEAVING_POOL]
-            while len(live) < target:
+            if len(live) < target and "_failResize" in pool:
+                # A failure asked for (BatchState.fail_next_resize): Batch stops allocating, records the
+                # error and goes steady short of the target.
+                pool["resizeErrors"] = [pool.pop("_failResize")]
+                failed = True
+            while not failed and len(live) < target:
                 pool["_nodeSeq"] += 1
                 node = new_node(pool["id"], pool["_nodeSeq"], dedicated, now)
                 self.layout.create(pool["id"], node["id"])
@@ -195,8 +201,9 @@ class Settler:
             shutil.rmtree(self.layout.root(pool["id"], node["id"]), ignore_errors=True)
         pool["currentDedicatedNodes"] = sum(1 for n in nodes if n["isDedicated"])
         pool["currentLowPriorityNodes"] = sum(1 for n in nodes if not n["isDedicated"])
-        if (pool["currentDedicatedNodes"], pool["currentLowPriorityNodes"]) == (
-                pool["targetDedicatedNodes"], pool["targetLowPriorityNodes"]) and pool["allocationState"] != AllocationState.STEADY:
+        reached = (pool["currentDedicatedNodes"], pool["currentLowPriorityNodes"]) == (
+            pool["targetDedicatedNodes"], pool["targetLowPriorityNodes"])
+        if (reached or failed) and pool["allocationState"] != AllocationState.STEADY:
             pool["allocationState"] = AllocationState.STEADY
             pool["allocationStateTransitionTime"] = iso(now)
 

@@ -125,6 +125,7 @@ class PoolDoc(Resource, total=False):
     _dealloc: str  # nodeDeallocationOption of the resize in progress
     _lastEnable: float  # when autoscale was last enabled (Batch spaces enables 30 s apart)
     _nextEval: float  # when the autoscale formula is next evaluated
+    _failResize: dict[str, Any]  # the resize error the next growth meets, asked for by a test (fail_next_resize)
 
 
 class JobDoc(Resource, total=False):
@@ -188,9 +189,9 @@ JOB_TRANSITIONS: frozenset[tuple[JobState, JobState]] = frozenset({
 
 def check_task_transition(old: str, new: str) -> None:
     if (TaskState(old), TaskState(new)) not in TASK_TRANSITIONS:
-        raise BatchError(409, "InvalidTaskState", f"A task cannot move from state {old} to {new}.")
+        raise BatchError(409, "OperationInvalidForCurrentState", f"A task cannot move from state {old} to {new}.")
 
 
 def check_job_transition(old: str, new: str) -> None:
     if (JobState(old), JobState(new)) not in JOB_TRANSITIONS:
-        raise BatchError(409, "JobInvalidStateTransition", f"A job cannot move from state {old} to {new}.")
+        raise BatchError(409, "OperationInvalidForCurrentState", f"A job cannot move from state {old} to {new}.")

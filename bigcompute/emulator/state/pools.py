@@ -17,7 +17,12 @@ from bigcompute.emulator.state import autoscale as autoscale_adapter
 from bigcompute.emulator.state.common import Ctx, new_doc, public, set_state, touch
 from bigcompute.emulator.state.db import dumps, loads
 from bigcompute.emulator.state.models import AllocationState, PoolDoc, PoolState
-from bigcompute.emulator.state.validate import check_id, check_runnable
+from bigcompute.emulator.state.validate import (
+    check_id,
+    check_packages,
+    check_runnable,
+    check_vm_configuration,
+)
 
 MAX_FORMULA = 8192
 MIN_INTERVAL, MAX_INTERVAL, DEFAULT_INTERVAL = 300.0, 168 * 3600.0, 900.0
@@ -87,6 +92,11 @@ class PoolStore:
             raise invalid_property("taskSlotsPerNode", "taskSlotsPerNode must be between 1 and 256.", slots)
         if spec.get("startTask"):
             check_runnable(spec["startTask"], "startTask.")
+        check_packages(spec.get("applicationPackageReferences"), "applicationPackageReferences")
+        check_vm_configuration(spec.get("virtualMachineConfiguration"))
+        if spec.get("mountConfiguration"):
+            raise unsupported_locally("mountConfiguration", "file systems are not mounted on local nodes; read "
+                                      "inputs with resource files or from blob storage.")
         doc.setdefault("resizeTimeout", "PT15M")
         doc.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
         doc.update({"allocationState": AllocationState.RESIZING, "allocationStateTransitionTime": iso(now),
@@ -121,10 +131,11 @@ class PoolStore:
             doc = self.load(pool_id)
             self._check_mutable(doc)
             if doc.get("enableAutoScale"):
-                raise BatchError(409, "AutoScalingEnabled", "The pool has autoscale enabled; it cannot be resized.")
+                raise BatchError(409, "OperationNotValidOnPool", "The pool has autoscale enabled; it cannot be "
+                                 "resized.")
             if doc["allocationState"] != AllocationState.STEADY:
-                raise BatchError(409, "PoolNotSteady", "The pool is resizing; wait until its allocation state "
-                                 "is steady.")
+                raise BatchError(409, "PoolBeingResized", "The specified pool is being resized; wait until its "
+                                 "allocation state is steady.")
             for key in ("targetDedicatedNodes", "targetLowPriorityNodes"):
                 value = body.get(key) or 0
                 if not isinstance(value, int) or value < 0:
@@ -150,11 +161,12 @@ class PoolStore:
             doc = self.load(pool_id)
             self._check_mutable(doc)
             if doc["allocationState"] != AllocationState.STEADY and not doc.get("enableAutoScale"):
-                raise BatchError(409, "PoolNotSteady", "Autoscale cannot be enabled while a resize is in progress.")
+                raise BatchError(409, "PoolBeingResized", "Autoscale cannot be enabled while a resize is in progress.")
             last = doc.get("_lastEnable")
             if last is not None and now - last < ENABLE_SPACING / self.ctx.time_scale:
-                raise BatchError(409, "AutoScaleTooManyRequestsToEnable", "Enable autoscale requests for a pool "
-                                 "must be at least 30 seconds apart.")
+                # Batch's 503, which clients retry after a pause (a 409 they would not).
+                raise BatchError(503, "TooManyEnableAutoScaleRequests", "Too many Enable Pool AutoScale requests "
+                                 "are issued on the pool: they must be at least 30 seconds apart.")
             was_enabled = bool(doc.get("enableAutoScale"))
             if not was_enabled and not body.get("autoScaleFormula"):
                 raise missing_property("autoScaleFormula")
@@ -183,6 +195,7 @@ class PoolStore:
                     raise missing_property(key)
         if body.get("startTask"):
             check_runnable(body["startTask"], "startTask.")
+        check_packages(body.get("applicationPackageReferences"), "applicationPackageReferences")
         with self.ctx.db.tx():
             doc = self.load(pool_id)
             self._check_mutable(doc)
@@ -212,7 +225,7 @@ class PoolStore:
         with self.ctx.db.tx():
             doc = self.load(pool_id)
             if not doc.get("enableAutoScale"):
-                raise BatchError(409, "AutoScaleNotEnabled", "Autoscale is not enabled on the pool.")
+                raise BatchError(409, "OperationNotValidOnPool", "Autoscale is not enabled on the pool.")
             outcome = autoscale_adapter.evaluate(formula, doc, self.ctx.metrics.get(doc["id"], []), self.ctx.clock(),
                                                  self.ctx.time_scale, self.ctx.started)
         return outcome.run(self.ctx.clock())
@@ -253,7 +266,7 @@ class PoolStore:
     @staticmethod
     def _check_formula(formula: str) -> None:
         if len(formula) > MAX_FORMULA:
-            raise BatchError(400, "AutoScaleFormulaTooLong", "The autoscale formula exceeds the maximum length "
+            raise BatchError(400, "AutoScalingFormulaTooLong", "The autoscale formula exceeds the maximum length "
                              "of 8192 characters.")
 
     @staticmethod

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlparse
 
 from bigcompute.emulator.core.errors import (
@@ -43,8 +43,36 @@ def _check_identity(identity: dict[str, Any] | None, prop: str) -> None:
                                   "than the current user has; use nonadmin.")
 
 
+def check_packages(refs: list[dict[str, Any]] | None, prop: str) -> None:
+    """The local account has no applications (GET /applications is empty), so every reference names an unknown
+    one: Batch refuses a pool or task whose package references do not resolve."""
+    if refs:
+        first = refs[0].get("applicationId") if isinstance(refs[0], dict) else refs[0]
+        raise BatchError(409, "InvalidApplicationPackageReferences", "One or more of the specified application "
+                         "package references are invalid: the local target has no application packages; install "
+                         "tools with the pool's start task instead.",
+                         {"PropertyName": prop, "ApplicationId": str(first)})
+
+
+def check_vm_configuration(vm: dict[str, Any] | None) -> None:
+    """Every pool names its image: cloudServiceConfiguration is retired and no longer in the API (2024-07-01 on),
+    so a pool without virtualMachineConfiguration, or one without its required imageReference and
+    nodeAgentSKUId (VirtualMachineConfiguration in the Batch REST spec), is refused."""
+    if not vm:
+        raise missing_property("virtualMachineConfiguration")
+    if not isinstance(vm, dict):
+        raise invalid_property("virtualMachineConfiguration", "virtualMachineConfiguration must be an object.")
+    for key in ("imageReference", "nodeAgentSKUId"):
+        if not vm.get(key):
+            raise missing_property(f"virtualMachineConfiguration.{key}")
+    if vm.get("containerConfiguration"):
+        raise unsupported_locally("virtualMachineConfiguration.containerConfiguration", "container tasks need a "
+                                  "container engine, which the local emulator does not drive.")
+
+
 def check_runnable(spec: dict[str, Any], prop: str) -> None:
     """Checks shared by tasks, start tasks and job preparation/release tasks."""
+    check_packages(spec.get("applicationPackageReferences"), f"{prop}applicationPackageReferences".lstrip("."))
     if not spec.get("commandLine"):
         raise missing_property(f"{prop}.commandLine" if prop else "commandLine")
     if spec.get("containerSettings"):
@@ -79,8 +107,19 @@ def _check_resource_file(rf: dict[str, Any], prop: str) -> None:
                                path)
 
 
+# The ids Batch gives a job's preparation and release tasks when their spec names none.
+SPECIAL_TASKS = (("jobPreparationTask", "jobpreparation", "TaskIdSameAsJobPreparationTask"),
+                 ("jobReleaseTask", "jobrelease", "TaskIdSameAsJobReleaseTask"))
+
+
 def check_task(spec: dict[str, Any], job: JobDoc) -> None:
-    check_id(spec.get("id"))
+    task_id = check_id(spec.get("id"))
+    for key, default, code in SPECIAL_TASKS:
+        special = cast(dict[str, Any], job).get(key)
+        # "No other Task in the Job can have the same ID as the Job Preparation Task" (JobPreparationTask.id);
+        # ids are case-insensitive.
+        if special and task_id.lower() == (special.get("id") or default).lower():
+            raise BatchError(409, code, f"The specified task id is the same as the job's {key}'s id.")
     check_runnable(spec, "")
     if spec.get("multiInstanceSettings"):
         raise unsupported_locally("multiInstanceSettings", "multi-instance (MPI) tasks need several nodes "

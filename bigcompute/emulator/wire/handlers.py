@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -20,7 +22,7 @@ def _p(req: Request, name: str) -> str:
 
 
 def _id_page(req: Request, table: str) -> Response:
-    q = ListQuery(req)
+    q = ListQuery(req, table)
     docs, last = _st(req).stores.page(table, q.pred, q.limit, q.token or "")
     return q.page(docs, last)
 
@@ -79,9 +81,45 @@ async def evaluate_autoscale(req: Request) -> Response:
 
 
 async def list_nodes(req: Request) -> Response:
-    q = ListQuery(req)
-    nodes = [n for n in _st(req).nodes_view(_p(req, "pool_id")) if q.pred is None or q.pred(n)]
-    return q.page(nodes, None)
+    q = ListQuery(req, "nodes")
+    return q.page_of([n for n in _st(req).nodes_view(_p(req, "pool_id")) if q.pred is None or q.pred(n)])
+
+
+async def list_node_files(req: Request) -> Response:
+    st = _st(req)
+    q = ListQuery(req, "files")
+    recursive = req.query_params.get("recursive", "false").lower() == "true"
+    found = st.node_files(_p(req, "pool_id"), _p(req, "node_id"), recursive)
+    base = f"{st.ctx.base_url}/pools/{_p(req, 'pool_id')}/nodes/{_p(req, 'node_id')}"
+    items = [files.wire_file(f, base) for f in found]
+    return q.page_of([i for i in items if q.pred is None or q.pred(i)])
+
+
+async def node_file(req: Request) -> Response:
+    st = _st(req)
+    if req.method == "DELETE":
+        st.delete_node_file(_p(req, "pool_id"), _p(req, "node_id"), _p(req, "file_path"))
+        return empty(200)
+    info = st.node_file(_p(req, "pool_id"), _p(req, "node_id"), _p(req, "file_path"))
+    return files.file_response(req, info, f"{st.ctx.base_url}{req.url.path}")
+
+
+# --- conditions a test asks for (the emulator's own routes, signed like any other) ----------------------
+async def make_node_unusable(req: Request) -> Response:
+    _st(req).make_unusable(_p(req, "pool_id"), _p(req, "node_id"), _error_body(await body(req)))
+    return empty(204)
+
+
+async def fail_next_resize(req: Request) -> Response:
+    _st(req).fail_next_resize(_p(req, "pool_id"), _error_body(await body(req)))
+    return empty(204)
+
+
+def _error_body(data: dict[str, Any]) -> dict[str, Any]:
+    if not data.get("code"):
+        raise BatchError(400, "MissingRequiredProperty", "A required property was not specified in the request "
+                         "body: code.", {"PropertyName": "code"})
+    return data
 
 
 async def get_node(req: Request) -> Response:
@@ -177,9 +215,12 @@ async def task_counts(req: Request) -> Response:
 
 
 async def prep_release_status(req: Request) -> Response:
-    st = _st(req)
-    job = st.jobs.get(_p(req, "job_id"))
-    return json_response({"value": list((job.get("_prepInfo") or {}).values())})
+    q = ListQuery(req, "prepstatus")
+    job = _st(req).jobs.get(_p(req, "job_id"))
+    if not job.get("jobPreparationTask"):
+        raise BatchError(409, "JobPreparationTaskNotSpecified", "The specified job does not have a job preparation "
+                         "task.")
+    return q.page_of([s for s in (job.get("_prepInfo") or {}).values() if q.pred is None or q.pred(s)])
 
 
 # --- tasks ---------------------------------------------------------------------------------------------
@@ -194,7 +235,7 @@ async def add_task_collection(req: Request) -> Response:
 
 
 async def list_tasks(req: Request) -> Response:
-    q = ListQuery(req)
+    q = ListQuery(req, "tasks")
     try:
         after = int(q.token or 0)
     except ValueError as exc:
@@ -237,12 +278,12 @@ async def list_subtasks(req: Request) -> Response:
 # --- task files ----------------------------------------------------------------------------------------
 async def list_task_files(req: Request) -> Response:
     st = _st(req)
-    q = ListQuery(req)
+    q = ListQuery(req, "files")
     recursive = req.query_params.get("recursive", "false").lower() == "true"
     found = st.task_files(_p(req, "job_id"), _p(req, "task_id"), recursive)
     base = f"{st.ctx.base_url}/jobs/{_p(req, 'job_id')}/tasks/{_p(req, 'task_id')}"
     items = [files.wire_file(f, base) for f in found]
-    return q.page([i for i in items if q.pred is None or q.pred(i)], None)
+    return q.page_of([i for i in items if q.pred is None or q.pred(i)])
 
 
 async def task_file(req: Request) -> Response:

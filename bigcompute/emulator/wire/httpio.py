@@ -14,7 +14,7 @@ from starlette.responses import Response
 from bigcompute.emulator.core.errors import BatchError, invalid_property, invalid_query
 from bigcompute.emulator.core.formats import rfc1123
 from bigcompute.emulator.state.common import public
-from bigcompute.emulator.wire.odata import parse_filter, parse_select, project
+from bigcompute.emulator.wire.odata import FILTERABLE, parse_filter, parse_select, project
 
 JSON_TYPE = "application/json;odata=minimalmetadata"
 MAX_RESULTS = 1000
@@ -120,11 +120,12 @@ def one(req: Request, doc: Mapping[str, Any]) -> Response:
 
 
 class ListQuery:
-    def __init__(self, req: Request) -> None:
+    def __init__(self, req: Request, listing: str) -> None:
+        """`listing` names the list (a key of odata.FILTERABLE): what its $filter may name."""
         q = req.query_params
         self.filter_text = q.get("$filter")
         self.select_text = q.get("$select")
-        self.pred = parse_filter(self.filter_text)
+        self.pred = parse_filter(self.filter_text, FILTERABLE[listing])
         self.select = parse_select(self.select_text)
         self.token = q.get("$skiptoken")
         raw = q.get("maxresults") or str(MAX_RESULTS)
@@ -138,6 +139,15 @@ class ListQuery:
         self.base = str(req.base_url).rstrip("/") + req.url.path
         # Batch's nextLinks carry the api-version: the msrest-based 14.x SDK and az send the link as it is.
         self.api_version: str | None = req.scope.get("state", {}).get("api_version")
+
+    def page_of(self, items: Sequence[Mapping[str, Any]]) -> Response:
+        """A page of a list built whole (nodes, files): `maxresults` items after the offset in $skiptoken."""
+        try:
+            start = int(self.token or 0)
+        except ValueError as exc:
+            raise invalid_query("$skiptoken", self.token or "", "The $skiptoken is not valid.") from exc
+        end = start + self.limit
+        return self.page(items[start:end], str(end) if end < len(items) else None)
 
     def page(self, docs: Sequence[Mapping[str, Any]], next_token: str | None) -> Response:
         out: dict[str, Any] = {"value": [project(public(d), self.select) for d in docs]}

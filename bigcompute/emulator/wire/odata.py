@@ -9,6 +9,34 @@ from typing import Any
 from bigcompute.emulator.core.errors import invalid_query
 from bigcompute.emulator.state.models import Predicate
 
+# What each list lets $filter name, and with which operators: the tables of "OData filters in Azure Batch"
+# (https://learn.microsoft.com/rest/api/batchservice/odata-filters-in-batch). Anything else is refused with
+# 400 InvalidQueryParameterValue, as Batch refuses it, instead of matching nothing.
+_ORDER = frozenset({"eq", "ne", "ge", "gt", "le", "lt"})
+_ID = _ORDER | {"startswith"}
+_EQ, _EQ_NE = frozenset({"eq"}), frozenset({"eq", "ne"})
+Filterable = dict[str, frozenset[str]]
+FILTERABLE: dict[str, Filterable] = {
+    "pools": {"id": _ID, "state": _EQ, "stateTransitionTime": _ORDER, "allocationState": _EQ,
+              "allocationStateTransitionTime": _ORDER, "creationTime": _ORDER, "enableAutoScale": _EQ_NE,
+              "lastModified": _ORDER, "vmSize": _EQ_NE, "enableInterNodeCommunication": _EQ_NE},
+    "jobs": {"id": _ID, "state": _EQ, "stateTransitionTime": _ORDER, "creationTime": _ORDER, "lastModified": _ORDER,
+             "executionInfo/startTime": _ORDER, "executionInfo/endTime": _ORDER, "executionInfo/poolId": _ID},
+    # The page names the last-modified time of tasks lastModifiedTime; the property is lastModified.
+    "tasks": {"id": _ID, "state": _EQ, "stateTransitionTime": _ORDER, "creationTime": _ORDER,
+              "lastModified": _ORDER, "lastModifiedTime": _ORDER, "executionInfo/startTime": _ORDER,
+              "executionInfo/endTime": _ORDER, "executionInfo/exitCode": _ORDER, "executionInfo/result": _EQ_NE},
+    "nodes": {"state": _EQ, "stateTransitionTime": _ORDER, "lastBootTime": _ORDER, "allocationTime": _ORDER,
+              "startTaskInfo/state": _EQ, "startTaskInfo/result": _EQ_NE, "startTaskInfo/exitCode": _ORDER,
+              "startTaskInfo/startTime": _ORDER, "startTaskInfo/endTime": _ORDER},
+    "files": {"name": frozenset({"startswith"})},
+    "prepstatus": {"poolId": _EQ_NE, "nodeId": _EQ_NE, **{
+        f"{kind}TaskExecutionInfo/{prop}": ops for kind in ("jobPreparation", "jobRelease")
+        for prop, ops in (("state", _EQ), ("startTime", _ORDER), ("endTime", _ORDER), ("exitCode", _ORDER),
+                          ("result", _EQ_NE))}},
+    "nodecounts": {"poolId": _EQ},
+}
+
 _TOKEN = re.compile(r"\s*(?:(?P<str>'(?:[^']|'')*')|(?P<num>-?\d+(?:\.\d+)?)|(?P<dt>datetime'[^']*')"
                     r"|(?P<op>\(|\)|,)|(?P<word>[A-Za-z_$][\w/.$]*))")
 _CMP = {"eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "gt": lambda a, b: a > b,
@@ -56,8 +84,9 @@ def _both(a: Predicate, b: Predicate) -> Predicate:
 
 
 class _Parser:
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, allowed: Filterable | None) -> None:
         self.text = text
+        self.allowed = allowed
         self.toks = _tokens(text)
         self.i = 0
 
@@ -97,6 +126,7 @@ class _Parser:
         if kind == "word" and val == "startswith":
             self.expect("(")
             field = self.take()[1]
+            self._check(field, "startswith")
             self.expect(",")
             prefix = str(self.take()[1])
             self.expect(")")
@@ -106,6 +136,7 @@ class _Parser:
         op = self.take()[1]
         if op not in _CMP:
             raise invalid_query("$filter", self.text, f"Unsupported operator {op!r}.")
+        self._check(val, op)
         lit_kind, lit = self.take()
         if lit_kind != "lit":
             raise invalid_query("$filter", self.text, f"Expected a literal after {op}.")
@@ -123,15 +154,26 @@ class _Parser:
                 return False
         return pred
 
+    def _check(self, field: str, op: str) -> None:
+        if self.allowed is None:
+            return
+        ops = self.allowed.get(field)
+        if ops is None:
+            raise invalid_query("$filter", self.text, f"The property {field} cannot be used in a filter of this list.")
+        if op not in ops:
+            raise invalid_query("$filter", self.text, f"The property {field} cannot be filtered with {op}; "
+                                f"use {', '.join(sorted(ops))}.")
+
     def expect(self, sym: str) -> None:
         if self.take() != ("op", sym):
             raise invalid_query("$filter", self.text, f"Expected {sym!r}.")
 
 
-def parse_filter(text: str | None) -> Predicate | None:
+def parse_filter(text: str | None, allowed: Filterable | None = None) -> Predicate | None:
+    """`allowed`: what the list may filter on (FILTERABLE); None checks the syntax only."""
     if not text:
         return None
-    parser = _Parser(text)
+    parser = _Parser(text, allowed)
     pred = parser.expr()
     if parser.peek() is not None:
         raise invalid_query("$filter", text, "Unexpected text after the expression.")
