@@ -10,24 +10,28 @@ import logging
 import os
 import signal
 import tempfile
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from bigcompute.emulator.compute import files, node_python
+from bigcompute.emulator.compute import files, node_python, storage
 from bigcompute.emulator.compute.executor import Executor, InstantExecutor
 from bigcompute.emulator.compute.lifecycle import Lifecycle
+from bigcompute.emulator.compute.node_ops import NodeOps
 from bigcompute.emulator.compute.node_python import NodePython
 from bigcompute.emulator.compute.nodes import NodeLayout, task_path
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
 from bigcompute.emulator.compute.scheduler import Scheduler
 from bigcompute.emulator.compute.settle import Settler
-from bigcompute.emulator.core.errors import BatchError
+from bigcompute.emulator.core.errors import BatchError, missing_property
 from bigcompute.emulator.core.formats import iso
+from bigcompute.emulator.state.common import public
 from bigcompute.emulator.state.models import NodeDoc, NodeState, TaskState
 from bigcompute.emulator.state.stores import Stores
 
 log = logging.getLogger("bigcompute.emulator")
+NODE_AGENT_VERSION = "1.0.0-local"  # nodeAgentInfo.version: the emulator stands for Batch's node agent
 
 
 class BatchState:
@@ -50,8 +54,10 @@ class BatchState:
         executor = executor or InstantExecutor()
         self.runs = Runs(account=account, base_url=lambda: self.ctx.base_url, clock=lambda: self.ctx.clock(),
                          layout=self.layout, executor=executor, path=node_path(self.data_dir, executor))
+        self.node_ops = NodeOps(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
+                                runs=self.runs)
         self.settler = Settler(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
-                               runs=self.runs)
+                               runs=self.runs, node_ops=self.node_ops)
         self.scheduler = Scheduler(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
                                    runs=self.runs, settler=self.settler)
         self.stores.set_wake(self.scheduler.wake)
@@ -152,6 +158,21 @@ class BatchState:
     def delete_node_file(self, pool_id: str, node_id: str, path: str) -> None:
         files.remove(self.node_file(pool_id, node_id, path))
 
+    def upload_node_logs(self, pool_id: str, node_id: str, body: dict[str, Any]) -> dict[str, Any]:
+        """Batch uploads its node agent's logs; a local node's are its start task's stdout and stderr."""
+        if not body.get("containerUrl"):
+            raise missing_property("containerUrl")
+        if not body.get("startTime"):
+            raise missing_property("startTime")
+        root = self.node_root(pool_id, node_id)
+        directory = f"{pool_id}/{node_id}/{uuid.uuid4()}"
+        logs = sorted(p for p in (root / "startup").glob("*.txt") if p.is_file())
+        try:
+            storage.upload_files(body["containerUrl"], directory, logs)
+        except Exception as exc:  # Batch's answer when the container cannot be written
+            raise BatchError(403, "IOError", f"The logs could not be uploaded to the container: {exc}") from exc
+        return {"virtualDirectoryName": directory, "numberOfFilesUploaded": len(logs)}
+
     def make_unusable(self, pool_id: str, node_id: str, error: dict[str, Any]) -> None:
         """The node turns unusable with `error` (a Batch ComputeNodeError), as when it loses its connection
         to Batch: no task is sent to it any more. For tests of what meets such a node (`bigcompute doctor`)."""
@@ -174,15 +195,20 @@ class BatchState:
 
     def nodes_view(self, pool_id: str) -> list[NodeDoc]:
         pool = self.pools.get(pool_id)
+        image = (pool.get("virtualMachineConfiguration") or {}).get("imageReference") or {}
         out = []
         for node in pool["_nodes"]:
             used = self.runtime.used(pool["id"], node["id"])
             running = self.runtime.on_node(pool["id"], node["id"])
-            view = node.copy()
+            view = cast(NodeDoc, public(node))
             if node["state"] == NodeState.IDLE and running:
                 view["state"] = NodeState.RUNNING
             view.update({"url": f"{self.ctx.base_url}/pools/{pool['id']}/nodes/{node['id']}", "vmSize": pool["vmSize"],
-                         "runningTasksCount": len(running), "runningTaskSlotsCount": used})
+                         "runningTasksCount": len(running), "runningTaskSlotsCount": used,
+                         # What Batch reports of the VM and its agent; a local node has no inbound endpoints.
+                         "virtualMachineInfo": {"imageReference": image},
+                         "nodeAgentInfo": {"version": NODE_AGENT_VERSION, "lastUpdateTime": node["allocationTime"]},
+                         "endpointConfiguration": {"inboundEndpoints": []}})
             out.append(view)
         return out
 

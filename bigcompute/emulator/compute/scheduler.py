@@ -80,7 +80,8 @@ class Scheduler:
             if pool["state"] != PoolState.ACTIVE:
                 continue
             spt = pool["taskSlotsPerNode"]
-            nodes = {n["id"]: n for n in pool["_nodes"] if n["state"] in USABLE_NODE_STATES}
+            nodes = {n["id"]: n for n in pool["_nodes"] if n["state"] in USABLE_NODE_STATES
+                     and n["schedulingState"] == "enabled" and "_pending" not in n}
             free = {nid: spt - rt.used(pool["id"], nid) for nid in nodes}
             total = sum(max(0, f) for f in free.values())
             if total <= 0:
@@ -93,7 +94,7 @@ class Scheduler:
                 if cap <= 0:
                     continue
                 excluded = set(job.get("_prepFailed") or [])
-                for doc in stores.tasks.runnable(job["id"], cap):
+                for doc in stores.tasks.runnable(job["id"], cap, spt):
                     need = doc.get("requiredSlots", 1)
                     fits = [nid for nid, f in free.items() if f >= need and nid not in excluded]
                     if not fits:

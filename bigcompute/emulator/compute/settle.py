@@ -8,9 +8,9 @@ import shutil
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from bigcompute.emulator.compute.lifecycle import Lifecycle
+from bigcompute.emulator.compute.node_ops import NodeOps
 from bigcompute.emulator.compute.nodes import NodeLayout, new_node
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
@@ -32,12 +32,14 @@ MAX_SAMPLES = 2000
 
 
 class Settler:
-    def __init__(self, *, stores: Stores, life: Lifecycle, runtime: Runtime, layout: NodeLayout, runs: Runs) -> None:
+    def __init__(self, *, stores: Stores, life: Lifecycle, runtime: Runtime, layout: NodeLayout, runs: Runs,
+                 node_ops: NodeOps) -> None:
         self.stores = stores
         self.life = life
         self.runtime = runtime
         self.layout = layout
         self.runs = runs
+        self.node_ops = node_ops
         self._releasing: set[str] = set()
         self._retention: list[tuple[float, str]] = []
         self._retention_lock = threading.Lock()
@@ -152,6 +154,8 @@ class Settler:
                 if now >= pool.get("_nextEval", 0):
                     self.stores.pools.evaluate_and_apply(pool, now)
                     changed = True
+            for node in pool["_nodes"]:
+                changed = self.node_ops.settle_node(pool, node, now) or changed
             if pool["allocationState"] != AllocationState.STEADY or \
                     any(n["state"] == NodeState.LEAVING_POOL for n in pool["_nodes"]):
                 self._resize(pool, now)
@@ -181,7 +185,7 @@ class Settler:
                 self.layout.create(pool["id"], node["id"])
                 nodes.append(node)
                 live.append(node)
-                self._start_task(pool, node)
+                self.node_ops.boot(pool, node)
             excess = sorted(live, key=lambda n: rt.used(pool["id"], n["id"]))[: max(0, len(live) - target)]
             for node in excess:
                 running = rt.on_node(pool["id"], node["id"])
@@ -206,30 +210,6 @@ class Settler:
         if (reached or failed) and pool["allocationState"] != AllocationState.STEADY:
             pool["allocationState"] = AllocationState.STEADY
             pool["allocationStateTransitionTime"] = iso(now)
-
-    def _start_task(self, pool: PoolDoc, node: NodeDoc) -> None:
-        spec = pool.get("startTask")
-        if not spec:
-            return
-        wait = spec.get("waitForSuccess", True)
-        if wait:
-            node["state"] = NodeState.STARTING
-        threading.Thread(target=self._run_start, args=(pool, node, spec, wait), daemon=True).start()
-
-    def _run_start(self, pool: PoolDoc, node: NodeDoc, spec: dict[str, Any], wait: bool) -> None:
-        info = self.runs.run_special("start", spec, pool, node, None, "startup")
-        with self.stores.tx():
-            try:
-                fresh = self.stores.pools.load(pool["id"])
-            except Exception:
-                return
-            for n in fresh["_nodes"]:
-                if n["id"] == node["id"]:
-                    n["startTaskInfo"] = info
-                    if wait and n["state"] == NodeState.STARTING:
-                        n["state"] = NodeState.IDLE if info["result"] == "success" else NodeState.START_TASK_FAILED
-            self.stores.pools.save(fresh, touched=False)
-        self.stores.ctx.wake()
 
     # --- metrics and retention ---------------------------------------------------------------------------
     def _sample(self, pool: PoolDoc, now: float) -> None:

@@ -137,3 +137,11 @@ def upload_output_files(files: list[dict[str, Any]], wd: Path, env: dict[str, st
                 name = prefix or match.name
             with open(match, "rb") as f:
                 client.upload_blob(name, f, overwrite=True, content_settings=settings)
+
+
+def upload_files(container_url: str, prefix: str, paths: list[Path]) -> None:
+    """Each file as `<prefix>/<name>` in the container (a SAS URL, or one of Azurite's by identity)."""
+    client = _container_client(container_url, None)
+    for path in paths:
+        with open(path, "rb") as f:
+            client.upload_blob(f"{prefix}/{path.name}", f, overwrite=True)

@@ -61,6 +61,17 @@ class JobStore:
         rows = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE state NOT IN ('completed', 'disabled')")
         return [cast(JobDoc, loads(text)) for (text,) in rows.fetchall()]
 
+    def forget_node(self, pool_id: str, node_id: str) -> None:
+        """A reimaged node: the pool's jobs run their preparation task on it again (and may send it tasks)."""
+        rows = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE pool_id=? COLLATE NOCASE", (pool_id,)).fetchall()
+        for (text,) in rows:
+            job = cast(JobDoc, loads(text))
+            if node_id in job.get("_prep", {}):
+                job["_prep"].pop(node_id)
+                job.get("_prepInfo", {}).pop(node_id, None)
+                job["_prepFailed"] = [n for n in job.get("_prepFailed", []) if n != node_id]
+                self.save(job, touched=False)
+
     def purge(self, job_id: str) -> None:
         """The end of a deletion: the job's row and its tasks' rows go."""
         self.ctx.db.conn.execute("DELETE FROM tasks WHERE job_id=?", (job_id,))

@@ -50,6 +50,10 @@ class NodeState(StrEnum):
     START_TASK_FAILED = "starttaskfailed"
     LEAVING_POOL = "leavingpool"
     UNUSABLE = "unusable"
+    REBOOTING = "rebooting"
+    REIMAGING = "reimaging"
+    DEALLOCATING = "deallocating"
+    DEALLOCATED = "deallocated"
 
 
 # A task may be dispatched to a node in these states (`running` is derived: idle with tasks on it).
@@ -89,8 +93,13 @@ class NodeDoc(TypedDict, total=False):
     totalTasksSucceeded: int
     runningTasksCount: int
     runningTaskSlotsCount: int
+    virtualMachineInfo: dict[str, Any]
+    nodeAgentInfo: dict[str, Any]
+    endpointConfiguration: dict[str, Any]
     startTaskInfo: dict[str, Any]
     errors: list[dict[str, Any]]
+    _pending: str  # a node operation (reboot, reimage, deallocate, start) waiting for its tasks or under way
+    _until: float  # when the operation under way ends
 
 
 class PoolDoc(Resource, total=False):

@@ -99,6 +99,8 @@ class PoolStore:
                                       "inputs with resource files or from blob storage.")
         doc.setdefault("resizeTimeout", "PT15M")
         doc.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
+        # Local nodes are one machine: they can always reach each other, so true is honoured as it is.
+        doc.setdefault("enableInterNodeCommunication", False)
         doc.update({"allocationState": AllocationState.RESIZING, "allocationStateTransitionTime": iso(now),
                     "currentDedicatedNodes": 0, "currentLowPriorityNodes": 0, "_nodes": [], "_nodeSeq": 0})
         if doc.get("enableAutoScale"):

@@ -48,10 +48,12 @@ class TaskStore:
             self.load(job_id, task_id)
             c.execute("DELETE FROM tasks WHERE job_id=? AND id=?", (job_id, task_id))
 
-    def runnable(self, job_id: str, limit: int) -> list[TaskDoc]:
-        """Active tasks not waiting on dependencies, in submission order: the next `limit` to dispatch."""
+    def runnable(self, job_id: str, limit: int, max_slots: int) -> list[TaskDoc]:
+        """Active tasks not waiting on dependencies that fit a node of `max_slots` slots, in submission order:
+        the next `limit` to dispatch. A task needing more slots than a node has stays active (as on Batch)
+        without holding back the tasks queued after it."""
         rows = self.ctx.db.conn.execute("SELECT doc FROM tasks WHERE job_id=? AND state='active' AND waiting=0 "
-                                        "ORDER BY seq LIMIT ?", (job_id, limit)).fetchall()
+                                        "AND slots<=? ORDER BY seq LIMIT ?", (job_id, max_slots, limit)).fetchall()
         return [cast(TaskDoc, loads(text)) for (text,) in rows]
 
     def in_states(self, job_id: str, *states: TaskState) -> list[TaskDoc]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.requests import Request
@@ -102,6 +103,60 @@ async def node_file(req: Request) -> Response:
         return empty(200)
     info = st.node_file(_p(req, "pool_id"), _p(req, "node_id"), _p(req, "file_path"))
     return files.file_response(req, info, f"{st.ctx.base_url}{req.url.path}")
+
+
+# --- node operations -------------------------------------------------------------------------------------
+async def remove_nodes(req: Request) -> Response:
+    _st(req).node_ops.remove(_p(req, "pool_id"), await body(req))
+    return empty(202)
+
+
+def _node_op(op: str, option_prop: str | None) -> Callable[[Request], Awaitable[Response]]:
+    async def handler(req: Request) -> Response:
+        option = (await body(req)).get(option_prop) if option_prop else None
+        _st(req).node_ops.request(_p(req, "pool_id"), _p(req, "node_id"), op, option, option_prop or "")
+        return empty(202)
+    return handler
+
+
+reboot_node = _node_op("reboot", "nodeRebootOption")
+reimage_node = _node_op("reimage", "nodeReimageOption")
+deallocate_node = _node_op("deallocate", "nodeDeallocateOption")
+start_node = _node_op("start", None)
+
+
+async def disable_scheduling(req: Request) -> Response:
+    option = (await body(req)).get("nodeDisableSchedulingOption")
+    _st(req).node_ops.set_scheduling(_p(req, "pool_id"), _p(req, "node_id"), False, option)
+    return empty(200)
+
+
+async def enable_scheduling(req: Request) -> Response:
+    _st(req).node_ops.set_scheduling(_p(req, "pool_id"), _p(req, "node_id"), True, None)
+    return empty(200)
+
+
+async def upload_node_logs(req: Request) -> Response:
+    result = _st(req).upload_node_logs(_p(req, "pool_id"), _p(req, "node_id"), await body(req))
+    return json_response(result)
+
+
+async def not_on_local_nodes(req: Request) -> Response:
+    """Node users, remote login and VM extensions: a local node has no accounts, no SSH and no VM."""
+    _st(req).node_root(_p(req, "pool_id"), _p(req, "node_id"))  # 404s like Batch for an unknown node
+    raise BatchError(409, "OperationNotValidOnNode", "The specified operation is not valid on the node: the local "
+                     "target's nodes have no user accounts, remote login or VM extensions (not supported by the "
+                     "local target).")
+
+
+async def list_node_extensions(req: Request) -> Response:
+    _st(req).node_root(_p(req, "pool_id"), _p(req, "node_id"))
+    return json_response({"value": []})  # a local node is no VM: it has no VM extensions
+
+
+async def pool_usage_metrics(req: Request) -> Response:
+    # Usage is what Azure bills; the local target bills nothing, so no interval has any.
+    return json_response({"value": []})
 
 
 # --- conditions a test asks for (the emulator's own routes, signed like any other) ----------------------

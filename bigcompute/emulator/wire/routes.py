@@ -7,6 +7,7 @@ from starlette.routing import Route
 from bigcompute.emulator.wire import handlers as h
 
 _J, _T, _P = "/jobs/{job_id}", "/jobs/{job_id}/tasks/{task_id}", "/pools/{pool_id}"
+_N = f"{_P}/nodes/{{node_id}}"
 
 ROUTES: list[tuple[str, str, object]] = [
     ("POST", "/pools", h.create_pool),
@@ -23,6 +24,21 @@ ROUTES: list[tuple[str, str, object]] = [
     ("POST", f"{_P}/evaluateautoscale", h.evaluate_autoscale),
     ("GET", f"{_P}/nodes", h.list_nodes),
     ("GET", f"{_P}/nodes/{{node_id}}", h.get_node),
+    ("POST", f"{_P}/removenodes", h.remove_nodes),
+    ("POST", f"{_N}/reboot", h.reboot_node),
+    ("POST", f"{_N}/reimage", h.reimage_node),
+    ("POST", f"{_N}/deallocate", h.deallocate_node),
+    ("POST", f"{_N}/start", h.start_node),
+    ("POST", f"{_N}/disablescheduling", h.disable_scheduling),
+    ("POST", f"{_N}/enablescheduling", h.enable_scheduling),
+    ("POST", f"{_N}/uploadbatchservicelogs", h.upload_node_logs),
+    ("POST", f"{_N}/users", h.not_on_local_nodes),
+    ("PUT", f"{_N}/users/{{user}}", h.not_on_local_nodes),
+    ("DELETE", f"{_N}/users/{{user}}", h.not_on_local_nodes),
+    ("GET", f"{_N}/remoteloginsettings", h.not_on_local_nodes),
+    ("GET", f"{_N}/extensions", h.list_node_extensions),
+    ("GET", f"{_N}/extensions/{{extension}}", h.not_on_local_nodes),
+    ("GET", "/poolusagemetrics", h.pool_usage_metrics),
     ("GET", f"{_P}/nodes/{{node_id}}/files", h.list_node_files),
     ("GET", f"{_P}/nodes/{{node_id}}/files/{{file_path:path}}", h.node_file),
     ("HEAD", f"{_P}/nodes/{{node_id}}/files/{{file_path:path}}", h.node_file),
