@@ -39,8 +39,10 @@ demo: $(STAMP) $(AZURITE)
 test: $(STAMP) $(AZURITE) tools
 	$(VENV)/bin/pytest -n 2 -q
 
+# mypy checks the packages listed in pyproject's [tool.mypy] (the emulator and the local target).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 bench: $(STAMP)
 	$(PY) -m bench

@@ -29,10 +29,10 @@ def _command(i: int) -> str:
 def _setup(client, nodes: int, slots: int) -> str:  # noqa: ANN001
     from azure.batch import models as m
 
-    from bigcompute.emulator.testing import wait_for
+    from bigcompute.local.testing import LOCAL_VM, wait_for
 
     client.create_pool(m.BatchPoolCreateOptions(id="p", vm_size="standard_d2s_v3", target_dedicated_nodes=nodes,
-                                                task_slots_per_node=slots))
+                                                task_slots_per_node=slots, virtual_machine_configuration=LOCAL_VM))
     wait_for(lambda: client.get_pool("p").allocation_state == "steady")
     client.create_job(m.BatchJobCreateOptions(id="j", pool_info=m.BatchPoolInfo(pool_id="p")))
     return "j"

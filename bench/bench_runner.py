@@ -69,7 +69,7 @@ print(time.perf_counter() - t0)
 
 
 def _target_file(folder: Path, emu: Service | None, az: Azurite) -> Path:
-    from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
+    from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
 
     outputs = {"batchAccountName": ACCOUNT, "batchAccountEndpoint": f"http://127.0.0.1:{emu.port}" if emu else "",
                "storageAccountName": DEV_ACCOUNT, "blobEndpoint": az.blob_endpoint,
@@ -88,7 +88,10 @@ def _target_file(folder: Path, emu: Service | None, az: Azurite) -> Path:
 def _pool(emu: Service) -> None:
     from azure.batch import models as m
 
-    emu.client().create_pool(m.BatchPoolCreateOptions(id="cpu", vm_size="standard_d2s_v3", target_dedicated_nodes=0))
+    from bigcompute.local.testing import LOCAL_VM
+
+    emu.client().create_pool(m.BatchPoolCreateOptions(id="cpu", vm_size="standard_d2s_v3", target_dedicated_nodes=0,
+                                                      virtual_machine_configuration=LOCAL_VM))
 
 
 def submit() -> list[Figure]:

@@ -17,7 +17,7 @@ class Service:
     """The emulator as `local up` runs it: its own process, so its RSS and CPU are its own."""
 
     def __init__(self, executor: str) -> None:
-        from bigcompute.emulator import azurite as az
+        from bigcompute.local import azurite as az
 
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-emu-")
         self.key = base64.b64encode(os.urandom(32)).decode()
@@ -48,7 +48,7 @@ class Service:
 
 class Azurite:
     def __init__(self) -> None:
-        from bigcompute.emulator import azurite as az
+        from bigcompute.local import azurite as az
 
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-azurite-")
         self.port = az.free_port()
@@ -60,7 +60,7 @@ class Azurite:
     def service(self):  # noqa: ANN201
         from azure.storage.blob import BlobServiceClient
 
-        from bigcompute.emulator import azurite as az
+        from bigcompute.local import azurite as az
 
         return BlobServiceClient.from_connection_string(az.connection_string(self.port))
 

@@ -18,7 +18,7 @@ from azure.batch import BatchClient
 from azure.core.credentials import AzureNamedKeyCredential
 
 from bigcompute.emulator import BatchState, EmulatorServer, InstantExecutor, SubprocessExecutor
-from bigcompute.emulator import azurite as az
+from bigcompute.local import azurite as az
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "devbatch"

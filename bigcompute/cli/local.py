@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from bigcompute.emulator import launcher
+from bigcompute.local import launcher
 
 
 @click.group("local")

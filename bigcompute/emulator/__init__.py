@@ -1,8 +1,8 @@
 """Local Azure Batch data-plane emulator: the real BatchClient talks to it unchanged."""
 
-from bigcompute.emulator.errors import BatchError
-from bigcompute.emulator.executor import InstantExecutor, SubprocessExecutor
-from bigcompute.emulator.server import EmulatorServer
-from bigcompute.emulator.state import BatchState
+from bigcompute.emulator.compute.executor import InstantExecutor, SubprocessExecutor
+from bigcompute.emulator.core.errors import BatchError
+from bigcompute.emulator.service import BatchState
+from bigcompute.emulator.wire.server import EmulatorServer
 
 __all__ = ["BatchError", "BatchState", "EmulatorServer", "InstantExecutor", "SubprocessExecutor"]

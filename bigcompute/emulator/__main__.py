@@ -14,12 +14,14 @@ import os
 import sys
 from pathlib import Path
 
-from bigcompute.emulator.executor import InstantExecutor, SubprocessExecutor
-from bigcompute.emulator.faults import FaultPlan
-from bigcompute.emulator.isolation import resolve
-from bigcompute.emulator.nodes import task_path
-from bigcompute.emulator.server import EmulatorServer
-from bigcompute.emulator.state import BatchState
+from bigcompute.emulator.compute import node_python
+from bigcompute.emulator.compute.executor import InstantExecutor, SubprocessExecutor
+from bigcompute.emulator.compute.isolation import resolve
+from bigcompute.emulator.compute.node_python import DEFAULT_PACKAGES, NodePython
+from bigcompute.emulator.compute.nodes import task_path
+from bigcompute.emulator.service import BatchState
+from bigcompute.emulator.wire.faults import FaultPlan
+from bigcompute.emulator.wire.server import EmulatorServer
 
 KEY_ENV = "BIGCOMPUTE_EMULATOR_KEY"
 
@@ -35,6 +37,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--blob-endpoint", default=None, help="Azurite blob endpoint for auto-storage containers")
     p.add_argument("--executor", choices=("subprocess", "instant"), default="subprocess")
     p.add_argument("--key-file", type=Path, help="0600 JSON file with batchAccountKey (kept out of /proc/*/environ)")
+    p.add_argument("--node-packages", default=",".join(DEFAULT_PACKAGES), metavar="DIST,DIST",
+                   help="Python distributions tasks may import, as the pool's start task would install them "
+                        "(linked from this environment; nothing else of it is importable from a task)")
     p.add_argument("--task-user", default="auto", metavar="USER|none|auto",
                    help="who non-elevated tasks run as when the emulator runs as root (auto: nobody, when it can "
                         "run sh and python3 from the task PATH)")
@@ -45,14 +50,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     data_dir = args.data_dir.resolve()
+    packages = [p.strip() for p in args.node_packages.split(",") if p.strip()]
+    path = NodePython(node_python.root(data_dir), packages).ensure().path() if args.executor == "subprocess" \
+        else task_path()
     try:
-        isolation = resolve(args.task_user if args.executor == "subprocess" else "none", data_dir, task_path())
+        isolation = resolve(args.task_user if args.executor == "subprocess" else "none", data_dir, path)
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     if isolation.warning:
         logging.getLogger("bigcompute.emulator").warning("task user: %s", isolation.warning)
-    executor = SubprocessExecutor(args.blob_endpoint, isolation.user) if args.executor == "subprocess" \
+    executor = SubprocessExecutor(args.blob_endpoint, isolation.user, packages) if args.executor == "subprocess" \
         else InstantExecutor()
     state = BatchState(account=args.account, data_dir=data_dir, executor=executor, time_scale=args.time_scale)
     server = EmulatorServer(state, key, args.port, FaultPlan(args.faults, args.fault_seed))

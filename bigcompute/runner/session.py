@@ -59,7 +59,7 @@ def load_inputs(paths: Iterable[str], stack_name: str) -> tuple[StackConfig, lis
 def resolve_target(args: TargetArgs) -> Target:
     if args.target == "azure":
         return azure_target(args.stack, args.outputs)
-    from bigcompute.emulator import launcher  # the one place the runner reaches the emulator: to start it
+    from bigcompute.local import launcher  # the one place the runner reaches the local target: to start it
 
     if not _reachable(local_target()):
         try:

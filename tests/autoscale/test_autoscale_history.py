@@ -12,6 +12,7 @@ from azure.batch import models as m
 
 from bigcompute.autoscale.calibrate import ready_time_options, start_up, trace_csv
 from bigcompute.autoscale.traces import parse_csv
+from bigcompute.local.testing import LOCAL_VM
 from bigcompute.runner.history import NodeRecord, pool_history
 
 
@@ -28,6 +29,7 @@ def test_history_of_an_autoscale_pool_becomes_a_trace_the_simulator_replays(batc
     pool_id, job_id = f"pool-{uuid.uuid4().hex[:8]}", f"job-{uuid.uuid4().hex[:8]}"
     batch.create_pool(m.BatchPoolCreateOptions(
         id=pool_id, vm_size="standard_d2s_v3", task_slots_per_node=2, enable_auto_scale=True,
+        virtual_machine_configuration=LOCAL_VM,
         auto_scale_formula="$TargetDedicatedNodes = 2;", auto_scale_evaluation_interval=timedelta(minutes=5)))
     _until(lambda: batch.get_pool(pool_id).current_dedicated_nodes == 2)
     batch.create_job(m.BatchJobCreateOptions(id=job_id, pool_info=m.BatchPoolInfo(pool_id=pool_id)))

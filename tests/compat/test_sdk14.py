@@ -80,8 +80,9 @@ def test_pool_add_get_exists_list(client: BatchServiceClient, pool: str) -> None
 
 def test_pool_add_headers_and_resize(client: BatchServiceClient) -> None:
     pool_id = unique("pool")
-    raw = client.pool.add(bm.PoolAddParameter(id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=0),
-                          raw=True)
+    vm = bm.VirtualMachineConfiguration(image_reference=IMAGE, node_agent_sku_id=NODE_AGENT)
+    raw = client.pool.add(bm.PoolAddParameter(id=pool_id, vm_size="standard_d2s_v3", target_dedicated_nodes=0,
+                                              virtual_machine_configuration=vm), raw=True)
     assert raw.response.status_code == 201
     assert raw.headers["DataServiceId"].endswith(f"/pools/{pool_id}")
     assert raw.headers["ETag"].startswith("0x") and isinstance(raw.headers["Last-Modified"], datetime)
@@ -128,7 +129,9 @@ def test_job_add_get_patch_list(client: BatchServiceClient, pool: str) -> None:
     wait_for(lambda: client.job.get(job_id).state == bm.JobState.disabled)
     client.job.enable(job_id)
     wait_for(lambda: client.job.get(job_id).state == bm.JobState.active)
-    assert list(client.job.list_preparation_and_release_task_status(job_id)) == []
+    with pytest.raises(bm.BatchErrorException) as info:  # the job has no preparation task: Batch's 409
+        list(client.job.list_preparation_and_release_task_status(job_id))
+    assert info.value.error.code == "JobPreparationTaskNotSpecified"
     ids = [j.id for j in client.job.list(bm.JobListOptions(filter="state eq 'active'", select="id", max_results=1))]
     assert job_id in ids
 
@@ -253,17 +256,17 @@ def test_wrong_key_is_rejected(emulator) -> None:
 
 
 def test_unsupported_api_version_is_refused(client: BatchServiceClient, emulator) -> None:
-    """The emulator accepts the GA versions 2024-02-01.19.0 .. 2025-06-01 and refuses others like Batch."""
+    """The emulator accepts the GA versions 2022-01-01.15.0 .. 2025-06-01 and refuses others like Batch."""
     old = BatchServiceClient(SharedKeyCredentials(emulator.account, emulator.key), batch_url=emulator.url)
     old.config.retry_policy.retries = 0
-    old.job.api_version = "2023-11-01.18.0"
+    old.job.api_version = "2021-06-01.14.0"
     with pytest.raises(bm.BatchErrorException) as info:
         old.job.get("anything")
     err = info.value
-    assert err.response.status_code == 400 and err.error.code == "InvalidQueryParameterValue"
+    assert err.response.status_code == 400 and err.error.code == "UnsupportedRequestVersion"
     details = {d.key: d.value for d in err.error.values}
-    assert details["QueryParameterName"] == "api-version" and details["QueryParameterValue"] == "2023-11-01.18.0"
-    for version in ("2024-07-01.20.0", "2025-06-01"):
+    assert details["QueryParameterName"] == "api-version" and details["QueryParameterValue"] == "2021-06-01.14.0"
+    for version in ("2023-11-01.18.0", "2024-07-01.20.0", "2025-06-01"):
         old.job.api_version = version
         with pytest.raises(bm.BatchErrorException) as info:
             old.job.get(unique("missing"))

@@ -15,8 +15,8 @@ from azure.batch import BatchClient
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from bigcompute.emulator.auth import string_to_sign
-from bigcompute.emulator.testing import signed
+from bigcompute.emulator.wire.auth import string_to_sign
+from bigcompute.local.testing import signed
 
 
 def test_string_to_sign_matches_captured_post() -> None:
@@ -139,7 +139,7 @@ def test_a_blank_parameter_is_neither_signed_nor_seen_by_the_handler(emulator) -
 
 
 def test_a_repeated_signed_header_is_refused(emulator) -> None:
-    from bigcompute.emulator.auth import sign, string_to_sign
+    from bigcompute.emulator.wire.auth import sign, string_to_sign
 
     headers = {"ocp-date": _date(0)}
     text = string_to_sign("GET", "/pools", "api-version=2025-06-01", headers, emulator.account)

@@ -16,9 +16,9 @@ from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
-from bigcompute.emulator import azurite as az
-from bigcompute.emulator import storage
-from bigcompute.emulator.testing import make_job, make_pool, signed, wait_for
+from bigcompute.emulator.compute import storage
+from bigcompute.local import azurite as az
+from bigcompute.local.testing import make_job, make_pool, signed, wait_for
 from tests.conftest import ACCOUNT, new_key
 
 Q = "api-version=2025-06-01"

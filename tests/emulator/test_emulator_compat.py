@@ -12,13 +12,14 @@ from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.exceptions import HttpResponseError
 
-from bigcompute.emulator import versions
-from bigcompute.emulator.testing import make_job, make_pool, signed, unique, wait_for
+from bigcompute.emulator.wire import versions
+from bigcompute.local.testing import LOCAL_VM, make_job, make_pool, signed, unique, wait_for
 
 
 # --- api-version ----------------------------------------------------------------------------------------
 def test_supported_versions_are_the_ga_range() -> None:
-    assert versions.SUPPORTED == ("2024-02-01.19.0", "2024-07-01.20.0", "2025-06-01")
+    assert versions.SUPPORTED == ("2022-01-01.15.0", "2022-10-01.16.0", "2023-05-01.17.0", "2023-11-01.18.0",
+                                  "2024-02-01.19.0", "2024-07-01.20.0", "2025-06-01")
     assert versions.api_version("a=1&api-version=2025-06-01&b=2") == "2025-06-01"
     assert versions.api_version("api-version=") is None and versions.api_version("") is None
 
@@ -30,14 +31,14 @@ def test_every_supported_version_is_accepted(emulator, version) -> None:
     assert isinstance(list(client.list_pools()), list)
 
 
-@pytest.mark.parametrize("version", ["2023-11-01.18.0", "2024-07-01.20.0-preview", "2026-10-01", "latest"])
+@pytest.mark.parametrize("version", ["2021-06-01.14.0", "2024-07-01.20.0-preview", "2026-10-01", "latest"])
 def test_other_versions_are_refused(emulator, version) -> None:
     client = BatchClient(emulator.url, AzureNamedKeyCredential(emulator.account, emulator.key), retry_total=0,
                          api_version=version)
     with pytest.raises(HttpResponseError) as info:
         list(client.list_pools())
     err = info.value
-    assert err.status_code == 400 and err.error.code == "InvalidQueryParameterValue"
+    assert err.status_code == 400 and err.error.code == "UnsupportedRequestVersion"
     details = {d.code: d.message for d in err.error.details}
     assert (details["QueryParameterName"], details["QueryParameterValue"]) == ("api-version", version)
 
@@ -95,7 +96,8 @@ def test_update_pool_and_replace_pool_properties(batch) -> None:
 def test_numeric_strings_are_accepted_for_integer_properties(emulator, batch) -> None:
     """The current azure-cli sends CLI numbers as JSON strings (`"targetDedicatedNodes": "1"`)."""
     pool_id = unique("pool")
-    body = json.dumps({"id": pool_id, "vmSize": "standard_d2s_v3", "targetDedicatedNodes": "1",
+    body = json.dumps({"id": pool_id, "vmSize": "standard_d2s_v3", "virtualMachineConfiguration": LOCAL_VM.as_dict(),
+                       "targetDedicatedNodes": "1",
                        "taskSlotsPerNode": "2"}).encode()
     assert signed(emulator, "POST", "/pools", "api-version=2024-02-01.19.0", body).status_code == 201
     pool = wait_for(lambda: (p := batch.get_pool(pool_id)).allocation_state == "steady" and p)

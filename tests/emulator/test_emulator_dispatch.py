@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from azure.batch import models as m
 
-from bigcompute.emulator.db import Database, ViewCache
-from bigcompute.emulator.testing import make_job, make_pool, wait_for
-from bigcompute.emulator.wire import iso
+from bigcompute.emulator.core.formats import iso
+from bigcompute.emulator.state.db import Database, ViewCache
+from bigcompute.local.testing import make_job, make_pool, wait_for
 
 
 def test_a_failed_savepoint_keeps_the_rest_of_the_transaction(tmp_path) -> None:
@@ -63,3 +63,14 @@ def test_completions_and_next_claims_keep_every_task_accounted(process_batch) ->
     assert failed.execution_info.retry_count == 1 and failed.execution_info.exit_code == 1
     nodes = list(process_batch.list_nodes(pool_id))
     assert nodes[0].running_task_slots_count == 0 and nodes[0].state == "idle"
+
+
+def test_an_oversized_task_does_not_hold_back_its_job(batch) -> None:
+    """A task needing more slots than any node has stays active, as on Batch; the tasks after it still run."""
+    pool_id = make_pool(batch, nodes=1, slots=2)
+    job_id = make_job(batch, pool_id)
+    batch.create_tasks(job_id, [m.BatchTaskCreateOptions(id=f"big{i}", command_line="/bin/true", required_slots=3)
+                                for i in range(4)])
+    batch.create_tasks(job_id, [m.BatchTaskCreateOptions(id=f"small{i}", command_line="/bin/true") for i in range(4)])
+    wait_for(lambda: all(batch.get_task(job_id, f"small{i}").state == "completed" for i in range(4)))
+    assert {batch.get_task(job_id, f"big{i}").state for i in range(4)} == {"active"}

@@ -10,8 +10,8 @@ from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 
 from bigcompute.emulator import BatchState, EmulatorServer, InstantExecutor
-from bigcompute.emulator.faults import FaultPlan
-from bigcompute.emulator.testing import make_job, make_pool, signed, wait_for
+from bigcompute.emulator.wire.faults import FaultPlan
+from bigcompute.local.testing import make_job, make_pool, signed, wait_for
 from tests.conftest import new_key
 
 

@@ -18,10 +18,10 @@ from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 
-from bigcompute.emulator import azurite as az
-from bigcompute.emulator import isolation
-from bigcompute.emulator.nodes import task_path
-from bigcompute.emulator.testing import make_job, make_pool, unique, wait_for, wait_task
+from bigcompute.emulator.compute import isolation
+from bigcompute.emulator.compute.nodes import task_path
+from bigcompute.local import azurite as az
+from bigcompute.local.testing import make_job, make_pool, unique, wait_for, wait_task
 from tests.conftest import new_key
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="a task user needs an emulator running as root")

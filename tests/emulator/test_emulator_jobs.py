@@ -9,7 +9,7 @@ from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 
-from bigcompute.emulator.testing import make_job, make_pool, unique, wait_for
+from bigcompute.local.testing import make_job, make_pool, unique, wait_for
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ def test_invalid_id_is_invalid_property(batch, pool) -> None:
 
 def test_list_jobs_with_filter_select_and_paging(batch, pool) -> None:
     ids = {make_job(batch, pool) for _ in range(3)}
-    listed = list(batch.list_jobs(max_results=1, filter=f"poolInfo/poolId eq '{pool}'", select=["id", "state"]))
+    listed = list(batch.list_jobs(max_results=1, filter=f"executionInfo/poolId eq '{pool}'", select=["id", "state"]))
     assert {j.id for j in listed} == ids
     assert all(j.priority is None for j in listed)  # $select trims the rest
 

@@ -24,11 +24,12 @@ from click.testing import CliRunner
 
 from bigcompute.cli.local import local_group
 from bigcompute.cli.main import cli
-from bigcompute.emulator import azurite as az
-from bigcompute.emulator import isolation, ports, records
-from bigcompute.emulator.nodes import task_path
-from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
-from bigcompute.emulator.testing import wait_task
+from bigcompute.emulator.compute import isolation, node_python
+from bigcompute.emulator.compute.nodes import task_path
+from bigcompute.local import azurite as az
+from bigcompute.local import ports, records
+from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
+from bigcompute.local.testing import wait_task
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -130,7 +131,8 @@ def _probe(local: Path) -> str:
     nobody = isolation.TaskUser("nobody", 65534, 65534)
     if os.geteuid() != 0:
         return f"the emulator runs as {getpass.getuser()}, not root, so tasks run as {getpass.getuser()} too"
-    return isolation.probe(nobody, task_path(), (local / "emulator").resolve(), isolation.PROBED_TOOLS)
+    data = (local / "emulator").resolve()
+    return isolation.probe(nobody, task_path(node_python.root(data) / "bin"), data, isolation.PROBED_TOOLS)
 
 
 def _assert_private(local: Path) -> None:

@@ -8,7 +8,7 @@ import pytest
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from bigcompute.emulator.testing import make_job, make_pool, unique, wait_for
+from bigcompute.local.testing import LOCAL_VM, make_job, make_pool, unique, wait_for
 
 
 def test_create_get_list_and_pool_exists(batch) -> None:
@@ -18,7 +18,8 @@ def test_create_get_list_and_pool_exists(batch) -> None:
         "active", "steady", 2, 3)
     assert pool_id in {p.id for p in batch.list_pools(filter=f"startswith(id, '{pool_id[:9]}')")}
     with pytest.raises(ResourceExistsError) as err:
-        batch.create_pool(m.BatchPoolCreateOptions(id=pool_id, vm_size="standard_d2s_v3"))
+        batch.create_pool(m.BatchPoolCreateOptions(id=pool_id, vm_size="standard_d2s_v3",
+                                                   virtual_machine_configuration=LOCAL_VM))
     assert err.value.error.code == "PoolExists"
     nodes = list(batch.list_nodes(pool_id))
     assert len(nodes) == 2 and all(n.state == "idle" and n.is_dedicated for n in nodes)
@@ -47,6 +48,7 @@ def test_resize_up_and_down(batch) -> None:
 def test_resize_refused_on_autoscale_pool(batch) -> None:
     pool_id = unique("pool")
     batch.create_pool(m.BatchPoolCreateOptions(id=pool_id, vm_size="standard_d2s_v3", enable_auto_scale=True,
+                                               virtual_machine_configuration=LOCAL_VM,
                                                auto_scale_formula="$TargetDedicatedNodes=2;"))
     with pytest.raises(ResourceExistsError):
         batch.begin_resize_pool(pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=3), polling_interval=0)
@@ -80,7 +82,7 @@ def test_autoscale_rules_from_batch(batch) -> None:
     assert err.value.error.code == "InvalidPropertyValue"
     with pytest.raises(HttpResponseError) as err:
         batch.evaluate_pool_auto_scale(pool_id, m.BatchPoolEvaluateAutoScaleOptions(auto_scale_formula="x" * 9000))
-    assert err.value.error.code == "AutoScaleFormulaTooLong"
+    assert err.value.error.code == "AutoScalingFormulaTooLong"  # Batch's published code
 
 
 def test_autoscale_resizes_on_its_interval(emulator, batch) -> None:
@@ -88,6 +90,7 @@ def test_autoscale_resizes_on_its_interval(emulator, batch) -> None:
     pool_id = unique("pool")
     formula = "$TargetDedicatedNodes=1;"
     batch.create_pool(m.BatchPoolCreateOptions(id=pool_id, vm_size="standard_d2s_v3", enable_auto_scale=True,
+                                               virtual_machine_configuration=LOCAL_VM,
                                                auto_scale_formula=formula))
     wait_for(lambda: batch.get_pool(pool_id).current_dedicated_nodes == 1)
     # Change the formula behind the API's back: only the periodic evaluation can pick it up.
@@ -104,7 +107,7 @@ def test_scale_in_requeues_running_tasks(emulator, batch) -> None:
     """nodeDeallocationOption=requeue: tasks on removed nodes go back to active with requeueCount+1."""
     import threading
 
-    from bigcompute.emulator.executor import ExecResult
+    from bigcompute.emulator.compute.executor import ExecResult
 
     gate = threading.Event()
     real = emulator.state.executor
@@ -141,6 +144,7 @@ def test_autoscale_follows_sampled_pending_tasks(batch) -> None:
     formula = ("$TargetDedicatedNodes = min(3, max($PendingTasks.GetSample(1)));"
                "$NodeDeallocationOption = taskcompletion;")
     batch.create_pool(m.BatchPoolCreateOptions(id=pool_id, vm_size="standard_d2s_v3", enable_auto_scale=True,
+                                               virtual_machine_configuration=LOCAL_VM,
                                                auto_scale_formula=formula))
     job_id = make_job(batch, pool_id)
     batch.create_tasks(job_id, [m.BatchTaskCreateOptions(id=f"t{i}", command_line="/bin/true") for i in range(5)])

@@ -13,7 +13,7 @@ from azure.batch import models as m
 from azure.batch.models._models import BatchJobTerminateOptions
 from azure.core.exceptions import ResourceNotFoundError
 
-from bigcompute.emulator.testing import make_job, make_pool, wait_for, wait_task
+from bigcompute.local.testing import make_job, make_pool, wait_for, wait_task
 
 
 @pytest.fixture(scope="module")

@@ -16,8 +16,8 @@ from azure.batch import BatchClient
 from azure.batch import models as m
 from azure.core.credentials import AzureNamedKeyCredential
 
-from bigcompute.emulator import azurite as az
-from bigcompute.emulator.testing import make_job, make_pool, wait_for, wait_task
+from bigcompute.local import azurite as az
+from bigcompute.local.testing import make_job, make_pool, wait_for, wait_task
 
 ACCOUNT = "restartacct"
 

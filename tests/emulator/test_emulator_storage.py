@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from azure.batch import models as m
 
-from bigcompute.emulator.testing import make_job, make_pool, unique, wait_task
+from bigcompute.local.testing import make_job, make_pool, unique, wait_task
 
 IDENTITY = m.BatchNodeIdentityReference(
     resource_id="/subscriptions/x/resourceGroups/local/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id")

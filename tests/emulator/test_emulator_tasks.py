@@ -7,7 +7,7 @@ import pytest
 from azure.batch import models as m
 from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
-from bigcompute.emulator.testing import make_job, make_pool, wait_for, wait_task
+from bigcompute.local.testing import make_job, make_pool, wait_for, wait_task
 
 
 @pytest.fixture(scope="module")

@@ -16,9 +16,9 @@ from azure.batch import models as m
 from azure.core.credentials import AccessToken
 
 from bigcompute.emulator import BatchState, EmulatorServer, SubprocessExecutor
-from bigcompute.emulator import azurite as az
-from bigcompute.emulator.auth import TokenVerifier
-from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
+from bigcompute.emulator.wire.auth import TokenVerifier
+from bigcompute.local import azurite as az
+from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
 from bigcompute.runner.clients import Clients, RetrySettings, connect
 from bigcompute.runner.target import Target
 from tests.conftest import ACCOUNT, new_key, start_azurite

@@ -26,7 +26,8 @@ from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
 from bigcompute.config import load_stack
-from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
+from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
+from bigcompute.local.testing import signed
 from bigcompute.runner.doctor import FAIL, OK, WARN, access, account, diagnose, pools, quotas
 from bigcompute.runner.doctor.diagnose import management_findings
 from bigcompute.runner.target import Target
@@ -103,7 +104,8 @@ def test_nodes_whose_start_task_failed_are_named_with_the_failure_and_exit_3(rep
     assert failed.status == FAIL
     lines = failed.detail.splitlines()
     assert lines[0] == "2 node(s) starttaskfailed:"
-    # the emulator serves no node files (pending its restructure): the node's failureInfo is what is quoted
+    # the instant executor writes no stderr, so the node's failureInfo is what is quoted (the process emulator's
+    # start task stderr is quoted in test_a_failed_start_task_is_quoted_from_the_nodes_stderr)
     assert all(line.endswith(": start task failed, exit code 3, FailureExitCode: The task exited with an exit code "
                              "representing a failure") for line in lines[1:]), lines
     assert "fix the pool's startTask in stacks/Pulumi.test.yaml" in failed.action
@@ -520,3 +522,52 @@ def test_a_start_task_failure_quotes_the_stderr_tail_when_the_node_serves_it():
         "  stderr (startup/stderr.txt, last lines):",
         "    Reading package lists...",
         "    E: Unable to locate package pythn3-numpy"]
+
+
+# --- conditions the emulator produces on request (its control routes), met as on Azure -------------------------
+
+def _ask(emulator, path: str, error: dict) -> None:
+    resp = signed(emulator, "POST", f"/_emulator{path}", "api-version=2025-06-01", json.dumps(error).encode())
+    assert resp.status_code == 204, resp.text
+
+
+def test_a_failed_start_task_is_quoted_from_the_nodes_stderr(repo, process_emulator, local_target):
+    start = m.BatchStartTask(command_line="/bin/sh -c 'echo Reading package lists...; "
+                                          "echo E: Unable to locate package pythn3-numpy >&2; exit 100'",
+                             wait_for_success=True)
+    pool_id = new_pool(process_emulator, target_dedicated_nodes=1, start_task=start)
+    on_pool(repo, local_target, pool_id)
+    wait_for(lambda: [n.state for n in process_emulator.client().list_nodes(pool_id)] == ["starttaskfailed"])
+    failed = by_check(diagnose(load_stack("test"), "local"))["pool cpu: node health (starttaskfailed)"]
+    lines = failed.detail.splitlines()
+    assert lines[1].endswith(": start task failed, exit code 100, FailureExitCode: The task exited with an exit "
+                             "code representing a failure"), lines
+    assert lines[2:] == ["  stderr (startup/stderr.txt, last lines):", "    E: Unable to locate package pythn3-numpy"]
+
+
+def test_a_resize_error_the_emulator_was_asked_for(repo, emulator, instant_target):
+    pool_id = new_pool(emulator, target_dedicated_nodes=0)
+    on_pool(repo, instant_target, pool_id)
+    _ask(emulator, f"/pools/{pool_id}/resizeerror", {
+        "code": "AccountCoreQuotaReached", "message": "The specified account has reached core quota",
+        "values": [{"name": "Reason", "value": "Required 640, available 20"}]})
+    emulator.client().begin_resize_pool(pool_id, m.BatchPoolResizeOptions(target_dedicated_nodes=40),
+                                        polling_interval=0).result()
+    found = [f for f in diagnose(load_stack("test"), "local").findings if f.check == "pool cpu: resize"]
+    assert [f.detail for f in found] == [
+        "AccountCoreQuotaReached: The specified account has reached core quota (Reason: Required 640, available 20)"]
+    assert "request an increase" in found[0].action
+
+
+def test_an_unusable_node_the_emulator_was_asked_for(repo, emulator, instant_target):
+    pool_id = new_pool(emulator, target_dedicated_nodes=2)
+    on_pool(repo, instant_target, pool_id)
+    node = wait_for(lambda: next(iter(emulator.client().list_nodes(pool_id)), None))
+    _ask(emulator, f"/pools/{pool_id}/nodes/{node.id}/unusable", {
+        "code": "NodeManagementConnectivityError", "message": "The node cannot reach Batch node management",
+        "errorDetails": [{"name": "Endpoint", "value": "privatelink.batch.azure.com"}]})
+    found = by_check(diagnose(load_stack("test"), "local"))["pool cpu: node health (unusable)"]
+    assert found.status == FAIL
+    assert found.detail.splitlines() == ["1 node(s) unusable:", f"node {node.id}: unusable (NodeManagementConnectivity"
+                                         "Error: The node cannot reach Batch node management (Endpoint: "
+                                         "privatelink.batch.azure.com))"]

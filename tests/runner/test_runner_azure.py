@@ -17,7 +17,8 @@ from azure.storage.blob import BlobServiceClient
 from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
-from bigcompute.emulator import azurite as az
+from bigcompute.local import azurite as az
+from bigcompute.local.testing import LOCAL_VM
 from tests.conftest import ACCOUNT
 from tests.runner.conftest import TENANT, EntraCredential, entra_token, rsa_key, write_workload
 
@@ -34,7 +35,7 @@ def deploy_azure_like(repo, azure_like, https_azurite, credential) -> BatchClien
             blob.create_container(name)
     batch = BatchClient(azure_like.url, credential)
     batch.create_pool(m.BatchPoolCreateOptions(id="cpu", vm_size="standard_d2s_v5", target_dedicated_nodes=1,
-                                               task_slots_per_node=2))
+                                               task_slots_per_node=2, virtual_machine_configuration=LOCAL_VM))
     outputs = {"resourceGroup": "rg-bigcompute-test", "batchAccountName": ACCOUNT,
                "batchAccountEndpoint": azure_like.url, "storageAccountName": az.DEV_ACCOUNT,
                "blobEndpoint": https_azurite, "containers": containers, "poolIds": {"cpu": "cpu"},

@@ -13,7 +13,7 @@ import uuid
 from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
-from bigcompute.emulator import azurite as az
+from bigcompute.local import azurite as az
 from bigcompute.runner.clients import connect
 from bigcompute.runner.target import Target
 from bigcompute.workload.wire import CHECKSUMS_PATH

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
 from bigcompute.emulator import BatchState, EmulatorServer, SubprocessExecutor
-from bigcompute.emulator.faults import FaultPlan
+from bigcompute.emulator.wire.faults import FaultPlan
 from tests.conftest import ACCOUNT, Emulator, new_key
 from tests.runner.conftest import make_target, write_local_files, write_workload
 

@@ -7,7 +7,7 @@ import uuid
 
 from azure.storage.blob import BlobServiceClient
 
-from bigcompute.emulator.storage import DEV_ACCOUNT, DEV_KEY
+from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
 from bigcompute.runner.apply import apply_workload
 from bigcompute.runner.monitor import watch
 from bigcompute.runner.plan import make_plan

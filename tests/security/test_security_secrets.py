@@ -28,8 +28,8 @@ import pytest
 from click.testing import CliRunner, Result
 
 from bigcompute.cli.main import cli
-from bigcompute.emulator.launcher import KEY_ENV
-from bigcompute.emulator.storage import DEV_KEY
+from bigcompute.local.azurite import DEV_KEY
+from bigcompute.local.launcher import KEY_ENV
 from tests.runner.conftest import STACK, write_local_files
 
 # What would betray a credential in text: a SAS signature, a signed or bearer authorization header.

@@ -1,0 +1,241 @@
+"""Jobs: add/get/list/patch, terminate/delete/disable/enable (transitional states settle in the scheduler)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from bigcompute.emulator.core.errors import (
+    BatchError,
+    exists,
+    invalid_property,
+    missing_property,
+    not_found,
+    unsupported_locally,
+)
+from bigcompute.emulator.core.formats import UNBOUNDED, iso, parse_duration
+from bigcompute.emulator.state.common import Ctx, new_doc, set_state, touch
+from bigcompute.emulator.state.db import dumps, loads
+from bigcompute.emulator.state.models import JobDoc, JobState, check_job_transition
+from bigcompute.emulator.state.validate import check_id, check_runnable
+
+_CREATE_KEYS = (
+    "id", "displayName", "priority", "maxParallelTasks", "allowTaskPreemption", "usesTaskDependencies",
+    "constraints", "poolInfo", "commonEnvironmentSettings", "onAllTasksComplete", "onTaskFailure", "metadata",
+    "jobPreparationTask", "jobReleaseTask", "networkConfiguration",
+)
+_PATCH_KEYS = ("priority", "allowTaskPreemption", "maxParallelTasks", "constraints", "poolInfo",
+               "onAllTasksComplete", "metadata", "networkConfiguration")
+
+
+class JobStore:
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+
+    def load(self, job_id: str) -> JobDoc:
+        row = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise not_found("Job")
+        return cast(JobDoc, loads(row[0]))
+
+    def view(self, job_id: str) -> JobDoc:
+        """The job, read-only (a shared parsed doc: see ViewCache); `load` gives a copy to change."""
+        row = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE id=?", (job_id,)).fetchone()
+        if row is None:
+            raise not_found("Job")
+        return cast(JobDoc, self.ctx.db.view(row[0]))
+
+    def get(self, job_id: str) -> JobDoc:
+        """`load` under the database lock, for a read outside any transaction."""
+        with self.ctx.db.lock:
+            return self.load(job_id)
+
+    def active_views(self, pool_id: str) -> list[JobDoc]:
+        """The pool's active jobs, highest priority first, then oldest: read-only shared docs (dispatch)."""
+        view = self.ctx.db.view
+        rows = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE pool_id=? COLLATE NOCASE AND state='active' "
+                                        "ORDER BY priority DESC, rowid", (pool_id,)).fetchall()
+        return [cast(JobDoc, view(text)) for (text,) in rows]
+
+    def unsettled(self) -> list[JobDoc]:
+        """Jobs the settler may have to move on: every state but completed and disabled."""
+        rows = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE state NOT IN ('completed', 'disabled')")
+        return [cast(JobDoc, loads(text)) for (text,) in rows.fetchall()]
+
+    def forget_node(self, pool_id: str, node_id: str) -> None:
+        """A reimaged node: the pool's jobs run their preparation task on it again (and may send it tasks)."""
+        rows = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE pool_id=? COLLATE NOCASE", (pool_id,)).fetchall()
+        for (text,) in rows:
+            job = cast(JobDoc, loads(text))
+            if node_id in job.get("_prep", {}):
+                job["_prep"].pop(node_id)
+                job.get("_prepInfo", {}).pop(node_id, None)
+                job["_prepFailed"] = [n for n in job.get("_prepFailed", []) if n != node_id]
+                self.save(job, touched=False)
+
+    def purge(self, job_id: str) -> None:
+        """The end of a deletion: the job's row and its tasks' rows go."""
+        self.ctx.db.conn.execute("DELETE FROM tasks WHERE job_id=?", (job_id,))
+        self.ctx.db.conn.execute("DELETE FROM jobs WHERE id=?", (job_id,))
+
+    def ensure(self, job_id: str) -> None:
+        """JobNotFound unless the job exists."""
+        if self.ctx.db.conn.execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone() is None:
+            raise not_found("Job")
+
+    def save(self, doc: JobDoc, *, touched: bool = True) -> None:
+        if touched:
+            touch(doc, self.ctx.clock())
+        self.ctx.db.conn.execute(
+            "UPDATE jobs SET doc=?, state=?, pool_id=?, priority=? WHERE id=?",
+            (dumps(doc), doc["state"], (doc.get("poolInfo") or {}).get("poolId"), doc.get("priority", 0), doc["id"]),
+        )
+
+    def transition(self, doc: JobDoc, new: JobState) -> None:
+        check_job_transition(doc["state"], new)
+        set_state(doc, new, self.ctx.clock())
+
+    def create(self, spec: dict[str, Any]) -> JobDoc:
+        job_id = check_id(spec.get("id"))
+        pool_info = spec.get("poolInfo") or {}
+        if pool_info.get("autoPoolSpecification"):
+            raise unsupported_locally("poolInfo.autoPoolSpecification", "create the pool in the stack config and "
+                                      "reference it with poolInfo.poolId.")
+        if not pool_info.get("poolId"):
+            raise missing_property("poolInfo.poolId")
+        if spec.get("jobManagerTask"):
+            raise unsupported_locally("jobManagerTask", "job manager tasks are not run by the local emulator; "
+                                      "add the work as ordinary tasks.")
+        for key in ("jobPreparationTask", "jobReleaseTask"):
+            if spec.get(key):
+                check_runnable(spec[key], f"{key}.")
+        if spec.get("jobReleaseTask") and not spec.get("jobPreparationTask"):
+            raise invalid_property("jobReleaseTask", "A job release task requires a job preparation task.")
+        now = self.ctx.clock()
+        doc = cast(JobDoc, new_doc({k: spec[k] for k in _CREATE_KEYS if k in spec}, f"{self.ctx.base_url}/jobs/{job_id}",
+                                    now, JobState.ACTIVE))
+        self._normalize(doc)
+        doc["executionInfo"] = {"startTime": iso(now), "poolId": pool_info["poolId"]}
+        with self.ctx.db.tx() as c:
+            if c.execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone():
+                raise exists("Job")
+            c.execute("INSERT INTO jobs (id, state, pool_id, priority, doc) VALUES (?, ?, ?, ?, ?)",
+                      (job_id, doc["state"], pool_info["poolId"], doc["priority"], dumps(doc)))
+        return doc
+
+    @staticmethod
+    def _normalize(doc: JobDoc) -> None:
+        doc.setdefault("priority", 0)
+        doc.setdefault("maxParallelTasks", -1)
+        doc.setdefault("allowTaskPreemption", False)
+        doc.setdefault("usesTaskDependencies", False)
+        doc.setdefault("onAllTasksComplete", "noaction")
+        doc.setdefault("onTaskFailure", "noaction")
+        constraints = doc.setdefault("constraints", {})
+        constraints.setdefault("maxWallClockTime", UNBOUNDED)
+        constraints.setdefault("maxTaskRetryCount", 0)
+        parse_duration(constraints["maxWallClockTime"], "constraints.maxWallClockTime")
+        if not isinstance(doc["priority"], int) or not -1000 <= doc["priority"] <= 1000:
+            raise invalid_property("priority", "priority must be between -1000 and 1000.", doc["priority"])
+
+    def patch(self, job_id: str, body: dict[str, Any], if_match: str | None) -> JobDoc:
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            check_if_match(doc, if_match)
+            self._check_writable(doc)
+            fields = cast(dict[str, Any], doc)  # the keys below are names from a list, not literals
+            for key in _PATCH_KEYS:
+                if key in body:
+                    fields[key] = body[key] if key != "constraints" else {**doc.get("constraints", {}), **body[key]}
+            self._normalize(doc)
+            self.save(doc)
+        self.ctx.wake()  # switching to terminatejob may complete the job right away
+        return doc
+
+    def replace(self, job_id: str, body: dict[str, Any], if_match: str | None) -> JobDoc:
+        """PUT: every updatable property is replaced; one left out goes back to its default."""
+        if not (body.get("poolInfo") or {}).get("poolId"):
+            raise missing_property("poolInfo.poolId")
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            check_if_match(doc, if_match)
+            self._check_writable(doc)
+            if doc.get("onAllTasksComplete") == "terminatejob" and body.get("onAllTasksComplete", "noaction") \
+                    == "noaction":
+                raise invalid_property("onAllTasksComplete", "A job's completion behavior cannot be changed from "
+                                       "terminatejob to noaction.", body.get("onAllTasksComplete", "noaction"))
+            fields = cast(dict[str, Any], doc)
+            for key in _PATCH_KEYS:
+                if key in body:
+                    fields[key] = body[key]
+                else:  # poolInfo is required above
+                    fields.pop(key, None)
+            self._normalize(doc)
+            self.save(doc)
+        self.ctx.wake()
+        return doc
+
+    def request_terminate(self, job_id: str, reason: str | None) -> JobDoc:
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            if doc["state"] in (JobState.COMPLETED, JobState.TERMINATING):
+                raise BatchError(409, "JobCompleted", "The specified job is already in a completed state.")
+            self._check_writable(doc)
+            self.transition(doc, JobState.TERMINATING)
+            doc["executionInfo"]["terminateReason"] = reason or "UserTerminate"
+            self.save(doc)
+        self.ctx.wake()
+        return doc
+
+    def request_delete(self, job_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            if doc["state"] == JobState.DELETING:
+                return
+            self.transition(doc, JobState.DELETING)
+            self.save(doc)
+        self.ctx.wake()
+
+    def request_disable(self, job_id: str, disable_tasks: str) -> None:
+        if disable_tasks not in ("requeue", "terminate", "wait"):
+            raise invalid_property("disableTasks", "disableTasks must be requeue, terminate or wait.", disable_tasks)
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            self._check_writable(doc)
+            self.transition(doc, JobState.DISABLING)
+            doc["_disableTasks"] = disable_tasks
+            self.save(doc)
+        self.ctx.wake()
+
+    def request_enable(self, job_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(job_id)
+            self.transition(doc, JobState.ENABLING)
+            self.save(doc)
+        self.ctx.wake()
+
+    def _check_writable(self, doc: JobDoc) -> None:
+        if doc["state"] == JobState.DELETING:
+            raise BatchError(409, "JobBeingDeleted", "The specified job has been marked for deletion and is being "
+                             "garbage collected.")
+
+    def ensure_accepts_tasks(self, doc: JobDoc) -> None:
+        self._check_writable(doc)
+        if doc["state"] in (JobState.COMPLETED, JobState.TERMINATING):
+            raise BatchError(409, "JobCompleted", "The specified job is already in a completed state.")
+
+    def complete(self, doc: JobDoc, reason: str | None = None) -> None:
+        """Move an active/terminating job to completed (the scheduler has stopped its tasks)."""
+        now = self.ctx.clock()
+        if doc["state"] != JobState.TERMINATING:
+            self.transition(doc, JobState.TERMINATING)
+        self.transition(doc, JobState.COMPLETED)
+        info = doc["executionInfo"]
+        info["endTime"] = iso(now)
+        if reason and not info.get("terminateReason"):
+            info["terminateReason"] = reason
+        self.save(doc)
+
+
+def check_if_match(doc: JobDoc, if_match: str | None) -> None:
+    if if_match and if_match != "*" and if_match.strip('"') != doc["eTag"]:
+        raise BatchError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")

@@ -1,0 +1,281 @@
+"""Pools: create/get/list/delete, resize, autoscale settings. Nodes live in the pool doc (`_nodes`)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from bigcompute.emulator.core.errors import (
+    BatchError,
+    exists,
+    invalid_property,
+    missing_property,
+    not_found,
+    unsupported_locally,
+)
+from bigcompute.emulator.core.formats import iso, parse_duration
+from bigcompute.emulator.state import autoscale as autoscale_adapter
+from bigcompute.emulator.state.common import Ctx, new_doc, public, set_state, touch
+from bigcompute.emulator.state.db import dumps, loads
+from bigcompute.emulator.state.models import AllocationState, PoolDoc, PoolState
+from bigcompute.emulator.state.validate import (
+    check_id,
+    check_packages,
+    check_runnable,
+    check_vm_configuration,
+)
+
+MAX_FORMULA = 8192
+MIN_INTERVAL, MAX_INTERVAL, DEFAULT_INTERVAL = 300.0, 168 * 3600.0, 900.0
+ENABLE_SPACING = 30.0  # Batch refuses enable-autoscale calls closer than this for one pool
+_CREATE_KEYS = (
+    "id", "displayName", "vmSize", "virtualMachineConfiguration", "resizeTimeout", "targetDedicatedNodes",
+    "targetLowPriorityNodes", "enableAutoScale", "autoScaleFormula", "autoScaleEvaluationInterval",
+    "enableInterNodeCommunication", "networkConfiguration", "startTask", "applicationPackageReferences",
+    "taskSlotsPerNode", "taskSchedulingPolicy", "userAccounts", "metadata", "mountConfiguration", "identity",
+    "upgradePolicy",
+)
+# PATCH (update) and POST updateproperties (replace): what every GA version lets a pool change at any time.
+_UPDATE_KEYS = ("startTask", "applicationPackageReferences", "metadata", "targetNodeCommunicationMode")
+# 2025-06-01 also lets an empty pool change these; locally a pool is recreated instead (refused, not ignored).
+_EMPTY_POOL_KEYS = (
+    "displayName", "vmSize", "taskSlotsPerNode", "taskSchedulingPolicy", "enableInterNodeCommunication",
+    "virtualMachineConfiguration", "networkConfiguration", "resourceTags", "userAccounts", "mountConfiguration",
+    "upgradePolicy",
+)
+
+
+class PoolStore:
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+
+    def load(self, pool_id: str) -> PoolDoc:
+        row = self.ctx.db.conn.execute("SELECT doc FROM pools WHERE id=?", (pool_id,)).fetchone()
+        if row is None:
+            raise not_found("Pool")
+        return cast(PoolDoc, loads(row[0]))
+
+    def get(self, pool_id: str) -> PoolDoc:
+        """`load` under the database lock, for a read outside any transaction."""
+        with self.ctx.db.lock:
+            return self.load(pool_id)
+
+    def save(self, doc: PoolDoc, *, touched: bool = True) -> None:
+        if touched:
+            touch(doc, self.ctx.clock())
+        self.ctx.db.conn.execute("UPDATE pools SET doc=? WHERE id=?", (dumps(doc), doc["id"]))
+
+    def purge(self, pool_id: str) -> None:
+        """The end of a deletion: the row goes (its nodes' processes are the caller's to end)."""
+        self.ctx.db.conn.execute("DELETE FROM pools WHERE id=?", (pool_id,))
+
+    def ids(self) -> list[str]:
+        with self.ctx.db.lock:
+            return [r[0] for r in self.ctx.db.conn.execute("SELECT id FROM pools ORDER BY id")]
+
+    def all(self) -> list[PoolDoc]:
+        return [cast(PoolDoc, loads(r[0])) for r in self.ctx.db.conn.execute("SELECT doc FROM pools ORDER BY id")]
+
+    def views(self) -> list[PoolDoc]:
+        """Every pool, read-only (shared parsed docs: see ViewCache)."""
+        view = self.ctx.db.view
+        return [cast(PoolDoc, view(r[0])) for r in self.ctx.db.conn.execute("SELECT doc FROM pools ORDER BY id")]
+
+    def create(self, spec: dict[str, Any]) -> PoolDoc:
+        pool_id = check_id(spec.get("id"))
+        if not spec.get("vmSize"):
+            raise missing_property("vmSize")
+        now = self.ctx.clock()
+        doc = cast(PoolDoc, new_doc({k: spec[k] for k in _CREATE_KEYS if k in spec}, f"{self.ctx.base_url}/pools/{pool_id}",
+                                     now, PoolState.ACTIVE))
+        slots = doc.setdefault("taskSlotsPerNode", 1)
+        if not isinstance(slots, int) or not 1 <= slots <= 256:
+            raise invalid_property("taskSlotsPerNode", "taskSlotsPerNode must be between 1 and 256.", slots)
+        if spec.get("startTask"):
+            check_runnable(spec["startTask"], "startTask.")
+        check_packages(spec.get("applicationPackageReferences"), "applicationPackageReferences")
+        check_vm_configuration(spec.get("virtualMachineConfiguration"))
+        if spec.get("mountConfiguration"):
+            raise unsupported_locally("mountConfiguration", "file systems are not mounted on local nodes; read "
+                                      "inputs with resource files or from blob storage.")
+        doc.setdefault("resizeTimeout", "PT15M")
+        doc.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
+        # Local nodes are one machine: they can always reach each other, so true is honoured as it is.
+        doc.setdefault("enableInterNodeCommunication", False)
+        doc.update({"allocationState": AllocationState.RESIZING, "allocationStateTransitionTime": iso(now),
+                    "currentDedicatedNodes": 0, "currentLowPriorityNodes": 0, "_nodes": [], "_nodeSeq": 0})
+        if doc.get("enableAutoScale"):
+            if "targetDedicatedNodes" in spec or "targetLowPriorityNodes" in spec:
+                raise invalid_property("targetDedicatedNodes", "Target node counts cannot be set when "
+                                       "enableAutoScale is true.")
+            self._apply_autoscale_settings(doc, spec, now, first=True)
+        else:
+            doc["enableAutoScale"] = False
+            doc.setdefault("targetDedicatedNodes", 0)
+            doc.setdefault("targetLowPriorityNodes", 0)
+        with self.ctx.db.tx() as c:
+            if c.execute("SELECT 1 FROM pools WHERE id=?", (pool_id,)).fetchone():
+                raise exists("Pool")
+            if doc.get("enableAutoScale"):
+                self.evaluate_and_apply(doc, now)
+            c.execute("INSERT INTO pools (id, doc) VALUES (?, ?)", (pool_id, dumps(doc)))
+        self.ctx.wake()
+        return doc
+
+    def delete(self, pool_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            set_state(doc, PoolState.DELETING, self.ctx.clock())
+            self.save(doc)
+        self.ctx.wake()
+
+    def resize(self, pool_id: str, body: dict[str, Any]) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            self._check_mutable(doc)
+            if doc.get("enableAutoScale"):
+                raise BatchError(409, "OperationNotValidOnPool", "The pool has autoscale enabled; it cannot be "
+                                 "resized.")
+            if doc["allocationState"] != AllocationState.STEADY:
+                raise BatchError(409, "PoolBeingResized", "The specified pool is being resized; wait until its "
+                                 "allocation state is steady.")
+            for key in ("targetDedicatedNodes", "targetLowPriorityNodes"):
+                value = body.get(key) or 0
+                if not isinstance(value, int) or value < 0:
+                    raise invalid_property(key, f"{key} must be a non-negative integer.", value)
+                cast(dict[str, Any], doc)[key] = value
+            doc["_dealloc"] = body.get("nodeDeallocationOption") or "requeue"
+            self._start_resize(doc)
+            self.save(doc)
+        self.ctx.wake()
+
+    def stop_resize(self, pool_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            if doc["allocationState"] == AllocationState.RESIZING:
+                doc["allocationState"] = AllocationState.STOPPING
+                doc["allocationStateTransitionTime"] = iso(self.ctx.clock())
+                self.save(doc)
+        self.ctx.wake()
+
+    def enable_autoscale(self, pool_id: str, body: dict[str, Any]) -> None:
+        now = self.ctx.clock()
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            self._check_mutable(doc)
+            if doc["allocationState"] != AllocationState.STEADY and not doc.get("enableAutoScale"):
+                raise BatchError(409, "PoolBeingResized", "Autoscale cannot be enabled while a resize is in progress.")
+            last = doc.get("_lastEnable")
+            if last is not None and now - last < ENABLE_SPACING / self.ctx.time_scale:
+                # Batch's 503, which clients retry after a pause (a 409 they would not).
+                raise BatchError(503, "TooManyEnableAutoScaleRequests", "Too many Enable Pool AutoScale requests "
+                                 "are issued on the pool: they must be at least 30 seconds apart.")
+            was_enabled = bool(doc.get("enableAutoScale"))
+            if not was_enabled and not body.get("autoScaleFormula"):
+                raise missing_property("autoScaleFormula")
+            self._apply_autoscale_settings(doc, body, now, first=not was_enabled)
+            doc["_lastEnable"] = now
+            self.evaluate_and_apply(doc, now)
+            self.save(doc)
+        self.ctx.wake()
+
+    def disable_autoscale(self, pool_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            doc["enableAutoScale"] = False
+            for key in ("autoScaleFormula", "autoScaleEvaluationInterval", "autoScaleRun", "_nextEval"):
+                cast(dict[str, Any], doc).pop(key, None)
+            self.save(doc)
+
+    def update(self, pool_id: str, body: dict[str, Any], *, replace: bool) -> PoolDoc:
+        """PATCH (`replace=False`): the properties given replace the pool's, others stay. POST updateproperties
+        (`replace=True`): startTask is removed when left out; the lists are required and replace. (Versions
+        before 2025-06-01 also require certificateReferences, which 2025-06-01 dropped: not required here.)"""
+        self._check_updatable(body)
+        if replace:
+            for key in ("applicationPackageReferences", "metadata"):
+                if body.get(key) is None:
+                    raise missing_property(key)
+        if body.get("startTask"):
+            check_runnable(body["startTask"], "startTask.")
+        check_packages(body.get("applicationPackageReferences"), "applicationPackageReferences")
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            self._check_mutable(doc)
+            fields = cast(dict[str, Any], doc)  # the keys below are names from a list, not literals
+            for key in _UPDATE_KEYS:
+                if key in body and body[key] is not None:
+                    fields[key] = body[key]
+                elif replace:
+                    fields.pop(key, None)
+            self.save(doc)
+        return doc
+
+    @staticmethod
+    def _check_updatable(body: dict[str, Any]) -> None:
+        if body.get("certificateReferences"):
+            raise unsupported_locally("certificateReferences", "certificates are not installed on local nodes; "
+                                      "pass secrets to tasks another way.")
+        for key in _EMPTY_POOL_KEYS:
+            if body.get(key) is not None:
+                raise unsupported_locally(key, "a local pool cannot change it in place; delete and recreate the "
+                                          "pool with the new value.")
+
+    def evaluate_autoscale(self, pool_id: str, formula: str | None) -> dict[str, Any]:
+        if not formula:
+            raise missing_property("autoScaleFormula")
+        self._check_formula(formula)
+        with self.ctx.db.tx():
+            doc = self.load(pool_id)
+            if not doc.get("enableAutoScale"):
+                raise BatchError(409, "OperationNotValidOnPool", "Autoscale is not enabled on the pool.")
+            outcome = autoscale_adapter.evaluate(formula, doc, self.ctx.metrics.get(doc["id"], []), self.ctx.clock(),
+                                                 self.ctx.time_scale, self.ctx.started)
+        return outcome.run(self.ctx.clock())
+
+    def evaluate_and_apply(self, doc: PoolDoc, now: float) -> None:
+        """One scheduled evaluation: record autoScaleRun, and start a resize when the targets change."""
+        outcome = autoscale_adapter.evaluate(doc["autoScaleFormula"], doc, self.ctx.metrics.get(doc["id"], []), now,
+                                             self.ctx.time_scale, self.ctx.started)
+        doc["autoScaleRun"] = outcome.run(now)
+        interval = parse_duration(doc["autoScaleEvaluationInterval"], "autoScaleEvaluationInterval") or DEFAULT_INTERVAL
+        doc["_nextEval"] = now + interval / self.ctx.time_scale
+        if outcome.error is None:
+            targets = (outcome.target_dedicated, outcome.target_low_priority)
+            if targets != (doc.get("targetDedicatedNodes"), doc.get("targetLowPriorityNodes")):
+                doc["targetDedicatedNodes"], doc["targetLowPriorityNodes"] = targets
+                doc["_dealloc"] = outcome.node_deallocation_option or "requeue"
+                self._start_resize(doc)
+
+    def _start_resize(self, doc: PoolDoc) -> None:
+        doc["allocationState"] = AllocationState.RESIZING
+        doc["allocationStateTransitionTime"] = iso(self.ctx.clock())
+        doc.pop("resizeErrors", None)
+
+    def _apply_autoscale_settings(self, doc: PoolDoc, body: dict[str, Any], now: float, first: bool) -> None:
+        formula = body.get("autoScaleFormula") or doc.get("autoScaleFormula")
+        if not formula:
+            raise missing_property("autoScaleFormula")
+        self._check_formula(formula)
+        interval_text = body.get("autoScaleEvaluationInterval") or doc.get("autoScaleEvaluationInterval") or "PT15M"
+        interval = parse_duration(interval_text, "autoScaleEvaluationInterval")
+        if interval is None or not MIN_INTERVAL <= interval <= MAX_INTERVAL:
+            raise invalid_property("autoScaleEvaluationInterval", "The autoscale evaluation interval must be "
+                                   "between 5 minutes and 168 hours.", interval_text)
+        doc.update({"enableAutoScale": True, "autoScaleFormula": formula, "autoScaleEvaluationInterval": interval_text})
+        doc.setdefault("targetDedicatedNodes", 0)
+        doc.setdefault("targetLowPriorityNodes", 0)
+
+    @staticmethod
+    def _check_formula(formula: str) -> None:
+        if len(formula) > MAX_FORMULA:
+            raise BatchError(400, "AutoScalingFormulaTooLong", "The autoscale formula exceeds the maximum length "
+                             "of 8192 characters.")
+
+    @staticmethod
+    def _check_mutable(doc: PoolDoc) -> None:
+        if doc["state"] == PoolState.DELETING:
+            raise BatchError(409, "PoolBeingDeleted", "The specified pool has been marked for deletion.")
+
+
+def wire_pool(doc: PoolDoc) -> dict[str, Any]:
+    return public(doc)
