@@ -64,6 +64,8 @@ def spec_hash(workload: Workload, digests: Mapping[str, str], blobs: Mapping[str
     identity: dict[str, Any] = {"spec": workload.raw, "inputs": sorted(digests.items())}
     if blobs:
         identity["blobs"] = sorted(blobs.items())
+    if workload.parameters:  # submit-time values: other values, another job
+        identity["parameters"] = sorted(workload.parameters.items())
     if workload.listings:
         identity["foreach"] = {str(g): [(f.name, f.version, f.size) for f in listed]
                                for g, listed in sorted(workload.listings.items())}
