@@ -291,7 +291,8 @@ def check_sizes(doc: Document, compiled: Sequence[CompiledGroup], files, max_tas
     for c in compiled:
         size = c.size(files)
         total += size
-        where = ("tasks", c.group.index, c.group.kind if c.group.kind != "task" else "id")
+        g = c.group
+        where = ("tasks", g.index, g.generator.key if g.generator else g.kind if g.kind != "task" else "id")
         if c.group.kind == "foreach" and c.group.foreach_blobs is None and size == 0 and inputs_ok:
             yield doc.diagnostic(where, f"foreach glob {c.group.foreach!r} matches none of the workload's inputs",
                                  key=True, code="foreach-empty")

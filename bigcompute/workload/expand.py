@@ -92,7 +92,7 @@ def compile_group(group: TaskGroup, workload: Workload) -> CompiledGroup:
         outputs=tuple((parse_template(o.pattern, known), o.when) for o in group.outputs),
         depends_on=tuple(parse_template(d, known) for d in group.depends_on),
         settings=group.settings.over(workload.defaults),
-        variable_names=tuple(_VARIABLES.get(k) or f"{PARAM_PREFIX}{k}" for k in variable_keys(group)),
+        variable_names=variable_names(group),
         destinations=tuple(_destination(o, known) for o in group.outputs),
         listing=workload.listings.get(group.index, ()),
         ranges=tuple((parse_template(d.start, known), parse_template(d.end, known)) for d in deps
@@ -127,6 +127,13 @@ _VARIABLES = {"file": "BIGCOMPUTE_FILE", "name": "BIGCOMPUTE_NAME", "stem": "BIG
               "repeat": "BIGCOMPUTE_REPEAT"}
 PARAM_PREFIX = "BIGCOMPUTE_PARAM_"
 FOREACH_KEYS = ("file", "name", "stem", "ext", "dir")
+
+
+def variable_names(group: TaskGroup) -> tuple[str, ...]:
+    """The environment variable of each of `variable_keys`: a generated name is a BIGCOMPUTE_PARAM_ one even when
+    it is spelt like a foreach placeholder (a sweep over `name` is not the file's name)."""
+    builtin = ("index", "repeat") if group.kind == "sweep" else tuple(_VARIABLES)
+    return tuple(_VARIABLES[k] if k in builtin else f"{PARAM_PREFIX}{k}" for k in variable_keys(group))
 
 
 def variable_keys(group: TaskGroup) -> tuple[str, ...]:
