@@ -62,6 +62,7 @@ class CompiledGroup:
     destinations: tuple[tuple[str | None, Template] | None, ...] = ()
     listing: tuple = ()  # the plan's blobs of a `foreach: {blobs: …}` group (storage.ListedFile)
     ranges: tuple[tuple[Template, Template], ...] = ()  # `dependsOn: [{start, end}]` bounds
+    range_outputs: tuple[bool, ...] = ()  # per range: `outputs: true`
     outputs_from: tuple[Template, ...] = ()  # ids of `{task: …, outputs: true}` dependencies
     groups: tuple[str, ...] = ()  # names of `{group: …}` dependencies
     group_outputs: tuple[str, ...] = ()  # their outputs' blob prefixes, for `{group: …, outputs: true}`
@@ -97,6 +98,7 @@ def compile_group(group: TaskGroup, workload: Workload) -> CompiledGroup:
         listing=workload.listings.get(group.index, ()),
         ranges=tuple((parse_template(d.start, known), parse_template(d.end, known)) for d in deps
                      if d.start is not None and d.end is not None),
+        range_outputs=tuple(d.outputs for d in deps if d.start is not None and d.end is not None),
         outputs_from=tuple(parse_template(d.task, known) for d in deps if d.outputs and d.task is not None),
         groups=tuple(d.group for d in deps if d.group is not None),
         group_outputs=tuple(id_prefix(workload.group_named(d.group)) for d in deps  # type: ignore[arg-type]
@@ -220,6 +222,7 @@ def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[In
         task_id = compiled.id.render(values)
         depends_on = tuple(t.render(values) for t in compiled.depends_on) + extra_ids if compiled.depends_on \
             else extra_ids
+        spans = tuple(_range(a, b, values) for a, b in compiled.ranges) if compiled.ranges else ()
         yield TaskSpec(
             id=task_id,
             command=compiled.command.render(values),
@@ -232,10 +235,9 @@ def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[In
             display_name=compiled.display_name.render(values) if compiled.display_name else None,
             variable_names=compiled.variable_names,
             variable_values=variables,
-            depends_ranges=tuple(_range(a, b, values) for a, b in compiled.ranges) + extra_ranges if linked
-            else extra_ranges,
+            depends_ranges=spans + extra_ranges if spans else extra_ranges,
             outputs_from=tuple(f"{t.render(values)}/" for t in compiled.outputs_from) + compiled.group_outputs
-            if linked else (),
+            + _range_outputs(compiled, spans) if linked else (),
         )
 
 
@@ -251,6 +253,22 @@ def _range(start: Template, end: Template, values: dict) -> tuple[int, int]:
         raise TemplateError(f"dependency range {bounds[0]}..{bounds[1]} is empty: start must be at most end",
                             start.text)
     return bounds[0], bounds[1]
+
+
+MAX_RANGE_OUTPUTS = 100  # one resource file per task of the range: a task's JSON stays small
+
+
+def _range_outputs(compiled: CompiledGroup, spans: tuple[tuple[int, int], ...]) -> tuple[str, ...]:
+    """The output folders of each task of the ranges marked `outputs: true` (one prefix per id: `{i}/`)."""
+    out: list[str] = []
+    for (a, b), wanted in zip(spans, compiled.range_outputs, strict=True):
+        if wanted:
+            if b - a + 1 > MAX_RANGE_OUTPUTS:
+                raise TemplateError(f"dependency range {a}..{b} with outputs: {b - a + 1:,} tasks' outputs, over the "
+                                    f"{MAX_RANGE_OUTPUTS} one task receives (one resource file each); depend on a "
+                                    "group with outputs instead", compiled.ranges[0][0].text)
+            out += [f"{i}/" for i in range(a, b + 1)]
+    return tuple(out)
 
 
 def group_task_ids(group: TaskGroup, workload: Workload, files: Sequence[InputFile]) -> Iterator[str]:

@@ -159,6 +159,23 @@ def test_outputs_of_dependencies_reach_the_dependent_as_the_merge_gets_them(writ
     assert "dependsOn" not in plain and "resourceFiles" not in plain
 
 
+def test_a_range_with_outputs_gives_one_folder_per_task_up_to_a_cap(write):
+    text = ("tasks:\n  - id: '{index}'\n    command: x\n    repeat: %d\n  - id: r\n    command: r\n"
+            "    dependsOn: [{start: 1, end: %d, outputs: true}]\n")
+    lw, tasks = tasks_of(write, text % (4, 3))
+    body = task_body(tasks[-1], lw.workload, "demo-1", CTX, {})
+    assert [r["blobPrefix"] for r in body["resourceFiles"]] == ["demo-1/1/", "demo-1/2/", "demo-1/3/"]
+    from bigcompute.workload import WorkloadError
+
+    try:
+        load_workload(write(HEAD + text % (200, 150)))
+    except WorkloadError as e:
+        [d] = e.diagnostics
+        assert d.code == "template" and d.path == ("tasks", 1, "dependsOn", 0, "start") and "over the 100" in d.message
+    else:
+        raise AssertionError("a range of 150 tasks' outputs passed")
+
+
 # --- properties ------------------------------------------------------------------------------------------
 
 VALUES = st.one_of(
