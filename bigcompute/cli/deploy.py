@@ -9,7 +9,8 @@ import click
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
-from bigcompute.cli.options import given_values, parameter_options, target_args, target_options
+from bigcompute.cli.options import target_args, target_options
+from bigcompute.cli.parameters import given_values, parameter_options
 from bigcompute.cli.render import plan_json, plan_markdown, plan_table, prune_table, unscoped_note
 from bigcompute.cli.terminal import Terminal
 from bigcompute.cli.watch import collect_outputs, watch_jobs

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
-from bigcompute.cli.options import given_values, parameter_options
+from bigcompute.cli.parameters import given_values, parameter_options
 from bigcompute.cli.report import FileResult, report
 from bigcompute.config import ConfigError, load_stack
 from bigcompute.workload import DEFAULT_MAX_TASKS, check_workloads, count_tasks

@@ -15,16 +15,8 @@ from hypothesis import strategies as st
 
 from bigcompute.workload import count_tasks, iter_tasks, load_workload
 from bigcompute.workload.generators import build_generator
-from bigcompute.workload.wire import StorageContext, task_body
-
-HEAD = "apiVersion: bigcompute/v1\nkind: Workload\nname: demo\npool: cpu\n"
-CTX = StorageContext("https://acct.blob.core.windows.net/inputs", "https://acct.blob.core.windows.net/outputs",
-                     "/subscriptions/s/resourceGroups/r/providers/Microsoft.ManagedIdentity/userAssignedIdentities/p")
-
-
-def tasks_of(write, text):
-    lw = load_workload(write(HEAD + text))
-    return lw, list(iter_tasks(lw.workload, lw.files))
+from bigcompute.workload.wire import task_body
+from tests.workload.test_workload_expand import CTX, HEAD, tasks_of
 
 
 def test_zip_pairs_the_ith_values(write):
