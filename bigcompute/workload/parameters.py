@@ -153,12 +153,10 @@ def resolve(doc: Document, given: Iterable[Given]) -> tuple[dict[str, Any], list
     to the caller (another workload of the same command may declare them)."""
     specs = declared(doc.data)
     values: dict[str, Any] = {}
-    problems: list[Diagnostic] = []
+    problems = list(_declaration_problems(doc, specs))
+    broken = {d.path[1] for d in problems}  # never resolved: their declaration is wrong
     for name, spec in specs.items():
-        if name in BUILTIN:
-            problems.append(doc.diagnostic(("parameters", name), f"parameter {name!r} would hide the built-in "
-                                           f"placeholder {{{name}}}; choose another name", key=True,
-                                           code="parameter"))
+        if name in broken:
             continue
         if "default" in spec:
             try:
@@ -173,17 +171,28 @@ def resolve(doc: Document, given: Iterable[Given]) -> tuple[dict[str, Any], list
                 problems.append(doc.diagnostic(("parameters", name, "allowed", i), f"allowed value of {name!r}: "
                                                f"{e}", code="parameter"))
     for g in given:
-        if g.name in specs and g.name not in BUILTIN:
+        if g.name in specs and g.name not in broken:
             try:
                 values[g.name] = convert(specs[g.name], g.value, g.from_text)
             except ValueError as e:
                 problems.append(_at(g, f"parameter {g.name!r} of {doc.path}: {e}"))
     for name, spec in specs.items():
-        if name not in values and "default" not in spec and name not in BUILTIN:
+        if name not in values and "default" not in spec and name not in broken:
             problems.append(doc.diagnostic(("parameters", name), f"parameter {name!r} has no default and no value "
                                            f"was given: pass --set {name}=VALUE or a --values file", key=True,
                                            code="parameter-missing"))
     return values, problems
+
+
+def _declaration_problems(doc: Document, specs: Mapping[str, Any]) -> Iterator[Diagnostic]:
+    for name, spec in specs.items():
+        if name in BUILTIN:
+            yield doc.diagnostic(("parameters", name), f"parameter {name!r} would hide the built-in placeholder "
+                                 f"{{{name}}}; choose another name", key=True, code="parameter")
+        bounds = [k for k in ("min", "max") if k in spec]
+        if bounds and spec.get("type", "string") not in ("int", "number"):
+            yield doc.diagnostic(("parameters", name, bounds[0]), f"{bounds[0]} applies to int and number "
+                                 f"parameters; {name!r} is a {spec.get('type', 'string')}", key=True, code="parameter")
 
 
 def _at(g: Given, message: str) -> Diagnostic:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bigcompute.cli.main import cli
 from bigcompute.workload import WorkloadError, check_workloads, count_tasks, iter_tasks, load_workload
@@ -32,14 +34,14 @@ tasks:
 """
 
 
-def given(*sets: str):
+def set_values(*sets: str):
     values, problems = parse_set(sets)
     assert not problems
     return values
 
 
 def load(write, text=RENDER, *sets: str, **kwargs):
-    return load_workload(write(text), given=given(*sets), **kwargs)
+    return load_workload(write(text), given=set_values(*sets), **kwargs)
 
 
 def test_values_fill_placeholders_counts_and_the_environment(write):
@@ -63,7 +65,7 @@ def test_defaults_apply_and_a_later_set_wins(write, tmp_path):
     values.write_text("frames: 7\nquality: final\n")
     file_values = load_values(values)
     path = write(RENDER)
-    lw = load_workload(path, given=[*file_values, *given("scene=a", "frames=2")])
+    lw = load_workload(path, given=[*file_values, *set_values("scene=a", "frames=2")])
     assert lw.workload.parameters["frames"] == 2  # --set after --values
     assert lw.workload.parameters["quality"] == "final"  # from the file
     assert lw.workload.parameters["scale"] == 0.5  # the default
@@ -71,13 +73,13 @@ def test_defaults_apply_and_a_later_set_wins(write, tmp_path):
 
 def test_values_are_the_jobs_identity(write):
     path = write(RENDER)
-    a = load_workload(path, given=given("scene=a")).workload
-    a_again = load_workload(path, given=given("scene=a", "frames=4")).workload  # 4 is the default
-    b = load_workload(path, given=given("scene=b")).workload
+    a = load_workload(path, given=set_values("scene=a")).workload
+    a_again = load_workload(path, given=set_values("scene=a", "frames=4")).workload  # 4 is the default
+    b = load_workload(path, given=set_values("scene=b")).workload
     assert job_id(a, {}) == job_id(a_again, {})
     assert job_id(a, {}) != job_id(b, {})
     # a value used only as a placeholder (not in the file's data) still changes the job
-    quality = load_workload(path, given=given("scene=a", "quality=final")).workload
+    quality = load_workload(path, given=set_values("scene=a", "quality=final")).workload
     assert spec_hash(quality, {}) != spec_hash(a, {})
 
 
@@ -92,7 +94,7 @@ def test_a_workload_without_parameters_keeps_its_job_id(write):
 def problems(write, text, *sets, values_file: Path | None = None):
     path = write(text)
     extra = load_values(values_file) if values_file else []
-    return [d for _, _, ds in check_workloads([path], given=[*extra, *given(*sets)]) for d in ds]
+    return [d for _, _, ds in check_workloads([path], given=[*extra, *set_values(*sets)]) for d in ds]
 
 
 def test_set_values_are_checked_and_located_at_the_argument(write):
@@ -170,3 +172,40 @@ def test_a_parameter_may_not_hide_a_builtin_placeholder(write, name):
     with pytest.raises(WorkloadError) as e:
         load_workload(write(text))
     assert "would hide the built-in placeholder" in str(e.value)
+
+
+DECLARATION = st.fixed_dictionaries({}, optional={
+    "type": st.sampled_from(["string", "int", "number", "bool"]),
+    "default": st.one_of(st.integers(-3, 3), st.floats(allow_nan=False), st.text("ab\x1b", max_size=3),
+                         st.booleans()),
+    "allowed": st.lists(st.one_of(st.integers(-3, 3), st.text("ab", max_size=2), st.booleans()), min_size=1,
+                        max_size=3),
+    "min": st.integers(-3, 3), "max": st.integers(-3, 3)})
+SET_TEXT = st.text(st.sampled_from("ab01-.e\x07 truefalsinf"), max_size=6)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow,
+                                                                   HealthCheck.function_scoped_fixture])
+@given(st.dictionaries(st.sampled_from(["p", "q"]), DECLARATION, min_size=1), st.lists(st.tuples(
+    st.sampled_from(["p", "q", "r"]), SET_TEXT), max_size=3))
+def test_any_declaration_and_values_give_a_workload_or_located_errors(write, declarations, sets):
+    """Whatever is declared and given: a loaded workload whose values obey their declarations, or errors located
+    at a line of the workload or at a --set argument; never another exception."""
+    import yaml
+
+    text = HEAD + yaml.safe_dump({"parameters": declarations, "tasks": [
+        {"id": "t{index}", "command": "run " + " ".join(f"{{{n}}}" for n in declarations)}]}, sort_keys=False)
+    values, bad = parse_set([f"{n}={v}" for n, v in sets])
+    found = [d for _, _, ds in check_workloads([write(text)], given=values) for d in ds] + bad
+    for d in found:
+        assert d.line >= 1 and d.code and (d.file.startswith("--set #") or d.file.endswith("w.yaml")), d
+    if found:
+        return
+    wl = load_workload(write(text), given=values).workload
+    for name, value in wl.parameters.items():
+        spec = declarations[name]
+        kind = spec.get("type", "string")
+        assert isinstance(value, {"string": str, "bool": bool, "int": int, "number": (int, float)}[kind])
+        assert "allowed" not in spec or value in spec["allowed"]
+        assert "min" not in spec or value >= spec["min"]
+    list(iter_tasks(wl, ()))
