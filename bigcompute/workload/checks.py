@@ -332,7 +332,7 @@ def check_tasks(doc: Document, wl: Workload, compiled: Sequence[CompiledGroup], 
 
 def _scan_group(doc, wl, c: CompiledGroup, files, index: _TaskIndex) -> Iterator[Diagnostic]:
     at = ("tasks", c.group.index)
-    bad_id = duplicate = bad_output = False
+    bad_id = duplicate = bad_output = too_long = False
     templated_outputs = any(t.fields for t, _ in c.outputs)
     try:
         for task in expand_group(c, wl, files):
@@ -352,6 +352,14 @@ def _scan_group(doc, wl, c: CompiledGroup, files, index: _TaskIndex) -> Iterator
             index.chars += len(tid) + 1
             if task.depends_on or task.depends_ranges:
                 index.edges.append((tid, c.group.index, task.depends_on, task.depends_ranges))
+                # ids are at most 64 characters: under ~900 of them cannot reach Batch's limit
+                if not too_long and len(task.depends_on) > 900 and \
+                        sum(len(d) + 1 for d in task.depends_on) > DEPENDENCY_CHARS:
+                    too_long = True
+                    yield doc.diagnostic((*at, "dependsOn"), f"task {tid!r} depends on {len(task.depends_on):,} task "
+                                         f"ids totalling over Batch's {DEPENDENCY_CHARS:,} characters; give the group "
+                                         "it depends on plain integer ids (id: '{index}'), which go as id ranges",
+                                         code="dependency-size")
             for prefix, owner, dependent in index.prefixes:
                 if owner != c.group.index and tid.startswith(prefix):
                     index.prefixes.remove((prefix, owner, dependent))

@@ -168,6 +168,22 @@ def test_a_range_with_outputs_gives_one_folder_per_task_up_to_a_cap(write):
         raise AssertionError("a range of 150 tasks' outputs passed")
 
 
+def test_a_group_dependency_over_batchs_id_list_limit_is_refused(write):
+    from bigcompute.workload import WorkloadError
+
+    text = ("tasks:\n  - id: 'a-long-task-id-prefix-of-a-big-group-{index:06d}'\n    name: big\n    command: x\n"
+            "    repeat: 2000\n  - id: after\n    command: y\n    dependsOn: [{group: big}]\n")
+    try:
+        load_workload(write(HEAD + text))
+    except WorkloadError as e:
+        [d] = e.diagnostics
+        assert d.code == "dependency-size" and d.path == ("tasks", 1, "dependsOn") and d.line == 12
+    else:
+        raise AssertionError("2,000 ids of 45 characters passed as one dependency list")
+    lw, tasks = tasks_of(write, text.replace("a-long-task-id-prefix-of-a-big-group-{index:06d}", "{index}"))
+    assert tasks[-1].depends_ranges == ((0, 1999),)  # integer ids: one range, whatever the count
+
+
 # --- properties ------------------------------------------------------------------------------------------
 
 VALUES = st.one_of(
