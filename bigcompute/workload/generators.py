@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import combinations, combinations_with_replacement, permutations, product
@@ -131,7 +131,6 @@ def _triangular(low: float, high: float, mode: float) -> Callable[[float], float
     return sample
 
 
-DISTRIBUTIONS = ("uniform", "integer", "choice", "normal", "lognormal", "exponential", "triangular")
 _TINY = 2.0 ** -53
 
 
@@ -199,8 +198,3 @@ def _draw(spec: Mapping[str, Any]) -> Draw:
     [(distribution, args)] = spec.items()
     return Draw(distribution, {"values": tuple(args)} if distribution == "choice" else dict(args))
 
-
-def parameters_of(generator: Generator | None) -> Sequence[Parameter]:
-    """The value lists of a sweep or zip (for their checks), else none."""
-    inner = generator.inner if isinstance(generator, Repeat) else generator
-    return inner.parameters if isinstance(inner, (Product, Zip)) else ()

@@ -230,12 +230,6 @@ def substitute(data: Any, values: Mapping[str, Any]) -> tuple[Any, list[tuple[tu
     return walk(data, ()), unresolved
 
 
-def references(data: Any) -> Iterator[str]:
-    """Names used as `{param: NAME}` anywhere outside `parameters:`."""
-    _, refs = substitute(data, {})
-    return (name for _, name in refs)
-
-
 def environment(values: Mapping[str, Any]) -> dict[str, str]:
     """Each value as the task environment sees it (`BIGCOMPUTE_PARAM_<name>`), booleans as true/false."""
     return {f"{ENV_PREFIX}{k}": ("true" if v else "false") if isinstance(v, bool) else str(v)
