@@ -10,6 +10,7 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError, Servic
 
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.options import target_args, target_options
+from bigcompute.cli.parameters import given_values, parameter_options
 from bigcompute.cli.render import plan_json, plan_markdown, plan_table, prune_table, unscoped_note
 from bigcompute.cli.terminal import Terminal
 from bigcompute.cli.watch import collect_outputs, watch_jobs
@@ -23,6 +24,7 @@ from bigcompute.runner.reach import connection_failure
 from bigcompute.runner.refusals import refusal_message as refused
 from bigcompute.runner.session import InvalidInput, TargetArgs, load_inputs, open_clients
 from bigcompute.runner.target import local_target
+from bigcompute.workload.parameters import Given
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,7 @@ class ApplyArgs:
     poll_interval: float
     yes: bool = False
     force: bool = False
+    given: tuple[Given, ...] = ()  # parameter values (--set, --values)
 
 
 def guarded(body) -> int:
@@ -69,8 +72,8 @@ def _local_endpoints() -> dict[str, str]:
     return {"storage": target.blob_endpoint, "the Batch emulator": target.batch_endpoint} if target else {}
 
 
-def open_plan(paths, target: TargetArgs) -> tuple[Clients, Plan]:
-    stack, loaded = load_inputs(paths, target.stack)  # validate everything first
+def open_plan(paths, target: TargetArgs, given=()) -> tuple[Clients, Plan]:
+    stack, loaded = load_inputs(paths, target.stack, given)  # validate everything first
     clients = open_clients(target)
     return clients, make_plan(clients, loaded, stack.batch.active_job_quota, whole_folder(paths))
 
@@ -102,8 +105,8 @@ def confirm_removal(term: Terminal, removal: Removal, force: bool, yes: bool) ->
     return doomed
 
 
-def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Terminal) -> int:
-    clients, plan = open_plan(paths, target)
+def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Terminal, given=()) -> int:
+    clients, plan = open_plan(paths, target, given)
     clients.close()
     if fmt == "json":
         term.write(plan_json(plan))
@@ -119,7 +122,7 @@ def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Termina
 
 
 def run_apply(args: ApplyArgs, term: Terminal) -> int:
-    clients, plan = open_plan(args.paths, args.target)
+    clients, plan = open_plan(args.paths, args.target, args.given)
     try:
         if plan.new_jobs > plan.headroom:
             raise DeployError(f"this apply creates {plan.new_jobs} jobs but the account has room for "
@@ -176,10 +179,12 @@ def _apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
 @click.argument("workloads", nargs=-1, type=click.Path())
 @target_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
-def plan_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
+@parameter_options
+def plan_command(workloads, target_kind, stack, outputs_file, fmt, sets, values_file) -> None:
     """Show what apply would do, changing nothing."""
     args = target_args(target_kind, stack, outputs_file)
-    Exit.run(lambda: guarded(lambda term: run_plan(workloads or ("workloads",), args, fmt, term)))
+    given = given_values(sets, values_file)
+    Exit.run(lambda: guarded(lambda term: run_plan(workloads or ("workloads",), args, fmt, term, given)))
 
 
 @click.command("apply")
@@ -193,9 +198,10 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
 @click.option("--force", is_flag=True, help="With --prune: also terminate active jobs (else they are skipped).")
 @click.option("--yes", is_flag=True, help="Prune without asking (for CI).")
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds between progress polls.")
+@parameter_options
 def apply_command(workloads, target_kind, stack, outputs_file, wait, download, prune, force, yes,
-                  poll_interval) -> None:
+                  poll_interval, sets, values_file) -> None:
     """Turn workload files into Batch jobs and tasks (idempotent: unchanged workloads create nothing)."""
     args = ApplyArgs(workloads or ("workloads",), target_args(target_kind, stack, outputs_file), wait, download,
-                     prune, poll_interval, yes, force)
+                     prune, poll_interval, yes, force, tuple(given_values(sets, values_file)))
     Exit.run(lambda: guarded(lambda term: run_apply(args, term)))

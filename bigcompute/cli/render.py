@@ -18,8 +18,15 @@ STATUS_WORDS = {"new": "new job", "unchanged": "unchanged (job exists)", "resume
 def plan_rows(plan: Plan) -> list[dict]:
     return [{"workload": w.name, "job": w.job_id, "status": w.status, "supersedes": list(w.supersedes),
              "tasks": w.task_count, "pool": w.loaded.workload.pool, "uploadFiles": len(w.sync.missing),
-             "uploadBytes": w.sync.missing_bytes, "blobInputs": len(w.sync.blobs), "blobBytes": w.sync.blob_bytes}
+             "uploadBytes": w.sync.missing_bytes, "blobInputs": len(w.sync.blobs), "blobBytes": w.sync.blob_bytes,
+             "parameters": dict(w.loaded.workload.parameters)}
             for w in plan.workloads]
+
+
+def _workload_text(row: dict) -> str:
+    """The workload's name, and the parameter values that make this job (part of its identity)."""
+    values = ", ".join(f"{k}={v}" for k, v in row["parameters"].items())
+    return f"{row['workload']} ({values})" if values else row["workload"]
 
 
 def _inputs_text(row: dict) -> str:
@@ -53,7 +60,8 @@ def _status_text(row: dict) -> str:
 def plan_markdown(plan: Plan) -> str:
     lines = ["| workload | job | status | tasks | inputs to upload |", "|---|---|---|---:|---|"]
     for r in plan_rows(plan):
-        lines.append(f"| {r['workload']} | `{r['job']}` | {_status_text(r)} | {r['tasks']:,} | "
+        name = _workload_text(r).replace("|", "\\|")
+        lines.append(f"| {name} | `{r['job']}` | {_status_text(r)} | {r['tasks']:,} | "
                      f"{_inputs_text(r)} |")
     lines.append(f"\nActive jobs: {plan.active_jobs} of a quota of {plan.quota}; this plan adds {plan.new_jobs}.")
     if plan.prune.candidates:
@@ -85,7 +93,7 @@ def plan_table(plan: Plan) -> Table:
     for col in ("workload", "job", "status", "tasks", "inputs to upload"):
         table.add_column(col, justify="right" if col == "tasks" else "left")
     for r in plan_rows(plan):
-        table.add_row(r["workload"], r["job"], _status_text(r), f"{r['tasks']:,}", _inputs_text(r))
+        table.add_row(Text(clean(_workload_text(r))), r["job"], _status_text(r), f"{r['tasks']:,}", _inputs_text(r))
     table.caption = f"active jobs {plan.active_jobs}/{plan.quota}; this plan adds {plan.new_jobs}"
     return table
 

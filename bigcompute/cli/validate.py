@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import click
 
 from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.cli.parameters import given_values, parameter_options
 from bigcompute.cli.report import FileResult, report
 from bigcompute.config import ConfigError, load_stack
-from bigcompute.workload import DEFAULT_MAX_TASKS, WorkloadError, check_workloads, count_tasks, load_workload
+from bigcompute.workload import DEFAULT_MAX_TASKS, check_workloads, count_tasks
+from bigcompute.workload.parameters import Given
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,7 @@ class ValidateArgs:
     stack: str | None
     fmt: str
     max_tasks: int
+    given: tuple[Given, ...] = ()
 
 
 def run_validate(args: ValidateArgs) -> int:
@@ -33,7 +37,7 @@ def run_validate(args: ValidateArgs) -> int:
             results.append(FileResult(stack.path, "stack", summary=f"{len(pools)} pools"))
         except ConfigError as e:
             results.append(FileResult(e.diagnostics[0].file, "stack", e.diagnostics))
-    for path, loaded, problems in check_workloads(args.paths, pools=pools, max_tasks=args.max_tasks):
+    for path, loaded, problems in check_workloads(args.paths, given=args.given, pools=pools, max_tasks=args.max_tasks):
         summary = ""
         if loaded:
             n = count_tasks(loaded.workload, loaded.files)
@@ -41,11 +45,17 @@ def run_validate(args: ValidateArgs) -> int:
                 ("s" if len(loaded.files) != 1 else "")
             if loaded.workload.unlisted:  # `foreach: {blobs: …}`: storage is listed by plan, not validate
                 summary += "; plus one task per blob that `plan` lists"
+            if loaded.workload.parameters:
+                summary += f"; {parameter_text(loaded.workload.parameters)}"
         results.append(FileResult(str(path), "workload", problems, summary, list(loaded.warnings) if loaded else []))
     if not results:
         raise Exit(EXIT_INVALID, f"no workload files found in {', '.join(args.paths)}")
     report(results, args.fmt, sys.stdout)
     return EXIT_OK if all(r.valid for r in results) else EXIT_INVALID
+
+
+def parameter_text(values) -> str:
+    return ", ".join(f"{k}={v!r}" if isinstance(v, str) else f"{k}={v}" for k, v in values.items())
 
 
 FORMATS = click.Choice(["text", "json", "github"])
@@ -57,9 +67,11 @@ FORMATS = click.Choice(["text", "json", "github"])
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
 @click.option("--max-tasks", type=click.IntRange(min=1), default=DEFAULT_MAX_TASKS, show_default=True,
               envvar="BIGCOMPUTE_MAX_TASKS", help="Largest number of tasks one workload may expand to.")
-def validate_command(paths: tuple[str, ...], stack: str | None, fmt: str, max_tasks: int) -> None:
+@parameter_options
+def validate_command(paths: tuple[str, ...], stack: str | None, fmt: str, max_tasks: int, sets, values_file) -> None:
     """Check workload files (default: workloads/) and, with --stack, the stack config. Exit 2 when invalid."""
-    Exit.run(lambda: run_validate(ValidateArgs(paths or ("workloads",), stack, fmt, max_tasks)))
+    Exit.run(lambda: run_validate(ValidateArgs(paths or ("workloads",), stack, fmt, max_tasks,
+                                               tuple(given_values(sets, values_file)))))
 
 
 @click.command("expand")
@@ -67,22 +79,24 @@ def validate_command(paths: tuple[str, ...], stack: str | None, fmt: str, max_ta
 @click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True, help="Tasks to print.")
 @click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False),
               help="Stack outputs JSON (default: the local target's, else example URLs).")
-def expand_command(workload: str, limit: int, outputs_file: str | None) -> None:
+@parameter_options
+def expand_command(workload: str, limit: int, outputs_file: str | None, sets, values_file) -> None:
     """Print the first tasks of WORKLOAD exactly as the Batch task JSON that would be submitted."""
-    Exit.run(lambda: run_expand(workload, limit, outputs_file))
+    Exit.run(lambda: run_expand(workload, limit, outputs_file, given_values(sets, values_file)))
 
 
-def run_expand(path: str, limit: int, outputs_file: str | None) -> int:
+def run_expand(path: str, limit: int, outputs_file: str | None, given: Sequence[Given] = ()) -> int:
     from itertools import islice
 
     from bigcompute.workload import iter_tasks
     from bigcompute.workload.inputs import file_digest
     from bigcompute.workload.wire import InputChecksums, job_id, merge_dependencies, task_body
 
-    try:
-        loaded = load_workload(path)
-    except WorkloadError as e:
-        raise Exit(EXIT_INVALID, str(e)) from None
+    results = list(check_workloads([path], given=given))
+    loaded = results[0][1] if results else None
+    problems = [d for _, _, diagnostics in results for d in diagnostics]
+    if problems or loaded is None:
+        raise Exit(EXIT_INVALID, "\n".join(map(str, problems)))
     wl, files = loaded.workload, loaded.files
     digests = {f.relpath: file_digest(f.path) for f in files}
     job = job_id(wl, digests)
@@ -93,7 +107,10 @@ def run_expand(path: str, limit: int, outputs_file: str | None) -> int:
         merge_deps = merge_dependencies(t.id for t in iter_tasks(wl, files) if not t.is_merge)
     checksums = InputChecksums.of_workload(wl, digests)
     tasks = [task_body(t, wl, job, ctx, digests, merge_deps, checksums) for t in islice(iter_tasks(wl, files), limit)]
-    json.dump({"jobId": job, "poolName": wl.pool, "taskCount": total, "tasks": tasks}, sys.stdout, indent=2)
+    body = {"jobId": job, "poolName": wl.pool, "taskCount": total, "tasks": tasks}
+    if wl.parameters:
+        body["parameters"] = dict(wl.parameters)
+    json.dump(body, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return EXIT_OK
 

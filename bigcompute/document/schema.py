@@ -146,6 +146,10 @@ def _message(error: ValidationError) -> str:
             return f"{' and '.join(repr(k) for k in keys)} cannot be used together"
         if list(banned) == ["const"]:
             return f"must not be {_show(banned['const'])}"
+        if list(banned) == ["anyOf"] and isinstance(value, dict):  # not any of several pairs: name the pair present
+            pair = next((b["required"] for b in banned["anyOf"] if set(b.get("required", ())) <= set(value)), None)
+            if pair:
+                return f"{' and '.join(repr(k) for k in pair)} cannot be used together"
     if v in ("oneOf", "anyOf"):
         options = [s.get("title") or "/".join(s.get("required", [])) for s in error.validator_value]
         options = [o for o in options if o]

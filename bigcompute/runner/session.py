@@ -3,7 +3,7 @@ and the workloads (all validated before the first side effect)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bigcompute.config import ConfigError, StackConfig, load_stack
@@ -13,6 +13,7 @@ from bigcompute.runner.errors import DeployError
 from bigcompute.runner.reach import listening, not_reachable
 from bigcompute.runner.target import Target, azure_target, local_target
 from bigcompute.workload import LoadedWorkload, check_workloads
+from bigcompute.workload.parameters import Given
 
 
 def _quiet(message: str) -> None:
@@ -37,13 +38,15 @@ class InvalidInput(Exception):
         self.diagnostics = diagnostics
 
 
-def load_inputs(paths: Iterable[str], stack_name: str) -> tuple[StackConfig, list[LoadedWorkload]]:
+def load_inputs(paths: Iterable[str], stack_name: str,
+                given: Sequence[Given] = ()) -> tuple[StackConfig, list[LoadedWorkload]]:
+    """`given`: values of the workloads' parameters (`--set`, `--values`)."""
     try:
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise InvalidInput(e.diagnostics) from None
     loaded, problems = [], []
-    for _, lw, diagnostics in check_workloads(paths, pools=stack.task_slots()):
+    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.task_slots()):
         problems += diagnostics
         if lw:
             loaded.append(lw)

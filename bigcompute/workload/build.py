@@ -7,9 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from bigcompute.document.durations import parse_duration
+from bigcompute.workload.generators import KEYS, REPEAT, build_generator
 from bigcompute.workload.inputs import BlobInput
 from bigcompute.workload.model import (
     Application,
+    Dependency,
     JobSettings,
     MergeSpec,
     OutputSpec,
@@ -17,11 +19,12 @@ from bigcompute.workload.model import (
     TaskSettings,
     Workload,
 )
-from bigcompute.workload.params import parameter
+from bigcompute.workload.parameters import environment
 from bigcompute.workload.storage import BlobSource, UrlInput, url_name
 
 
-def build_workload(data: Mapping[str, Any], path: Path) -> Workload:
+def build_workload(data: Mapping[str, Any], path: Path, values: Mapping[str, Any] | None = None) -> Workload:
+    """`data` with its `{param: …}` references already replaced by `values` (loader.with_parameters)."""
     job = data.get("job", {})
     merge = data.get("merge")
     prepare = data.get("prepare")
@@ -41,7 +44,8 @@ def build_workload(data: Mapping[str, Any], path: Path) -> Workload:
         url_inputs=tuple(UrlInput(i["url"], i.get("to", ""), i.get("name") or url_name(i["url"]),
                                   (i.get("sha256") or "").lower() or None)
                          for i in inputs if isinstance(i, dict) and "url" in i),
-        env=_env(data.get("env", {})),
+        env={**_env(data.get("env", {})), **environment(values or {})},
+        parameters=dict(values or {}),
         defaults=_settings(data.get("defaults", {})),
         job=JobSettings(
             priority=job.get("priority", 0),
@@ -65,21 +69,31 @@ def build_workload(data: Mapping[str, Any], path: Path) -> Workload:
 
 
 def _group(index: int, g: Mapping[str, Any]) -> TaskGroup:
-    kind = "sweep" if "sweep" in g else "foreach" if "foreach" in g else "task"
+    kind = "sweep" if any(k in g for k in (*KEYS, REPEAT)) else "foreach" if "foreach" in g else "task"
+    dependencies = tuple(_dependency(d) for d in g.get("dependsOn", []))
     return TaskGroup(
         index=index,
         id=g["id"],
         command=g["command"],
         kind=kind,
         display_name=g.get("displayName"),
-        parameters=tuple(parameter(name, spec) for name, spec in g.get("sweep", {}).items()),
+        generator=build_generator(g),
+        name=g.get("name"),
         foreach=g["foreach"].get("files") if "foreach" in g else None,
         foreach_blobs=_blob_source(g["foreach"]) if "blobs" in g.get("foreach", {}) else None,
         env=_env(g.get("env", {})),
         outputs=_outputs(g.get("outputs", [])),
-        depends_on=tuple(g.get("dependsOn", [])),
+        depends_on=tuple(d.task for d in dependencies if d.task is not None),
+        dependencies=dependencies,
         settings=_settings(g.get("settings", {})),
     )
+
+
+def _dependency(d: Any) -> Dependency:
+    if isinstance(d, str):
+        return Dependency(task=d)
+    bound = lambda k: None if k not in d else str(d[k])  # noqa: E731 (an integer, or a template rendering one)
+    return Dependency(d.get("task"), d.get("group"), bound("start"), bound("end"), bool(d.get("outputs", False)))
 
 
 def _env(values: Mapping[str, Any]) -> dict[str, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bigcompute.document import Diagnostic, Document
@@ -19,6 +19,7 @@ from bigcompute.workload.expand import (
     CompiledGroup,
     compile_group,
     expand_group,
+    id_prefix,
     parse_field,
     template_fields,
 )
@@ -48,16 +49,127 @@ def check_values(doc: Document) -> list[Diagnostic]:
         except DurationError as e:
             problems.append(doc.diagnostic(path, str(e), code="duration"))
     for i, g in enumerate(data["tasks"]):
-        for name, spec in g.get("sweep", {}).items():
-            bad = [k for k in ("start", "stop", "step", "from", "to", "count") if k in spec and not _finite(spec[k])]
-            for key in bad:
-                problems.append(doc.diagnostic(("tasks", i, "sweep", name, key),
-                                               f"expected a finite number, got {spec[key]}", code="sweep-range"))
-            if not bad and "start" in spec and not _finite(_ratio(spec["stop"] - spec["start"], spec.get("step", 1))):
-                problems.append(doc.diagnostic(("tasks", i, "sweep", name), f"range from {spec['start']} to "
-                                               f"{spec['stop']} by {spec.get('step', 1)} has too many values to count",
-                                               key=True, code="sweep-cap"))
+        for at, spec in _value_specs(g):
+            problems += _check_range(doc, ("tasks", i, *at), spec)
+        problems += _check_generators(doc, ("tasks", i), g)
     return problems + list(check_text(doc))
+
+
+def _value_specs(g: dict) -> Iterator[tuple[tuple, dict]]:
+    """(path in the group, spec) of every value list of the group's generators."""
+    for key in ("sweep", "zip"):
+        for name, spec in g.get(key, {}).items():
+            yield (key, name), spec
+    if "combinations" in g:
+        yield ("combinations", "of"), g["combinations"]["of"]
+
+
+def _check_range(doc: Document, at: tuple, spec: dict) -> list[Diagnostic]:
+    problems = []
+    bad = [k for k in ("start", "stop", "step", "from", "to", "count") if k in spec and not _finite(spec[k])]
+    for key in bad:
+        problems.append(doc.diagnostic((*at, key), f"expected a finite number, got {spec[key]}", code="sweep-range"))
+    if not bad and "start" in spec and not _finite(_ratio(spec["stop"] - spec["start"], spec.get("step", 1))):
+        problems.append(doc.diagnostic(at, f"range from {spec['start']} to {spec['stop']} by {spec.get('step', 1)} "
+                                       "has too many values to count", key=True, code="sweep-cap"))
+    return problems
+
+
+# Each distribution's arguments that must hold for a draw to exist: (test, message).
+_DRAW_RULES = {
+    "uniform": (lambda a: a["low"] <= a["high"], "low must be at most high"),
+    "integer": (lambda a: a["low"] <= a["high"] and all(float(a[k]).is_integer() for k in ("low", "high")),
+                "low and high must be integers, low at most high"),
+    "normal": (lambda a: a["sd"] >= 0, "sd must be at least 0"),
+    "lognormal": (lambda a: a["sd"] >= 0, "sd must be at least 0"),
+    "exponential": (lambda a: a["rate"] > 0, "rate must be above 0"),
+    "triangular": (lambda a: a["low"] <= a["mode"] <= a["high"], "mode must lie between low and high"),
+}
+
+
+def _check_generators(doc: Document, at: tuple, g: dict) -> list[Diagnostic]:
+    """Zip lengths agree; random draws have finite arguments their distribution accepts."""
+    from bigcompute.workload.params import parameter
+
+    problems = []
+    if "zip" in g:
+        try:
+            sizes = {name: parameter(name, spec).size for name, spec in g["zip"].items()}
+        except (ArithmeticError, ValueError):  # reported by _check_range
+            sizes = {}
+        if len(set(sizes.values())) > 1:
+            listed = ", ".join(f"{n} has {v:,}" for n, v in sizes.items())
+            problems.append(doc.diagnostic((*at, "zip"), f"zip takes values of equal length: {listed}", key=True,
+                                           code="generator"))
+    for name, spec in (g.get("random") or {}).get("draws", {}).items():
+        [(dist, args)] = spec.items()
+        where = (*at, "random", "draws", name, dist)
+        if dist == "choice":
+            continue
+        bad = [k for k, v in args.items() if not _finite(v)]
+        if bad:
+            problems.append(doc.diagnostic((where + (bad[0],)), f"expected a finite number, got {args[bad[0]]}",
+                                           code="generator"))
+        elif not _DRAW_RULES[dist][0](args):
+            problems.append(doc.diagnostic(where, f"{dist}: {_DRAW_RULES[dist][1]}", key=True, code="generator"))
+    return problems
+
+
+GENERATED_RESERVED = frozenset({"index", "workload", "repeat"})  # set by bigcompute in every generated task
+
+
+def check_names(doc: Document, values: Mapping[str, object]) -> Iterator[Diagnostic]:
+    """Placeholder names: a generated one neither hides a built-in one nor a submit-time parameter; group names
+    are unique, and `{group: NAME}` dependencies name another group."""
+    data = doc.data
+    names: dict[str, int] = {}
+    for i, g in enumerate(data["tasks"]):
+        for at, name in _generated(g):
+            if name in GENERATED_RESERVED:
+                yield doc.diagnostic(("tasks", i, *at), f"placeholder {name!r} is set by bigcompute ({{{name}}}); "
+                                     "choose another name", key=True, code="generator")
+            elif name in values or name in (data.get("parameters") or {}):
+                yield doc.diagnostic(("tasks", i, *at), f"placeholder {name!r} is also a parameter of the workload "
+                                     "(`parameters:`); one name, one meaning: rename one", key=True, code="generator")
+        if "name" in g and names.setdefault(g["name"], i) != i:
+            yield doc.diagnostic(("tasks", i, "name"), f"group name {g['name']!r} is already the name of task group "
+                                 f"{names[g['name']]}", code="duplicate-name")
+    for i, g in enumerate(data["tasks"]):
+        for j, dep in enumerate(g.get("dependsOn", [])):
+            if not (isinstance(dep, dict) and "group" in dep):
+                continue
+            target = names.get(dep["group"])
+            if target is None:
+                known = ", ".join(sorted(names)) or "none (give a group a `name:`)"
+                yield doc.diagnostic(("tasks", i, "dependsOn", j, "group"), f"no task group is named "
+                                     f"{dep['group']!r} (named groups: {known})", code="missing-dependency")
+            elif target == i:
+                yield doc.diagnostic(("tasks", i, "dependsOn", j, "group"), "the group depends on itself: each of its "
+                                     "tasks would wait for itself", code="dependency-cycle")
+            elif dep.get("outputs") and not _fixed_prefix(data["tasks"][target]["id"]):
+                yield doc.diagnostic(("tasks", i, "dependsOn", j, "outputs"), f"group {dep['group']!r} has ids that "
+                                     "start with a placeholder, so its outputs have no folder of their own: start its "
+                                     "id with fixed text (e.g. sim-{index})", code="dependency")
+
+
+def _generated(g: dict) -> Iterator[tuple[tuple, str]]:
+    for key in ("sweep", "zip"):
+        for name in g.get(key, {}):
+            yield (key, name), name
+    for j, name in enumerate((g.get("combinations") or {}).get("names", [])):
+        yield ("combinations", "names", j), name
+    for name in (g.get("random") or {}).get("draws", {}):
+        yield ("random", "draws", name), name
+
+
+def _fixed_prefix(template: str) -> str:
+    from bigcompute.workload.templates import TemplateError, split_template
+
+    try:
+        parts = split_template(template)
+    except TemplateError:
+        return "?"  # reported with the templates
+    return parts[0][0] if parts else ""
 
 
 RESERVED_ENV = "BIGCOMPUTE_"
@@ -179,7 +291,8 @@ def check_sizes(doc: Document, compiled: Sequence[CompiledGroup], files, max_tas
     for c in compiled:
         size = c.size(files)
         total += size
-        where = ("tasks", c.group.index, c.group.kind if c.group.kind != "task" else "id")
+        g = c.group
+        where = ("tasks", g.index, g.generator.key if g.generator else g.kind if g.kind != "task" else "id")
         if c.group.kind == "foreach" and c.group.foreach_blobs is None and size == 0 and inputs_ok:
             yield doc.diagnostic(where, f"foreach glob {c.group.foreach!r} matches none of the workload's inputs",
                                  key=True, code="foreach-empty")
@@ -195,7 +308,9 @@ def check_sizes(doc: Document, compiled: Sequence[CompiledGroup], files, max_tas
 @dataclass
 class _TaskIndex:
     seen: set[int] = field(default_factory=set)
-    edges: list[tuple[str, int, tuple[str, ...]]] = field(default_factory=list)
+    edges: list[tuple[str, int, tuple[str, ...], tuple[tuple[int, int], ...]]] = field(default_factory=list)
+    # `{group: …, outputs: true}`: (prefix, group index it belongs to, dependent group) to check ids against
+    prefixes: list[tuple[str, int, int]] = field(default_factory=list)
     count: int = 0
     numeric: bool = True
     chars: int = 0
@@ -203,6 +318,11 @@ class _TaskIndex:
 
 def check_tasks(doc: Document, wl: Workload, compiled: Sequence[CompiledGroup], files) -> Iterator[Diagnostic]:
     index = _TaskIndex()
+    for g in wl.groups:
+        for d in g.dependencies:
+            target = wl.group_named(d.group) if d.group and d.outputs else None
+            if target is not None:
+                index.prefixes.append((id_prefix(target), target.index, g.index))
     for c in compiled:
         yield from _scan_group(doc, wl, c, files, index)
     if wl.merge:
@@ -212,7 +332,7 @@ def check_tasks(doc: Document, wl: Workload, compiled: Sequence[CompiledGroup], 
 
 def _scan_group(doc, wl, c: CompiledGroup, files, index: _TaskIndex) -> Iterator[Diagnostic]:
     at = ("tasks", c.group.index)
-    bad_id = duplicate = bad_output = False
+    bad_id = duplicate = bad_output = too_long = False
     templated_outputs = any(t.fields for t, _ in c.outputs)
     try:
         for task in expand_group(c, wl, files):
@@ -230,8 +350,23 @@ def _scan_group(doc, wl, c: CompiledGroup, files, index: _TaskIndex) -> Iterator
             index.seen.add(key)
             index.numeric = index.numeric and is_plain_integer(tid)
             index.chars += len(tid) + 1
-            if task.depends_on:
-                index.edges.append((tid, c.group.index, task.depends_on))
+            if task.depends_on or task.depends_ranges:
+                index.edges.append((tid, c.group.index, task.depends_on, task.depends_ranges))
+                # ids are at most 64 characters: under ~900 of them cannot reach Batch's limit
+                if not too_long and len(task.depends_on) > 900 and \
+                        sum(len(d) + 1 for d in task.depends_on) > DEPENDENCY_CHARS:
+                    too_long = True
+                    yield doc.diagnostic((*at, "dependsOn"), f"task {tid!r} depends on {len(task.depends_on):,} task "
+                                         f"ids totalling over Batch's {DEPENDENCY_CHARS:,} characters; give the group "
+                                         "it depends on plain integer ids (id: '{index}'), which go as id ranges",
+                                         code="dependency-size")
+            for prefix, owner, dependent in index.prefixes:
+                if owner != c.group.index and tid.startswith(prefix):
+                    index.prefixes.remove((prefix, owner, dependent))
+                    yield doc.diagnostic(("tasks", dependent, "dependsOn"), f"task {tid!r} of group {c.group.index} "
+                                         f"starts like the ids of the group whose outputs this group receives "
+                                         f"({prefix!r}): its outputs would come too; give the groups distinct id "
+                                         "prefixes", code="dependency")
             if templated_outputs and not bad_output:
                 for out in task.outputs:
                     if ".." in out.pattern.split("/") or out.pattern.startswith("/"):
@@ -274,7 +409,10 @@ def _check_dependencies(doc, wl: Workload, index: _TaskIndex) -> Iterator[Diagno
     merge_key = hash(wl.merge.id.lower()) if wl.merge else None
     reported: set[int] = set()
     graph: dict[str, list[str]] = {}
-    for tid, group, deps in index.edges:
+    ranges: dict[tuple[int, int], int] = {}  # each distinct range once: its first dependent group
+    for tid, group, deps, spans in index.edges:
+        for span in spans:
+            ranges.setdefault(span, group)
         for i, dep in enumerate(deps):
             key = hash(dep.lower())
             if key == merge_key:
@@ -285,12 +423,42 @@ def _check_dependencies(doc, wl: Workload, index: _TaskIndex) -> Iterator[Diagno
                 yield doc.diagnostic(("tasks", group, "dependsOn", i),
                                      f"task {tid!r} depends on {dep!r}, which no task of the workload has as id",
                                      code="missing-dependency")
-        graph[tid.lower()] = [d.lower() for d in deps]
-    cycle = find_cycle(graph)
+        graph[tid.lower()] = [d.lower() for d in deps] + [_range_node(span) for span in spans]
+    yield from _check_ranges(doc, wl, index, ranges, graph)
+    cycle = [t for t in find_cycle(graph) or () if not t.startswith(_RANGE)]
     if cycle:
-        first = next(g for t, g, _ in index.edges if t.lower() == cycle[0])
+        first = next(g for t, g, _, _ in index.edges if t.lower() == cycle[0])
         yield doc.diagnostic(("tasks", first, "dependsOn"),
                              f"dependency cycle: {' -> '.join(cycle + [cycle[0]])}", code="dependency-cycle")
+
+
+_RANGE = "\0range "  # a range's node in the cycle graph: no task id holds a NUL
+MAX_RANGE_IDS = 5_000_000
+
+
+def _range_node(span: tuple[int, int]) -> str:
+    return f"{_RANGE}{span[0]}-{span[1]}"
+
+
+def _check_ranges(doc, wl: Workload, index: _TaskIndex, ranges: dict[tuple[int, int], int],
+                  graph: dict[str, list[str]]) -> Iterator[Diagnostic]:
+    """Every id of a dependency range is a task of the workload (Batch would wait for the missing ones forever);
+    each distinct range enters the cycle graph once, as a node pointing at its ids."""
+    total = sum(b - a + 1 for a, b in ranges)
+    if total > MAX_RANGE_IDS:
+        group = next(iter(ranges.values()))
+        yield doc.diagnostic(("tasks", group, "dependsOn"), f"dependency ranges cover {total:,} distinct task ids, over "
+                             f"the {MAX_RANGE_IDS:,} validate checks; depend on a `{{group: …}}` or narrower ranges",
+                             code="dependency-size")
+        return
+    reported: set[int] = set()
+    for (a, b), group in ranges.items():
+        missing = next((i for i in range(a, b + 1) if hash(str(i)) not in index.seen), None)
+        if missing is not None and group not in reported and not wl.unlisted:
+            reported.add(group)
+            yield doc.diagnostic(("tasks", group, "dependsOn"), f"dependency range {a}..{b} includes task id "
+                                 f"{missing}, which no task of the workload has", code="missing-dependency")
+        graph[_range_node((a, b))] = [str(i) for i in range(a, b + 1)]
 
 
 def find_cycle(graph: dict[str, list[str]]) -> list[str] | None:

@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import NamedTuple
 
+from bigcompute.workload.deps import DependencyCollector, is_plain_integer
 from bigcompute.workload.globs import glob_match
 from bigcompute.workload.inputs import InputFile
 from bigcompute.workload.model import OutputSpec, TaskGroup, TaskSettings, Workload
-from bigcompute.workload.params import combinations, sweep_size
 from bigcompute.workload.storage import DEFAULT_PATH, JOB, check_path_template, render_path
-from bigcompute.workload.templates import Template, parse_template
+from bigcompute.workload.templates import Template, TemplateError, parse_template, split_template
 
 MERGE_GROUP = -1
 
@@ -33,6 +33,8 @@ class TaskSpec(NamedTuple):
     # values per task; turned into text only when the task is sent (validate never pays for it).
     variable_names: tuple[str, ...] = ()
     variable_values: tuple = ()
+    depends_ranges: tuple[tuple[int, int], ...] = ()  # inclusive integer id ranges (Batch's taskIdRanges)
+    outputs_from: tuple[str, ...] = ()  # blob prefixes below the job's outputs folder this task receives
 
     @property
     def variables(self) -> tuple[tuple[str, str], ...]:
@@ -59,11 +61,16 @@ class CompiledGroup:
     # per output: (container, path template) of a destination, else None (see OutputSpec)
     destinations: tuple[tuple[str | None, Template] | None, ...] = ()
     listing: tuple = ()  # the plan's blobs of a `foreach: {blobs: …}` group (storage.ListedFile)
+    ranges: tuple[tuple[Template, Template], ...] = ()  # `dependsOn: [{start, end}]` bounds
+    range_outputs: tuple[bool, ...] = ()  # per range: `outputs: true`
+    outputs_from: tuple[Template, ...] = ()  # ids of `{task: …, outputs: true}` dependencies
+    groups: tuple[str, ...] = ()  # names of `{group: …}` dependencies
+    group_outputs: tuple[str, ...] = ()  # their outputs' blob prefixes, for `{group: …, outputs: true}`
 
     def size(self, files: Sequence[InputFile]) -> int:
         g = self.group
         if g.kind == "sweep":
-            return sweep_size(g.parameters)
+            return g.generator.size() if g.generator else 1
         if g.foreach_blobs is not None:
             return len(self.listing)
         if g.kind == "foreach":
@@ -74,20 +81,35 @@ class CompiledGroup:
 def compile_group(group: TaskGroup, workload: Workload) -> CompiledGroup:
     """Parse the group's templates; raises TemplateError naming the first bad one (see `template_fields`)."""
     known = group.placeholders(workload)
+    deps = group.dependencies
+    numbers = {k for k, v in workload.parameters.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     return CompiledGroup(
         group=group,
         id=parse_template(group.id, known),
         command=parse_template(group.command, known, shell=True).trusting(
-            {"index", *(p.name for p in group.parameters if p.numeric)}),
+            {"index", *(group.generator.numeric if group.generator else ()), *numbers}),
         display_name=parse_template(group.display_name, known) if group.display_name else None,
         env=tuple((k, parse_template(v, known)) for k, v in group.env.items()),
         outputs=tuple((parse_template(o.pattern, known), o.when) for o in group.outputs),
         depends_on=tuple(parse_template(d, known) for d in group.depends_on),
         settings=group.settings.over(workload.defaults),
-        variable_names=tuple(_VARIABLES.get(k) or f"{PARAM_PREFIX}{k}" for k in variable_keys(group)),
+        variable_names=variable_names(group),
         destinations=tuple(_destination(o, known) for o in group.outputs),
         listing=workload.listings.get(group.index, ()),
+        ranges=tuple((parse_template(d.start, known), parse_template(d.end, known)) for d in deps
+                     if d.start is not None and d.end is not None),
+        range_outputs=tuple(d.outputs for d in deps if d.start is not None and d.end is not None),
+        outputs_from=tuple(parse_template(d.task, known) for d in deps if d.outputs and d.task is not None),
+        groups=tuple(d.group for d in deps if d.group is not None),
+        group_outputs=tuple(id_prefix(workload.group_named(d.group)) for d in deps  # type: ignore[arg-type]
+                            if d.outputs and d.group is not None and workload.group_named(d.group)),
     )
+
+
+def id_prefix(group: TaskGroup) -> str:
+    """The fixed text every task id of `group` starts with: the blob prefix of their outputs."""
+    parts = split_template(group.id)
+    return parts[0][0] if parts else ""
 
 
 PATH_PLACEHOLDERS = frozenset({JOB, "task"})
@@ -103,15 +125,23 @@ def _destination(o: OutputSpec, known: frozenset[str]) -> tuple[str | None, Temp
 
 
 _VARIABLES = {"file": "BIGCOMPUTE_FILE", "name": "BIGCOMPUTE_NAME", "stem": "BIGCOMPUTE_STEM",
-              "ext": "BIGCOMPUTE_EXT", "dir": "BIGCOMPUTE_DIR", "index": "BIGCOMPUTE_INDEX"}
+              "ext": "BIGCOMPUTE_EXT", "dir": "BIGCOMPUTE_DIR", "index": "BIGCOMPUTE_INDEX",
+              "repeat": "BIGCOMPUTE_REPEAT"}
 PARAM_PREFIX = "BIGCOMPUTE_PARAM_"
 FOREACH_KEYS = ("file", "name", "stem", "ext", "dir")
+
+
+def variable_names(group: TaskGroup) -> tuple[str, ...]:
+    """The environment variable of each of `variable_keys`: a generated name is a BIGCOMPUTE_PARAM_ one even when
+    it is spelt like a foreach placeholder (a sweep over `name` is not the file's name)."""
+    builtin = ("index", "repeat") if group.kind == "sweep" else tuple(_VARIABLES)
+    return tuple(_VARIABLES[k] if k in builtin else f"{PARAM_PREFIX}{k}" for k in variable_keys(group))
 
 
 def variable_keys(group: TaskGroup) -> tuple[str, ...]:
     """The placeholders exported as variables, in the order `group_values` yields their values."""
     if group.kind == "sweep":
-        return (*(p.name for p in group.parameters), "index")
+        return (*group.generated_names, "index")
     return (*FOREACH_KEYS, "index") if group.kind == "foreach" else ("index",)
 
 
@@ -135,8 +165,12 @@ def template_fields(group: TaskGroup) -> Iterator[tuple[tuple[str | int, ...], s
         yield ("outputs", i), out.pattern
         if out.path is not None:
             yield ("outputs", i, "path"), out.path
-    for i, dep in enumerate(group.depends_on):
-        yield ("dependsOn", i), dep
+    for i, dep in enumerate(group.dependencies):
+        if dep.task is not None:
+            yield ("dependsOn", i), dep.task
+        for key in ("start", "end"):
+            if getattr(dep, key) is not None:
+                yield ("dependsOn", i, key), getattr(dep, key)
 
 
 def group_values(compiled: CompiledGroup, workload: Workload,
@@ -148,10 +182,10 @@ def group_values(compiled: CompiledGroup, workload: Workload,
     """
     g = compiled.group
     if g.kind == "sweep":
-        names = [p.name for p in g.parameters]
+        names = g.generated_names
         shared = tuple(files)
-        values: dict = {"workload": workload.name}
-        for index, combo in enumerate(combinations(g.parameters)):
+        values: dict = {**workload.parameters, "workload": workload.name}
+        for index, combo in enumerate(g.generator.rows() if g.generator else iter([()])):
             values.update(zip(names, combo, strict=True))
             values["index"] = index
             yield values, (*combo, index), shared
@@ -168,12 +202,12 @@ def group_values(compiled: CompiledGroup, workload: Workload,
             values = _file_values(f.relpath, index, workload)
             yield values, (*(values[k] for k in FOREACH_KEYS), index), (f, *shared)
     else:
-        yield {"index": 0, "workload": workload.name}, (0,), tuple(files)
+        yield {**workload.parameters, "index": 0, "workload": workload.name}, (0,), tuple(files)
 
 
 def _file_values(relpath: str, index: int, workload: Workload) -> dict:
     p = PurePosixPath(relpath)
-    return {"index": index, "workload": workload.name, "file": relpath, "name": p.name,
+    return {**workload.parameters, "index": index, "workload": workload.name, "file": relpath, "name": p.name,
             "stem": p.stem, "ext": p.suffix.lstrip("."), "dir": p.parent.as_posix()}
 
 
@@ -182,8 +216,13 @@ def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[In
     static_env = tuple((k, t.text) for k, t in compiled.env) if not any(t.fields for _, t in compiled.env) else None
     static_outputs = tuple(OutputSpec(t.text, when) for t, when in compiled.outputs) \
         if not any(t.fields for t, _ in compiled.outputs) and not any(compiled.destinations) else None
+    extra_ids, extra_ranges = _group_dependencies(compiled, workload, files)
+    linked = bool(compiled.ranges or compiled.outputs_from or compiled.group_outputs)
     for values, variables, task_files in group_values(compiled, workload, files):
         task_id = compiled.id.render(values)
+        depends_on = tuple(t.render(values) for t in compiled.depends_on) + extra_ids if compiled.depends_on \
+            else extra_ids
+        spans = tuple(_range(a, b, values) for a, b in compiled.ranges) if compiled.ranges else ()
         yield TaskSpec(
             id=task_id,
             command=compiled.command.render(values),
@@ -192,11 +231,71 @@ def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[In
             files=task_files,
             env=static_env if static_env is not None else tuple((k, t.render(values)) for k, t in compiled.env),
             outputs=static_outputs if static_outputs is not None else _task_outputs(compiled, values, task_id),
-            depends_on=tuple(t.render(values) for t in compiled.depends_on),
+            depends_on=depends_on,
             display_name=compiled.display_name.render(values) if compiled.display_name else None,
             variable_names=compiled.variable_names,
             variable_values=variables,
+            depends_ranges=spans + extra_ranges if spans else extra_ranges,
+            outputs_from=tuple(f"{t.render(values)}/" for t in compiled.outputs_from) + compiled.group_outputs
+            + _range_outputs(compiled, spans) if linked else (),
         )
+
+
+def _range(start: Template, end: Template, values: dict) -> tuple[int, int]:
+    bounds = []
+    for t in (start, end):
+        text = t.render(values)
+        if not is_plain_integer(text):
+            raise TemplateError(f"dependency range bound {text!r} is not an integer task id (Batch's taskIdRanges "
+                                "hold integers, without leading zeros)", t.text)
+        bounds.append(int(text))
+    if bounds[0] > bounds[1]:
+        raise TemplateError(f"dependency range {bounds[0]}..{bounds[1]} is empty: start must be at most end",
+                            start.text)
+    return bounds[0], bounds[1]
+
+
+MAX_RANGE_OUTPUTS = 100  # one resource file per task of the range: a task's JSON stays small
+
+
+def _range_outputs(compiled: CompiledGroup, spans: tuple[tuple[int, int], ...]) -> tuple[str, ...]:
+    """The output folders of each task of the ranges marked `outputs: true` (one prefix per id: `{i}/`)."""
+    out: list[str] = []
+    for (a, b), wanted in zip(spans, compiled.range_outputs, strict=True):
+        if wanted:
+            if b - a + 1 > MAX_RANGE_OUTPUTS:
+                raise TemplateError(f"dependency range {a}..{b} with outputs: {b - a + 1:,} tasks' outputs, over the "
+                                    f"{MAX_RANGE_OUTPUTS} one task receives (one resource file each); depend on a "
+                                    "group with outputs instead", compiled.ranges[0][0].text)
+            out += [f"{i}/" for i in range(a, b + 1)]
+    return tuple(out)
+
+
+def group_task_ids(group: TaskGroup, workload: Workload, files: Sequence[InputFile]) -> Iterator[str]:
+    """The ids of a group's tasks, without building the tasks."""
+    compiled = compile_group(group, workload)
+    for values, _, _ in group_values(compiled, workload, files):
+        yield compiled.id.render(values)
+
+
+def _group_dependencies(compiled: CompiledGroup, workload: Workload,
+                        files: Sequence[InputFile]) -> tuple[tuple[str, ...], tuple[tuple[int, int], ...]]:
+    """The ids, or id ranges when all are plain integers, of the tasks of each `{group: …}` dependency; listed
+    once per workload (a million-task group is expanded once, not once per dependent task)."""
+    ids: list[str] = []
+    ranges: list[tuple[int, int]] = []
+    for name in compiled.groups:
+        key = ("group-ids", name, len(files))
+        if key not in workload.cache:
+            target = workload.group_named(name)
+            collector = DependencyCollector()
+            for task_id in group_task_ids(target, workload, files) if target else ():
+                collector.add(task_id)
+            workload.cache[key] = collector.dependencies()
+        found = workload.cache[key]
+        ids += found.get("taskIds", ())
+        ranges += [(r["start"], r["end"]) for r in found.get("taskIdRanges", ())]
+    return tuple(ids), tuple(ranges)
 
 
 def _task_outputs(compiled: CompiledGroup, values: dict, task_id: str) -> tuple[OutputSpec, ...]:

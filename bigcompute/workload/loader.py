@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from bigcompute.document import Diagnostic, DocumentError, check_schema, load_document
+from bigcompute.document import Diagnostic, Document, DocumentError, check_schema, load_document
 from bigcompute.document.schema import packaged_validator
-from bigcompute.workload import checks
+from bigcompute.workload import checks, parameters
 from bigcompute.workload.build import build_workload
 from bigcompute.workload.inputs import InputFile, repository_root
 from bigcompute.workload.model import Workload
@@ -28,21 +28,27 @@ class LoadedWorkload:
     warnings: tuple[Diagnostic, ...] = ()  # what `validate` reports without failing
 
 
+def _validator():
+    return packaged_validator("bigcompute.workload", "workload.schema.json")
+
+
 def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS,
-                  pools: Iterable[str] | Mapping[str, int] | None = None, root: Path | None = None) -> LoadedWorkload:
+                  pools: Iterable[str] | Mapping[str, int] | None = None, root: Path | None = None,
+                  given: Sequence[parameters.Given] = ()) -> LoadedWorkload:
     """Load one workload file; raises WorkloadError listing every problem found. `pools`: the stack's pool
-    names, or a mapping of each to its taskSlotsPerNode (then tasks' slots are checked against it)."""
+    names, or a mapping of each to its taskSlotsPerNode (then tasks' slots are checked against it). `given`:
+    parameter values from `--set`/`--values` (names this workload does not declare are ignored here)."""
     path = Path(path)
     try:
         doc = load_document(path)
     except DocumentError as e:
         raise WorkloadError(e.diagnostics) from None
-    problems = check_schema(doc, packaged_validator("bigcompute.workload", "workload.schema.json"))
+    doc, values, problems = with_parameters(doc, given)
     if not problems:
-        problems = checks.check_values(doc) + checks.check_job_limits(doc)
+        problems = checks.check_values(doc) + checks.check_job_limits(doc) + list(checks.check_names(doc, values))
     if problems:
         raise WorkloadError(problems)
-    workload = build_workload(doc.data, path)
+    workload = build_workload(doc.data, path, values)
     files, problems = checks.check_inputs(doc, workload, root or repository_root(path.resolve().parent))
     problems += list(checks.check_paths(doc, workload))
     problems += list(checks.check_output_names(doc, workload))
@@ -66,6 +72,29 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     return LoadedWorkload(workload, tuple(files), tuple(checks.check_input_names(doc, workload, files)))
 
 
+def with_parameters(doc: Document, given: Sequence[parameters.Given]) -> tuple[Document, dict, list[Diagnostic]]:
+    """The document with each `{param: NAME}` replaced by its value, the values, and the problems: the schema's
+    (of the substituted document, so a value of the wrong type is located at its reference), the parameters'."""
+    if not isinstance(doc.data, dict):
+        return doc, {}, check_schema(doc, _validator())
+    values: dict = {}
+    problems: list[Diagnostic] = []
+    if "parameters" in doc.data:
+        block = [p for p in check_schema(doc, _validator()) if p.path[:1] == ("parameters",)]
+        if block:  # the declarations themselves are malformed: nothing to resolve against
+            return doc, {}, block
+        values, problems = parameters.resolve(doc, given)
+    data, unresolved = parameters.substitute(doc.data, values)
+    doc = replace(doc, data=data)
+    refs = {path for path, _ in unresolved}
+    problems += [p for p in check_schema(doc, _validator()) if not any(p.path[:len(r)] == r for r in refs)]
+    declared = parameters.declared(data)
+    problems += [doc.diagnostic(path, f"{{param: {name}}}: " + (f"parameter {name!r} has no value" if name in
+                                declared else f"no parameter {name!r} is declared in `parameters:`"),
+                                code="parameter") for path, name in unresolved]
+    return doc, values, problems
+
+
 def workload_files(paths: Iterable[str | Path]) -> Iterator[Path]:
     """The workload files named by `paths`: files as given, folders searched (not recursively) for YAML."""
     for p in map(Path, paths):
@@ -76,17 +105,21 @@ def workload_files(paths: Iterable[str | Path]) -> Iterator[Path]:
             yield p
 
 
-def check_workloads(paths: Iterable[str | Path], **kwargs) -> Iterator[tuple[Path, LoadedWorkload | None,
-                                                                             list[Diagnostic]]]:
+def check_workloads(paths: Iterable[str | Path], given: Sequence[parameters.Given] = (),
+                    **kwargs) -> Iterator[tuple[Path, LoadedWorkload | None, list[Diagnostic]]]:
     """(path, loaded or None, diagnostics) for each workload file: the pipeline behind `validate`.
 
     A workload's name is its identity (job ids derive from it): a second file with a name already used
-    is invalid, located at its `name:`.
+    is invalid, located at its `name:`. A given parameter value that no workload declares is a typo: after
+    the files, one more entry (the `--set` argument or values file, with no workload) says so.
     """
     first: dict[str, Path] = {}
+    known: set[str] = set()
     for path in workload_files(paths):
+        if given:
+            known |= _declared_names(path)
         try:
-            loaded = load_workload(path, **kwargs)
+            loaded = load_workload(path, given=given, **kwargs)
         except DocumentError as e:
             yield path, None, e.diagnostics
             continue
@@ -97,3 +130,13 @@ def check_workloads(paths: Iterable[str | Path], **kwargs) -> Iterator[tuple[Pat
                                               "names must be unique", code="duplicate-name")]
             continue
         yield path, loaded, []
+    stray = parameters.unknown(given, known)
+    if stray:
+        yield Path(stray[0].file), None, stray
+
+
+def _declared_names(path: Path) -> set[str]:
+    try:
+        return set(parameters.declared(load_document(path).data))
+    except DocumentError:
+        return set()

@@ -8,8 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bigcompute.workload.generators import Generator
 from bigcompute.workload.inputs import BlobInput
-from bigcompute.workload.params import Parameter
 from bigcompute.workload.storage import BlobSource, ListedFile, UrlInput
 
 API_VERSION = "bigcompute/v1"
@@ -47,24 +47,43 @@ class OutputSpec:
 
 
 @dataclass(frozen=True)
+class Dependency:
+    """A `dependsOn` entry: a task id (template), every task of a named group, or an inclusive range of
+    integer task ids (bounds are templates rendering integers); `outputs`: the dependent also receives the
+    outputs of what it depends on, below $BIGCOMPUTE_TASK_OUTPUTS, as the merge task does."""
+
+    task: str | None = None
+    group: str | None = None
+    start: str | None = None
+    end: str | None = None
+    outputs: bool = False
+
+
+@dataclass(frozen=True)
 class TaskGroup:
     index: int
     id: str
     command: str
-    kind: str  # task | sweep | foreach
+    kind: str  # task | sweep (any generator) | foreach
     display_name: str | None = None
-    parameters: tuple[Parameter, ...] = ()
+    generator: Generator | None = None
+    name: str | None = None  # for `dependsOn: [{group: NAME}]`
     foreach: str | None = None
     foreach_blobs: BlobSource | None = None  # foreach over a blob prefix, listed by the plan
     env: Mapping[str, str] = field(default_factory=dict)
     outputs: tuple[OutputSpec, ...] = ()
-    depends_on: tuple[str, ...] = ()
+    depends_on: tuple[str, ...] = ()  # the plain ids and `{task: …}` entries' templates
+    dependencies: tuple[Dependency, ...] = ()  # every `dependsOn` entry, in order
     settings: TaskSettings = TaskSettings()
 
+    @property
+    def generated_names(self) -> tuple[str, ...]:
+        return self.generator.names if self.generator else ()
+
     def placeholders(self, workload: Workload) -> frozenset[str]:
-        names = {"index", "workload"}
+        names = {"index", "workload", *workload.parameters}
         if self.kind == "sweep":
-            names |= {p.name for p in self.parameters}
+            names |= set(self.generated_names)
         if self.kind == "foreach":
             names |= {"file", "name", "stem", "ext", "dir"}
         return frozenset(names)
@@ -116,6 +135,9 @@ class Workload:
     download: tuple[str, ...] = ()
     # Per `foreach: {blobs: …}` group index, the blobs the plan listed (runner.plan); empty until then.
     listings: Mapping[int, tuple[ListedFile, ...]] = field(default_factory=dict)
+    parameters: Mapping[str, Any] = field(default_factory=dict)  # submit-time values, by name (workload.parameters)
+    # What expanding one group costs another (a `{group: …}` dependency's ids): computed once per workload.
+    cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 
     @property
     def folder(self) -> Path:
@@ -128,4 +150,7 @@ class Workload:
 
     @property
     def uses_dependencies(self) -> bool:
-        return self.merge is not None or any(g.depends_on for g in self.groups)
+        return self.merge is not None or any(g.dependencies for g in self.groups)
+
+    def group_named(self, name: str) -> TaskGroup | None:
+        return next((g for g in self.groups if g.name == name), None)

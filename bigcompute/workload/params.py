@@ -1,11 +1,11 @@
-"""Sweep parameters: lazy sequences of values, so a million-task sweep is never materialized."""
+"""Value lists of generators (sweep, zip, combinations): lazy sequences, so a million values are never
+materialized."""
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import product
 from typing import Any
 
 
@@ -66,12 +66,3 @@ def parameter(name: str, spec: Mapping[str, Any]) -> Parameter:
     count = max(0, math.ceil((stop - start) / step - 1e-9))
     integral = all(isinstance(v, int) and not isinstance(v, bool) for v in (start, stop, step))
     return Parameter(name, _Arithmetic(start, step, count, integral))
-
-
-def sweep_size(parameters: Sequence[Parameter]) -> int:
-    return math.prod(p.size for p in parameters)
-
-
-def combinations(parameters: Sequence[Parameter]) -> Iterator[tuple[Any, ...]]:
-    """The cartesian product, last parameter varying fastest; lazy."""
-    return product(*(p.values for p in parameters))

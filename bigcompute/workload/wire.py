@@ -64,6 +64,8 @@ def spec_hash(workload: Workload, digests: Mapping[str, str], blobs: Mapping[str
     identity: dict[str, Any] = {"spec": workload.raw, "inputs": sorted(digests.items())}
     if blobs:
         identity["blobs"] = sorted(blobs.items())
+    if workload.parameters:  # submit-time values: other values, another job
+        identity["parameters"] = sorted(workload.parameters.items())
     if workload.listings:
         identity["foreach"] = {str(g): [(f.name, f.version, f.size) for f in listed]
                                for g, listed in sorted(workload.listings.items())}
@@ -171,9 +173,12 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
                                      "filePath": CHECKSUMS_PATH, "identityReference": identity}))
         command = verify_inputs(command, checksums)
     env = [*task.env, *task.variables]
-    if task.is_merge:
-        resources.append(_drop_none({"storageContainerUrl": ctx.outputs_url, "blobPrefix": f"{job}/",
-                                     "filePath": "outputs", "identityReference": identity}))
+    # The merge task gets every task's outputs; a task with `{task|group: …, outputs: true}` dependencies, theirs:
+    # one container resource file per prefix below the job's folder, landing (full names kept) in outputs/<job>/.
+    prefixes = [""] if task.is_merge else task.outputs_from
+    resources += [_drop_none({"storageContainerUrl": ctx.outputs_url, "blobPrefix": f"{job}/{prefix}",
+                              "filePath": "outputs", "identityReference": identity}) for prefix in prefixes]
+    if prefixes:
         env.append((OUTPUTS_ENV, f"outputs/{job}"))
     s = task.settings
     body: dict[str, Any] = {"id": task.id, "displayName": task.display_name,
@@ -189,8 +194,11 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
         body["userIdentity"] = {"autoUser": {"scope": "task", "elevationLevel": "admin"}}
     if task.is_merge:
         body["dependsOn"] = merge_depends
-    elif task.depends_on:
-        body["dependsOn"] = {"taskIds": list(task.depends_on)}
+    elif task.depends_on or task.depends_ranges:
+        # https://learn.microsoft.com/rest/api/batchservice/task/add#taskdependencies: ranges are inclusive
+        body["dependsOn"] = _drop_none({"taskIds": list(task.depends_on) or None,
+                                        "taskIdRanges": [{"start": a, "end": b} for a, b in task.depends_ranges]
+                                        or None})
     if workload.applications:
         body["applicationPackageReferences"] = [_drop_none({"applicationId": a.id, "version": a.version})
                                                 for a in workload.applications]
