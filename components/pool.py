@@ -36,6 +36,10 @@ class BatchPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: BatchPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bigcompute:compute:Pool", name, None, opts)
         settings = pool_spec.pool_settings(args.pool)
+        if args.pool.container_registries:
+            vm = settings["deployment_configuration"]["virtual_machine_configuration"]
+            vm["container_configuration"]["container_registries"] = pool_spec.container_registries(
+                args.pool, args.identity_id)
         if args.subnet_id is not None:
             settings["network_configuration"] = pool_spec.network_configuration(args.subnet_id, args.public_ips)
         if args.pool.applications:
