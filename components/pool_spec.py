@@ -15,8 +15,9 @@ from bigcompute.config import AutoScale, FixedScale, PoolConfig, StartTask
 from components.naming import iso_duration
 
 # Pool properties Azure refuses to change on a live pool (PropertyCannotBeUpdated): a change to any of
-# them replaces the pool. Scale settings, formulas, start task, packages, metadata and the identity update
-# in place. `identity` is updatable (Pool - Update, https://learn.microsoft.com/rest/api/batchmanagement/pool/update;
+# them replaces the pool. Scale settings, formulas, start task, packages, metadata, tags and the identity
+# update in place, through Pool - Update (PATCH, components/pool_update.py: never azure-native's PUT).
+# `identity` is updatable (Pool - Update, https://learn.microsoft.com/rest/api/batchmanagement/pool/update;
 # BatchPoolIdentity: "if the pool identity is updated during update an existing pool, only the new vms
 # which are created after the pool shrinks to 0 will have the updated identities"): replacing the pool
 # instead would kill running tasks, and its nodes pick the new identity up once the pool scales to zero.

@@ -1,0 +1,103 @@
+"""A pool's updatable properties, sent with Pool - Update (PATCH) instead of azure-native's full PUT.
+
+Why (README, "Changing a live pool"): azure-native updates every resource whose API has a
+PUT with a PUT of the whole body (its generator sets `updateMethod` to PATCH only for paths without a PUT,
+pulumi/pulumi-azure-native provider/pkg/gen/schema.go; provider/pkg/provider/crud/crud.go `CreateOrUpdate`).
+A PUT on a live pool re-sends `deploymentConfiguration` and `networkConfiguration`, and Batch answers
+PropertyCannotBeUpdated for them even unchanged (Azure/Batch#153, Azure/Batch#144,
+Azure/terraform-provider-azapi#263: a formula-only change of a pool in a VNet). Pool - Update "replaces only
+the pool properties specified in the request"
+(https://learn.microsoft.com/rest/api/batchmanagement/pool/update), so the pool resource ignores changes to
+these properties and this resource PATCHes exactly them; any other change replaces the pool
+(pool_spec.REPLACE_ON_CHANGES), so azure-native never sends a PUT to a live pool.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pulumi
+from pulumi.dynamic import CreateResult, Resource, ResourceProvider, UpdateResult
+
+# The pool inputs this resource owns (ARM names); the pool resource ignores changes to them.
+UPDATABLE = ("scaleSettings", "startTask", "metadata", "applicationPackages", "identity", "tags")
+
+_POOL_ID = re.compile(r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.Batch/"
+                      r"batchAccounts/(?P<account>[^/]+)/pools/(?P<pool>[^/]+)$", re.IGNORECASE)
+
+
+def camel(value: Any) -> Any:
+    """azure-native's snake_case input keys as ARM's camelCase (the PATCH body is sent as plain JSON)."""
+    if isinstance(value, Mapping):
+        return {re.sub(r"_([a-z])", lambda m: m.group(1).upper(), k): camel(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [camel(v) for v in value]
+    return value
+
+
+def patch_body(settings: Mapping[str, Any], identity_id: Any, tags: Mapping[str, str]) -> dict[str, Any]:
+    """The Pool - Update body for the pool's updatable settings (azure-native input names).
+
+    Every owned property is always sent, so removing one from the stack removes it from the pool: an empty
+    `startTask` removes the start task ("In an PATCH (update) operation, this property can be set to an empty
+    object to remove the start task", Batch management 2024-07-01 PoolProperties.startTask), and empty
+    `metadata`/`applicationPackages` lists replace the existing ones.
+    """
+    return {
+        "properties": {
+            "scaleSettings": camel(settings["scale_settings"]),
+            "startTask": camel(settings.get("start_task", {})),
+            "metadata": camel(settings.get("metadata", [])),
+            "applicationPackages": camel(settings.get("application_packages", [])),
+        },
+        "identity": {"type": "UserAssigned", "userAssignedIdentities": pulumi.Output.from_input(identity_id).apply(
+            lambda i: {i: {}})},
+        "tags": dict(tags),
+    }
+
+
+def management_client(subscription: str) -> Any:
+    """The ARM client for Pool - Update, signed in like the runner (a fresh GitHub ID token in CI)."""
+    from azure.mgmt.batch import BatchManagementClient
+
+    from bigcompute.runner.credentials import azure_credential
+
+    return BatchManagementClient(azure_credential(), subscription, api_version="2024-07-01")
+
+
+class PoolUpdateProvider(ResourceProvider):
+    """PATCHes the pool named by `poolId` with `body`; create, update and a replacement all send it."""
+
+    serialize_as_secret_always = False  # nothing secret is captured: the provider holds no credential
+
+    def __init__(self, connect: Callable[[str], Any] = management_client) -> None:
+        super().__init__()
+        self.connect = connect
+
+    def create(self, props: dict[str, Any]) -> CreateResult:
+        self._patch(props)
+        return CreateResult(id_=props["poolId"], outs=props)
+
+    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._patch(news)
+        return UpdateResult(outs=news)
+
+    def delete(self, _id: str, _props: dict[str, Any]) -> None:
+        """Nothing to undo: the settings live in the pool, which the pool resource deletes."""
+
+    def _patch(self, props: Mapping[str, Any]) -> None:
+        found = _POOL_ID.match(props["poolId"])
+        if found is None:
+            raise ValueError(f"not a Batch pool id: {props['poolId']}")
+        client = self.connect(found["sub"])
+        client.pool.update(found["rg"], found["account"], found["pool"], dict(props["body"]))
+
+
+class PoolUpdate(Resource, module="batch", name="PoolUpdate"):
+    """The pool's updatable properties; replaced (so sent again) whenever its pool is replaced."""
+
+    def __init__(self, name: str, pool_id: pulumi.Input[str], body: Mapping[str, Any],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__(PoolUpdateProvider(), name, {"poolId": pool_id, "body": body}, opts)
