@@ -264,7 +264,7 @@ NOT_VENDORED = frozenset({
     "azure-native:network:VirtualNetwork", "azure-native:network:Subnet",
     "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
     "azure-native:network:PublicIPAddress", "azure-native:network:PrivateEndpoint",
-    "azure-native:network:PrivateDnsZoneGroup", "azure-native:authorization:ManagementLockByScope",
+    "azure-native:network:PrivateDnsZoneGroup",
 })
 
 

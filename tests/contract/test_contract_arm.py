@@ -58,6 +58,8 @@ def _first(stack: str, type_: str):
     ("azure-native:batch:Pool", {"deploymentConfiguration": {"virtualMachineConfiguration": {"imageReference": {}}}},
      "properties/deploymentConfiguration/virtualMachineConfiguration: 'nodeAgentSkuId' is a required"),
     ("azure-native:batch:BatchAccount", {"poolAllocationMode": "Batch"}, "properties/poolAllocationMode: 'Batch'"),
+    ("azure-native:authorization:ManagementLockByScope", {"level": "DoNotDelete"}, "properties/level: 'DoNotDelete'"),
+    ("azure-native:authorization:ManagementLockByScope", {"level": None}, "properties/level: None is not"),
     # the PATCH of a pool's settings: its body is checked against Pool_Update's schema
     ("pulumi-python:dynamic/batch:PoolUpdate", {"body": {"properties": {"scaleSettings": {"fixedScale": {
         "targetDedicatedNodes": "3"}}}}}, "properties/scaleSettings/fixedScale/targetDedicatedNodes: '3'"),
