@@ -58,6 +58,17 @@ def patch_body(settings: Mapping[str, Any], identity_id: Any, tags: Mapping[str,
     }
 
 
+def without_old_identities(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """`new` with each identity the pool had and no longer should set to null: a PATCH merges user-assigned
+    identities, so one left out would stay on the pool (hashicorp/terraform-provider-azurerm#30206, whose PATCH
+    could not drop a pool identity), and a null entry is how an ARM PATCH removes one ("userAssignedIdentities":
+    {"<id>": null}, https://learn.microsoft.com/azure/automation/remove-user-assigned-identity#remove-using-rest-api)."""
+    had = (old.get("identity") or {}).get("userAssignedIdentities") or {}
+    wanted = dict(new["identity"]["userAssignedIdentities"])
+    gone = {i: None for i in had if i not in wanted}
+    return {**new, "identity": {**new["identity"], "userAssignedIdentities": {**wanted, **gone}}} if gone else dict(new)
+
+
 def management_client(subscription: str) -> Any:
     """The ARM client for Pool - Update, signed in like the runner (a fresh GitHub ID token in CI)."""
     from azure.mgmt.batch import BatchManagementClient
@@ -80,8 +91,8 @@ class PoolUpdateProvider(ResourceProvider):
         self._patch(props)
         return CreateResult(id_=props["poolId"], outs=props)
 
-    def update(self, _id: str, _olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._patch(news)
+    def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
+        self._patch({**news, "body": without_old_identities(olds.get("body", {}), news["body"])})
         return UpdateResult(outs=news)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:

@@ -118,3 +118,14 @@ def test_a_refused_patch_fails_the_update_and_a_bad_id_sends_nothing():
     with pytest.raises(ValueError, match="not a Batch pool id"):
         provider.create({"poolId": "/subscriptions/sub1/resourceGroups/rg", "body": BODY})
     assert len(adapter.asked) == 1
+
+
+def test_a_new_pool_identity_removes_the_old_one():
+    """A PATCH merges user-assigned identities: the one the stack no longer names is sent as null."""
+    provider, adapter, _ = _provider()
+    old_id, new_id = "/subscriptions/sub1/x", "/subscriptions/sub1/y"
+    new = {**BODY, "identity": {"type": "UserAssigned", "userAssignedIdentities": {new_id: {}}}}
+    provider.update(POOL_ID, {"poolId": POOL_ID, "body": BODY}, {"poolId": POOL_ID, "body": new})
+    provider.update(POOL_ID, {"poolId": POOL_ID, "body": new}, {"poolId": POOL_ID, "body": new})
+    sent = [json.loads(r.body)["identity"]["userAssignedIdentities"] for r in adapter.asked]
+    assert sent == [{new_id: {}, old_id: None}, {new_id: {}}]
