@@ -258,6 +258,7 @@ def test_pools_pull_from_acr_as_the_pool_identity_which_gets_acr_pull(project, s
              if r.inputs["roleDefinitionId"].endswith("/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d")]
     assert sorted(r.inputs["scope"].lower() for r in pulls) == sorted([acme.lower(), shared.lower()])
     assert {r.inputs["principalId"] for r in pulls} == {pool_identity.outputs["principalId"]}
+    assert {dict(review(r))["role"] for r in pulls} == {"AcrPull"}  # what `infra plan` shows a reviewer
     by_name = {p.inputs["poolName"]: p for p in graph.resources("azure-native:batch:Pool")}
     for pool in by_name.values():
         assert {r.urn for r in pulls} <= set(pool.dependencies)

@@ -13,6 +13,7 @@ from azure.mgmt.batch import BatchManagementClient
 
 from bigcompute.infra.diff import diff, provider_replace_keys
 from bigcompute.infra.plan import build_plan
+from bigcompute.infra.review import review
 from components import pool_spec
 from components.pool_update import UPDATABLE, PoolUpdateProvider
 from tests.conftest import transport
@@ -56,6 +57,9 @@ def test_the_patch_carries_the_pools_updatable_settings(stack, stack_plans):
         assert body["identity"] == {"type": "UserAssigned", "userAssignedIdentities": {
             i: {} for i in inputs["identity"]["userAssignedIdentities"]}}
         assert body["tags"] == inputs["tags"]
+        assert dict(review(update))["patches"] == (
+            f"batchAccounts/{pool.inputs['accountName']}/pools/{pool.inputs['poolName']}: applicationPackages, "
+            "metadata, scaleSettings, startTask, identity, tags (Pool - Update)")
 
 
 def test_a_prod_resize_by_pull_request_patches_and_never_replaces(tmp_path, project):
