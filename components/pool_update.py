@@ -8,7 +8,7 @@ PropertyCannotBeUpdated for them even unchanged (Azure/Batch#153, Azure/Batch#14
 Azure/terraform-provider-azapi#263: a formula-only change of a pool in a VNet). Pool - Update "replaces only
 the pool properties specified in the request"
 (https://learn.microsoft.com/rest/api/batchmanagement/pool/update), so the pool resource ignores changes to
-these properties and this resource PATCHes exactly them; any other change replaces the pool
+these properties and this resource PATCHes those of them that changed; any other change replaces the pool
 (pool_spec.REPLACE_ON_CHANGES), so azure-native never sends a PUT to a live pool.
 """
 
@@ -65,7 +65,8 @@ def without_old_identities(old: Mapping[str, Any], new: Mapping[str, Any]) -> di
     {"<id>": null}, https://learn.microsoft.com/azure/automation/remove-user-assigned-identity#remove-using-rest-api)."""
     had = (old.get("identity") or {}).get("userAssignedIdentities") or {}
     wanted = dict(new["identity"]["userAssignedIdentities"])
-    gone = {i: None for i in had if i not in wanted}
+    kept = {i.lower() for i in wanted}  # ARM ids compare case-insensitively; a GET may spell them otherwise
+    gone = {i: None for i in had if i.lower() not in kept}
     return {**new, "identity": {**new["identity"], "userAssignedIdentities": {**wanted, **gone}}} if gone else dict(new)
 
 
@@ -78,8 +79,40 @@ def management_client(subscription: str) -> Any:
     return BatchManagementClient(azure_credential(), subscription, api_version="2024-07-01")
 
 
+def _holds(have: Any, want: Any) -> bool:
+    """Whether `have` (old inputs, or the live pool) already says what `want` says. A plain value `have` lacks
+    is not compared (Pool - Get omits request-only fields such as nodeDeallocationOption), a missing structure
+    (autoScale where the pool has fixedScale) is a change; an empty `want` ({} start task, [] metadata) means
+    none, so `have` must be empty too."""
+    if isinstance(want, (Mapping, list)) and not want:
+        return not have
+    if isinstance(want, Mapping):
+        return isinstance(have, Mapping) and all(
+            _holds(have[k], v) if k in have else not isinstance(v, (Mapping, list)) for k, v in want.items())
+    if isinstance(want, list):
+        return isinstance(have, list) and len(have) == len(want) and all(map(_holds, have, want))
+    return have == want
+
+
+def changes(have: Mapping[str, Any], want: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of the PATCH body `want` that `have` does not hold yet: only what changed is sent, so an
+    unchanged autoscale formula is never re-enabled while the pool resizes ("You cannot enable automatic
+    scaling on a pool if a resize operation is in progress",
+    https://learn.microsoft.com/rest/api/batchservice/pool/enable-auto-scale)."""
+    props = {k: v for k, v in want["properties"].items() if not _holds((have.get("properties") or {}).get(k), v)}
+    body: dict[str, Any] = {"properties": props} if props else {}
+    had = set((have.get("identity") or {}).get("userAssignedIdentities") or {})
+    if {i.lower() for i in had} != {i.lower() for i in want["identity"]["userAssignedIdentities"]}:
+        body["identity"] = without_old_identities(have, want)["identity"]
+    if dict(have.get("tags") or {}) != dict(want["tags"]):
+        body["tags"] = dict(want["tags"])
+    return body
+
+
 class PoolUpdateProvider(ResourceProvider):
-    """PATCHes the pool named by `poolId` with `body`; create, update and a replacement all send it."""
+    """PATCHes the pool named by `poolId` with what `body` changes: against the old inputs on an update,
+    against the live pool on a create (the first deployment with this resource, or after the pool was
+    replaced and created with the old values of the properties it ignores)."""
 
     serialize_as_secret_always = False  # nothing secret is captured: the provider holds no credential
 
@@ -88,22 +121,29 @@ class PoolUpdateProvider(ResourceProvider):
         self.connect = connect
 
     def create(self, props: dict[str, Any]) -> CreateResult:
-        self._patch(props)
+        client, where = self._pool(props["poolId"])
+        live = client.pool.get(*where, cls=lambda response, _model, _headers: response.http_response.json())
+        self._patch(client, where, changes(live, props["body"]))
         return CreateResult(id_=props["poolId"], outs=props)
 
     def update(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> UpdateResult:
-        self._patch({**news, "body": without_old_identities(olds.get("body", {}), news["body"])})
+        client, where = self._pool(news["poolId"])
+        self._patch(client, where, changes(olds.get("body") or {}, news["body"]))
         return UpdateResult(outs=news)
 
     def delete(self, _id: str, _props: dict[str, Any]) -> None:
         """Nothing to undo: the settings live in the pool, which the pool resource deletes."""
 
-    def _patch(self, props: Mapping[str, Any]) -> None:
-        found = _POOL_ID.match(props["poolId"])
+    def _pool(self, pool_id: str) -> tuple[Any, tuple[str, str, str]]:
+        found = _POOL_ID.match(pool_id)
         if found is None:
-            raise ValueError(f"not a Batch pool id: {props['poolId']}")
-        client = self.connect(found["sub"])
-        client.pool.update(found["rg"], found["account"], found["pool"], dict(props["body"]))
+            raise ValueError(f"not a Batch pool id: {pool_id}")
+        return self.connect(found["sub"]), (found["rg"], found["account"], found["pool"])
+
+    @staticmethod
+    def _patch(client: Any, where: tuple[str, str, str], body: dict[str, Any]) -> None:
+        if body:
+            client.pool.update(*where, body)
 
 
 class PoolUpdate(Resource, module="batch", name="PoolUpdate"):

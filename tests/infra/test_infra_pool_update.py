@@ -85,14 +85,31 @@ class Token:
 
 POOL_ID = ("/subscriptions/sub1/resourceGroups/rg-bigcompute-prod/providers/Microsoft.Batch/batchAccounts/baprod/"
            "pools/cpu")
-BODY = {"properties": {"scaleSettings": {"fixedScale": {"targetDedicatedNodes": 3}}, "startTask": {}, "metadata": [],
+IDENTITY = "/subscriptions/sub1/resourceGroups/rg-bigcompute-prod/providers/Microsoft.ManagedIdentity/userAssignedIdentities/id"
+FIXED = {"fixedScale": {"targetDedicatedNodes": 3, "targetLowPriorityNodes": 0, "nodeDeallocationOption": "Requeue",
+                        "resizeTimeout": "PT15M"}}
+START = {"commandLine": "/bin/bash -c 'echo ready'", "waitForSuccess": True, "maxTaskRetryCount": 2}
+BODY = {"properties": {"scaleSettings": FIXED, "startTask": START, "metadata": [{"name": "team", "value": "vfx"}],
                        "applicationPackages": []},
-        "identity": {"type": "UserAssigned", "userAssignedIdentities": {"/subscriptions/sub1/x": {}}}, "tags": {}}
+        "identity": {"type": "UserAssigned", "userAssignedIdentities": {IDENTITY: {}}}, "tags": {"owner": "ops"}}
 
 
-def _provider(status: int = 200):
-    http, adapter = transport({("PATCH", POOL_ID): (status, {"id": POOL_ID, "name": "cpu", "properties": {}}
-                                                    if status == 200 else {"error": {"code": "PoolNotFound"}})})
+def _live(**properties) -> dict:
+    """A pool as Pool - Get answers: read-only fields, service defaults, ids in the service's spelling, and
+    no nodeDeallocationOption (request-only)."""
+    scale = {"fixedScale": {"targetDedicatedNodes": 3, "targetLowPriorityNodes": 0, "resizeTimeout": "PT15M"}}
+    return {"id": POOL_ID, "name": "cpu", "type": "Microsoft.Batch/batchAccounts/pools", "etag": "W/\"0x8D4EDFEBFADF4AB\"",
+            "identity": {"type": "UserAssigned", "userAssignedIdentities": {IDENTITY.replace("resourceGroups", "resourcegroups"): {
+                "principalId": "p", "clientId": "c"}}},
+            "tags": {"owner": "ops"},
+            "properties": {"allocationState": "Resizing", "provisioningState": "Succeeded", "vmSize": "STANDARD_D2S_V5",
+                           "scaleSettings": scale, "startTask": {**START, "environmentSettings": []},
+                           "metadata": [{"name": "team", "value": "vfx"}], **properties}}
+
+
+def _provider(live: dict | None = None, status: int = 200):
+    answer = {"id": POOL_ID, "name": "cpu", "properties": {}} if status == 200 else {"error": {"code": "PoolNotFound"}}
+    http, adapter = transport({("PATCH", POOL_ID): (status, answer), ("GET", POOL_ID): (200, live or _live())})
     subscriptions = []
 
     def connect(subscription: str) -> BatchManagementClient:
@@ -102,34 +119,55 @@ def _provider(status: int = 200):
     return PoolUpdateProvider(connect), adapter, subscriptions
 
 
-def test_the_provider_patches_exactly_the_body_on_create_and_update():
+def _sent(adapter) -> list:
+    return [(r.method, json.loads(r.body) if r.body else None) for r in adapter.asked]
+
+
+def test_a_first_deployment_reads_the_pool_and_patches_nothing_it_already_holds():
+    """The pool was just created (or deployed before) with these values: no PATCH, which would otherwise re-enable
+    scaling while the pool resizes."""
     provider, adapter, subscriptions = _provider()
     created = provider.create({"poolId": POOL_ID, "body": BODY})
-    new = {**BODY, "tags": {"owner": "ops"}}
-    provider.update(POOL_ID, {"poolId": POOL_ID, "body": BODY}, {"poolId": POOL_ID, "body": new})
-    provider.delete(POOL_ID, {"poolId": POOL_ID, "body": new})  # the pool resource deletes the pool
-    assert created.id == POOL_ID and subscriptions == ["sub1", "sub1"]
+    assert created.id == POOL_ID and subscriptions == ["sub1"]
     assert [(r.method, r.url) for r in adapter.asked] == [
-        ("PATCH", f"https://management.azure.com{POOL_ID}?api-version=2024-07-01")] * 2
-    assert [json.loads(r.body) for r in adapter.asked] == [BODY, new]
+        ("GET", f"https://management.azure.com{POOL_ID}?api-version=2024-07-01")]
     assert adapter.asked[0].headers["Authorization"] == "Bearer token"
 
 
-def test_a_refused_patch_fails_the_update_and_a_bad_id_sends_nothing():
-    provider, adapter, _ = _provider(status=404)
-    with pytest.raises(Exception, match="PoolNotFound"):
-        provider.update(POOL_ID, {}, {"poolId": POOL_ID, "body": BODY})
-    with pytest.raises(ValueError, match="not a Batch pool id"):
-        provider.create({"poolId": "/subscriptions/sub1/resourceGroups/rg", "body": BODY})
-    assert len(adapter.asked) == 1
+def test_a_replaced_pool_gets_what_it_was_created_without():
+    """A replaced pool was created with the old values of what it ignores (here an older size and a start task the
+    stack has since removed): the PATCH sends exactly those."""
+    live = _live(scaleSettings={"fixedScale": {"targetDedicatedNodes": 1, "targetLowPriorityNodes": 0}})
+    provider, adapter, _ = _provider(live)
+    provider.create({"poolId": POOL_ID, "body": {**BODY, "properties": {**BODY["properties"], "startTask": {}}}})
+    assert _sent(adapter) == [("GET", None), ("PATCH", {"properties": {"scaleSettings": FIXED, "startTask": {}}})]
+    assert adapter.asked[1].url == f"https://management.azure.com{POOL_ID}?api-version=2024-07-01"
+
+
+def test_an_update_patches_only_what_changed():
+    provider, adapter, _ = _provider()
+    autoscale = {"autoScale": {"formula": "$TargetDedicatedNodes = 4;", "evaluationInterval": "PT5M"}}
+    resized = {**BODY, "properties": {**BODY["properties"], "scaleSettings": autoscale}}
+    provider.update(POOL_ID, {"poolId": POOL_ID, "body": BODY}, {"poolId": POOL_ID, "body": resized})
+    provider.update(POOL_ID, {"poolId": POOL_ID, "body": resized}, {"poolId": POOL_ID, "body": {**resized, "tags": {}}})
+    provider.update(POOL_ID, {"poolId": POOL_ID, "body": BODY}, {"poolId": POOL_ID, "body": BODY})
+    assert _sent(adapter) == [("PATCH", {"properties": {"scaleSettings": autoscale}}), ("PATCH", {"tags": {}})]
 
 
 def test_a_new_pool_identity_removes_the_old_one():
     """A PATCH merges user-assigned identities: the one the stack no longer names is sent as null."""
     provider, adapter, _ = _provider()
-    old_id, new_id = "/subscriptions/sub1/x", "/subscriptions/sub1/y"
+    new_id = IDENTITY.replace("/id", "/id2")
     new = {**BODY, "identity": {"type": "UserAssigned", "userAssignedIdentities": {new_id: {}}}}
     provider.update(POOL_ID, {"poolId": POOL_ID, "body": BODY}, {"poolId": POOL_ID, "body": new})
-    provider.update(POOL_ID, {"poolId": POOL_ID, "body": new}, {"poolId": POOL_ID, "body": new})
-    sent = [json.loads(r.body)["identity"]["userAssignedIdentities"] for r in adapter.asked]
-    assert sent == [{new_id: {}, old_id: None}, {new_id: {}}]
+    assert _sent(adapter) == [("PATCH", {"identity": {"type": "UserAssigned", "userAssignedIdentities": {
+        new_id: {}, IDENTITY: None}}})]
+
+
+def test_a_refused_patch_fails_the_update_and_a_bad_id_sends_nothing():
+    provider, adapter, _ = _provider(status=404)
+    with pytest.raises(Exception, match="PoolNotFound"):
+        provider.update(POOL_ID, {"poolId": POOL_ID, "body": BODY}, {"poolId": POOL_ID, "body": {**BODY, "tags": {}}})
+    with pytest.raises(ValueError, match="not a Batch pool id"):
+        provider.create({"poolId": "/subscriptions/sub1/resourceGroups/rg", "body": BODY})
+    assert len(adapter.asked) == 1
