@@ -4,15 +4,26 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean lock
 
 $(PY):
 	python3 -m venv $(VENV)
 
-$(STAMP): $(PY) pyproject.toml
+# Dependencies come from the lock (exact versions with their hashes, pip checks them), the package itself
+# without any: CI and every checkout install what was tested. `make lock` regenerates it from pyproject.toml
+# with uv, keeping the locked versions that still fit; `make lock UPGRADE=1` takes the newest that fit.
+LOCK := requirements.lock
+UV_VERSION := 0.13.8
+$(STAMP): $(PY) pyproject.toml $(LOCK)
 	$(PIP) install --quiet --upgrade pip
-	$(PIP) install --quiet -e '.[test]'
+	$(PIP) install --quiet --require-hashes -r $(LOCK)
+	$(PIP) install --quiet --no-deps -e .
 	touch $(STAMP)
+
+lock: $(PY)
+	$(PIP) install --quiet 'uv==$(UV_VERSION)'
+	$(VENV)/bin/uv pip compile pyproject.toml --extra test --generate-hashes --universal --python-version 3.11 \
+	  --quiet $(if $(UPGRADE),--upgrade) -o $(LOCK)
 
 # Azurite, the storage emulator of the local target, from the npm registry into ./node_modules.
 AZURITE := node_modules/.bin/azurite-blob

@@ -21,6 +21,8 @@ class PoolIdentityArgs:
     outputs_container_id: pulumi.Input[str]
     # the Batch account's auto-storage: nodes download application packages from its `app-*` containers
     storage_account_id: pulumi.Input[str]
+    # container registries the pools pull from (ContainerRegistry.identityReference names this identity)
+    registry_ids: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -46,6 +48,9 @@ class PoolIdentity(pulumi.ComponentResource):
             # do not exist yet, so: Reader on the account, limited by a condition to `app-*` containers.
             ("app-packages-reader", args.storage_account_id, roles.STORAGE_BLOB_DATA_READER,
              {"condition": roles.APP_PACKAGE_CONTAINERS_ONLY, "condition_version": "2.0"}),
+            # nodes pull the pools' images as this identity: AcrPull on each registry, nothing wider
+            # (https://learn.microsoft.com/azure/container-registry/container-registry-authentication-managed-identity)
+            *((f"acr-pull-{rid.rsplit('/', 1)[1].lower()}", rid, roles.ACR_PULL, {}) for rid in args.registry_ids),
         )
         self.role_assignments = {
             suffix: authorization.RoleAssignment(

@@ -132,7 +132,7 @@ def declare_platform(stack: StackConfig) -> Platform:
         resource_group_name=rg.name, location=location, identity_name=naming.physical_name("id", env),
         subscription=subscription, inputs_container_id=store.container_ids["inputs"],
         outputs_container_id=store.container_ids["outputs"],
-        storage_account_id=store.account_id, tags=tags))
+        storage_account_id=store.account_id, registry_ids=stack.registry_ids(), tags=tags))
 
     account = BatchAccount("batch", BatchAccountArgs(
         resource_group_name=rg.name, location=location, account_name=naming.unique_name_output(env, rg.id, "ba"),

@@ -10,6 +10,7 @@ from pulumi_azure_native import batch
 
 from bigcompute.config import PoolConfig
 from components import pool_spec
+from components.pool_update import UPDATABLE, PoolUpdate, patch_body
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,10 @@ class BatchPool(pulumi.ComponentResource):
     def __init__(self, name: str, args: BatchPoolArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("bigcompute:compute:Pool", name, None, opts)
         settings = pool_spec.pool_settings(args.pool)
+        if args.pool.container_registries:
+            vm = settings["deployment_configuration"]["virtual_machine_configuration"]
+            vm["container_configuration"]["container_registries"] = pool_spec.container_registries(
+                args.pool, args.identity_id)
         if args.subnet_id is not None:
             settings["network_configuration"] = pool_spec.network_configuration(args.subnet_id, args.public_ips)
         if args.pool.applications:
@@ -50,10 +55,15 @@ class BatchPool(pulumi.ComponentResource):
             identity={"type": "UserAssigned", "user_assigned_identities": [args.identity_id]},
             tags=dict(args.tags),
             **settings,
-            # pool names are fixed (workloads refer to them), so the old pool must go before the new one
+            # pool names are fixed (workloads refer to them), so the old pool must go before the new one;
+            # the updatable properties are the PoolUpdate's: azure-native never PUTs to a live pool
             opts=pulumi.ResourceOptions(parent=self, replace_on_changes=list(pool_spec.REPLACE_ON_CHANGES),
-                                        delete_before_replace=True,
+                                        delete_before_replace=True, ignore_changes=list(UPDATABLE),
                                         depends_on=[*args.network_ready, *args.identity_grants]),
         )
+        self.settings = PoolUpdate(
+            f"{name}-settings", self.pool.id, patch_body(settings, args.identity_id, args.tags),
+            # a replaced pool was created with the old values of the ignored properties: send them again
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.pool], replace_with=[self.pool]))
         self.pool_id = self.pool.name
         self.register_outputs({"pool_id": self.pool_id, "vm_size": self.pool.vm_size})

@@ -15,8 +15,9 @@ from bigcompute.config import AutoScale, FixedScale, PoolConfig, StartTask
 from components.naming import iso_duration
 
 # Pool properties Azure refuses to change on a live pool (PropertyCannotBeUpdated): a change to any of
-# them replaces the pool. Scale settings, formulas, start task, packages, metadata and the identity update
-# in place. `identity` is updatable (Pool - Update, https://learn.microsoft.com/rest/api/batchmanagement/pool/update;
+# them replaces the pool. Scale settings, formulas, start task, packages, metadata, tags and the identity
+# update in place, through Pool - Update (PATCH, components/pool_update.py: never azure-native's PUT).
+# `identity` is updatable (Pool - Update, https://learn.microsoft.com/rest/api/batchmanagement/pool/update;
 # BatchPoolIdentity: "if the pool identity is updated during update an existing pool, only the new vms
 # which are created after the pool shrinks to 0 will have the updated identities"): replacing the pool
 # instead would kill running tasks, and its nodes pick the new identity up once the pool scales to zero.
@@ -159,10 +160,17 @@ def deployment_configuration(pool: PoolConfig) -> dict[str, Any]:
                             "version": image.version},
         "node_agent_sku_id": image.node_agent_sku,
     }
-    if pool.container_images:
+    if pool.container_images or pool.container_registries:
         vm["container_configuration"] = {"type": "DockerCompatible",
                                          "container_image_names": list(pool.container_images)}
     return {"virtual_machine_configuration": vm}
+
+
+def container_registries(pool: PoolConfig, identity_id: Any) -> list[dict[str, Any]]:
+    """The pool's registries, each pulled from as the pool identity (ContainerRegistry.identityReference in
+    Batch management 2024-07-01): no username or password in the pool, which Azure would return to readers."""
+    return [{"registry_server": r.server, "identity_reference": {"resource_id": identity_id}}
+            for r in pool.container_registries]
 
 
 def pool_settings(pool: PoolConfig) -> dict[str, Any]:

@@ -9,6 +9,8 @@ import pulumi
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 BATCH_DATA_CONTRIBUTOR = "6aaa78f1-f7de-44ca-8722-c64a23943cae"
+# https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers#acrpull
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 
 # Blob reads only in containers named app-*: the containers Batch creates for application packages.
 # Format: https://learn.microsoft.com/azure/role-based-access-control/conditions-format (container name
@@ -22,6 +24,7 @@ ROLE_NAMES = {
     STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
     STORAGE_BLOB_DATA_CONTRIBUTOR: "Storage Blob Data Contributor",
     BATCH_DATA_CONTRIBUTOR: "Azure Batch Data Contributor",
+    ACR_PULL: "AcrPull",
 }
 
 

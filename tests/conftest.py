@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import base64
 import ctypes
+import io
+import json
 import os
 import signal
 import subprocess
@@ -14,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from azure.batch import BatchClient
 from azure.core.credentials import AzureNamedKeyCredential
+from azure.core.pipeline.transport import RequestsTransport
 
 from bigcompute.emulator import BatchState, EmulatorServer, InstantExecutor, SubprocessExecutor
 from bigcompute.local import azurite as az
@@ -118,3 +122,35 @@ def batch(emulator: Emulator) -> BatchClient:
 @pytest.fixture
 def process_batch(process_emulator: Emulator) -> BatchClient:
     return process_emulator.client()
+
+
+# --- recorded HTTP answers for SDK clients (ARM management, Batch): no server, every request kept -------
+
+class Recorded(requests.adapters.BaseAdapter):
+    """Answers requests from recorded responses, by method and path; records what was asked."""
+
+    def __init__(self, answers: dict[tuple[str, str], tuple[int, object]]) -> None:
+        super().__init__()
+        self.answers = answers
+        self.asked: list[requests.PreparedRequest] = []
+
+    def send(self, request, **kwargs) -> requests.Response:
+        self.asked.append(request)
+        path = requests.utils.unquote(requests.utils.urlparse(request.url).path)  # Batch sends file paths as %2F
+        status, body = self.answers.get((request.method, path), (404, {"error": {"code": "NotFound"}}))
+        response = requests.Response()
+        response.status_code, response.request, response.url = status, request, request.url
+        binary = isinstance(body, bytes)
+        response.headers["Content-Type"] = "application/octet-stream" if binary else "application/json"
+        response.raw = io.BytesIO(body if binary else json.dumps(body).encode())  # the wire body, streamed
+        return response
+
+    def close(self) -> None:
+        pass
+
+
+def transport(answers) -> tuple[RequestsTransport, Recorded]:
+    adapter = Recorded(answers)
+    session = requests.Session()
+    session.mount("https://", adapter)
+    return RequestsTransport(session=session, session_owner=False), adapter

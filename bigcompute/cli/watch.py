@@ -12,7 +12,7 @@ from bigcompute.cli.exit import EXIT_FAILED, EXIT_OK
 from bigcompute.cli.terminal import Terminal
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.download import download
-from bigcompute.runner.monitor import Completion, Progress, blocked_tasks, failed_tasks, poll
+from bigcompute.runner.monitor import AccessRetry, Completion, Progress, blocked_tasks, failed_tasks, poll
 from bigcompute.runner.plan import Plan, WorkloadPlan
 
 
@@ -31,9 +31,12 @@ def watch_jobs(clients: Clients, plan: Plan, term: Terminal, interval: float) ->
         rows = {job: bar.add_task(wp.name, total=wp.task_count, rate="") for job, wp in pending.items()}
         completions = {job: Completion(wp.task_count, lambda job=job: blocked_tasks(clients.batch, job))
                        for job, wp in pending.items()}
+        retries = {job: AccessRetry(clients.batch, job) for job in pending}
         while pending:
             for job_id, wp in list(pending.items()):
                 p = poll(clients.batch, job_id)
+                for said in retries[job_id].check(p):
+                    term.step(f"{wp.name}: {said}")
                 rate = p.completed / max(time.monotonic() - started, 1e-6)
                 bar.update(rows[job_id], completed=p.completed, description=_describe(wp.name, p),
                            rate=f"{rate:.1f} tasks/s")

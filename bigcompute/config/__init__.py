@@ -12,6 +12,7 @@ from bigcompute.config.model import (
     ApplicationRef,
     AutoScale,
     BatchConfig,
+    ContainerRegistry,
     Containers,
     FixedScale,
     LocalPool,
@@ -26,7 +27,7 @@ from bigcompute.config.model import (
 )
 
 __all__ = [
-    "IMAGE_ALIASES", "ApplicationRef", "AutoScale", "BatchConfig", "ConfigError", "Containers", "FixedScale",
+    "IMAGE_ALIASES", "ApplicationRef", "AutoScale", "BatchConfig", "ConfigError", "ContainerRegistry", "Containers", "FixedScale",
     "ImageReference", "LocalPool", "MonitoringConfig", "NetworkConfig", "PoolConfig", "Pricing", "RunnerNetworkAccess", "StackConfig",
     "StartTask", "StorageConfig", "build_stack", "find_stack_file", "load_stack", "stack_from_document",
 ]

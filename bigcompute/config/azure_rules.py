@@ -21,6 +21,8 @@ DEALLOCATION = "https://learn.microsoft.com/azure/batch/batch-automatic-scaling#
 MAX_TASK_SLOTS = 256
 SIMPLIFIED_NO_PUBLIC_IP = "https://learn.microsoft.com/azure/batch/simplified-node-communication-pool-no-public-ip"
 PUBLIC_NETWORK_ACCESS = "https://learn.microsoft.com/azure/batch/public-network-access"
+ACR_ANONYMOUS_PULL = "https://learn.microsoft.com/azure/container-registry/anonymous-pull-access"
+ACR_LOGIN_SERVER = "https://learn.microsoft.com/azure/container-registry/container-registry-get-started-portal#log-in-to-registry"
 
 Locate = Callable[..., tuple]
 
@@ -33,6 +35,7 @@ def azure_problems(doc: Document, values: Mapping[str, Any], locate: Locate) -> 
         at = lambda *p, i=i: locate("pools", i, *p)  # noqa: E731
         yield from _task_slots(doc, pool, at)
         yield from _containers(doc, pool, at)
+        yield from _registries(doc, pool, at)
         yield from _deallocation(doc, pool, at)
 
 
@@ -69,7 +72,9 @@ def _task_slots(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[
 
 
 def _containers(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[Diagnostic]:
-    if not pool.get("containerImages"):
+    # containerImages and containerRegistries both give the pool a containerConfiguration
+    field = next((f for f in ("containerImages", "containerRegistries") if pool.get(f)), None)
+    if field is None:
         return
     image = pool["image"]
     if isinstance(image, str):
@@ -83,9 +88,34 @@ def _containers(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[
         name = f"{image['publisher']}/{image['offer']}"
     capable = sorted(alias for alias, ref in IMAGE_ALIASES.items() if ref.has_container_runtime)
     offers = sorted(f"{p}/{o}" for p, o in CONTAINER_OFFERS)
-    yield doc.diagnostic(at("containerImages"), f"containerImages need an image with a container runtime; "
+    yield doc.diagnostic(at(field), f"{field} need an image with a container runtime; "
                          f"'{name}' has none ({CONTAINERS}). Use the image alias {' or '.join(capable)}, or an "
                          f"image reference of {', '.join(offers)}", code="azure-container-image")
+
+
+_ACR_SERVER = re.compile(r"^[a-z0-9]{5,50}\.azurecr\.(io|cn|us)$")
+
+
+def _registries(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[Diagnostic]:
+    registries = pool.get("containerRegistries", ())
+    for i, registry in enumerate(registries):
+        # a registry's login server is its name in lower case under azurecr.io (ACR_LOGIN_SERVER): a server
+        # and a resource id naming different registries would grant AcrPull on one and pull from the other
+        name = registry["resourceId"].rsplit("/", 1)[1].lower()
+        if registry["server"].split(".", 1)[0] != name:
+            yield doc.diagnostic(at("containerRegistries", i, "server"), f"server {registry['server']} is not the "
+                                 f"login server of the registry {name} that resourceId names ({name}.azurecr.io, "
+                                 f"{ACR_LOGIN_SERVER})", code="azure-container-registry")
+    # ACR serves pulls to authenticated callers only unless anonymous pull is enabled (ACR_ANONYMOUS_PULL):
+    # an image of a registry the pool has no identity reference for fails every node's prefetch
+    listed = {r["server"] for r in registries}
+    for i, image in enumerate(pool.get("containerImages", ())):
+        server = image.split("/", 1)[0].lower() if "/" in image else ""
+        if _ACR_SERVER.match(server) and server not in listed:
+            yield doc.diagnostic(at("containerImages", i), f"{image} is in the Azure Container Registry {server}, "
+                                 "which serves authenticated pulls only (" + ACR_ANONYMOUS_PULL + "): add it to "
+                                 f"containerRegistries (server: {server} and its resourceId) so the nodes pull it "
+                                 "as the pool identity, which the stack grants AcrPull", code="azure-container-registry")
 
 
 _ASSIGNED_OPTION = re.compile(r"\$NodeDeallocationOption\s*=\s*([A-Za-z]+)")

@@ -17,6 +17,7 @@ from bigcompute.config.model import (
     ApplicationRef,
     AutoScale,
     BatchConfig,
+    ContainerRegistry,
     Containers,
     FixedScale,
     LocalPool,
@@ -260,6 +261,8 @@ def _pool(p: Mapping[str, Any]) -> PoolConfig:
         ) if start else None,
         applications=tuple(ApplicationRef(a["id"], a.get("version")) for a in p.get("applications", ())),
         container_images=tuple(p.get("containerImages", ())),
+        container_registries=tuple(ContainerRegistry(r["server"], r["resourceId"])
+                                   for r in p.get("containerRegistries", ())),
         metadata=dict(p.get("metadata", {})),
         pricing=Pricing(pricing.get("dedicatedPerHour", 0.0), pricing.get("spotPerHour", 0.0)) if pricing else None,
         local=LocalPool(local.get("nodes", 1), local.get("taskSlotsPerNode")),

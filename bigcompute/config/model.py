@@ -85,6 +85,13 @@ class ApplicationRef:
 
 
 @dataclass(frozen=True)
+class ContainerRegistry:
+    """An Azure Container Registry the nodes pull from as the pool identity (AcrPull on `resource_id`)."""
+    server: str
+    resource_id: str
+
+
+@dataclass(frozen=True)
 class Pricing:
     dedicated_per_hour: float = 0.0
     spot_per_hour: float = 0.0
@@ -108,6 +115,7 @@ class PoolConfig:
     start_task: StartTask | None = None
     applications: tuple[ApplicationRef, ...] = ()
     container_images: tuple[str, ...] = ()
+    container_registries: tuple[ContainerRegistry, ...] = ()
     metadata: Mapping[str, str] = field(default_factory=dict)
     pricing: Pricing | None = None
     local: LocalPool = LocalPool()
@@ -157,6 +165,11 @@ class StackConfig:
 
     def pool(self, name: str) -> PoolConfig | None:
         return next((p for p in self.pools if p.name == name), None)
+
+    def registry_ids(self) -> tuple[str, ...]:
+        """Every pool's container registries, once each: the pool identity pulls from all of them."""
+        ids = {r.resource_id.lower(): r.resource_id for p in self.pools for r in p.container_registries}
+        return tuple(sorted(ids.values(), key=str.lower))  # ARM ids compare case-insensitively
 
     def task_slots(self) -> dict[str, int]:
         """Each pool's taskSlotsPerNode, by pool name: what workload checks need of the stack."""

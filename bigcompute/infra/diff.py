@@ -20,6 +20,9 @@ from bigcompute.infra.mocks import KINDS
 from bigcompute.infra.review import physical_name, review, short_type
 
 POOL_TYPE = "azure-native:batch:Pool"
+# a pool's updatable settings, PATCHed (components/pool_update.py): the same values as the pool's own
+# inputs, whose change the pool's row already shows, so they are not listed twice
+POOL_UPDATE_TYPE = "pulumi-python:dynamic/batch:PoolUpdate"
 
 
 class _Absent:
@@ -73,7 +76,7 @@ def provider_replace_keys(node: Node) -> frozenset[str]:
 
 
 def diff(base: Graph, head: Graph) -> list[Change]:
-    old, new = base.by_urn(), head.by_urn()
+    old, new = (_reviewed(g) for g in (base, head))
     changes = [Change(urn, "create") for urn in new.keys() - old.keys()]
     changes += [Change(urn, "delete") for urn in old.keys() - new.keys()]
     for urn in old.keys() & new.keys():
@@ -84,6 +87,10 @@ def diff(base: Graph, head: Graph) -> list[Change]:
         forcing = tuple(p for p in paths if _top(p) in replacing)
         changes.append(Change(urn, "replace" if forcing else "update", paths, forcing))
     return sorted(changes)
+
+
+def _reviewed(graph: Graph) -> dict[str, Node]:
+    return {urn: n for urn, n in graph.by_urn().items() if n.type != POOL_UPDATE_TYPE}
 
 
 # --- what a reviewer reads ----------------------------------------------------------------------------

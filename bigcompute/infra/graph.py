@@ -28,6 +28,9 @@ class Node:
     delete_before_replace: bool = False
     protect: bool = False
     dependencies: tuple[str, ...] = ()
+    # inputs whose change Pulumi does not send (a pool's updatable settings go through its PoolUpdate)
+    ignore_changes: tuple[str, ...] = ()
+    replace_with: tuple[str, ...] = ()  # URNs whose replacement replaces this resource too
 
     @property
     def props(self) -> Mapping[str, Any]:
@@ -41,6 +44,7 @@ class Node:
             "id": self.id, "inputs": dict(self.inputs), "outputs": dict(self.outputs),
             "replaceOnChanges": list(self.replace_on_changes), "deleteBeforeReplace": self.delete_before_replace,
             "protect": self.protect, "dependencies": list(self.dependencies),
+            "ignoreChanges": list(self.ignore_changes), "replaceWith": list(self.replace_with),
         }
 
     @classmethod
@@ -48,7 +52,8 @@ class Node:
         return cls(data["urn"], data["type"], data["name"], data.get("parent"), data.get("custom", True),
                    data.get("inputs", {}), data.get("outputs", {}), data.get("id"),
                    tuple(data.get("replaceOnChanges", ())), data.get("deleteBeforeReplace", False),
-                   data.get("protect", False), tuple(data.get("dependencies", ())))
+                   data.get("protect", False), tuple(data.get("dependencies", ())),
+                   tuple(data.get("ignoreChanges", ())), tuple(data.get("replaceWith", ())))
 
 
 @dataclass(frozen=True)

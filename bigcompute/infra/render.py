@@ -21,7 +21,8 @@ def render_pools(plan: Plan, console: Console) -> None:
     pools = sorted(plan.graph.resources("azure-native:batch:Pool"), key=lambda n: str(n.inputs.get("poolName")))
     replacing = sorted({p for node in pools for p in node.replace_on_changes})
     table = Table(title="pools", caption=f"a change to {', '.join(replacing)} replaces the pool (deleted, then "
-                  "created under the same id); scale settings, formulas and start tasks update in place")
+                  "created under the same id); scale settings, formulas, start tasks, packages, metadata, tags and the "
+                  "identity update in place (Pool - Update, PATCH)")
     for column in ("pool", "vm size", "task slots", "scale", "network"):
         table.add_column(column, no_wrap=column in ("pool", "vm size"))
     for node in pools:

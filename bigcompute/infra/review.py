@@ -12,6 +12,7 @@ ROLE_NAMES = {
     "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1": "Storage Blob Data Reader",
     "ba92f5b4-2d11-453d-a403-e96b0029c9fe": "Storage Blob Data Contributor",
     "6aaa78f1-f7de-44ca-8722-c64a23943cae": "Azure Batch Data Contributor",
+    "7f951dda-4ed3-4680-a7ca-43fe172d538d": "AcrPull",
 }
 
 Props = Mapping[str, Any]
@@ -19,8 +20,8 @@ Lines = list[tuple[str, str]]
 
 
 def short_type(type_: str) -> str:
-    """`azure-native:batch:Pool` -> `batch:Pool`; component tokens keep their package."""
-    return type_.removeprefix("azure-native:")
+    """`azure-native:batch:Pool` -> `batch:Pool` (a dynamic resource's likewise); component tokens keep their package."""
+    return type_.removeprefix("azure-native:").removeprefix("pulumi-python:dynamic/")
 
 
 def short_id(resource_id: Any) -> str:
@@ -132,6 +133,10 @@ def _nsg(p: Props) -> Lines:
 
 REVIEWERS: dict[str, Callable[[Props], Lines]] = {
     "azure-native:batch:Pool": _pool,
+    # components/pool_update.py: what the pool's in-place updates send
+    "pulumi-python:dynamic/batch:PoolUpdate": lambda p: [
+        ("patches", f"{short_id(p.get('poolId'))}: {', '.join(sorted((p.get('body') or {}).get('properties', {})))}, "
+                    "identity, tags (Pool - Update)")],
     "azure-native:storage:StorageAccount": _storage_account,
     "azure-native:storage:ManagementPolicy": _lifecycle,
     "azure-native:batch:BatchAccount": _batch_account,

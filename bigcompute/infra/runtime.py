@@ -55,7 +55,10 @@ class RecordingMonitor(MockMonitor):
             "id": response.id or None, "replace_on_changes": tuple(request.replaceOnChanges),
             "delete_before_replace": bool(request.deleteBeforeReplace), "protect": bool(request.protect),
             "dependencies": tuple(sorted(request.dependencies)),  # a set: the engine gathers it in no fixed order
+            "ignore_changes": tuple(request.ignoreChanges), "replace_with": tuple(request.replace_with),
         }
+        # a dynamic resource's pickled provider: code, not a property anyone reviews or diffs
+        node["inputs"].pop("__provider", None)
         registration = self.resources.get(response.urn)
         node["outputs"] = plain(dict(registration.state)) if registration and request.custom else {}
         with self._lock:

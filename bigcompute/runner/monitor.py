@@ -3,6 +3,7 @@ job's size. Only at the end are the failed tasks listed, each with its exit code
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,6 +16,14 @@ from azure.storage.blob import ContainerClient
 from bigcompute.runner.jobs import wire
 
 STDERR_TAIL = 2048
+# Storage refused the node's identity: BlobAccessDenied for a resource file, FileUploadAccessDenied for an output
+# (Batch's task failure codes, Microsoft.Azure.Batch TaskFailureInformationCodes). Right after `pulumi up` the
+# pool identity's new role assignments may not have reached storage yet: "Role assignment changes can take up to
+# 10 minutes" (https://learn.microsoft.com/azure/role-based-access-control/troubleshooting#symptom---role-assignment-changes-are-not-being-detected).
+ACCESS_DENIED = re.compile(r"AccessDenied$")
+ACCESS_HINT = ("storage refused the pool identity: it lacks a data role on that container, or its role assignment "
+               "is still propagating (up to 10 minutes after `pulumi up`); `bigcompute doctor --stack STACK` checks "
+               "the roles")
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,44 @@ def watch(client: BatchClient, job_id: str, total: int, interval: float = 2.0,
         time.sleep(interval)
 
 
+def _failure_code(task: batch.BatchTask) -> str:
+    info = task.execution_info
+    return (info.failure_info.code or "") if info and info.failure_info else ""
+
+
+class AccessRetry:
+    """Reactivates, once each, the tasks storage refused (ACCESS_DENIED): a first run right after `pulumi up`
+    may meet role assignments that have not propagated yet. Lists failed tasks only when the failed count
+    changed. A job Batch already completed cannot be reactivated: those tasks stay failed, and the report says why."""
+
+    def __init__(self, client: BatchClient, job_id: str) -> None:
+        self.client, self.job_id = client, job_id
+        self.failed_seen = 0
+        self.retried: set[str] = set()
+
+    def check(self, progress: Progress) -> list[str]:
+        """What was retried (or could not be), one sentence per task."""
+        if progress.failed == self.failed_seen:
+            return []
+        self.failed_seen = progress.failed
+        said = []
+        for task in self.client.list_tasks(self.job_id, filter="executionInfo/result eq 'failure'",
+                                           select=["id", "executionInfo"], max_results=1000):
+            code = _failure_code(task)
+            if task.id in self.retried or not ACCESS_DENIED.search(code):
+                continue
+            self.retried.add(task.id)
+            try:
+                self.client.reactivate_task(self.job_id, task.id)
+            except HttpResponseError as e:
+                said.append(f"task {task.id}: {code}, not retried ({e.error.code if e.error else e.status_code}): "
+                            f"{ACCESS_HINT}")
+            else:
+                said.append(f"task {task.id}: {code}; retrying it once, in case the pool identity's role assignment "
+                            "was still propagating")
+        return said
+
+
 def failed_tasks(client: BatchClient, job_id: str, outputs: ContainerClient | None,
                  limit: int = 20) -> list[FailedTask]:
     found = client.list_tasks(job_id, filter="executionInfo/result eq 'failure'",
@@ -114,6 +161,8 @@ def failed_tasks(client: BatchClient, job_id: str, outputs: ContainerClient | No
     for task in found:
         info = task.execution_info
         failure = info.failure_info.message if info and info.failure_info else "failed"
+        if ACCESS_DENIED.search(_failure_code(task)):
+            failure = f"{failure or _failure_code(task)}: {ACCESS_HINT}"
         out.append(FailedTask(task.id, info.exit_code if info else None, failure or "failed",
                               stderr_tail(client, job_id, task.id, outputs)))
         if len(out) >= limit:

@@ -153,3 +153,46 @@ def test_a_raw_formula_setting_the_pool_option_loads(load):
     formula = "$TargetDedicatedNodes = 1; $NodeDeallocationOption = requeue;"
     text = AUTOSCALE.format(dealloc="      nodeDeallocation: requeue\n", spec=f"{{formula: '{formula}'}}")
     assert load(text).pools[0].formula() == formula
+
+
+HPC = "      vmSize: Standard_D2s_v5\n      image: {image}\n      scale: {{fixed: {{}}}}\n"
+REGISTRY_ID = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/{name}"
+
+
+def _registries(server: str = "acmeimages.azurecr.io", name: str = "acmeimages") -> str:
+    return f"      containerRegistries: [{{server: {server}, resourceId: {REGISTRY_ID.format(name=name)}}}]\n"
+
+
+def test_a_registry_and_its_images_load(load):
+    pool = load(HPC.format(image="ubuntu-hpc-22.04") + "      containerImages: [acmeimages.azurecr.io/render:1]\n"
+                + _registries(name="AcmeImages")).pools[0]
+    [registry] = pool.container_registries
+    assert registry.server == "acmeimages.azurecr.io" and registry.resource_id.endswith("/registries/AcmeImages")
+
+
+def test_an_acr_image_without_its_registry_is_refused(refusals):
+    pool = HPC.format(image="ubuntu-hpc-22.04") + "      containerImages: [ghcr.io/a/b:1, acmeimages.azurecr.io/render:1]\n"
+    d = _only(refusals(pool), "azure-container-registry")
+    assert _where(d) == (9, "$.config.bigcompute:pools[0].containerImages[1]")
+    assert "anonymous-pull-access" in d.message and "containerRegistries" in d.message
+
+
+def test_a_server_that_is_not_the_resource_ids_registry_is_refused(refusals):
+    d = _only(refusals(HPC.format(image="ubuntu-hpc-22.04") + _registries(name="otherimages")),
+              "azure-container-registry")
+    assert _where(d) == (9, "$.config.bigcompute:pools[0].containerRegistries[0].server")
+    assert "otherimages.azurecr.io" in d.message and "container-registry-get-started-portal" in d.message
+
+
+def test_registries_on_an_image_without_runtime_are_refused(refusals):
+    d = _only(refusals(HPC.format(image="ubuntu-24.04") + _registries()), "azure-container-image")
+    assert _where(d) == (9, "$.config.bigcompute:pools[0].containerRegistries")
+
+
+@pytest.mark.parametrize("registry", ["{server: acmeimages.azurecr.io}",
+                                      "{server: acme.example.com, resourceId: /subscriptions/0/x}",
+                                      "{server: acmeimages.azurecr.io, resourceId: r, password: hunter2}"])
+def test_a_registry_needs_an_acr_server_and_resource_id_and_takes_no_password(refusals, registry):
+    diagnostics = refusals(HPC.format(image="ubuntu-hpc-22.04") + f"      containerRegistries: [{registry}]\n")
+    assert diagnostics and all(d.path[:4] == ("config", "bigcompute:pools", 0, "containerRegistries")
+                               for d in diagnostics), diagnostics

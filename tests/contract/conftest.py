@@ -103,7 +103,8 @@ class InputRecordingMocks(AzureMocks):
     def new_resource(self, args: Any) -> tuple[str, dict[str, Any]]:
         if args.custom:
             # plain(): protobuf carries numbers as floats; the provider sends integers (Draft 4 tells them apart)
-            self.declared.append(Declared(args.typ, args.name, plain(json.loads(json.dumps(args.inputs)))))
+            inputs = {k: v for k, v in args.inputs.items() if k != "__provider"}  # a dynamic provider's code
+            self.declared.append(Declared(args.typ, args.name, plain(json.loads(json.dumps(inputs)))))
         return super().new_resource(args)
 
 
@@ -182,8 +183,11 @@ class ArmTarget:
     operation: str  # the PUT's operationId: its body parameter is the schema
     url_params: frozenset[str]  # inputs that are URL segments, not body fields
     top_level: frozenset[str] = ARM_TOP_LEVEL  # body fields beside `properties`
+    body_input: str | None = None  # a resource that sends one input verbatim as its body (a dynamic one)
 
     def body(self, inputs: dict[str, Any]) -> dict[str, Any]:
+        if self.body_input is not None:
+            return inputs[self.body_input]
         return arm_body(inputs, self.url_params, self.top_level)
 
 
@@ -204,6 +208,9 @@ ARM_TARGETS: dict[str, ArmTarget] = {
         "ResourceGroups_CreateOrUpdate"),
     "azure-native:batch:BatchAccount": _target(_BATCH, "BatchAccount_Create", "accountName"),
     "azure-native:batch:Pool": _target(_BATCH, "Pool_Create", "accountName", "poolName"),
+    # the pool's updatable settings, PATCHed by components/pool_update.py (Pool - Update)
+    "pulumi-python:dynamic/batch:PoolUpdate": ArmTarget(_BATCH, "Pool_Update", frozenset({"poolId"}),
+                                                       body_input="body"),
     "azure-native:storage:StorageAccount": _target(_STORAGE + "storage.json", "StorageAccounts_Create", "accountName"),
     "azure-native:storage:BlobServiceProperties": _target(
         _STORAGE + "blob.json", "BlobServices_SetServiceProperties", "accountName", "blobServicesName"),
@@ -257,7 +264,7 @@ NOT_VENDORED = frozenset({
     "azure-native:network:VirtualNetwork", "azure-native:network:Subnet",
     "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
     "azure-native:network:PublicIPAddress", "azure-native:network:PrivateEndpoint",
-    "azure-native:network:PrivateDnsZoneGroup", "azure-native:authorization:ManagementLockByScope",
+    "azure-native:network:PrivateDnsZoneGroup",
 })
 
 

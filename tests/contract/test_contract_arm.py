@@ -58,6 +58,13 @@ def _first(stack: str, type_: str):
     ("azure-native:batch:Pool", {"deploymentConfiguration": {"virtualMachineConfiguration": {"imageReference": {}}}},
      "properties/deploymentConfiguration/virtualMachineConfiguration: 'nodeAgentSkuId' is a required"),
     ("azure-native:batch:BatchAccount", {"poolAllocationMode": "Batch"}, "properties/poolAllocationMode: 'Batch'"),
+    ("azure-native:authorization:ManagementLockByScope", {"level": "DoNotDelete"}, "properties/level: 'DoNotDelete'"),
+    ("azure-native:authorization:ManagementLockByScope", {"level": None}, "properties/level: None is not"),
+    # the PATCH of a pool's settings: its body is checked against Pool_Update's schema
+    ("pulumi-python:dynamic/batch:PoolUpdate", {"body": {"properties": {"scaleSettings": {"fixedScale": {
+        "targetDedicatedNodes": "3"}}}}}, "properties/scaleSettings/fixedScale/targetDedicatedNodes: '3'"),
+    ("pulumi-python:dynamic/batch:PoolUpdate", {"body": {"properties": {"startTask": {"userIdentity": {
+        "autoUser": {"elevationLevel": "Root"}}}}}}, "properties/startTask/userIdentity/autoUser/elevationLevel: 'Root'"),
     ("azure-native:batch:BatchAccount", {"publicNetworkAccess": "On"}, "properties/publicNetworkAccess: 'On'"),
 ])
 def test_the_official_schemas_refuse_a_broken_body(official_specs: SpecSet, type_: str, change: dict,

@@ -26,12 +26,23 @@ AUTOSCALE = """\
       startTask: {command: echo ready}
 """
 NETWORK = "bigcompute:network: {{addressSpace: 10.1.0.0/16, subnetPrefix: 10.1.0.0/24, publicIps: {ips}}}\n"
+ACR_POOL = """\
+    - name: render
+      vmSize: Standard_D4s_v5
+      image: ubuntu-hpc-22.04
+      scale: {fixed: {dedicated: 1}}
+      containerImages: [acmeimages.azurecr.io/render:1]
+      containerRegistries:
+        - server: acmeimages.azurecr.io
+          resourceId: /subscriptions/0/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acmeimages
+"""
 PRIVATE = "bigcompute:batch: {publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}\n"
 
 MATRIX = {
     "fixed-dedicated-no-spot": dict(pools=FIXED.format(spot=0), allow_spot=False),
     "fixed-with-spot": dict(pools=FIXED.format(spot=2)),
     "start-task-containers-applications": dict(pools=RICH_POOL),
+    "containers-from-acr-as-the-pool-identity": dict(pools=ACR_POOL),
     "autoscale-public": dict(pools=AUTOSCALE),
     "autoscale-network-batch-managed-ips": dict(pools=AUTOSCALE, extra=NETWORK.format(ips="batchManaged")),
     "allow-listed-runner": dict(pools=AUTOSCALE, extra=NETWORK.format(ips="none")

@@ -224,3 +224,49 @@ def test_unique_names_fit_azure_rules():
     assert name != naming.unique_name("bc", "abcdefghijkl", "/subscriptions/y/resourceGroups/rg", "st")
     assert naming.stack_tags("dev", {"environment": "x", "owner": "me"}) == {
         "environment": "dev", "managed-by": "bigcompute", "owner": "me"}
+
+
+ACR = "/subscriptions/{sub}/resourceGroups/rg-images/providers/Microsoft.ContainerRegistry/registries/{name}"
+ACR_POOLS = """\
+    - name: render
+      vmSize: Standard_F4s_v2
+      image: ubuntu-hpc-22.04
+      scale: {{fixed: {{dedicated: 1}}}}
+      containerImages: [acmeimages.azurecr.io/render:1, ghcr.io/acme/tools:2]
+      containerRegistries: [{{server: acmeimages.azurecr.io, resourceId: "{acme}"}}]
+    - name: cpu
+      vmSize: Standard_D2s_v5
+      image: ubuntu-hpc-22.04
+      scale: {{fixed: {{dedicated: 1}}}}
+      containerRegistries:
+        - {{server: acmeimages.azurecr.io, resourceId: "{acme_upper}"}}
+        - {{server: sharedbase.azurecr.io, resourceId: "{shared}"}}
+"""
+
+
+def test_pools_pull_from_acr_as_the_pool_identity_which_gets_acr_pull(project, stack_text):
+    """Pools name their registries with the pool identity (no password); that identity gets AcrPull on
+    each registry once, however many pools use it, and pools wait for those grants like the others."""
+    acme, shared = ACR.format(sub="1" * 8, name="acmeimages"), ACR.format(sub="1" * 8, name="sharedbase")
+    pools = ACR_POOLS.format(acme=acme, acme_upper=acme.replace("acmeimages", "AcmeImages"), shared=shared)
+    plan = build_plan("test", project(stack_text(pools=pools)))
+    assert plan.violations == []
+    graph = plan.graph
+    identity = graph.resources("azure-native:managedidentity:UserAssignedIdentity")
+    [pool_identity] = [n for n in identity if n.name == "identity-uai"]
+    pulls = [r for r in graph.resources("azure-native:authorization:RoleAssignment")
+             if r.inputs["roleDefinitionId"].endswith("/roleDefinitions/7f951dda-4ed3-4680-a7ca-43fe172d538d")]
+    assert sorted(r.inputs["scope"].lower() for r in pulls) == sorted([acme.lower(), shared.lower()])
+    assert {r.inputs["principalId"] for r in pulls} == {pool_identity.outputs["principalId"]}
+    assert {dict(review(r))["role"] for r in pulls} == {"AcrPull"}  # what `infra plan` shows a reviewer
+    by_name = {p.inputs["poolName"]: p for p in graph.resources("azure-native:batch:Pool")}
+    for pool in by_name.values():
+        assert {r.urn for r in pulls} <= set(pool.dependencies)
+    render = by_name["render"].inputs["deploymentConfiguration"]["virtualMachineConfiguration"]
+    assert render["containerConfiguration"] == {
+        "type": "DockerCompatible", "containerImageNames": ["acmeimages.azurecr.io/render:1", "ghcr.io/acme/tools:2"],
+        "containerRegistries": [{"registryServer": "acmeimages.azurecr.io",
+                                 "identityReference": {"resourceId": pool_identity.id}}]}
+    cpu = by_name["cpu"].inputs["deploymentConfiguration"]["virtualMachineConfiguration"]["containerConfiguration"]
+    assert cpu["containerImageNames"] == []  # registries alone enable the runtime; tasks pull their image
+    assert [r["registryServer"] for r in cpu["containerRegistries"]] == ["acmeimages.azurecr.io", "sharedbase.azurecr.io"]

@@ -274,3 +274,26 @@ def test_prod_is_protected_and_its_data_locked(stack, stack_plans):
     assert len(locks) == 1 and locks[0].protect
     assert locks[0].inputs["level"] == "CanNotDelete"
     assert locks[0].inputs["scope"] == one(graph, "storage:StorageAccount").id
+
+
+def _network_shape(graph: Graph) -> dict:
+    """What a network change touches, without names, ranges or sizes: resource types and their counts, the
+    account's network settings, and each pool's network settings."""
+    account = one(graph, "batch:BatchAccount").inputs
+    network = {"azure-native:network:", "azure-native:privatedns:"}
+    pools = graph.resources("azure-native:batch:Pool")
+    return {
+        "types": sorted(n.type for n in graph.resources() if any(n.type.startswith(p) for p in network)),
+        "account": {k: account.get(k) for k in ("publicNetworkAccess", "networkProfile")},
+        "pools": {(p.inputs["networkConfiguration"]["publicIPAddressConfiguration"]["provision"],
+                   p.inputs["targetNodeCommunicationMode"]) for p in pools},
+    }
+
+
+def test_staging_has_prods_network_shape(stack_plans):
+    """A network change is proven on staging before prod: both build the same network resources, the same
+    account rules (the runner allow-list, node management denied) and the same pool networking."""
+    staging, prod = (_network_shape(stack_plans(s).graph) for s in ("staging", "prod"))
+    assert staging == prod
+    assert prod["pools"] == {("NoPublicIPAddresses", "Simplified")}
+    assert "azure-native:network:PrivateEndpoint" in prod["types"]

@@ -6,7 +6,6 @@ account's quotas come from the official ARM examples, served to the real azure-m
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import re
 import time
@@ -15,11 +14,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-import requests
 from azure.batch import models as m
 from azure.core.credentials import AccessToken, AzureNamedKeyCredential
 from azure.core.exceptions import ClientAuthenticationError
-from azure.core.pipeline.transport import RequestsTransport
 from azure.identity import ChainedTokenCredential, CredentialUnavailableError
 from azure.storage.blob import ContainerClient, ContainerSasPermissions, generate_container_sas
 from click.testing import CliRunner
@@ -31,7 +28,7 @@ from bigcompute.local.testing import signed
 from bigcompute.runner.doctor import FAIL, OK, WARN, access, account, diagnose, pools, quotas
 from bigcompute.runner.doctor.diagnose import management_findings
 from bigcompute.runner.target import Target
-from tests.conftest import ACCOUNT
+from tests.conftest import ACCOUNT, transport
 from tests.runner.conftest import TENANT, EntraCredential, write_local_files
 
 REPO = Path(__file__).resolve().parents[2]
@@ -252,36 +249,6 @@ def test_credentials_name_the_credential_and_identity_never_the_token():
     assert {f.status for f in refused} == {FAIL}
     assert refused[0].detail == "no token for https://batch.core.windows.net//.default"
     assert "AADSTS700024" in refused[0].action and "az login" in refused[0].action
-
-
-class Recorded(requests.adapters.BaseAdapter):
-    """Answers requests from recorded responses, by method and path; records what was asked."""
-
-    def __init__(self, answers: dict[tuple[str, str], tuple[int, object]]) -> None:
-        super().__init__()
-        self.answers = answers
-        self.asked: list[requests.PreparedRequest] = []
-
-    def send(self, request, **kwargs) -> requests.Response:
-        self.asked.append(request)
-        path = requests.utils.unquote(requests.utils.urlparse(request.url).path)  # Batch sends file paths as %2F
-        status, body = self.answers.get((request.method, path), (404, {"error": {"code": "NotFound"}}))
-        response = requests.Response()
-        response.status_code, response.request, response.url = status, request, request.url
-        binary = isinstance(body, bytes)
-        response.headers["Content-Type"] = "application/octet-stream" if binary else "application/json"
-        response.raw = io.BytesIO(body if binary else json.dumps(body).encode())  # the wire body, streamed
-        return response
-
-    def close(self) -> None:
-        pass
-
-
-def transport(answers) -> tuple[RequestsTransport, Recorded]:
-    adapter = Recorded(answers)
-    session = requests.Session()
-    session.mount("https://", adapter)
-    return RequestsTransport(session=session, session_owner=False), adapter
 
 
 def test_a_batch_403_from_a_network_rule_is_a_network_finding():
