@@ -168,6 +168,7 @@ def check_blender_app_template(job: dict) -> None:
     tasks = tasks_of(job)
     assert list(tasks) == ["0", "1", "2"]
     assert "-o bmw_#### -f 2 -t 0" in tasks["2"]["commandLine"]
+    assert container_input(tasks["0"], f"{ACCOUNT}/fgrp-blender-data")["blobPrefix"] == "scenes/"
     assert uploads(tasks["2"]) == [("bmw_*", "https://renders.blob.core.windows.net/frames", "bmw", SUCCESS)]
 
 
