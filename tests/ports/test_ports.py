@@ -6,6 +6,7 @@ bigcompute cannot express is listed in its `notes` (and in docs/porting.md), nev
 from __future__ import annotations
 
 import dataclasses
+import json
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -302,3 +303,20 @@ def test_port_expands_to_its_sources_features(port: Port):
 def test_every_port_folder_is_tested():
     assert sorted(p.name for p in PORTS) == sorted(d.name for d in HERE.iterdir() if (d / "SOURCE").exists())
     assert len(PORTS) >= 10
+
+
+def test_the_cli_prints_the_same_job(tmp_path, monkeypatch):
+    """`bigcompute expand` itself, on a port without listings, prints what the table above checks."""
+    from click.testing import CliRunner
+
+    from bigcompute.cli.main import cli
+    from bigcompute.cli.validate import storage_context
+
+    monkeypatch.chdir(tmp_path)  # no local target here: expand uses its example storage URLs
+    folder = HERE / "cli-ffmpeg-sweep"
+    result = CliRunner().invoke(cli, ["expand", str(folder / "workload.yaml"), "--values", str(folder / "values.yaml"),
+                                      "--limit", "100"])
+    assert result.exit_code == 0, result.output
+    [(_, loaded, _)] = check_workloads([folder / "workload.yaml"], given=given_values((), str(folder / "values.yaml")))
+    assert json.loads(result.output) == expanded_job(loaded, storage_context(None), limit=100)
+    assert json.loads(result.output)["taskCount"] == 5
