@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ def expand(port: Port) -> dict:
     loaded = with_listing(loaded, folder / "listing.txt")
     job = expanded_job(loaded, CTX, limit=10**6)
     wl = loaded.workload
+    for task in job["tasks"]:
+        task["received"] = received(job)[task["id"]]
     return {**job, "job": job_model(wl, job["jobId"], wl.pool, "spec", "ports").as_dict()}
 
 
@@ -75,8 +78,20 @@ def tasks_of(job: dict) -> dict[str, dict]:
     return {t["id"]: t for t in job["tasks"]}
 
 
+def received(job: dict) -> dict[str, list[dict]]:
+    """Each task's resource files: its own, and those a job preparation task stages once per node for every task
+    (below stage/<workload>/, then copied into each task's working directory), at the path the task sees."""
+    staged = [_unstaged(r) for r in job.get("jobPreparationTask", {}).get("resourceFiles", [])]
+    return {t["id"]: t.get("resourceFiles", []) + staged for t in job["tasks"]}
+
+
+def _unstaged(resource: dict) -> dict:
+    path = re.sub(r"^stage/[^/]+/?", "", resource.get("filePath", ""))
+    return {k: v for k, v in {**resource, "filePath": path}.items() if k != "filePath" or v}
+
+
 def resources(task: dict) -> list[dict]:
-    return task.get("resourceFiles", [])
+    return task["received"]
 
 
 def uploads(task: dict) -> list[tuple[str, str, str, str]]:
@@ -96,10 +111,15 @@ def env(task: dict, key: str = "environmentSettings") -> dict[str, str]:
 
 
 def inner(task: dict) -> str:
-    """The task's own command: what `/bin/sh -c` runs."""
+    """What `/bin/sh -c` runs: the task's command, after any check of its inputs."""
     sh, c, command = shlex.split(task["commandLine"])
     assert (sh, c) == ("/bin/sh", "-c")
     return command
+
+
+def runs(task: dict, command: str) -> bool:
+    """The task runs `command` last, after nothing but the checks and copies of its inputs."""
+    return inner(task) == command or inner(task).endswith(f"; {command}")
 
 
 def wall_clock(job: dict) -> timedelta:
@@ -116,7 +136,7 @@ def check_ffmpeg_sweep(job: dict) -> None:
     tasks = tasks_of(job)
     assert list(tasks) == ["1", "2", "3", "4", "5"]  # parameterSets start..end with --values taskStart=1 taskStop=6
     for n, task in tasks.items():
-        assert task["commandLine"] == f"/bin/sh -c 'ffmpeg -y -i sample{n}.wav -acodec libmp3lame audio{n}.mp3'"
+        assert runs(task, f"ffmpeg -y -i sample{n}.wav -acodec libmp3lame audio{n}.mp3")
         assert container_input(task, f"{ACCOUNT}/fgrp-ffmpeg-input")["blobPrefix"] == "sample"
         assert uploads(task) == [(f"audio{n}.mp3", "https://mediastore.blob.core.windows.net/audio",
                                   f"{job['jobId']}/audio{n}.mp3", SUCCESS)]
@@ -151,7 +171,7 @@ def check_hello_task_per_file(job: dict) -> None:
 def check_hello_sweep(job: dict) -> None:
     tasks = tasks_of(job)
     assert list(tasks) == [str(i) for i in range(3, 8)]  # --set taskStart=3 taskStop=8
-    assert tasks["5"]["commandLine"] == "/bin/sh -c 'echo Hello world from task 5'"
+    assert runs(tasks["5"], "echo Hello world from task 5")
     assert tasks["5"]["constraints"] == {"retentionTime": "PT1H", "maxTaskRetryCount": 1}
 
 
@@ -159,7 +179,7 @@ def check_blender_render(job: dict) -> None:
     tasks = job["tasks"]
     assert [t["displayName"] for t in tasks] == [f"Frame {f}" for f in range(1, 11)]
     first = tasks[0]
-    assert first["commandLine"] == "/bin/sh -c 'blender -b scenes/classroom.blend -o classroom_#### -f 1 -t 0'"
+    assert runs(first, "blender -b scenes/classroom.blend -o classroom_#### -f 1 -t 0")
     assert container_input(first, f"{ACCOUNT}/fgrp-blender-data")["blobPrefix"] == "scenes/"  # sceneData default
     assert uploads(first) == [("classroom_*", f"{ACCOUNT}/fgrp-blender-output", job["jobId"], SUCCESS)]
     assert preparation(job) == "apt-get install -y blender"
@@ -224,9 +244,8 @@ def check_jobs_template(job: dict) -> None:
     counts = {"product-": 10, "iterables-": 9, "combination-": 1, "permutation-": 2, "zip-": 2, "random-": 3,
               "file-": 2, "repeat-": 3, "taskid-": 3}
     assert {p: len(group(p)) for p in counts} == counts
-    assert [t["commandLine"] for t in group("zip-")] == ["/bin/sh -c 'mycommand a 0'", "/bin/sh -c 'mycommand b 1'"]
-    assert [t["commandLine"] for t in group("permutation-")] == ["/bin/sh -c 'mycommand ABC DEF'",
-                                                                 "/bin/sh -c 'mycommand DEF ABC'"]
+    assert all(map(runs, group("zip-"), ["mycommand a 0", "mycommand b 1"]))
+    assert all(map(runs, group("permutation-"), ["mycommand ABC DEF", "mycommand DEF ABC"]))
     assert all(0 <= int(env(t)["BIGCOMPUTE_PARAM_k"]) <= 9 for t in group("random-"))
     assert [r["filePath"] for t in group("file-") for r in resources(t) if f"{ACCOUNT}/container/" in
             r.get("httpUrl", "")] == ["dir/a.png", "dir/b.png"]  # '*.png' does not reach into dir/sub/
