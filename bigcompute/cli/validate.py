@@ -14,8 +14,9 @@ from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.parameters import given_values, parameter_options
 from bigcompute.cli.report import FileResult, report
 from bigcompute.config import ConfigError, load_stack
-from bigcompute.workload import DEFAULT_MAX_TASKS, check_workloads, count_tasks
+from bigcompute.workload import DEFAULT_MAX_TASKS, LoadedWorkload, check_workloads, count_tasks
 from bigcompute.workload.parameters import Given
+from bigcompute.workload.wire import StorageContext
 
 
 @dataclass(frozen=True)
@@ -86,21 +87,28 @@ def expand_command(workload: str, limit: int, outputs_file: str | None, sets, va
 
 
 def run_expand(path: str, limit: int, outputs_file: str | None, given: Sequence[Given] = ()) -> int:
+    results = list(check_workloads([path], given=given))
+    loaded = results[0][1] if results else None
+    problems = [d for _, _, diagnostics in results for d in diagnostics]
+    if problems or loaded is None:
+        raise Exit(EXIT_INVALID, "\n".join(map(str, problems)))
+    json.dump(expanded_job(loaded, storage_context(outputs_file), limit), sys.stdout, indent=2)
+    sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def expanded_job(loaded: LoadedWorkload, ctx: StorageContext, limit: int) -> dict:
+    """The job `expand` prints: its id, pool, task count, parameter values and the first `limit` Batch task
+    bodies (the merge task depends on every task only when all of them are shown)."""
     from itertools import islice
 
     from bigcompute.workload import iter_tasks
     from bigcompute.workload.inputs import file_digest
     from bigcompute.workload.wire import InputChecksums, job_id, merge_dependencies, task_body
 
-    results = list(check_workloads([path], given=given))
-    loaded = results[0][1] if results else None
-    problems = [d for _, _, diagnostics in results for d in diagnostics]
-    if problems or loaded is None:
-        raise Exit(EXIT_INVALID, "\n".join(map(str, problems)))
     wl, files = loaded.workload, loaded.files
     digests = {f.relpath: file_digest(f.path) for f in files}
     job = job_id(wl, digests)
-    ctx = storage_context(outputs_file)
     total = count_tasks(wl, files)
     merge_deps = None
     if wl.merge and limit >= total:
@@ -110,16 +118,13 @@ def run_expand(path: str, limit: int, outputs_file: str | None, given: Sequence[
     body = {"jobId": job, "poolName": wl.pool, "taskCount": total, "tasks": tasks}
     if wl.parameters:
         body["parameters"] = dict(wl.parameters)
-    json.dump(body, sys.stdout, indent=2)
-    sys.stdout.write("\n")
-    return EXIT_OK
+    return body
 
 
 def storage_context(outputs_file: str | None):
     """Container URLs and pool identity from a stack outputs file (default: the local target's)."""
     from bigcompute.runner.errors import DeployError
     from bigcompute.runner.target import from_outputs
-    from bigcompute.workload.wire import StorageContext
 
     path = Path(outputs_file or ".bigcompute/local/outputs.json")
     if path.is_file():
