@@ -142,7 +142,7 @@ def _config(item: PoolFormula, o: dict[str, Any], runs: int) -> Any:
         spot_outages=tuple(_outage(x) for x in o.get("spot_outage") or ()),
         start=_start(o.get("start")), tail=duration(o.get("tail") or "PT1H", "--tail"),
         limit=duration(o["limit"], "--limit") if o.get("limit") else None,
-        pricing=prices, currency=o.get("currency") or "USD",
+        pricing=prices, currency=o.get("currency") or getattr(item.pricing, "currency", None) or "USD",
         vcpus_per_node=cores, core_quota=o.get("core_quota"), spot_core_quota=o.get("spot_core_quota"),
         fill=item.fill, sla=duration(o["sla"], "--sla") if o.get("sla") else None,
         task_retention=duration(o.get("task_retention") or "P7D", "--task-retention"),
@@ -291,7 +291,7 @@ def _write_outputs(args: SimulateArgs, result: Any, label: str) -> None:
 @click.option("--sla", help="Longest acceptable task wait (ISO 8601); the report counts misses.")
 @click.option("--dedicated-price", type=float, help="Price per dedicated node-hour (overrides the stack's).")
 @click.option("--spot-price", type=float, help="Price per spot node-hour (overrides the stack's).")
-@click.option("--currency", help="Currency of the prices (default USD, Batch's price list).")
+@click.option("--currency", help="Currency of the prices (default: the stack pool's pricing.currency, else USD).")
 @click.option("--cpu-scale", type=click.Choice(["100", "1"]), help="What $CPUPercent reads at full load (default "
               "100; Batch's docs disagree, see the cpu preset's cpuScale).")
 @click.option("--task-retention", help="Task retention time, for retaineddata (default P7D, Batch's).")
