@@ -92,10 +92,15 @@ def _compare_formula(spec: str, args: SimulateArgs, first: PoolFormula) -> PoolF
 
 
 def _sim_trace(args: SimulateArgs) -> Trace:
-    if (args.trace is None) == (args.arrivals is None):
+    return read_trace(args.trace, args.arrivals)
+
+
+def read_trace(trace: str | None, arrivals: str | None) -> Trace:
+    """A trace CSV file or a synthetic arrivals spec (exactly one); Exit 2 with the located problem."""
+    if (trace is None) == (arrivals is None):
         raise Exit(EXIT_INVALID, "give --trace FILE or --arrivals SPEC (one of them)")
     try:
-        return parse_csv(read_formula(args.trace), args.trace) if args.trace else parse_spec(args.arrivals)  # type: ignore[arg-type]
+        return parse_csv(read_formula(trace), trace) if trace else parse_spec(arrivals)  # type: ignore[arg-type]
     except TraceError as e:
         raise Exit(EXIT_INVALID, str(e)) from None
 

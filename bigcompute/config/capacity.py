@@ -75,11 +75,17 @@ def metrics_text(metrics: tuple[str, ...]) -> str:
     return ", ".join(metrics) if metrics else "no metric (time of day only)"
 
 
-def money(amount: float | None, currency: str) -> str:
+def money(amount: float | None, currency: str, digits: int = 2) -> str:
     """`$27.06` for dollars, `27.06 EUR` otherwise; '-' when unknown."""
     if amount is None:
         return "-"
-    return f"${amount:,.2f}" if currency == "USD" else f"{amount:,.2f} {currency}"
+    return f"${amount:,.{digits}f}" if currency == "USD" else f"{amount:,.{digits}f} {currency}"
+
+
+def unit_price(amount: float, currency: str) -> str:
+    """A per-node price as price lists give it: `$0.768`, `$0.90` (2 to 4 decimals)."""
+    decimals = len(f"{amount:.4f}".rstrip("0").split(".")[1])
+    return money(amount, currency, max(2, decimals))
 
 
 def pool_capacity(pool: PoolConfig) -> Capacity:
