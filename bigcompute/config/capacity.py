@@ -79,6 +79,8 @@ def money(amount: float | None, currency: str, digits: int = 2) -> str:
     """`$27.06` for dollars, `27.06 EUR` otherwise; '-' when unknown."""
     if amount is None:
         return "-"
+    if 0 < amount < 0.5 * 10 ** -digits:  # rounds to zero, yet costs something
+        return "< " + money(10 ** -digits, currency, digits)
     return f"${amount:,.{digits}f}" if currency == "USD" else f"{amount:,.{digits}f} {currency}"
 
 

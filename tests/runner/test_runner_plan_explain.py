@@ -1,0 +1,105 @@
+"""`bigcompute plan` explains itself on the local target: a header naming where it runs, the fields and input
+files a change touched, what becomes of the superseded job, the run's cost (the pool's hourly cost before any
+history, then the workload's own task times), and `--detailed-exitcode`."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from click.testing import CliRunner
+
+from bigcompute.cli.exit import EXIT_CHANGES
+from bigcompute.cli.main import cli
+from tests.runner.conftest import write_workload
+
+# the runner tests' stack with prices (the test's own figures): 2 task slots per node, 0.5 an hour
+PRICED = """\
+config:
+  bigcompute:location: westeurope
+  bigcompute:environment: test
+  bigcompute:batch: {activeJobQuota: 50}
+  bigcompute:pools:
+    - {name: cpu, vmSize: Standard_D2s_v5, image: ubuntu-24.04, taskSlotsPerNode: 2,
+       scale: {fixed: {dedicated: 3}},
+       pricing: {dedicatedPerHour: 0.5, spotPerHour: 0.1, currency: EUR, source: test sheet, asOf: 2026-12-01}}
+"""
+WORK = """\
+inputs: [prog/work.sh]
+defaults: {timeout: PT10M, retries: 1}
+job: {maxWallClockTime: PT2H}
+tasks:
+  - id: t{i}
+    command: sh prog/work.sh {i}
+    sweep: {i: {start: 0, stop: 4}}
+"""
+
+
+def run(*args: str):
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
+
+
+def setup(repo) -> str:
+    (repo / "stacks" / "Pulumi.test.yaml").write_text(PRICED)
+    (repo / "workloads" / "prog").mkdir(exist_ok=True)
+    (repo / "workloads" / "prog" / "work.sh").write_text("sleep 0.3; echo $1\n")
+    name = f"explained-{uuid.uuid4().hex[:6]}"
+    write_workload(repo, name, WORK)
+    return name
+
+
+def test_plan_names_target_cost_change_and_superseded_job(repo, local_files, local_target):
+    name = setup(repo)
+
+    first = run("plan", "--stack", "test", "--detailed-exitcode")
+
+    assert first.exit_code == EXIT_CHANGES, first.output
+    lines = first.stdout.splitlines()
+    assert lines[0] == (f"plan: target local, stack test, Batch account {local_target.batch_account} "
+                        f"({local_target.batch_endpoint}), storage account {local_target.storage_account}")
+    assert "cost (prices: EUR, test sheet, as of 2026-12-01):" in lines
+    # 4 tasks on 2-slot nodes: 2 nodes at 0.5 = 1.00/h; ceiling: 4 tasks x 2 tries x 10 min / 2 slots = 0.67 h
+    # of node time x 0.5 = 0.33 (lower than PT2H x 1.00/h)
+    assert (f"  {name}: 1.00 EUR/h while 2 nodes run, at most 0.33 EUR (no task history: the pool's hourly cost x "
+            "the nodes the run can use, all dedicated; the ceiling is 4 tasks x 2 tries x 10.0 min timeout)") in lines
+
+    assert run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2").exit_code == 0
+    again = run("plan", "--stack", "test", "--detailed-exitcode", "--format", "json")
+    assert again.exit_code == 0, again.output  # nothing to do: 0 even with --detailed-exitcode
+    data = json.loads(again.stdout)
+    assert data["hasChanges"] is False and data["target"]["kind"] == "local"
+    cost = data["explanations"][name]["cost"]
+    assert cost["basis"] == "history" and cost["currency"] == "EUR"
+    # each task slept 0.3 s: the band is 4 tasks x their run times / 2 slots, priced at 0.5 an hour
+    low_hours, high_hours = cost["nodeHours"]
+    assert 4 * 0.3 / 3600 / 2 <= low_hours <= high_hours < 4 * 5 / 3600 / 2
+    assert cost["low"] == low_hours * 0.5 and cost["high"] == high_hours * 0.5
+    assert "of 4 tasks of " in cost["how"] and "on the local target" in cost["how"]
+
+    script = repo / "workloads" / "prog" / "work.sh"
+    script.write_text("sleep 0.3; echo changed $1\n")
+    path = repo / "workloads" / f"{name}.yaml"
+    path.write_text(path.read_text().replace("timeout: PT10M", "timeout: PT5M"))
+    [old_job] = [row["job"] for row in data["workloads"] if row["workload"] == name]
+
+    changed = run("plan", "--stack", "test", "--detailed-exitcode", "--format", "markdown")
+
+    assert changed.exit_code == EXIT_CHANGES, changed.output
+    out = changed.stdout
+    assert out.startswith(f"plan: target local, stack test, Batch account {local_target.batch_account} ")
+    assert f"- {name}: fields defaults.timeout; inputs changed prog/work.sh\n" in out
+    assert f"  - supersedes `{old_job}` (completed): kept; `apply --prune` deletes it\n" in out
+    # seconds of work: below a cent, said so rather than rounded to nothing
+    assert f"- {name}: < 0.01 EUR - < 0.01 EUR (history: 4 tasks x " in out
+    assert "<sub>prices: EUR, test sheet, as of 2026-12-01</sub>" in out
+
+
+def test_a_pool_without_prices_gets_no_invented_cost(repo, local_files):
+    name = setup(repo)
+    (repo / "stacks" / "Pulumi.test.yaml").write_text(PRICED.replace(
+        ",\n       pricing: {dedicatedPerHour: 0.5, spotPerHour: 0.1, currency: EUR, source: test sheet, asOf: 2026-12-01}",
+        ""))
+    result = run("plan", "--stack", "test", f"workloads/{name}.yaml")
+    assert result.exit_code == 0, result.output
+    assert f"no cost for {name}: the stack gives their pool no pricing" in result.stdout
+    assert "cost (prices" not in result.stdout
