@@ -41,7 +41,7 @@ def explanation_text(e: Explanation) -> str:
     if lines:
         out.append(f"cost (prices: {'; '.join(sources)}):")
         out += [f"  {line}" for line in lines]
-    missing = [name for name, w in e.workloads.items() if w.cost is None]
+    missing = [name for name, w in e.workloads.items() if w.cost is None and name in e.running]
     if missing:
         out.append(f"no cost for {', '.join(missing)}: the stack gives their pool no pricing")
     return "\n".join(out) + ("\n" if out else "")

@@ -49,6 +49,7 @@ class Explanation:
     header: Header
     workloads: dict[str, WorkloadExplanation]
     has_changes: bool  # apply would create jobs or add tasks
+    running: tuple[str, ...] = ()  # the workloads apply would run (new, changed, half-submitted)
 
 
 def explain(clients: Clients, plan: Plan, stack: StackConfig) -> Explanation:
@@ -59,12 +60,19 @@ def explain(clients: Clients, plan: Plan, stack: StackConfig) -> Explanation:
     for wp in plan.workloads:
         older = [j for j in plan.jobs_of(wp.name) if j.id != wp.job_id]
         change, unknown = _change(inputs, wp, older)
-        pool = stack.pool(wp.loaded.workload.pool)
-        history = [j for j in plan.jobs_of(wp.name) if j.finished]
-        cost = estimate(wp.loaded.workload, wp.task_count, pool, task_times(clients.batch, history), target.kind) \
-            if pool is not None else None
-        found[wp.name] = WorkloadExplanation(change, unknown, _superseded(plan, wp), cost)
-    return Explanation(header, found, any(w.status in CHANGING for w in plan.workloads))
+        found[wp.name] = WorkloadExplanation(change, unknown, _superseded(plan, wp),
+                                             _cost(clients, plan, wp, stack) if wp.status in CHANGING else None)
+    running = tuple(w.name for w in plan.workloads if w.status in CHANGING)
+    return Explanation(header, found, bool(running), running)
+
+
+def _cost(clients: Clients, plan: Plan, wp: WorkloadPlan, stack: StackConfig) -> CostEstimate | None:
+    """What running it costs: from the task times of the workload's finished jobs when there are any."""
+    pool = stack.pool(wp.loaded.workload.pool)
+    if pool is None:
+        return None
+    history = [j for j in plan.jobs_of(wp.name) if j.finished]
+    return estimate(wp.loaded.workload, wp.task_count, pool, task_times(clients.batch, history), clients.target.kind)
 
 
 def _change(inputs, wp: WorkloadPlan, older: list[JobInfo]) -> tuple[specs.SpecChange | None, str | None]:

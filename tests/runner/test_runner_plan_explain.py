@@ -11,19 +11,11 @@ from click.testing import CliRunner
 
 from bigcompute.cli.exit import EXIT_CHANGES
 from bigcompute.cli.main import cli
-from tests.runner.conftest import write_workload
+from tests.runner.conftest import STACK, write_workload
 
 # the runner tests' stack with prices (the test's own figures): 2 task slots per node, 0.5 an hour
-PRICED = """\
-config:
-  bigcompute:location: westeurope
-  bigcompute:environment: test
-  bigcompute:batch: {activeJobQuota: 50}
-  bigcompute:pools:
-    - {name: cpu, vmSize: Standard_D2s_v5, image: ubuntu-24.04, taskSlotsPerNode: 2,
-       scale: {fixed: {dedicated: 3}},
-       pricing: {dedicatedPerHour: 0.5, spotPerHour: 0.1, currency: EUR, source: test sheet, asOf: 2026-12-01}}
-"""
+PRICED = STACK.replace("scale: {fixed: {dedicated: 1}}}", "scale: {fixed: {dedicated: 3}},\n       pricing: {"
+                       "dedicatedPerHour: 0.5, spotPerHour: 0.1, currency: EUR, source: test sheet, asOf: 2026-12-01}}")
 WORK = """\
 inputs: [prog/work.sh]
 defaults: {timeout: PT10M, retries: 1}
@@ -68,24 +60,28 @@ def test_plan_names_target_cost_change_and_superseded_job(repo, local_files, loc
     assert again.exit_code == 0, again.output  # nothing to do: 0 even with --detailed-exitcode
     data = json.loads(again.stdout)
     assert data["hasChanges"] is False and data["target"]["kind"] == "local"
-    cost = data["explanations"][name]["cost"]
-    assert cost["basis"] == "history" and cost["currency"] == "EUR"
-    # each task slept 0.3 s: the band is 4 tasks x their run times / 2 slots, priced at 0.5 an hour
-    low_hours, high_hours = cost["nodeHours"]
-    assert 4 * 0.3 / 3600 / 2 <= low_hours <= high_hours < 4 * 5 / 3600 / 2
-    assert cost["low"] == low_hours * 0.5 and cost["high"] == high_hours * 0.5
-    assert "of 4 tasks of " in cost["how"] and "on the local target" in cost["how"]
+    assert data["explanations"][name]["cost"] is None  # nothing runs, nothing costs
+    [old_job] = [row["job"] for row in data["workloads"] if row["workload"] == name]
 
     script = repo / "workloads" / "prog" / "work.sh"
     script.write_text("sleep 0.3; echo changed $1\n")
     path = repo / "workloads" / f"{name}.yaml"
     path.write_text(path.read_text().replace("timeout: PT10M", "timeout: PT5M"))
-    [old_job] = [row["job"] for row in data["workloads"] if row["workload"] == name]
 
-    changed = run("plan", "--stack", "test", "--detailed-exitcode", "--format", "markdown")
+    changed = run("plan", "--stack", "test", "--detailed-exitcode", "--format", "json")
 
     assert changed.exit_code == EXIT_CHANGES, changed.output
-    out = changed.stdout
+    explained = json.loads(changed.stdout)["explanations"][name]
+    assert (explained["fields"], explained["inputs"]) == (["defaults.timeout"], ["changed prog/work.sh"])
+    cost = explained["cost"]
+    assert cost["basis"] == "history" and cost["currency"] == "EUR"
+    # each task slept 0.3 s: the band is 4 tasks x their run times / 2 slots, priced at 0.5 an hour
+    low_hours, high_hours = cost["nodeHours"]
+    assert 4 * 0.3 / 3600 / 2 <= low_hours <= high_hours < 4 * 5 / 3600 / 2
+    assert cost["low"] == low_hours * 0.5 and cost["high"] == high_hours * 0.5
+    assert f"of 4 tasks of {old_job} on the local target" in cost["how"]
+
+    out = run("plan", "--stack", "test", "--format", "markdown").stdout
     assert out.startswith(f"plan: target local, stack test, Batch account {local_target.batch_account} ")
     assert f"- {name}: fields defaults.timeout; inputs changed prog/work.sh\n" in out
     assert f"  - supersedes `{old_job}` (completed): kept; `apply --prune` deletes it\n" in out
@@ -96,9 +92,7 @@ def test_plan_names_target_cost_change_and_superseded_job(repo, local_files, loc
 
 def test_a_pool_without_prices_gets_no_invented_cost(repo, local_files):
     name = setup(repo)
-    (repo / "stacks" / "Pulumi.test.yaml").write_text(PRICED.replace(
-        ",\n       pricing: {dedicatedPerHour: 0.5, spotPerHour: 0.1, currency: EUR, source: test sheet, asOf: 2026-12-01}",
-        ""))
+    (repo / "stacks" / "Pulumi.test.yaml").write_text(STACK)
     result = run("plan", "--stack", "test", f"workloads/{name}.yaml")
     assert result.exit_code == 0, result.output
     assert f"no cost for {name}: the stack gives their pool no pricing" in result.stdout
