@@ -97,3 +97,27 @@ def test_a_pool_without_prices_gets_no_invented_cost(repo, local_files):
     assert result.exit_code == 0, result.output
     assert f"no cost for {name}: the stack gives their pool no pricing" in result.stdout
     assert "cost (prices" not in result.stdout
+
+
+def test_an_active_superseded_job_and_a_job_without_spec_record(repo, local_files, clients):
+    name = setup(repo)
+    path = repo / "workloads" / f"{name}.yaml"
+    path.write_text(path.read_text().replace("sh prog/work.sh {i}", "sleep 60"))
+    assert run("apply", "--stack", "test").exit_code == 0  # no --wait: the job stays active
+    try:
+        first = json.loads(run("plan", "--stack", "test", "--format", "json").stdout)
+        [old_job] = [r["job"] for r in first["workloads"] if r["workload"] == name]
+        path.write_text(path.read_text().replace("sleep 60", "sleep 61"))
+
+        active = json.loads(run("plan", "--stack", "test", "--format", "json").stdout)["explanations"][name]
+
+        assert active["fields"] == ["tasks[0].command"] and active["inputs"] == []
+        assert active["superseded"] == [{"job": old_job, "state": "active", "fate": (
+            "keeps running; `apply --prune --force` terminates and deletes it, `apply --prune` skips it")}]
+        # a job from before apply kept spec records: the change is said to be unknown, not guessed
+        [record] = [b.name for b in clients.container("inputs").list_blobs(name_starts_with=f".specs/{name}/")]
+        clients.container("inputs").delete_blob(record)
+        text = run("plan", "--stack", "test").stdout
+        assert f"  {name}: unknown: {old_job} has no spec record (created before jobs kept one)\n" in text
+    finally:
+        assert run("delete", name, "--stack", "test", "--yes", "--force").exit_code == 0
