@@ -10,6 +10,7 @@ put on it. Prices are the stack pool's `pricing` (the cost lines name their sour
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 from collections.abc import Iterable, Sequence
@@ -22,7 +23,8 @@ from bigcompute.runner.jobs import JobInfo
 from bigcompute.workload import Workload
 from bigcompute.workload.model import TaskSettings
 
-HISTORY_JOBS = 3  # the newest earlier jobs whose task times are read: one list call each
+HISTORY_JOBS = 3  # the newest earlier jobs whose task times are read
+HISTORY_TASKS = 2000  # at most this many tasks per job: a plan of a 100,000-task job reads a few pages, not all
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,8 @@ def task_times(batch: Any, jobs: Sequence[JobInfo], limit: int = HISTORY_JOBS) -
     newest = sorted(jobs, key=lambda j: str(j.creation_time or ""), reverse=True)[:limit]
     seconds, used = [], []
     for job in newest:
-        found = list(_run_times(batch.list_tasks(job.id, select=["id", "state", "executionInfo"])))
+        listed = batch.list_tasks(job.id, select=["id", "state", "executionInfo"])
+        found = list(_run_times(itertools.islice(listed, HISTORY_TASKS)))
         if found:
             seconds += found
             used.append(job.id)
