@@ -17,6 +17,7 @@ from bigcompute.autoscale.catalog import canonical_metric
 from bigcompute.autoscale.errors import FormulaError
 from bigcompute.cli.autoscale_sources import PoolFormula, duration, read_formula, stack_formulas
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.config.capacity import metrics_text, money, plural
 
 FORMATS = click.Choice(["text", "json"])
 
@@ -35,17 +36,49 @@ def run_check(formula_file: str | None, stack: str | None, fmt: str) -> int:
     if fmt == "json":
         click.echo(json.dumps([{"source": item.label, "valid": not errors, "errors": [
             {"line": e.line, "column": e.column, "message": e.message, "code": e.code} for e in errors]}
-            for item, errors in found], indent=2))
+            | ({"review": review_json(item)} if not errors else {}) for item, errors in found], indent=2))
     else:
         for item, errors in found:
             for error in errors:
                 click.echo(str(error))
             if not errors:
-                count = len(parse(item.text).statements)
-                click.echo(f"{item.label}: ok ({count} statement{'' if count == 1 else 's'})")
+                click.echo("\n".join(review_lines(item)))
         if not items:
             click.echo(f"stack {stack}: no autoscale pools")
     return EXIT_INVALID if any(errors for _, errors in found) else EXIT_OK
+
+
+def review_lines(item: PoolFormula) -> list[str]:
+    """What a reviewer of the formula needs: its scaling, the metrics it follows, its size and cost at max."""
+    c = item.capacity
+    if c is None:  # a formula file: no pool, so no size or price
+        metrics = sorted(m for m in parse(item.text).metrics if m != "$TaskSlotsPerNode")
+        return [f"{item.label}: ok, reads {metrics_text(tuple(metrics))}; size and cost at max need a pool "
+                "(check the stack with --stack NAME)"]
+    bounds = f"minNodes {c.min_nodes}, maxNodes {c.max_nodes}" if c.max_nodes is not None else \
+        "no stated maximum (raw formula)"
+    lines = [f"{item.label}: ok",
+             f"  scaling  {c.scale}, {bounds}, evaluated every {c.interval}",
+             f"  metric   {metrics_text(c.metrics)}"]
+    if c.max_nodes is not None:
+        cores = f"{c.max_vcpus:,} vCPUs" if c.max_vcpus is not None else "vCPUs unknown"
+        cost = f"{money(c.max_per_hour, c.currency)}/h ({c.pricing.provenance})" if c.pricing else \
+            "no pricing in the stack"
+        spot = " if every node is dedicated (spot falls back to dedicated)" if item.uses_spot else ""
+        lines.append(f"  at max   {plural(c.max_nodes, 'node')} x {c.vm_size} = {cores}, {cost}{spot}")
+    return lines
+
+
+def review_json(item: PoolFormula) -> dict:
+    c = item.capacity
+    if c is None:
+        return {"metrics": sorted(m for m in parse(item.text).metrics if m != "$TaskSlotsPerNode")}
+    pricing = c.pricing
+    return {"pool": c.pool, "scaling": c.scale, "minNodes": c.min_nodes, "maxNodes": c.max_nodes,
+            "metrics": list(c.metrics), "evaluationInterval": c.interval, "vmSize": c.vm_size,
+            "vcpusAtMax": c.max_vcpus, "costPerHourAtMax": c.max_per_hour,
+            "prices": None if pricing is None else {"currency": pricing.currency, "source": pricing.source,
+                                                    "asOf": pricing.as_of}}
 
 
 @autoscale_group.command("check")

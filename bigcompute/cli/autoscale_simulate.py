@@ -92,10 +92,15 @@ def _compare_formula(spec: str, args: SimulateArgs, first: PoolFormula) -> PoolF
 
 
 def _sim_trace(args: SimulateArgs) -> Trace:
-    if (args.trace is None) == (args.arrivals is None):
+    return read_trace(args.trace, args.arrivals)
+
+
+def read_trace(trace: str | None, arrivals: str | None) -> Trace:
+    """A trace CSV file or a synthetic arrivals spec (exactly one); Exit 2 with the located problem."""
+    if (trace is None) == (arrivals is None):
         raise Exit(EXIT_INVALID, "give --trace FILE or --arrivals SPEC (one of them)")
     try:
-        return parse_csv(read_formula(args.trace), args.trace) if args.trace else parse_spec(args.arrivals)  # type: ignore[arg-type]
+        return parse_csv(read_formula(trace), trace) if trace else parse_spec(arrivals)  # type: ignore[arg-type]
     except TraceError as e:
         raise Exit(EXIT_INVALID, str(e)) from None
 
@@ -142,7 +147,7 @@ def _config(item: PoolFormula, o: dict[str, Any], runs: int) -> Any:
         spot_outages=tuple(_outage(x) for x in o.get("spot_outage") or ()),
         start=_start(o.get("start")), tail=duration(o.get("tail") or "PT1H", "--tail"),
         limit=duration(o["limit"], "--limit") if o.get("limit") else None,
-        pricing=prices, currency=o.get("currency") or "USD",
+        pricing=prices, currency=o.get("currency") or getattr(item.pricing, "currency", None) or "USD",
         vcpus_per_node=cores, core_quota=o.get("core_quota"), spot_core_quota=o.get("spot_core_quota"),
         fill=item.fill, sla=duration(o["sla"], "--sla") if o.get("sla") else None,
         task_retention=duration(o.get("task_retention") or "P7D", "--task-retention"),
@@ -185,15 +190,68 @@ def _start(text: str | None) -> datetime | None:
 
 
 def run_simulate(args: SimulateArgs) -> int:
+    from bigcompute.autoscale.simreport import assumptions_text, summary_text
+
+    o = args.options
+    item, trace = _sim_formula(args), _sim_trace(args)
+    items = [item] + ([_compare_formula(o["compare"], args, item)] if o.get("compare") else [])
+    sim = simulate_items(items, trace, o)
+    first = sim.results[0][0]
+    _write_outputs(args, first, item.label)
+    if sim.runs == 1 and len(items) == 1:
+        if args.fmt == "json":
+            click.echo(json.dumps(first.to_dict() | {"source": item.label, "assumptions": sim.assumptions}, indent=2))
+        else:
+            click.echo(f"{item.label}: {trace.tasks} tasks, evaluated every "
+                       f"{format_duration(sim.configs[0].evaluation_interval)}")
+            click.echo(summary_text(first.summary))
+            click.echo(assumptions_text(sim.assumptions))
+        return EXIT_OK
+    if args.fmt == "json":
+        click.echo(json.dumps(sim.bands_json(), indent=2))
+    else:
+        click.echo(sim.bands_text())
+    return EXIT_OK
+
+
+@dataclass(frozen=True)
+class Simulated:
+    """Runs of one or more configurations on one trace (the same draws and billed span when compared)."""
+    items: list[PoolFormula]
+    trace: Trace
+    configs: list[Any]
+    results: list[list[Any]]  # per configuration, per run: SimResult
+    assumptions: dict[str, str]
+    runs: int
+
+    def bands_json(self) -> dict[str, Any]:
+        from bigcompute.autoscale import uncertainty as unc
+
+        return {"assumptions": self.assumptions, "runs": self.runs, "configurations": [
+            {"source": x.label, "formula_errors": unc.failures(rs),
+             "bands": {k: dict(zip(("p10", "p50", "p90"), v, strict=True)) for k, v in unc.bands(rs).items()},
+             "runs": [r.summary.to_dict() for r in rs]}
+            for x, rs in zip(self.items, self.results, strict=True)]}
+
+    def bands_text(self) -> str:
+        from bigcompute.autoscale import uncertainty as unc
+        from bigcompute.autoscale.simreport import assumptions_text, bands_text
+
+        head = (f"{self.trace.tasks} tasks, {self.runs} run{'s' if self.runs > 1 else ''}"
+                + (", same draws and billed span for both" if len(self.items) > 1 else ""))
+        table = bands_text([x.label for x in self.items], [unc.bands(r) for r in self.results],
+                           self.configs[0].currency, [unc.failures(r) for r in self.results])
+        return "\n".join([head, table, assumptions_text(self.assumptions)])
+
+
+def simulate_items(items: list[PoolFormula], trace: Trace, o: dict[str, Any]) -> Simulated:
+    """Simulate each configuration on `trace` with the simulate command's options `o` (--runs, --seed...); two
+    or more run on the same draws and are billed over the same span, as --compare does."""
     from bigcompute.autoscale import uncertainty as unc
-    from bigcompute.autoscale.simreport import assumptions_text, bands_text, summary_text
     from bigcompute.autoscale.simulate import assumptions as describe
     from bigcompute.autoscale.simulate import simulate
 
-    o = args.options
     runs = o.get("runs") or 1
-    item, trace = _sim_formula(args), _sim_trace(args)
-    items = [item] + ([_compare_formula(o["compare"], args, item)] if o.get("compare") else [])
     configs = [_config(x, o, runs) for x in items]
     spread = unc.Spread(runs, o.get("seed") or 0, duration(o.get("jitter") or "PT5M", "--jitter"),
                         o.get("outages_per_week") if o.get("outages_per_week") is not None else 1.0,
@@ -205,35 +263,11 @@ def run_simulate(args: SimulateArgs) -> int:
             results = [[r] for r in (unc.same_span(trace, configs) if len(configs) > 1 else [simulate(trace, configs[0])])]
     except ValueError as e:
         raise Exit(EXIT_INVALID, f"cannot simulate: {e}") from None
-    first = results[0][0]
-    assumptions = _assumptions(first.assumptions, items, configs[0], spread if runs > 1 else None)
+    assumptions = _assumptions(results[0][0].assumptions, items, configs[0], spread if runs > 1 else None)
     assumptions["trace"] = describe(configs[0], trace)["trace"]  # the trace given, before any jitter
     if len(items) > 1:
         assumptions["billed span"] = "the same for both configurations in each run (the longer of the two)"
-    _write_outputs(args, first, item.label)
-    if runs == 1 and len(items) == 1:
-        if args.fmt == "json":
-            click.echo(json.dumps(first.to_dict() | {"source": item.label, "assumptions": assumptions}, indent=2))
-        else:
-            click.echo(f"{item.label}: {trace.tasks} tasks, evaluated every "
-                       f"{format_duration(configs[0].evaluation_interval)}")
-            click.echo(summary_text(first.summary))
-            click.echo(assumptions_text(assumptions))
-        return EXIT_OK
-    all_bands = [unc.bands(r) for r in results]
-    flags = [unc.failures(r) for r in results]
-    if args.fmt == "json":
-        click.echo(json.dumps({"assumptions": assumptions, "runs": runs, "configurations": [
-            {"source": x.label, "formula_errors": flag,
-             "bands": {k: dict(zip(("p10", "p50", "p90"), v, strict=True)) for k, v in b.items()},
-             "runs": [r.summary.to_dict() for r in rs]}
-            for x, b, flag, rs in zip(items, all_bands, flags, results, strict=True)]}, indent=2))
-    else:
-        click.echo(f"{trace.tasks} tasks, {runs} run{'s' if runs > 1 else ''}"
-                   + (", same draws and billed span for both" if len(items) > 1 else ""))
-        click.echo(bands_text([x.label for x in items], all_bands, configs[0].currency, flags))
-        click.echo(assumptions_text(assumptions))
-    return EXIT_OK
+    return Simulated(items, trace, configs, results, assumptions, runs)
 
 
 def _assumptions(base: dict[str, str], items: list[PoolFormula], config: Any, spread: Any) -> dict[str, str]:
@@ -293,7 +327,7 @@ def _write_outputs(args: SimulateArgs, result: Any, label: str) -> None:
 @click.option("--sla", help="Longest acceptable task wait (ISO 8601); the report counts misses.")
 @click.option("--dedicated-price", type=float, help="Price per dedicated node-hour (overrides the stack's).")
 @click.option("--spot-price", type=float, help="Price per spot node-hour (overrides the stack's).")
-@click.option("--currency", help="Currency of the prices (default USD, Batch's price list).")
+@click.option("--currency", help="Currency of the prices (default: the stack pool's pricing.currency, else USD).")
 @click.option("--cpu-scale", type=click.Choice(["100", "1"]), help="What $CPUPercent reads at full load (default "
               "100; Batch's docs disagree, see the cpu preset's cpuScale).")
 @click.option("--allocation-failure", type=click.FloatRange(0, 1, max_open=True),

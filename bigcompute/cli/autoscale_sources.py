@@ -11,7 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from bigcompute.autoscale import presets
+from bigcompute.autoscale import FormulaError, presets
 from bigcompute.autoscale.durations import parse_duration
 from bigcompute.autoscale.limits import DEFAULT_INTERVAL
 from bigcompute.cli.exit import EXIT_INVALID, Exit
@@ -53,6 +53,7 @@ class PoolFormula:
     fill: str = "spread"
     vm_size: str | None = None
     uses_spot: bool = False
+    capacity: Any = None  # config.capacity.Capacity of a stack's pool: what a reviewer reads of it
 
 
 def stack_formulas(stack_name: str, pool_name: str | None = None, label: str | None = None) -> list[PoolFormula]:
@@ -73,13 +74,24 @@ def stack_formulas(stack_name: str, pool_name: str | None = None, label: str | N
                 raise Exit(EXIT_INVALID, f"pool '{pool.name}' has a fixed size; there is no formula to use")
             continue
         try:
-            text = pool.formula() or ""
+            out.append(pool_formula(pool, f"{label or stack.path}:{pool.name}"))
         except presets.PresetError as e:
             raise Exit(EXIT_INVALID, f"{stack.path}: pool {pool.name}: {e}") from None
-        out.append(PoolFormula(f"{label or stack.path}:{pool.name}", text, pool.scale.evaluation_interval,
-                               pool.task_slots_per_node, pool.pricing, pool.scheduling, pool.vm_size,
-                               formula_uses_spot(text)))
     return out
+
+
+def pool_formula(pool: Any, label: str) -> PoolFormula:
+    """An autoscale pool of a loaded stack (config.PoolConfig) as the simulator and the checker take it.
+    Raises presets.PresetError for parameters the stack loader would refuse."""
+    from bigcompute.config.capacity import pool_capacity
+
+    text = pool.formula() or ""
+    try:
+        capacity = pool_capacity(pool)
+    except FormulaError:  # reported by the checker, located; a broken formula has no metrics to read
+        capacity = None
+    return PoolFormula(label, text, pool.scale.evaluation_interval, pool.task_slots_per_node, pool.pricing,
+                       pool.scheduling, pool.vm_size, formula_uses_spot(text), capacity)
 
 
 def stack_at_ref(stack_name: str, pool_name: str, ref: str) -> PoolFormula:

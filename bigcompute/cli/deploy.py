@@ -8,16 +8,24 @@ from pathlib import Path
 import click
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.cli.exit import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.options import target_args, target_options
 from bigcompute.cli.parameters import given_values, parameter_options
 from bigcompute.cli.render import plan_json, plan_markdown, plan_table, prune_table, unscoped_note
+from bigcompute.cli.render_explain import (
+    explanation_json,
+    explanation_markdown,
+    explanation_text,
+    header_line,
+)
 from bigcompute.cli.terminal import Terminal
 from bigcompute.cli.watch import collect_outputs, watch_jobs
+from bigcompute.config import load_stack
 from bigcompute.runner.apply import Hooks, apply_workload
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.download import write_manifest
 from bigcompute.runner.errors import DeployError
+from bigcompute.runner.explain import explain
 from bigcompute.runner.plan import Plan, WorkloadPlan, make_plan
 from bigcompute.runner.prune import Candidate, Removal, remove
 from bigcompute.runner.reach import connection_failure
@@ -105,20 +113,26 @@ def confirm_removal(term: Terminal, removal: Removal, force: bool, yes: bool) ->
     return doomed
 
 
-def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Terminal, given=()) -> int:
+def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Terminal, given=(),
+             detailed_exitcode: bool = False) -> int:
     clients, plan = open_plan(paths, target, given)
-    clients.close()
+    try:
+        why = explain(clients, plan, load_stack(target.stack))  # the stack was validated by open_plan
+    finally:
+        clients.close()
     if fmt == "json":
-        term.write(plan_json(plan))
+        term.write(plan_json(plan, explanation_json(why)))
     elif fmt == "markdown":
-        term.write(plan_markdown(plan))
+        term.write(f"{header_line(why)}\n\n{plan_markdown(plan)}{explanation_markdown(why)}")
     else:
+        term.write(header_line(why) + "\n")
         term.table(plan_table(plan))
+        term.write(explanation_text(why))
         if plan.prune.candidates:
             term.table(prune_table(plan))
         if plan.prune.unscoped:
             term.warn(unscoped_note(plan))
-    return EXIT_OK
+    return EXIT_CHANGES if detailed_exitcode and why.has_changes else EXIT_OK
 
 
 def run_apply(args: ApplyArgs, term: Terminal) -> int:
@@ -179,12 +193,19 @@ def _apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
 @click.argument("workloads", nargs=-1, type=click.Path())
 @target_options
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+@click.option("--detailed-exitcode", is_flag=True,
+              help=f"Exit {EXIT_CHANGES} when apply would change something (a new, changed or half-submitted job), "
+                   "0 when not; 1 and 2 keep their meaning (like `terraform plan -detailed-exitcode`, whose 2 is "
+                   "taken here by invalid input).")
 @parameter_options
-def plan_command(workloads, target_kind, stack, outputs_file, fmt, sets, values_file) -> None:
-    """Show what apply would do, changing nothing."""
+def plan_command(workloads, target_kind, stack, outputs_file, fmt, detailed_exitcode, sets, values_file) -> None:
+    """Show what apply would do, changing nothing: where (target, stack, accounts), which jobs it creates and
+    why (the fields and input files that changed), what becomes of the jobs they supersede, what may be pruned,
+    and what the run should cost (from the workload's task history, else the pool's hourly cost)."""
     args = target_args(target_kind, stack, outputs_file)
     given = given_values(sets, values_file)
-    Exit.run(lambda: guarded(lambda term: run_plan(workloads or ("workloads",), args, fmt, term, given)))
+    Exit.run(lambda: guarded(lambda term: run_plan(workloads or ("workloads",), args, fmt, term, given,
+                                                   detailed_exitcode)))
 
 
 @click.command("apply")

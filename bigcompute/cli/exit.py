@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 EXIT_UNHEALTHY = 3  # `doctor`: a check failed (the command itself ran)
+EXIT_CHANGES = 10  # `plan --detailed-exitcode`: apply would change something (Terraform's 2 is our invalid input)
 
 
 class Exit(Exception):

@@ -45,10 +45,11 @@ def _prune_action(row: dict) -> str:
     return "skipped unless --force (active)" if row["active"] else "deleted"
 
 
-def plan_json(plan: Plan) -> str:
+def plan_json(plan: Plan, extra: dict | None = None) -> str:
+    """`extra`: more top-level keys (the plan's explanation: target, hasChanges, explanations)."""
     return json.dumps({"workloads": plan_rows(plan), "activeJobs": plan.active_jobs, "quota": plan.quota,
                        "newJobs": plan.new_jobs, "prune": prune_rows(plan),
-                       "notPrunable": [j.id for j in plan.prune.unscoped]}, indent=2) + "\n"
+                       "notPrunable": [j.id for j in plan.prune.unscoped], **(extra or {})}, indent=2) + "\n"
 
 
 def _status_text(row: dict) -> str:

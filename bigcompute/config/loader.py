@@ -264,9 +264,14 @@ def _pool(p: Mapping[str, Any]) -> PoolConfig:
         container_registries=tuple(ContainerRegistry(r["server"], r["resourceId"])
                                    for r in p.get("containerRegistries", ())),
         metadata=dict(p.get("metadata", {})),
-        pricing=Pricing(pricing.get("dedicatedPerHour", 0.0), pricing.get("spotPerHour", 0.0)) if pricing else None,
+        pricing=_pricing(pricing) if pricing else None,
         local=LocalPool(local.get("nodes", 1), local.get("taskSlotsPerNode")),
     )
+
+
+def _pricing(p: Mapping[str, Any]) -> Pricing:
+    return Pricing(p.get("dedicatedPerHour", 0.0), p.get("spotPerHour", 0.0), p.get("currency", "USD"),
+                   p.get("source"), p.get("asOf"))
 
 
 def _deallocation(p: Mapping[str, Any]) -> str:

@@ -93,8 +93,19 @@ class ContainerRegistry:
 
 @dataclass(frozen=True)
 class Pricing:
+    """What one node of the pool's VM size costs per hour, and where the figures come from (cost lines of
+    `plan`, `infra diff`, `autoscale check` and the simulator name the source and date)."""
     dedicated_per_hour: float = 0.0
     spot_per_hour: float = 0.0
+    currency: str = "USD"
+    source: str | None = None
+    as_of: str | None = None  # the date the figures were read, as written (YYYY-MM-DD)
+
+    @property
+    def provenance(self) -> str:
+        """`USD, Azure retail prices ..., as of 2026-11-02` (what a reviewer checks a cost figure against)."""
+        parts = [self.currency, self.source or "source not given", f"as of {self.as_of}" if self.as_of else ""]
+        return ", ".join(p for p in parts if p)
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,10 +223,12 @@ def headline(d: GraphDiff) -> str:
     return counts + (f", {len(d.outputs)} stack output(s) changed" if d.outputs else "")
 
 
-def render_text(d: GraphDiff) -> str:
-    out = [f"infra diff, stack {d.stack}: {d.base_label} -> {d.head_label}"]
+def render_text(d: GraphDiff, lead: Sequence[str] = ()) -> str:
+    """`lead`: lines shown first, under the title (the operator's change, a simulation)."""
+    out = [f"infra diff, stack {d.stack}: {d.base_label} -> {d.head_label}", *lead]
     if d.empty:
-        return "\n".join([*out, "no changes: the stack declares the same resources and properties\n"])
+        nothing = "no resource changes" if lead else "no changes"
+        return "\n".join([*out, f"{nothing}: the stack declares the same resources and properties\n"])
     out.append(headline(d))
     out += [f"WARNING: {replacement_warning(r)}" for r in d.replacements]
     for r in d.resources:
@@ -268,10 +270,15 @@ def _change_cell(r: ResourceChange, shown: int = 3) -> str:
     return f"{r.action} ({'forced by ' if r.replaced_by else ''}{names})"
 
 
-def render_markdown(d: GraphDiff) -> str:
+def render_markdown(d: GraphDiff, lead: Sequence[str] = (), fold: bool = False) -> str:
+    """`lead`: markdown blocks shown first, under the title; `fold`: the resource tables in a collapsed
+    <details> (a pull-request comment stays short; the headline and replacement warnings stay visible)."""
     out = [f"### infra diff: stack `{d.stack}`", ""]
+    for block in lead:
+        out += [block, ""]
     if d.empty:
-        out.append(f"`{d.base_label}` → {d.head_label}: **no changes** — the stack declares the same "
+        nothing = "no resource changes" if lead else "no changes"
+        out.append(f"`{d.base_label}` → {d.head_label}: **{nothing}** — the stack declares the same "
                    "resources and properties.")
         return "\n".join(out) + "\n"
     replaced = d.count("replace")
@@ -279,6 +286,8 @@ def render_markdown(d: GraphDiff) -> str:
         f"{replaced} to replace", f"**{replaced} to replace**" if replaced else f"{replaced} to replace", 1) + ".")
     for r in d.replacements:
         out += ["", "> [!WARNING]", f"> **{replacement_warning(r)}**"]
+    if fold:
+        out += ["", "<details><summary>the generated resources, property by property</summary>"]
     out += ["", "| | resource | type | change |", "|---|---|---|---|"]
     for r in d.resources:
         out.append(f"| {SYMBOLS[r.action]} | `{r.node.name}` | {short_type(r.node.type)} | {_change_cell(r)} |")
@@ -306,4 +315,6 @@ def render_markdown(d: GraphDiff) -> str:
     if d.outputs:
         out += ["", "#### stack outputs (the runner's contract)", "", "| output | before | after |", "|---|---|---|"]
         out += [f"| `{p.path}` | {_cell(p.before)} | {_cell(p.after)} |" for p in d.outputs]
+    if fold:
+        out += ["", "</details>"]
     return "\n".join(out) + "\n"

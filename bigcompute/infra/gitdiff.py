@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bigcompute.config import ConfigError, StackConfig, load_stack
 from bigcompute.infra.graph import Graph
 
 EXIT_INVALID, EXIT_FAILED = 2, 1
@@ -45,6 +46,9 @@ class Side:
 
     label: str
     graph: Graph | None
+    # the stack file as this version of bigcompute reads it, for the operator's summary; None without the file
+    config: StackConfig | None = None
+    config_error: str | None = None  # why the stack file at this side does not load here
 
 
 def stack_file(project: Path, stack: str) -> Path:
@@ -185,9 +189,21 @@ def load_sides(project: Path, stack: str, base_ref: str) -> tuple[Side, Side]:
             # the working tree's stack file is the user's input (exit 2); a broken base is a failure to plan
             graphs = {run.label: finish_plan(run, stack, EXIT_INVALID if run.label == head_label else EXIT_FAILED)
                       for run in runs}
+            base_config = _config(base_tree, stack, f"at {ref.label}") if base_exists else (None, None)
         finally:
             _stop(runs)
-    return Side(ref.label, graphs.get(ref.label)), Side(head_label, graphs.get(head_label))
+    head_config = _config(project, stack, "in the working tree") if head_exists else (None, None)
+    return Side(ref.label, graphs.get(ref.label), *base_config), Side(head_label, graphs.get(head_label), *head_config)
+
+
+def _config(tree: Path, stack: str, where: str) -> tuple[StackConfig | None, str | None]:
+    """The side's stack file read by this version's loader (the plan ran the side's own code): a base written
+    for an older schema may not load, and then the summary says so rather than guessing."""
+    try:
+        return load_stack(stack_file(tree, stack)), None
+    except ConfigError as e:
+        first = str(e.diagnostics[0]).replace(f"{tree}{os.sep}", "") if e.diagnostics else "invalid"
+        return None, f"the stack file {where} does not load with this version of bigcompute: {first}"
 
 
 def _stop(runs: Sequence[PlanRun]) -> None:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from azure.batch import models as batch
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
 
+from bigcompute.runner import specs
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.jobs import job_info, job_model, metadata
@@ -40,6 +41,7 @@ def apply_workload(clients: Clients, plan: WorkloadPlan, hooks: Hooks | None = N
             lease.check("uploading inputs")
             upload_missing(wl, plan.sync, clients.container("inputs"), on_upload=lambda f: hooks.uploaded(f.size))
         lease.check("creating the job")
+        specs.record(clients.container("inputs"), wl, plan.spec, plan.sync.digests)  # what a later plan compares
         existed = ensure_job(clients, plan, hooks)
         if existed is not None and existed.submitted:
             return SubmitReport(existing=plan.task_count)

@@ -56,7 +56,11 @@ def test_check_a_good_file(tmp_path: Path) -> None:
     path = tmp_path / "f.formula"
     path.write_text("$TargetDedicatedNodes = 2;\n$NodeDeallocationOption = taskcompletion;\n")
     result = cli("check", str(path))
-    assert (result.exit_code, result.output) == (0, f"{path}: ok (2 statements)\n")
+    assert (result.exit_code, result.output) == (0, f"{path}: ok, reads no metric (time of day only); size and "
+                                                    "cost at max need a pool (check the stack with --stack NAME)\n")
+    reads = tmp_path / "queue.formula"
+    reads.write_text("$TargetDedicatedNodes = max($PendingTasks.GetSample(1)) + max($CPUPercent.GetSample(1));\n")
+    assert cli("check", str(reads)).output.startswith(f"{reads}: ok, reads $CPUPercent, $PendingTasks;")
 
 
 def test_check_reports_every_error_with_caret_and_exits_2(tmp_path: Path) -> None:
@@ -92,7 +96,29 @@ def test_check_needs_exactly_one_source(tmp_path: Path) -> None:
 def test_check_a_stack(stack: str) -> None:
     result = cli("check", "--stack", stack)
     assert result.exit_code == 0
-    assert result.output.splitlines() == [f"{stack}:cpu: ok (25 statements)", f"{stack}:raw: ok (1 statement)"]
+    assert result.output.splitlines() == [
+        f"{stack}:cpu: ok",
+        "  scaling  preset queue-active-spot, minNodes 0, maxNodes 4, evaluated every PT5M",
+        "  metric   $ActiveTasks, $RunningTasks",
+        # 4 x 2 vCPUs (vm_sizes.py), 4 x 0.1 per hour
+        "  at max   4 nodes x Standard_D2s_v5 = 8 vCPUs, $0.40/h (USD, source not given) if every node is dedicated "
+        "(spot falls back to dedicated)",
+        f"{stack}:raw: ok",
+        "  scaling  formula, no stated maximum (raw formula), evaluated every PT15M",
+        "  metric   no metric (time of day only)"]
+
+
+def test_check_a_stack_for_review_in_json(stack: str) -> None:
+    Path(stack).write_text(STACK.replace("{dedicatedPerHour: 0.1, spotPerHour: 0.02}",
+                                         "{dedicatedPerHour: 0.5, spotPerHour: 0.1, currency: EUR, "
+                                         "source: price sheet, asOf: '2026-11-30'}").replace("maxNodes: 4", "maxNodes: 6"))
+    cpu = json.loads(cli("check", "--stack", stack, "--format", "json").output)[0]
+    assert cpu["review"] == {"pool": "cpu", "scaling": "preset queue-active-spot", "minNodes": 0, "maxNodes": 6,
+                             "metrics": ["$ActiveTasks", "$RunningTasks"], "evaluationInterval": "PT5M",
+                             "vmSize": "Standard_D2s_v5", "vcpusAtMax": 12, "costPerHourAtMax": 3.0,
+                             "prices": {"currency": "EUR", "source": "price sheet", "asOf": "2026-11-30"}}
+    text = cli("check", "--stack", stack).output
+    assert "= 12 vCPUs, 3.00 EUR/h (EUR, price sheet, as of 2026-11-30)" in text
 
 
 def test_check_a_broken_stack_shows_its_diagnostics(stack: str) -> None:

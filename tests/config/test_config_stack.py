@@ -86,6 +86,10 @@ CASES = {
     "bad interval": (BASE.replace("        fixed: {dedicated: 1, spot: 2}",
                                   "        autoscale: {formula: '$TargetDedicatedNodes=1;', evaluationInterval: PT1M}"),
                      (10, 78, "autoscale-interval", "evaluation interval must be between PT5M and PT168H")),
+    "lowercase currency": (BASE + "      pricing: {dedicatedPerHour: 1, currency: usd}\n",
+                           (11, 48, "schema-pattern", "an ISO 4217 currency code")),
+    "prices without a date": (BASE + "      pricing: {dedicatedPerHour: 1, asOf: last week}\n",
+                              (11, 44, "schema-pattern", "a date YYYY-MM-DD")),
     "not a stack file": ("pools: []\n", (1, 1, "schema-type", "expected a Pulumi stack file with a 'config:'")),
 }
 
@@ -95,6 +99,22 @@ def test_bad_stack_is_located(tmp_path, name):
     text, (line, col, code, message) = CASES[name]
     found = only_error(tmp_path, text)
     assert found[:3] == (line, col, code) and message in found[3], found
+
+
+def test_prices_carry_their_currency_source_and_date(tmp_path):
+    text = BASE + ("      pricing: {dedicatedPerHour: 0.5, spotPerHour: 0.1, currency: EUR, source: price sheet 2026,"
+                   " asOf: 2026-11-30}\n")
+    [pool] = load_stack(stack_file(tmp_path, text)).pools
+    assert (pool.pricing.currency, pool.pricing.source, pool.pricing.as_of) == ("EUR", "price sheet 2026", "2026-11-30")
+    assert pool.pricing.provenance == "EUR, price sheet 2026, as of 2026-11-30"
+    [bare] = load_stack(stack_file(tmp_path, BASE + "      pricing: {dedicatedPerHour: 0.5}\n")).pools
+    assert bare.pricing.provenance == "USD, source not given"
+
+
+def test_the_repository_stacks_say_where_their_prices_come_from():
+    for name in ("dev", "staging", "prod"):
+        for pool in load_stack(name, root=ROOT).pools:
+            assert pool.pricing and pool.pricing.source and pool.pricing.as_of, (name, pool.name)
 
 
 def test_missing_stack_names_where_it_looked(tmp_path):

@@ -62,3 +62,18 @@ def test_nothing_changed():
     assert render_text(explain(same, same, "main", "working tree")).endswith(
         "no changes: the stack declares the same resources and properties\n")
     assert "**no changes**" in render_markdown(explain(same, same, "main", "working tree"))
+
+
+def test_a_pull_request_comment_leads_with_the_change_and_folds_the_resources():
+    result = explain(graph(pool(max_nodes=4)), graph(pool(max_nodes=8)), "main", "working tree")
+    lead = ["**The change**", "- **cpu**: maxNodes 4 → 8"]
+    md = render_markdown(result, lead, fold=True)
+    head, folded = md.split("<details><summary>the generated resources, property by property</summary>", 1)
+    assert head.startswith("### infra diff: stack `t`\n\n**The change**\n\n- **cpu**: maxNodes 4 → 8\n\n`main` → ")
+    assert "| ~ | `pool-cpu-pool` |" in folded and folded.rstrip().endswith("</details>")
+    # the job summary keeps everything unfolded; text puts the lead under the title
+    assert "<details>" not in render_markdown(result, lead)
+    assert render_text(result, ["the change:", "  cpu: maxNodes 4 → 8"]).splitlines()[1:3] == [
+        "the change:", "  cpu: maxNodes 4 → 8"]
+    same = graph(pool())
+    assert "**no resource changes**" in render_markdown(explain(same, same, "main", "working tree"), lead)

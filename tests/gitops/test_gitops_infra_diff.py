@@ -105,8 +105,12 @@ def test_resized_and_reshaped_dev_pools_in_markdown(checkout):
 
     assert result.exit_code == 0, result.output
     out = result.stdout
-    assert out.startswith("### infra diff: stack `dev`\n\n"
-                          f"`HEAD ({head})` → working tree: **1 to replace**, 0 to delete, 0 to create, 1 to update.\n")
+    # the operator's change leads, in the stack file's terms, before the generated resources
+    lead, rest = out.split("\n\n<sub>prices: ", 1)
+    assert lead.startswith("### infra diff: stack `dev`\n\n**The change**\n\n"
+                           f"- **{auto['name']}**: maxNodes {old_max} → {new_max}, max $")
+    assert f"- **{fixed['name']}**: vmSize {old_vm} → {new_vm}, " in lead
+    assert f"`HEAD ({head})` → working tree: **1 to replace**, 0 to delete, 0 to create, 1 to update.\n" in rest
     assert (f"> **pool '{fixed['name']}' is replaced because vmSize changed: Azure deletes the pool, its nodes "
             "and any task running on them, then creates it again**") in out
     assert f"| -/+ | `pool-{fixed['name']}-pool` | batch:Pool | replace (forced by `vmSize`) |" in out
@@ -128,6 +132,9 @@ def test_network_exposure_and_scale_in_text(checkout):
 
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
+    # the operator's change first: 3 x Standard_D2s_v5 (2 vCPUs), no pricing in this stack
+    assert lines[1:3] == ["the change (stacks/Pulumi.review.yaml):", "  cpu: dedicated 1 → 3, vCPUs 2 → 6"]
+    del lines[1:3]
     # deleted: the NAT gateway and its address, the node-management private link (component, zone, VNet
     # link, endpoint, DNS zone group); updated: the subnet, and the account, whose public node-management
     # endpoint nodes with public IPs use again
@@ -196,7 +203,10 @@ def test_a_stack_added_by_the_change_is_all_creates(checkout):
     shutil.copy(checkout / "stacks" / "Pulumi.review.yaml", checkout / "stacks" / "Pulumi.extra.yaml")
     result = infra_diff(checkout, "extra")
     assert result.exit_code == 0, result.output
-    summary = result.stdout.splitlines()[1]
+    lines = result.stdout.splitlines()
+    assert lines[1:3] == ["the change (stacks/Pulumi.extra.yaml):",
+                          "  cpu: new pool, Standard_D2s_v5, fixed 1 dedicated; at most 1 node, 2 vCPUs, no pricing"]
+    summary = lines[3]
     assert summary.startswith("0 to replace, 0 to delete, ") and " to create, 0 to update, " in summary
     assert "+   create   batch:Pool pool-cpu-pool (cpu)" in result.stdout
 
@@ -210,3 +220,97 @@ def test_an_invalid_stack_file_in_the_working_tree_exits_2_with_its_diagnostics(
     # the file named as in the repository, not by the path of the tree that was planned
     assert diagnostics == ["stacks/Pulumi.review.yaml:11:15: $.config.bigcompute:pools[0].vmSize: expected string, "
                            "got 42"]
+
+
+# Two priced pools, so the lead shows a pool's line and the stack's total; prices given in the file, as a
+# reviewer would read them (the figures are the test's own).
+COST_STACK = """\
+config:
+  bigcompute:location: westeurope
+  bigcompute:environment: cost
+  bigcompute:pools:
+    - name: cpu
+      vmSize: Standard_D16s_v5
+      image: ubuntu-24.04
+      scale:
+        autoscale: {preset: queue-pending, minNodes: 1, maxNodes: 40, evaluationInterval: PT5M}
+      pricing: {dedicatedPerHour: 0.768, spotPerHour: 0.154, source: test sheet, asOf: 2026-12-01}
+    - name: render
+      vmSize: Standard_F32s_v2
+      image: ubuntu-24.04
+      scale:
+        autoscale: {preset: work-hours, minNodes: 0, maxNodes: 20, timeZone: Europe/Amsterdam}
+      pricing: {dedicatedPerHour: 1.353, spotPerHour: 0.271, source: test sheet, asOf: 2026-12-01}
+"""
+
+
+@pytest.fixture
+def cost_stack(checkout: Path) -> Path:
+    path = checkout / "stacks" / "Pulumi.cost.yaml"
+    path.write_text(COST_STACK)
+    git(checkout, "add", str(path))
+    git(checkout, "commit", "-q", "-m", "cost stack")
+    return path
+
+
+def test_the_change_leads_with_preset_size_cost_and_vcpus(cost_stack):
+    edit(cost_stack, "{preset: work-hours, minNodes: 0, maxNodes: 20, timeZone: Europe/Amsterdam}",
+         "{preset: queue-pending, minNodes: 0, maxNodes: 32}")
+
+    result = infra_diff(cost_stack.parents[1], "cost")
+
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    # 20 x $1.353 = $27.06, 32 x $1.353 = $43.296; 20 and 32 x 32 vCPUs; cpu adds 40 x $0.768 = $30.72, 640 vCPUs
+    assert lines[1:5] == [
+        "the change (stacks/Pulumi.cost.yaml):",
+        "  render: preset work-hours → queue-pending, maxNodes 20 → 32, max $27.06/h → $43.30/h, vCPUs 640 → 1,024",
+        "  all pools at max: $57.78/h → $74.02/h, vCPUs 1,280 → 1,664",
+        "  prices: USD, test sheet, as of 2026-12-01"]
+    # then the generated change: the same pool's formula, updated in place
+    assert lines[5] == "0 to replace, 0 to delete, 0 to create, 1 to update"
+    assert "~   update   batch:Pool pool-render-pool (render)" in lines
+
+
+def test_a_price_change_shows_though_no_resource_changes_and_folds_for_a_comment(cost_stack):
+    edit(cost_stack, "dedicatedPerHour: 0.768, spotPerHour: 0.154, source: test sheet, asOf: 2026-12-01",
+         "dedicatedPerHour: 0.9, spotPerHour: 0.154, source: test sheet, asOf: 2026-12-05")
+
+    result = infra_diff(cost_stack.parents[1], "cost", fmt="github")
+
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    # 40 x 0.768 = 30.72 -> 40 x 0.9 = 36.00
+    assert ("- **cpu**: dedicated price $0.768/h → $0.90/h, prices from USD, test sheet, as of 2026-12-01 → "
+            "USD, test sheet, as of 2026-12-05, max $30.72/h → $36.00/h") in out
+    assert "- **all pools at max**: $57.78/h → $63.06/h\n" in out  # the vCPUs did not change
+    assert "<sub>prices: USD, test sheet, as of 2026-12-05 — check them before approving on cost</sub>" in out
+    assert out.endswith("**no resource changes** — the stack declares the same resources and properties.\n")
+
+
+def test_a_resized_pool_is_simulated_before_and_after_on_the_same_arrivals(cost_stack):
+    edit(cost_stack, "{preset: queue-pending, minNodes: 1, maxNodes: 40, evaluationInterval: PT5M}",
+         "{preset: queue-pending, minNodes: 1, maxNodes: 2, evaluationInterval: PT5M}")
+    checkout = cost_stack.parents[1]
+    head = git(checkout, "rev-parse", "HEAD")[:8]
+
+    result = CliRunner().invoke(cli, ["infra", "diff", "--stack", "cost", "--base", "HEAD", "--project-dir",
+                                      str(checkout), "--arrivals", "steady:rate=120/h,duration=PT30M,for=PT2H"],
+                                catch_exceptions=False)
+
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert "simulated before and after on steady:rate=120/h,duration=PT30M,for=PT2H: cpu:" in out
+    assert f"  [1] cpu at HEAD ({head})" in out and "  [2] cpu in the working tree" in out
+    assert "same draws and billed span for both" in out
+    # 40 nodes keep up with 60 running tasks at a time; 2 nodes leave a queue: the waits differ
+    wait = next(line for line in out.splitlines() if line.strip().startswith("wait max"))
+    before, after = wait.split()[2:4], wait.split()[8:10]
+    assert before != after, wait
+
+
+def test_a_bad_trace_is_refused_before_any_planning(checkout):
+    result = CliRunner().invoke(cli, ["infra", "diff", "--stack", "review", "--base", "HEAD", "--project-dir",
+                                      str(checkout), "--arrivals", "sometimes"], catch_exceptions=False)
+    assert result.exit_code == 2 and "infra diff" not in result.output
+    assert "sometimes" in result.stderr

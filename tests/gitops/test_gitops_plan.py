@@ -35,7 +35,9 @@ def test_plan_markdown_is_the_summary_table(repo, local_files):
     result = run("plan", "--stack", "test", "--format", "markdown")
 
     assert result.exit_code == 0, result.output
-    lines = result.stdout.splitlines()
+    header, blank, *lines = result.stdout.splitlines()
+    # where it runs first: a reviewer reads which target, stack and accounts the plan was made against
+    assert header.startswith("plan: target local, stack test, Batch account ") and blank == ""
     assert lines[:3] == [
         "| workload | job | status | tasks | inputs to upload |",
         "|---|---|---|---:|---|",

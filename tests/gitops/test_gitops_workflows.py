@@ -127,10 +127,29 @@ def test_pull_request_code_gets_no_azure_token_before_review():
     assert workflow["permissions"] == {"contents": "read"}
     assert privileged_jobs_outside_review(workflow) == []
     for name, job in workflow["jobs"].items():
-        if name != "preview":
+        if name == "comment":  # writes a comment, runs none of the pull request's code (below)
+            assert job["permissions"] == {"pull-requests": "write"} and not uses(job, "azure/login")
+        elif name != "preview":
             assert "permissions" not in job and not uses(job, "azure/login"), f"{name} needs no Azure identity"
         for checkout in uses(job, "actions/checkout"):
             assert checkout["with"]["persist-credentials"] is False, f"{name}: the token stays out of .git/config"
+
+
+def test_the_infra_diff_comment_job_runs_no_pull_request_code():
+    """The one job with a write token only reads the markdown the review jobs wrote: no checkout, no bigcompute,
+    and only for pull requests of this repository (a fork's token cannot comment)."""
+    workflow = load("pull-request.yml")
+    job = workflow["jobs"]["comment"]
+    assert job["needs"] == "review" and "head.repo.full_name == github.repository" in job["if"]
+    assert not uses(job, "actions/checkout") and not uses(job, "./.github/actions/setup")
+    commands = [line.strip() for line in scripts(job).splitlines()]
+    assert not [c for c in commands if c.startswith(("bigcompute", "python", "make", "pip"))] and "gh api" in scripts(job)
+    [download] = uses(job, "actions/download-artifact")
+    assert download["with"]["pattern"] == "infra-diff-*"
+    review = workflow["jobs"]["review"]
+    assert "--format github" in scripts(review)
+    [upload] = uses(review, "actions/upload-artifact")
+    assert upload["with"]["name"] == "infra-diff-${{ matrix.stack }}"
 
 
 @pytest.mark.parametrize("mistake", ["no environment", "a deploy environment", "workflow-wide token",
