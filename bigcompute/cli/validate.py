@@ -77,7 +77,7 @@ def run_expand(path: str, limit: int, outputs_file: str | None) -> int:
 
     from bigcompute.workload import iter_tasks
     from bigcompute.workload.inputs import file_digest
-    from bigcompute.workload.wire import InputChecksums, job_id, merge_dependencies, task_body
+    from bigcompute.workload.wire import Staging, job_id, merge_dependencies, task_body
 
     try:
         loaded = load_workload(path)
@@ -91,9 +91,12 @@ def run_expand(path: str, limit: int, outputs_file: str | None) -> int:
     merge_deps = None
     if wl.merge and limit >= total:
         merge_deps = merge_dependencies(t.id for t in iter_tasks(wl, files) if not t.is_merge)
-    checksums = InputChecksums.of_workload(wl, digests)
-    tasks = [task_body(t, wl, job, ctx, digests, merge_deps, checksums) for t in islice(iter_tasks(wl, files), limit)]
-    json.dump({"jobId": job, "poolName": wl.pool, "taskCount": total, "tasks": tasks}, sys.stdout, indent=2)
+    stage = Staging.of(wl, digests, files)
+    tasks = [task_body(t, wl, job, ctx, digests, merge_deps, stage) for t in islice(iter_tasks(wl, files), limit)]
+    out = {"jobId": job, "poolName": wl.pool, "taskCount": total}
+    if stage.active:  # what each node stages once for every task (see workload.staging)
+        out["jobPreparationTask"] = {"resourceFiles": stage.prep_resources(ctx)}
+    json.dump({**out, "tasks": tasks}, sys.stdout, indent=2)
     sys.stdout.write("\n")
     return EXIT_OK
 
