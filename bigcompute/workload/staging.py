@@ -51,6 +51,8 @@ CHECKSUMS_PATH = ".bigcompute/inputs.sha256"
 STAGE_DIR = "stage"  # below the preparation task's working directory
 PREP_DIR_VAR = "AZ_BATCH_JOB_PREP_WORKING_DIR"
 REFUSE = "does not match its digest; refusing to run"
+# `sha256sum -c` output → one line per input that does not match, naming it
+FAILED_LINES = f'sed -n "s/^\\(.*\\): FAILED.*/bigcompute: input \\1 {REFUSE}/p"'
 
 
 @dataclass(frozen=True)
@@ -176,8 +178,7 @@ class Staging:
         if self.checksums:
             listed = f"{self.checksums.digest}  {CHECKSUMS_PATH}"
             check = (f'if echo "{listed}" | sha256sum -c --status; then '
-                     f"sha256sum -c --quiet --strict {CHECKSUMS_PATH} 2>&1 | "
-                     f'sed -n "s/^\\(.*\\): FAILED.*/bigcompute: input \\1 {REFUSE}/p"; '
+                     f"sha256sum -c --quiet --strict {CHECKSUMS_PATH} 2>&1 | {FAILED_LINES}; "
                      f'else echo "bigcompute: input {CHECKSUMS_PATH} {REFUSE}"; fi')
             steps.append(f"r=$(cd {shlex.quote(self.root)} && {check})")
             steps.append(f'if [ -n "$r" ]; then printf "%s\\n" "$r" > {quoted}; fi')
@@ -205,8 +206,7 @@ class Staging:
                         if not isinstance(f, ListedFile))
         if lines:
             prelude.append(f"r=$(printf %s {shlex.quote(lines)} | sha256sum -c --quiet --strict 2>&1) || "
-                           f'{{ printf "%s\\n" "$r" | sed -n "s/^\\(.*\\): FAILED.*/bigcompute: input \\1 {REFUSE}/p" '
-                           ">&2; exit 1; }")
+                           f'{{ printf "%s\\n" "$r" | {FAILED_LINES} >&2; exit 1; }}')
         return "; ".join([*prelude, command])
 
 
