@@ -96,13 +96,18 @@ def preparation_task(workload: Workload, stage: Staging | None,
                      ctx: StorageContext | None) -> batch.BatchJobPreparationTask | None:
     """The staging of shared inputs, then the workload's own `prepare` command, as one preparation task
     (Batch runs one per job). None when there is neither."""
-    staging = stage is not None and ctx is not None and stage.active
-    if not staging and not workload.prepare_command:
+    staged = stage is not None and ctx is not None and stage.active
+    if not staged and not workload.prepare_command:
         return None
-    script = "; ".join(s for s in (stage.prep_script() if staging else None, workload.prepare_command) if s)
+    script, resources = [], None
+    if stage is not None and ctx is not None and staged:
+        script.append(stage.prep_script())
+        resources = [batch.ResourceFile(r) for r in stage.prep_resources(ctx)]
+    if workload.prepare_command:
+        script.append(workload.prepare_command)
     return batch.BatchJobPreparationTask(
-        command_line=shell_command(script),
-        resource_files=[batch.ResourceFile(r) for r in stage.prep_resources(ctx)] if staging else None,
+        command_line=shell_command("; ".join(script)),
+        resource_files=resources,
         # Both Batch's defaults, spelled out because staging relies on them: no task of the job runs on a node
         # whose staging failed (waitForSuccess), and a rebooted node stages and verifies again (see staging).
         wait_for_success=True, rerun_on_node_reboot_after_success=True,

@@ -223,7 +223,7 @@ def copy_blob(container: ContainerClient, name: str, source: str, timeout: float
     the source. The service may finish it later (`pending`): wait for it, since the snapshot's list must
     only be written once every file is in. https://learn.microsoft.com/rest/api/storageservices/copy-blob"""
     blob = container.get_blob_client(name)
-    status = blob.start_copy_from_url(container.get_blob_client(source).url)["copy_status"]
+    status: str | None = str(blob.start_copy_from_url(container.get_blob_client(source).url)["copy_status"])
     deadline = time.monotonic() + timeout
     while status == "pending" and time.monotonic() < deadline:
         time.sleep(COPY_POLL)
