@@ -104,7 +104,7 @@ def expanded_job(loaded: LoadedWorkload, ctx: StorageContext, limit: int) -> dic
 
     from bigcompute.workload import iter_tasks
     from bigcompute.workload.inputs import file_digest
-    from bigcompute.workload.wire import InputChecksums, job_id, merge_dependencies, task_body
+    from bigcompute.workload.wire import Staging, job_id, merge_dependencies, task_body
 
     wl, files = loaded.workload, loaded.files
     digests = {f.relpath: file_digest(f.path) for f in files}
@@ -113,9 +113,12 @@ def expanded_job(loaded: LoadedWorkload, ctx: StorageContext, limit: int) -> dic
     merge_deps = None
     if wl.merge and limit >= total:
         merge_deps = merge_dependencies(t.id for t in iter_tasks(wl, files) if not t.is_merge)
-    checksums = InputChecksums.of_workload(wl, digests)
-    tasks = [task_body(t, wl, job, ctx, digests, merge_deps, checksums) for t in islice(iter_tasks(wl, files), limit)]
-    body = {"jobId": job, "poolName": wl.pool, "taskCount": total, "tasks": tasks}
+    stage = Staging.of(wl, digests, files)
+    tasks = [task_body(t, wl, job, ctx, digests, merge_deps, stage) for t in islice(iter_tasks(wl, files), limit)]
+    body = {"jobId": job, "poolName": wl.pool, "taskCount": total}
+    if stage.active:  # what each node stages once for every task (see workload.staging)
+        body["jobPreparationTask"] = {"resourceFiles": stage.prep_resources(ctx)}
+    body["tasks"] = tasks
     if wl.parameters:
         body["parameters"] = dict(wl.parameters)
     return body

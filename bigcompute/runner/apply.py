@@ -36,8 +36,9 @@ def apply_workload(clients: Clients, plan: WorkloadPlan, hooks: Hooks | None = N
     hooks = hooks or Hooks()
     wl = plan.loaded.workload
     with workload_lease(clients.container("inputs"), wl.name) as lease:  # lease.check(): still ours?
-        if plan.sync.missing or plan.sync.checksums_missing:
-            hooks.step(f"uploading {len(plan.sync.missing)} input files ({plan.sync.missing_bytes:,} bytes)")
+        if plan.sync.pending:
+            copies = f", copying {len(plan.sync.copies)} stored ones" if plan.sync.copies else ""
+            hooks.step(f"uploading {len(plan.sync.missing)} input files ({plan.sync.missing_bytes:,} bytes){copies}")
             lease.check("uploading inputs")
             upload_missing(wl, plan.sync, clients.container("inputs"), on_upload=lambda f: hooks.uploaded(f.size))
         lease.check("creating the job")
@@ -63,7 +64,8 @@ def ensure_job(clients: Clients, plan: WorkloadPlan, hooks: Hooks):
     pool_id = clients.target.pool_id(wl.pool)
     hooks.step(f"creating job {plan.job_id} on pool {pool_id}")
     try:
-        clients.batch.create_job(job_model(wl, plan.job_id, pool_id, plan.spec, clients.target.stack))
+        clients.batch.create_job(job_model(wl, plan.job_id, pool_id, plan.spec, clients.target.stack,
+                                           stage=plan.sync.stage, ctx=storage_context(clients)))
         return None
     except ResourceExistsError:  # a retried create whose first attempt got through, or a racing apply
         return _checked(job_info(clients.batch.get_job(plan.job_id)), plan)
@@ -81,8 +83,7 @@ def _checked(info, plan: WorkloadPlan):
 def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
                  on_added: Callable[[int], None], check: Callable[[], None] = lambda: None) -> SubmitReport:
     wl, files = plan.loaded.workload, plan.loaded.files
-    target = clients.target
-    ctx = StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
+    ctx, stage = storage_context(clients), plan.sync.stage
     deps = DependencyCollector()
 
     def bodies() -> Iterator[dict]:
@@ -91,7 +92,7 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
                 continue
             deps.add(task.id)
             check()
-            yield task_body(task, wl, plan.job_id, ctx, plan.sync.digests, checksums=plan.sync.checksums)
+            yield task_body(task, wl, plan.job_id, ctx, plan.sync.digests, stage=stage)
 
     report = add_tasks(clients.batch, plan.job_id, bodies(), known, on_progress=on_added)
     merge = merge_task(wl, files)
@@ -99,10 +100,15 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
         check()
         merge_report = add_tasks(clients.batch, plan.job_id,
                                  [task_body(merge, wl, plan.job_id, ctx, plan.sync.digests, deps.dependencies(),
-                                            plan.sync.checksums)],
+                                            stage)],
                                  known, on_progress=on_added)
         report.count(added=merge_report.added, existing=merge_report.existing)
     return report
+
+
+def storage_context(clients: Clients) -> StorageContext:
+    target = clients.target
+    return StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
 
 
 def mark_submitted(clients: Clients, plan: WorkloadPlan) -> None:

@@ -14,7 +14,8 @@ from azure.batch import models as batch
 
 from bigcompute.workload import Workload
 from bigcompute.workload.inputs import repository_root
-from bigcompute.workload.wire import shell_command
+from bigcompute.workload.staging import Staging
+from bigcompute.workload.wire import StorageContext, shell_command
 
 # Metadata names: the contract that lets plan/prune/status recognise bigcompute's own jobs, and prune/delete
 # touch only the jobs of this repository and stack (one Batch account is often shared by several).
@@ -71,13 +72,9 @@ def metadata(workload: Workload, spec_hash: str, submitted: bool, stack: str) ->
 
 
 def job_model(workload: Workload, job_id: str, pool_id: str, spec_hash: str, stack: str,
-              env: Mapping[str, str] | None = None) -> batch.BatchJobCreateOptions:
-    prep = None
-    if workload.prepare_command:
-        prep = batch.BatchJobPreparationTask(
-            command_line=shell_command(workload.prepare_command), wait_for_success=True,
-            user_identity=batch.UserIdentity(auto_user=batch.AutoUserSpecification(
-                scope="task", elevation_level="admin")) if workload.prepare_elevated else None)
+              env: Mapping[str, str] | None = None, stage: Staging | None = None,
+              ctx: StorageContext | None = None) -> batch.BatchJobCreateOptions:
+    """`stage` and `ctx`: the inputs the job preparation task stages on each node (see workload.staging)."""
     common = {**workload.env, **(env or {})}
     return batch.BatchJobCreateOptions(
         id=job_id,
@@ -90,9 +87,32 @@ def job_model(workload: Workload, job_id: str, pool_id: str, spec_hash: str, sta
         all_tasks_complete_mode="noaction",
         uses_task_dependencies=workload.uses_dependencies,
         common_environment_settings=[batch.EnvironmentSetting(name=k, value=v) for k, v in common.items()] or None,
-        job_preparation_task=prep,
+        job_preparation_task=preparation_task(workload, stage, ctx),
         metadata=metadata(workload, spec_hash, submitted=False, stack=stack),
     )
+
+
+def preparation_task(workload: Workload, stage: Staging | None,
+                     ctx: StorageContext | None) -> batch.BatchJobPreparationTask | None:
+    """The staging of shared inputs, then the workload's own `prepare` command, as one preparation task
+    (Batch runs one per job). None when there is neither."""
+    staged = stage is not None and ctx is not None and stage.active
+    if not staged and not workload.prepare_command:
+        return None
+    script, resources = [], None
+    if stage is not None and ctx is not None and staged:
+        script.append(stage.prep_script())
+        resources = [batch.ResourceFile(r) for r in stage.prep_resources(ctx)]
+    if workload.prepare_command:
+        script.append(workload.prepare_command)
+    return batch.BatchJobPreparationTask(
+        command_line=shell_command("; ".join(script)),
+        resource_files=resources,
+        # Both Batch's defaults, spelled out because staging relies on them: no task of the job runs on a node
+        # whose staging failed (waitForSuccess), and a rebooted node stages and verifies again (see staging).
+        wait_for_success=True, rerun_on_node_reboot_after_success=True,
+        user_identity=batch.UserIdentity(auto_user=batch.AutoUserSpecification(
+            scope="task", elevation_level="admin")) if workload.prepare_elevated else None)
 
 
 @cache

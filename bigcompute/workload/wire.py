@@ -1,18 +1,16 @@
-"""Workload tasks as Batch sees them: deterministic job ids and `azure.batch.models` task objects.
+"""Workload tasks as Batch sees them: deterministic job ids and task JSON.
 
-Inputs reach tasks as one resource file per input file (blob URL + the pool's managed identity), placed
-at the file's path relative to the workload, so a task's working directory looks like the workload
-folder. Outputs go to `<job id>/<task id>/` in the outputs container; stdout/stderr always follow.
+Inputs shared by all tasks (the input snapshot, blob inputs, URL inputs) are staged once per node by the job
+preparation task and linked into each task's working directory (see `staging`), so a task's working
+directory looks like the workload folder. A task carries only its own input files (a `foreach:` group's
+file, a listed blob) as resource files (blob URL + the pool's managed identity), and checks its input files
+against digests carried in its command line before the command runs: whoever can write to the inputs
+container (on the local target, anyone with Azurite's public key) cannot make the next run execute other
+bytes. Outputs go to `<job id>/<task id>/` in the outputs container; stdout/stderr always follow.
 
-Blob inputs (`{blob: PREFIX, to: DIR}`: blobs already in the inputs container) reach every task as one
-container resource file (container URL + `blobPrefix` + the pool's identity). Batch keeps each blob's full
-name below `filePath`, so `shared/x.csv` with `to: data` lands at `data/shared/x.csv`. They are read as they
-are when the task starts: the plan's listing of the prefix fixes the job's identity (`spec_hash`), not the
-bytes, and they are not in the checksum list.
-
-A task with inputs also gets the workload's checksum list (`sha256sum` format, content-addressed like the
-inputs) and checks its inputs against it before its command runs: whoever can write to the inputs container
-(on the local target, anyone with Azurite's public key) cannot make the next run execute other bytes.
+Blob inputs (`{blob: PREFIX, to: DIR}`) are read as they are when the job's preparation task runs on a node:
+the plan's listing of the prefix fixes the job's identity (`spec_hash`), not the bytes, and they are not in
+the checksum list.
 """
 
 from __future__ import annotations
@@ -34,7 +32,10 @@ from bigcompute.workload.expand import TaskSpec
 from bigcompute.workload.globs import has_wildcard
 from bigcompute.workload.inputs import InputFile
 from bigcompute.workload.model import UPLOAD_CONDITIONS, OutputSpec, Workload
+from bigcompute.workload.staging import CHECKSUMS_PATH, InputChecksums, Staging, url_digests
 from bigcompute.workload.storage import ListedFile, container_url, destination_blob_path, fill_job
+
+__all__ = ["CHECKSUMS_PATH", "InputChecksums", "Staging", "url_digests"]  # re-exported: where callers found them
 
 OUTPUTS_ENV = "BIGCOMPUTE_TASK_OUTPUTS"
 
@@ -89,61 +90,6 @@ def blob_url(container_url: str, name: str) -> str:
     return f"{container_url}/{quote(name, safe='/')}"
 
 
-CHECKSUMS_PATH = ".bigcompute/inputs.sha256"
-_REFUSE = "does not match its digest; refusing to run"
-
-
-@dataclass(frozen=True)
-class InputChecksums:
-    """Every input of a workload as `sha256sum -c` reads it, and the SHA-256 of that list."""
-
-    data: bytes
-    digest: str
-
-    @classmethod
-    def of(cls, digests: Mapping[str, str]) -> InputChecksums:
-        data = "".join(_checksum_line(path, digests[path]) for path in sorted(digests)).encode()
-        return cls(data, hashlib.sha256(data).hexdigest())
-
-    @classmethod
-    def of_workload(cls, workload: Workload, digests: Mapping[str, str]) -> InputChecksums:
-        """The list of the input files' digests and of the SHA-256 declared by URL inputs."""
-        return cls.of({**digests, **url_digests(workload)})
-
-    def blob_name(self, workload: Workload) -> str:
-        return f"{workload.name}/{self.digest[:32]}/{CHECKSUMS_PATH}"
-
-
-def url_digests(workload: Workload) -> dict[str, str]:
-    """Where each URL input with a `sha256` lands → that digest: checked on the node like the input files."""
-    return {u.path: u.sha256 for u in workload.url_inputs if u.sha256}
-
-
-def verifies(task: TaskSpec, workload: Workload) -> bool:
-    """Whether the task gets the checksum list: it has input files, or URL inputs with a digest."""
-    return any(not isinstance(f, ListedFile) for f in task.files) or bool(url_digests(workload))
-
-
-def _checksum_line(path: str, digest: str) -> str:
-    # GNU sha256sum's escape for names holding a backslash or a newline: a leading "\" and \\, \n inside.
-    if "\\" in path or "\n" in path:
-        escaped = path.replace("\\", "\\\\").replace("\n", "\\n")
-        return f"\\{digest}  {escaped}\n"
-    return f"{digest}  {path}\n"
-
-
-def verify_inputs(command: str, checksums: InputChecksums) -> str:
-    """`command` preceded by the checks: the list against the digest this task carries, then each input the
-    task has against the list (`--ignore-missing`: a task holds only some of the inputs). A mismatch prints
-    one line naming the input on stderr and exits 1 before the command starts."""
-    listed = f"{checksums.digest}  {CHECKSUMS_PATH}"
-    return (f'echo "{listed}" | sha256sum -c --status || '
-            f'{{ echo "bigcompute: input {CHECKSUMS_PATH} {_REFUSE}" >&2; exit 1; }}; '
-            f"r=$(sha256sum -c --quiet --strict --ignore-missing {CHECKSUMS_PATH} 2>/dev/null) || "
-            f'{{ printf "%s\\n" "$r" | sed -n "s/^\\(.*\\): FAILED.*/bigcompute: input \\1 {_REFUSE}/p" >&2; exit 1; }}; '
-            f"{command}")
-
-
 def shell_command(command: str) -> str:
     # Batch runs the command line without a shell; workloads are written as shell commands.
     return f"/bin/sh -c {shlex.quote(command)}"
@@ -151,27 +97,17 @@ def shell_command(command: str) -> str:
 
 def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
               digests: Mapping[str, str], merge_depends: dict | None = None,
-              checksums: InputChecksums | None = None) -> dict[str, Any]:
+              stage: Staging | None = None) -> dict[str, Any]:
     """The task as Batch's JSON (`BatchTaskCreateOptions` on the wire). Plain dicts: the SDK sends them
     as they are, and building its model objects costs ~90 µs a task, which a 100,000-task job feels.
-    `checksums` is `InputChecksums.of(digests)`, passed in by callers that build many tasks."""
+    Inputs shared by all tasks are staged per node (`staging`): the task carries only its own files.
+    `stage` is `Staging.of(workload, digests, files)`, passed in by callers that build many tasks."""
+    stage = stage or Staging.of(workload, digests)
     identity = {"resourceId": ctx.identity_resource_id} if ctx.identity_resource_id else None
+    own = stage.own_files(task)
     resources = [_drop_none({"httpUrl": _file_url(f, workload, ctx, digests), "filePath": f.relpath,
-                             "identityReference": identity}) for f in task.files]
-    # Every task gets the blob inputs. With a container source, filePath is the folder (omitted: the working
-    # directory) and blobs keep their full names below it; blobPrefix is a plain name prefix.
-    # https://learn.microsoft.com/rest/api/batchservice/task/add#resourcefile
-    resources += [_drop_none({"storageContainerUrl": ctx.container(b.container, ctx.inputs_url),
-                              "blobPrefix": b.prefix, "filePath": b.to or None,
-                              "identityReference": identity}) for b in workload.blob_inputs]
-    # URL inputs: an httpUrl needs filePath, the file's own path. No identity: a public https URL.
-    resources += [{"httpUrl": u.url, "filePath": u.path} for u in workload.url_inputs]
-    command = task.command
-    if verifies(task, workload):
-        checksums = checksums or InputChecksums.of_workload(workload, digests)
-        resources.append(_drop_none({"httpUrl": blob_url(ctx.inputs_url, checksums.blob_name(workload)),
-                                     "filePath": CHECKSUMS_PATH, "identityReference": identity}))
-        command = verify_inputs(command, checksums)
+                             "identityReference": identity}) for f in own]
+    command = stage.task_command(task.command, own)
     env = [*task.env, *task.variables]
     # The merge task gets every task's outputs; a task with `{task|group: …, outputs: true}` dependencies, theirs:
     # one container resource file per prefix below the job's folder, landing (full names kept) in outputs/<job>/.

