@@ -21,6 +21,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from bigcompute.runner.errors import DeployError
+from bigcompute.runner.killpoint import kill_point
 from bigcompute.workload import Workload
 from bigcompute.workload.inputs import BlobInput, InputFile, file_digest
 from bigcompute.workload.wire import InputChecksums, input_blob_name, url_digests
@@ -159,6 +160,7 @@ def upload_missing(workload: Workload, plan: SyncPlan, container: ContainerClien
                                   max_concurrency=4 if f.size > LARGE_FILE else 1)
         if on_upload:
             on_upload(f)
+        kill_point("uploading")
 
     with ThreadPoolExecutor(max_workers=min(workers, max(1, len(plan.missing)), (os.cpu_count() or 2) * 8)) as pool:
         for _ in pool.map(upload, plan.missing):
