@@ -58,6 +58,11 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench
 
+# Deliberate bugs, one at a time in a temporary copy of the tree, and the test that catches each.
+.PHONY: mutations
+mutations: $(STAMP) $(AZURITE)
+	$(PY) -m bench.mutations
+
 clean:
 	rm -rf $(VENV) .bigcompute out
 
@@ -65,17 +70,17 @@ clean:
 # and `az batch`. They need their own virtualenv, which cannot hold the project's azure-batch 15.x:
 # .venv-compat has azure-batch 14.x with azure-cli 2.68.0 (the last release on that SDK); the current
 # azure-cli pins azure-batch 15.0.0b1, so it gets a venv of its own in .venv-compat/az-current.
-# The emulator itself runs from $(VENV).
+# The emulator itself runs from $(VENV). uv installs them (pip takes minutes over azure-cli's ~150 packages,
+# uv seconds). A missing client fails the run: every test of tests/compat is needed, none is skipped.
 COMPAT := .venv-compat
 COMPAT_STAMP := $(COMPAT)/.installed
 .PHONY: compat
-$(COMPAT_STAMP):
-	python3 -m venv $(COMPAT)
-	$(COMPAT)/bin/pip install --quiet --upgrade pip
-	$(COMPAT)/bin/pip install --quiet 'azure-batch==14.*' 'azure-cli==2.68.0' pytest
-	python3 -m venv $(COMPAT)/az-current
-	$(COMPAT)/az-current/bin/pip install --quiet --upgrade pip
-	$(COMPAT)/az-current/bin/pip install --quiet azure-cli
+$(COMPAT_STAMP): $(STAMP)
+	$(PIP) install --quiet 'uv==$(UV_VERSION)'
+	$(VENV)/bin/uv venv --quiet --python python3 $(COMPAT)
+	VIRTUAL_ENV=$(COMPAT) $(VENV)/bin/uv pip install --quiet 'azure-batch==14.*' 'azure-cli==2.68.0' pytest
+	$(VENV)/bin/uv venv --quiet --python python3 $(COMPAT)/az-current
+	VIRTUAL_ENV=$(COMPAT)/az-current $(VENV)/bin/uv pip install --quiet azure-cli
 	touch $(COMPAT_STAMP)
 
 compat: $(STAMP) $(COMPAT_STAMP)

@@ -13,6 +13,7 @@ from bigcompute.runner import specs
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.jobs import job_info, job_model, metadata
+from bigcompute.runner.killpoint import kill_point
 from bigcompute.runner.lease import workload_lease
 from bigcompute.runner.plan import WorkloadPlan
 from bigcompute.runner.submit import SubmitReport, add_tasks, existing_tasks
@@ -41,9 +42,11 @@ def apply_workload(clients: Clients, plan: WorkloadPlan, hooks: Hooks | None = N
             hooks.step(f"uploading {len(plan.sync.missing)} input files ({plan.sync.missing_bytes:,} bytes){copies}")
             lease.check("uploading inputs")
             upload_missing(wl, plan.sync, clients.container("inputs"), on_upload=lambda f: hooks.uploaded(f.size))
+            kill_point("uploaded")
         lease.check("creating the job")
         specs.record(clients.container("inputs"), wl, plan.spec, plan.sync.digests)  # what a later plan compares
         existed = ensure_job(clients, plan, hooks)
+        kill_point("job-created")
         if existed is not None and existed.submitted:
             return SubmitReport(existing=plan.task_count)
         hooks.step(f"adding {plan.task_count:,} tasks to job {plan.job_id}")
@@ -51,6 +54,7 @@ def apply_workload(clients: Clients, plan: WorkloadPlan, hooks: Hooks | None = N
                               on_added=hooks.added, check=lambda: lease.check("adding the next tasks"))
         lease.check("marking the job submitted")
         mark_submitted(clients, plan)
+        kill_point("submitted")
         return report
 
 
@@ -92,6 +96,7 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
                 continue
             deps.add(task.id)
             check()
+            kill_point("adding-tasks")
             yield task_body(task, wl, plan.job_id, ctx, plan.sync.digests, stage=stage)
 
     report = add_tasks(clients.batch, plan.job_id, bodies(), known, on_progress=on_added)

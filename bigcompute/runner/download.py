@@ -16,6 +16,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from bigcompute.runner.errors import DeployError
+from bigcompute.runner.killpoint import kill_point
 from bigcompute.workload.globs import glob_match
 
 MANIFEST = "manifest.json"
@@ -118,6 +119,7 @@ def download(outputs: ContainerClient, job_id: str, body: dict, folder: Path,
             f["sha256"] = recorded[rel]
             return False, not known
         f["sha256"] = _fetch(outputs, f"{job_id}/{rel}", dest, f["size"], known, rel)
+        kill_point("downloading")
         return True, not known
 
     with ThreadPoolExecutor(max_workers=8) as pool:

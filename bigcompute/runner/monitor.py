@@ -14,6 +14,7 @@ from azure.core.exceptions import HttpResponseError
 from azure.storage.blob import ContainerClient
 
 from bigcompute.runner.jobs import wire
+from bigcompute.runner.killpoint import kill_point
 
 STDERR_TAIL = 2048
 # Storage refused the node's identity: BlobAccessDenied for a resource file, FileUploadAccessDenied for an output
@@ -54,6 +55,7 @@ class FailedTask:
 def poll(client: BatchClient, job_id: str) -> Progress:
     job = client.get_job(job_id, select=["id", "state"])
     counts = client.get_job_task_counts(job_id).task_counts
+    kill_point("monitoring")
     return Progress(counts.active, counts.running, counts.succeeded, counts.failed, wire(job.state))
 
 

@@ -32,6 +32,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from azure.storage.blob import ContainerClient
 
 from bigcompute.runner.errors import DeployError
+from bigcompute.runner.killpoint import kill_point
 from bigcompute.workload import Workload
 from bigcompute.workload.inputs import BlobInput, InputFile, file_digest
 from bigcompute.workload.staging import InputChecksums, Staging
@@ -202,6 +203,7 @@ def upload_missing(workload: Workload, plan: SyncPlan, container: ContainerClien
                                   max_concurrency=4 if f.size > LARGE_FILE else 1)
         if on_upload:
             on_upload(f)
+        kill_point("uploading")
 
     threads = (os.cpu_count() or 2) * 8
     with ThreadPoolExecutor(max_workers=min(workers, max(1, len(plan.missing)), threads)) as pool:

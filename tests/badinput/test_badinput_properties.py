@@ -9,6 +9,7 @@ junk). A workload that passes validation must also expand without an exception.
 from __future__ import annotations
 
 import itertools
+import math
 import textwrap
 from pathlib import Path
 from typing import Any
@@ -173,6 +174,137 @@ WORKLOAD = st.fixed_dictionaries({
 })
 
 
+# Workloads that are valid most of the time, so the checks after the schema (ids, placeholders, dependencies,
+# inputs) and the expansion are what the examples meet. One example in five carries one semantic defect.
+NAMES = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
+PARAM_NAMES = st.lists(st.sampled_from(["x", "y", "seed", "rate"]), min_size=1, max_size=2, unique=True)
+WORDS = st.lists(st.from_regex(r"[a-z][a-z0-9_]{0,5}", fullmatch=True), min_size=1, max_size=4, unique=True)
+VALID_DURATIONS = st.sampled_from(["PT30M", "PT1H", "P1D", "PT1H30M", "PT45S", "P2DT3H"])
+VALID_SETTINGS = st.fixed_dictionaries({}, optional={
+    "retries": st.integers(-1, 100), "timeout": VALID_DURATIONS, "retention": VALID_DURATIONS, "slots": st.just(1),
+    "elevated": st.booleans()})
+VALID_OUTPUTS = st.lists(st.one_of(st.sampled_from(["out/*.txt", "result.json", "logs/**/*.log"]),
+                                   st.fixed_dictionaries({"pattern": st.just("out/*.csv")}, optional={
+                                       "when": st.sampled_from(["success", "failure", "always"])})),
+                         max_size=2, unique_by=lambda o: o if isinstance(o, str) else o["pattern"])
+VALID_ENV = st.dictionaries(st.sampled_from(["A", "MODE", "B_1"]), st.one_of(st.sampled_from(["1", "fast"]),
+                            st.integers(0, 9), st.booleans()), max_size=2)
+# defect -> the code of the diagnostic that must report it
+DEFECTS = {"duplicate-id": "duplicate-id", "unknown-placeholder": "template", "unknown-dependency": "missing-dependency",
+           "no-file-matches": "input", "merge-id-taken": "duplicate-id"}
+FILES = {"data/*.csv": 2, "data/**/*.csv": 3, "data/sub/*.csv": 1}  # what each glob matches in `repo`
+
+
+@st.composite
+def parameter(draw) -> tuple[dict, bool]:
+    """A sweep parameter and whether its values make valid task-id text."""
+    kind = draw(st.sampled_from(["ints", "words", "range", "linspace"]))
+    if kind == "ints":
+        return {"values": draw(st.lists(st.integers(-50, 50), min_size=1, max_size=4, unique=True))}, True
+    if kind == "words":
+        return {"values": draw(WORDS)}, True
+    if kind == "range":
+        start = draw(st.integers(0, 5))
+        stop = draw(st.integers(start + 1, start + 6))
+        return {"start": start, "stop": stop, **({"step": draw(st.integers(1, 2))} if draw(st.booleans()) else {})}, True
+    return {"from": 0, "to": draw(st.integers(1, 10)), "count": draw(st.integers(1, 4))}, False  # floats: 0.5
+
+
+def parameter_size(p: dict) -> int:
+    if "values" in p:
+        return len(p["values"])
+    if "count" in p:
+        return p["count"]
+    return len(range(p["start"], p["stop"], p.get("step", 1)))
+
+
+def expected_tasks(data: dict) -> int:
+    """The task count of a defect-free generated workload, counted from the document, not by the expansion."""
+    count = 1 if "merge" in data else 0
+    for group in data["tasks"]:
+        if "sweep" in group:
+            count += math.prod(parameter_size(p) for p in group["sweep"].values())
+        elif "foreach" in group:
+            count += FILES[group["foreach"]["files"]]
+        else:
+            count += 1
+    return count
+
+
+@st.composite
+def task_group(draw, index: int, earlier: list[str]) -> dict:
+    """Group `index`: one task, a sweep or one task per file; its ids start with g<index>, so they are unique."""
+    kind = draw(st.sampled_from(["single", "sweep", "foreach"]))
+    group: dict[str, Any]
+    if kind == "single":
+        group = {"id": f"g{index}", "command": draw(st.sampled_from(["echo hi", "sh data/prog.sh", "wc -l data/a.csv"]))}
+        if earlier and draw(st.booleans()):
+            group["dependsOn"] = draw(st.lists(st.sampled_from(earlier), min_size=1, unique=True))
+    elif kind == "sweep":
+        names = draw(PARAM_NAMES)
+        params = {name: draw(parameter()) for name in names}
+        in_id = all(ok for _, ok in params.values())
+        group = {"id": f"g{index}-" + ("-".join(f"{{{n}}}" for n in names) if in_id else "{index}"),
+                 "command": "echo " + " ".join(f"{{{n}}}" for n in names),
+                 "sweep": {name: p for name, (p, _) in params.items()}}
+    else:
+        files = draw(st.sampled_from(sorted(FILES)))
+        group = {"id": f"g{index}-" + ("{stem}" if files == "data/*.csv" else "{index}"), "command": "wc -l {file}",
+                 "foreach": {"files": files}}
+    group.update(draw(st.fixed_dictionaries({}, optional={
+        "outputs": VALID_OUTPUTS, "env": VALID_ENV, "settings": VALID_SETTINGS, "displayName": st.just("group {index}")})))
+    return group
+
+
+@st.composite
+def valid_workloads(draw) -> tuple[dict, str | None]:
+    """(document, the defect it carries or None)."""
+    groups: list[dict] = []
+    singles: list[str] = []
+    for index in range(draw(st.integers(1, 3))):
+        groups.append(draw(task_group(index, singles)))
+        if "sweep" not in groups[-1] and "foreach" not in groups[-1]:
+            singles.append(groups[-1]["id"])
+    data: dict[str, Any] = {"apiVersion": "bigcompute/v1", "kind": "Workload", "name": draw(NAMES), "pool": "cpu",
+                            "tasks": groups}
+    data.update(draw(st.fixed_dictionaries({}, optional={
+        "inputs": st.lists(st.sampled_from(["data/*.csv", "data/**/*.csv", "data/prog.sh"]), min_size=1, max_size=2,
+                           unique=True),
+        "defaults": VALID_SETTINGS, "env": VALID_ENV, "download": st.just(["*/out/*.txt"]),
+        "labels": st.dictionaries(st.sampled_from(["team", "cost-center"]), st.sampled_from(["risk", "42"]),
+                                  max_size=2),
+        "job": st.fixed_dictionaries({}, optional={"priority": st.integers(-1000, 1000),
+                                                   "maxWallClockTime": VALID_DURATIONS,
+                                                   "maxParallelTasks": st.sampled_from([-1, 1, 4])}),
+        "merge": st.fixed_dictionaries({"command": st.just("cat $BIGCOMPUTE_TASK_OUTPUTS/*/out/*.txt > all.txt")},
+                                       optional={"outputs": st.just(["all.txt"]), "settings": VALID_SETTINGS}),
+        "prepare": st.fixed_dictionaries({"command": st.just("echo prepared")}, optional={"elevated": st.booleans()}),
+    })))
+    if any("foreach" in g for g in groups):  # a foreach takes its files from the inputs
+        data["inputs"] = sorted({*data.get("inputs", []), "data/**/*.csv"})
+    defect = draw(st.sampled_from([None] * 4 + list(DEFECTS)))  # None, the simplest, is drawn most
+    if defect:
+        add_defect(data, defect)
+    return data, defect
+
+
+def add_defect(data: dict, defect: str) -> None:
+    """One mistake the schema lets through and a later check must find."""
+    first = data["tasks"][0]
+    if defect == "duplicate-id":
+        data["tasks"].append({**first})
+    elif defect == "unknown-placeholder":
+        first["command"] += " {nothere}"
+    elif defect == "unknown-dependency":
+        data["tasks"].append({"id": "late", "command": "true", "dependsOn": ["never-defined"]})
+    elif defect == "no-file-matches":
+        data["tasks"].append({"id": "none-{index}", "command": "true", "foreach": {"files": "data/*.parquet"}})
+        data["inputs"] = [*data.get("inputs", []), "data/*.parquet"]
+    else:
+        data["tasks"].append({"id": "merge", "command": "true"})
+        data.setdefault("merge", {"command": "true"})
+
+
 def mutate(data: Any, draw, depth: int = 0) -> Any:
     """Walk the document, now and then dropping a key, misspelling it, or swapping a value for junk."""
     roll = draw(st.integers(0, 19))
@@ -207,20 +339,51 @@ def test_load_workload_from_the_schema_shape(repo: Path, data: dict) -> None:
     check_workload(write(repo, text), text)
 
 
+def test_generated_workloads_are_valid_or_refused_for_their_defect(repo: Path) -> None:
+    """Most generated workloads are valid and expand to the task count their document says; the others are refused
+    for the one defect they carry, by the check that should find it (not the schema)."""
+    outcomes = []
+
+    @PROPERTY
+    @given(valid_workloads())
+    def run(case: tuple[dict, str | None]) -> None:
+        data, defect = case
+        text = dump(data)
+        path = write(repo, text)
+        try:
+            loaded = load_workload(path, pools=["cpu"], max_tasks=MAX_TASKS)
+        except WorkloadError as e:
+            assert_located(e.diagnostics, text)
+            assert defect is not None, f"a valid workload refused: {e}\n{text}"
+            assert DEFECTS[defect] in {d.code for d in e.diagnostics}, (defect, str(e))
+            outcomes.append(False)
+            return
+        finally:
+            path.unlink()
+        assert defect is None, f"{defect} not found in\n{text}"
+        tasks = list(iter_tasks(loaded.workload, loaded.files))
+        assert count_tasks(loaded.workload, loaded.files) == len(tasks) == expected_tasks(data)
+        assert len({t.id.lower() for t in tasks}) == len(tasks) and all(t.command for t in tasks)
+        outcomes.append(True)
+
+    run()
+    assert sum(outcomes) >= 0.6 * len(outcomes), f"{sum(outcomes)} of {len(outcomes)} examples reached expansion"
+
+
 @PROPERTY
-@given(WORKLOAD, st.data())
-def test_load_workload_mutated(repo: Path, data: dict, more) -> None:
-    text = dump(mutate(data, more.draw))
+@given(valid_workloads(), st.data())
+def test_load_workload_mutated(repo: Path, case: tuple[dict, str | None], more) -> None:
+    text = dump(mutate(case[0], more.draw))
     check_workload(write(repo, text), text)
 
 
 @PROPERTY
-@given(WORKLOAD, st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
+@given(valid_workloads(), st.lists(st.tuples(st.integers(0, 10_000), st.sampled_from(
     ["", " ", "\n", ":", "- ", "{", "[", "'", "&a ", "*a", "\t", "#", "\x00", "\xe9"]), st.integers(0, 3)),
     min_size=1, max_size=4))
-def test_load_workload_text_edits(repo: Path, data: dict, edits: list[tuple[int, str, int]]) -> None:
-    """Byte-level damage to a schema-shaped file: characters inserted, deleted, replaced."""
-    text = dump(data)
+def test_load_workload_text_edits(repo: Path, case: tuple[dict, str | None], edits: list[tuple[int, str, int]]) -> None:
+    """Byte-level damage to a mostly valid file: characters inserted, deleted, replaced."""
+    text = dump(case[0])
     for at, insert, delete in edits:
         at %= len(text) + 1
         text = text[:at] + insert + text[at + delete:]

@@ -6,11 +6,11 @@ import getpass
 import json
 import os
 import shutil
+import signal
 import socket
 import stat
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -170,7 +170,10 @@ def test_a_stale_pid_is_never_signalled(project: Path) -> None:
     # processes.json names a PID that now belongs to an unrelated program (the PID was reused).
     local = project / ".bigcompute/local"
     local.mkdir(parents=True)
-    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True)
+    # TERM, INT and HUP blocked (the mask survives exec): one sent would stay pending, readable at once in /proc,
+    # so "never signalled" is checked when `down` returns, not after a pause.
+    stranger = subprocess.Popen(["sleep", "300"], start_new_session=True, preexec_fn=lambda: signal.pthread_sigmask(
+        signal.SIG_BLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP}))
     try:
         procs = {"dataDir": str(local.resolve()), **records.record("emulator", stranger.pid),
                  "azuritePid": stranger.pid, "azuriteStart": "1", "emulatorUrl": "http://127.0.0.1:1",
@@ -183,8 +186,9 @@ def test_a_stale_pid_is_never_signalled(project: Path) -> None:
         for name in ("emulator", "azurite"):
             assert f"warning: the recorded {name} process {stranger.pid} is gone: PID {stranger.pid} now belongs " \
                    f"to another program (sleep 300), left alone" in down.output
-        time.sleep(0.2)
-        assert stranger.poll() is None  # still alive: not signalled
+        status = dict(line.split(":\t", 1) for line in Path(f"/proc/{stranger.pid}/status").read_text().splitlines())
+        assert int(status["ShdPnd"], 16) == int(status["SigPnd"], 16) == 0  # nothing sent to it, nor its group
+        assert stranger.poll() is None  # and not killed
     finally:
         stranger.kill()
         stranger.wait()

@@ -84,41 +84,52 @@ def test_wall_clock_kills_the_process_group(process_batch, pool, tmp_path) -> No
     info = wait_task(process_batch, job_id, "t").execution_info
     assert time.monotonic() - started < 5
     assert info.result == "failure" and info.failure_info.code == "TaskEnded"
-    child = int(pidfile.read_text())
-
-    def gone() -> bool:
-        stat = Path(f"/proc/{child}/stat")
-        return not stat.exists() or stat.read_text().split()[2] == "Z"
-    wait_for(gone)
+    wait_for(lambda: gone(int(pidfile.read_text())))
 
 
-def test_terminate_kills_a_running_task(process_batch, pool) -> None:
+def gone(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return not stat.exists() or stat.read_text().rsplit(")", 1)[1].split()[0] == "Z"
+
+
+def test_terminate_kills_a_running_task(process_batch, pool, tmp_path) -> None:
     job_id = make_job(process_batch, pool)
-    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="sleep 30"))
-    wait_for(lambda: process_batch.get_task(job_id, "t").state == "running")
+    pidfile = tmp_path / "task.pid"
+    process_batch.create_task(job_id, _sh("t", f"echo $$ > {pidfile}; exec sleep 30"))  # exec: same pid
+    wait_for(lambda: pidfile.exists() and pidfile.read_text().strip())
+    pid = int(pidfile.read_text())
+    assert not gone(pid)
     process_batch.terminate_task(job_id, "t")
     info = process_batch.get_task(job_id, "t").execution_info
     assert info.failure_info.code == "TaskEnded" and info.result == "failure"
+    wait_for(lambda: gone(pid))  # the process itself was ended, not only the task's record
 
 
 def test_job_preparation_runs_once_per_node_then_release(process_batch, pool) -> None:
-    prep = m.BatchJobPreparationTask(command_line="/bin/sh -c 'echo prepared >> $AZ_BATCH_NODE_SHARED_DIR/prep.log'")
-    release = m.BatchJobReleaseTask(command_line="/bin/sh -c 'echo released >> $AZ_BATCH_NODE_SHARED_DIR/prep.log'")
+    log = f"$AZ_BATCH_NODE_SHARED_DIR/prep-{time.monotonic_ns()}.log"  # the node outlives this test's job
+    prep = m.BatchJobPreparationTask(command_line=f"/bin/sh -c 'echo prepared | tee -a {log}'")
+    release = m.BatchJobReleaseTask(command_line=f"/bin/sh -c 'echo released >> {log}'")
     job_id = make_job(process_batch, pool, job_preparation_task=prep, job_release_task=release)
-    process_batch.create_tasks(job_id, [_sh(f"t{i}", "cat $AZ_BATCH_JOB_PREP_DIR/stdout.txt; echo $AZ_BATCH_JOB_PREP_WORKING_DIR")
-                                        for i in range(3)])
+    process_batch.create_tasks(job_id, [_sh(f"t{i}", f"cat {log} $AZ_BATCH_JOB_PREP_DIR/stdout.txt; "
+                                                     "echo $AZ_BATCH_JOB_PREP_WORKING_DIR") for i in range(3)])
     wait_for(lambda: process_batch.get_job_task_counts(job_id).task_counts.succeeded == 3)
     states = list(process_batch.list_job_preparation_and_release_task_status(job_id))
     assert len(states) == 1 and states[0].job_preparation_task_execution_info.exit_code == 0
-    out = b"".join(process_batch.download_task_file(job_id, "t0", "stdout.txt")).decode()
-    assert out.strip().endswith("/jobpreparation/wd")
+    node_id = process_batch.get_task(job_id, "t0").node_info.node_id
+    for i in range(3):  # each task saw what preparation wrote, written once: it ran once, before them all
+        out = b"".join(process_batch.download_task_file(job_id, f"t{i}", "stdout.txt")).decode()
+        assert out.splitlines()[:2] == ["prepared", "prepared"]  # the shared log, then preparation's stdout
+        assert out.splitlines()[2].endswith("/jobpreparation/wd") and len(out.splitlines()) == 3, out
     process_batch.begin_terminate_job(job_id, BatchJobTerminateOptions(termination_reason="done"),
                                       polling_interval=0).result()
     status = list(process_batch.list_job_preparation_and_release_task_status(job_id))[0]
     assert status.job_release_task_execution_info.exit_code == 0
-    node_root = process_batch.get_task(job_id, "t0").node_info
-    shared = [n for n in process_batch.list_nodes(pool) if n.id == node_root.node_id]
-    assert shared
+    # The release ran on the same node after the tasks: a later job's task there reads the log.
+    later = make_job(process_batch, pool)
+    process_batch.create_task(later, _sh("read", f"cat {log}"))
+    task = wait_task(process_batch, later, "read")
+    assert task.node_info.node_id == node_id
+    assert b"".join(process_batch.download_task_file(later, "read", "stdout.txt")) == b"prepared\nreleased\n"
 
 
 def test_failed_preparation_keeps_tasks_off_the_node(process_batch, pool) -> None:
@@ -126,7 +137,11 @@ def test_failed_preparation_keeps_tasks_off_the_node(process_batch, pool) -> Non
     job_id = make_job(process_batch, pool, job_preparation_task=prep)
     process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="t", command_line="/bin/true"))
     wait_for(lambda: list(process_batch.list_job_preparation_and_release_task_status(job_id)))
-    time.sleep(0.2)
+    # A barrier, not a pause: another job's task on the same (only) node runs to completion, so the scheduler
+    # has passed over this job's task after the preparation failed.
+    other = make_job(process_batch, pool)
+    process_batch.create_task(other, m.BatchTaskCreateOptions(id="after", command_line="/bin/true"))
+    assert wait_task(process_batch, other, "after").execution_info.exit_code == 0
     task = process_batch.get_task(job_id, "t")
     assert task.state == "active"
 
@@ -189,3 +204,25 @@ def test_release_task_is_tried_once(process_batch, pool, tmp_path) -> None:
     info = wait_for(lambda: list(process_batch.list_job_preparation_and_release_task_status(job_id))[0]
                     .job_release_task_execution_info)
     assert _tries(log) == 1 and info.exit_code == 3
+
+
+def test_a_higher_priority_jobs_tasks_run_first(process_batch, tmp_path) -> None:
+    """One slot, busy until the test opens a gate; meanwhile a low-priority job (created first) and a high-priority
+    one queue three tasks each. Once the slot frees, every task of the high-priority job starts before any of the
+    low-priority one's, although the low one came first."""
+    one_slot = make_pool(process_batch, nodes=1, slots=1)
+    gate = tmp_path / "gate"
+    blocker = make_job(process_batch, one_slot)
+    process_batch.create_task(blocker, _sh("hold", f"while [ ! -e {gate} ]; do sleep 0.05; done"))
+    wait_for(lambda: process_batch.get_task(blocker, "hold").state == "running")
+    low = make_job(process_batch, one_slot, priority=-100)
+    high = make_job(process_batch, one_slot, priority=500)
+    for job in (low, high):
+        process_batch.create_tasks(job, [m.BatchTaskCreateOptions(id=f"t{i}", command_line="/bin/true")
+                                         for i in range(3)])
+    gate.touch()
+    for job in (low, high):
+        wait_for(lambda job=job: process_batch.get_job_task_counts(job).task_counts.succeeded == 3)
+    started = sorted((process_batch.get_task(job, f"t{i}").execution_info.start_time, name)
+                     for job, name in ((low, "low"), (high, "high")) for i in range(3))
+    assert [name for _, name in started] == ["high"] * 3 + ["low"] * 3

@@ -166,7 +166,7 @@ def test_what_cannot_run_locally_is_refused(batch, pool, extra, prop) -> None:
     assert "local Batch emulator" in err.value.error.message
 
 
-def test_max_parallel_tasks_and_priority_order(batch, pool, emulator) -> None:
+def test_max_parallel_tasks_runs_one_at_a_time(batch, pool, emulator) -> None:  # priority: test_emulator_process
     job_id = make_job(batch, pool, max_parallel_tasks=1)
     batch.create_tasks(job_id, [_task(f"s{i}") for i in range(5)])
     wait_for(lambda: batch.get_job_task_counts(job_id).task_counts.completed == 5)

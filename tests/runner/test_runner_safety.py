@@ -21,14 +21,30 @@ def test_nested_names_stay_inside(tmp_path):
     assert safe_destination(tmp_path, "t1/a/b.txt") == (tmp_path / "t1" / "a" / "b.txt").resolve()
 
 
-def test_download_refuses_a_backslash_blob_name(clients, tmp_path):
+def test_download_refuses_a_blob_name_whose_backslashes_storage_made_slashes(clients, tmp_path):
+    """Storage turns the backslashes of a blob's name into slashes (t1/..\\..\\x is kept as t1/../../x), so such
+    a name meets the `..` check."""
     outputs = clients.container("outputs")
     job = f"job-{uuid.uuid4().hex[:6]}"
     outputs.upload_blob(f"{job}/t1/ok.txt", b"fine")
     outputs.upload_blob(f"{job}/t1/..\\..\\escaped.txt", b"evil")
+    assert f"{job}/t1/../../escaped.txt" in [b.name for b in outputs.list_blobs(name_starts_with=job)]
     with pytest.raises(DeployError, match="outside"):
         download(outputs, job, manifest(job, list_outputs(outputs, job)), tmp_path / "downloads" / "w")
     assert not any(tmp_path.rglob("*escaped*"))
+
+
+def test_download_refuses_a_backslash_in_a_manifest_path(clients, tmp_path):
+    """A manifest path with backslashes: on Linux `a\\..\\..\\escaped.txt` would be one odd file name inside
+    the folder, on Windows a climb out of it; only the backslash check stands between the two, and refuses it."""
+    outputs = clients.container("outputs")
+    job = f"job-{uuid.uuid4().hex[:6]}"
+    outputs.upload_blob(f"{job}/t1/ok.txt", b"fine")
+    body = {"job": job, "tasks": {"t1": [{"path": "ok.txt", "size": 4, "md5": None},
+                                         {"path": "a\\..\\..\\escaped.txt", "size": 4, "md5": None}]}}
+    with pytest.raises(DeployError, match="outside"):
+        download(outputs, job, body, tmp_path / "downloads" / "w")
+    assert not any(tmp_path.rglob("*"))  # every name is checked before the first write
 
 
 def test_download_refuses_a_tampered_manifest(clients, tmp_path):

@@ -98,3 +98,19 @@ def test_rerun_finding_a_task_with_a_different_definition_fails_naming_it(instan
         apply_workload(instant, wp)
     job = instant.batch.get_job(wp.job_id)
     assert {x.name: x.value for x in job.metadata}["bigcompute.submitted"] == "false"
+
+
+def test_a_resumed_submission_makes_the_merge_depend_on_every_task(instant, repo):
+    """A job holding part of its tasks (an apply killed mid-submission): the re-run adds the rest, and the merge it
+    adds depends on every task, those found as well as those it added."""
+    wp = planned(repo, instant)
+    apply_inputs_and_job(instant, wp)
+    submit_tasks(instant, wp, known={}, on_added=lambda n: None)
+    for gone in ("t2", "t3", "merge"):  # as if the apply died after adding t0 and t1
+        instant.batch.delete_task(wp.job_id, gone)
+    known = existing_tasks(instant.batch, wp.job_id)
+    assert sorted(known) == ["t0", "t1"]
+    resumed = submit_tasks(instant, wp, known=known, on_added=lambda n: None)
+    assert (resumed.added, resumed.existing) == (3, 2)
+    merge = instant.batch.get_task(wp.job_id, "merge")
+    assert merge.depends_on.task_ids == ["t0", "t1", "t2", "t3"]

@@ -66,9 +66,11 @@ def test_merge_runs_last_with_every_task_as_dependency(write):
     lw, tasks = tasks_of(write, "tasks:\n  - id: '{index}'\n    command: x\n    sweep: {i: {start: 0, stop: 250}}\n"
                                 "merge: {command: combine}\n")
     assert tasks[-1].is_merge and tasks[-1].id == "merge"
-    deps = merge_dependencies(t.id for t in tasks if not t.is_merge)
-    assert deps == {"taskIdRanges": [{"start": 0, "end": 249}]}
-    model = task_body(tasks[-1], lw.workload, "demo-12345678", CTX, {}, deps)
+    ids = [t.id for t in tasks if not t.is_merge]
+    assert ids == [str(i) for i in range(250)]
+    # the merge's dependsOn as Batch gets it: one id range; the resumed-apply case is in tests/runner/test_runner_submit.py
+    model = task_body(tasks[-1], lw.workload, "demo-12345678", CTX, {}, merge_dependencies(ids))
+    assert model["dependsOn"] == {"taskIdRanges": [{"start": 0, "end": 249}]}
     assert {"name": "BIGCOMPUTE_TASK_OUTPUTS", "value": "outputs/demo-12345678"} in model["environmentSettings"]
     assert model["resourceFiles"][-1]["blobPrefix"] == "demo-12345678/"
 
