@@ -133,14 +133,18 @@ class BatchState:
             return None
         return self.layout.root(info["poolId"], info["nodeId"]) / info["taskRootDirectory"]
 
-    def task_files(self, job_id: str, task_id: str, recursive: bool) -> list[files.FileInfo]:
-        return files.listing(self.task_dir(job_id, task_id), recursive)
+    # --- files under a task's folder or a node's root (never outside it) ----------------------------------
+    @staticmethod
+    def list_files(root: Path | None, recursive: bool) -> list[files.FileInfo]:
+        return files.listing(root, recursive)
 
-    def task_file(self, job_id: str, task_id: str, path: str) -> files.FileInfo:
-        return files.resolve(self.task_dir(job_id, task_id), path)
+    @staticmethod
+    def file(root: Path | None, path: str) -> files.FileInfo:
+        return files.resolve(root, path)
 
-    def delete_task_file(self, job_id: str, task_id: str, path: str) -> None:
-        files.remove(self.task_file(job_id, task_id, path))
+    @staticmethod
+    def delete_file(root: Path | None, path: str) -> None:
+        files.remove(files.resolve(root, path))
 
     # --- node files and conditions tests ask for ---------------------------------------------------------
     def node_root(self, pool_id: str, node_id: str) -> Path:
@@ -148,15 +152,6 @@ class BatchState:
         if not any(n["id"] == node_id for n in pool["_nodes"]):
             raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
         return self.layout.root(pool["id"], node_id)
-
-    def node_files(self, pool_id: str, node_id: str, recursive: bool) -> list[files.FileInfo]:
-        return files.listing(self.node_root(pool_id, node_id), recursive)
-
-    def node_file(self, pool_id: str, node_id: str, path: str) -> files.FileInfo:
-        return files.resolve(self.node_root(pool_id, node_id), path)
-
-    def delete_node_file(self, pool_id: str, node_id: str, path: str) -> None:
-        files.remove(self.node_file(pool_id, node_id, path))
 
     def upload_node_logs(self, pool_id: str, node_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Batch uploads its node agent's logs; a local node's are its start task's stdout and stderr."""

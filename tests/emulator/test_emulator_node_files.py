@@ -114,3 +114,15 @@ def test_a_control_route_needs_the_account_key(emulator) -> None:
     resp = requests.post(f"{emulator.url}/_emulator/pools/x/resizeerror?api-version=2025-06-01", json={"code": "X"},
                          timeout=10)
     assert resp.status_code == 403
+
+
+def test_rebooting_an_unusable_node_mends_it(emulator, batch) -> None:
+    from azure.batch.models._models import BatchNodeRebootOptions
+
+    pool_id = make_pool(batch, nodes=1)
+    node = _node(batch, pool_id, "idle")
+    _control(emulator, f"/pools/{pool_id}/nodes/{node.id}/unusable", {"code": "DiskFull", "message": "full"})
+    batch.begin_reboot_node(pool_id, node.id, BatchNodeRebootOptions(node_reboot_kind="requeue"),
+                            polling_interval=0).result()
+    node = wait_for(lambda: (n := batch.get_node(pool_id, node.id)).state == "idle" and n)
+    assert not node.errors

@@ -515,6 +515,7 @@ def test_a_failed_start_task_is_quoted_from_the_nodes_stderr(repo, process_emula
 def test_a_resize_error_the_emulator_was_asked_for(repo, emulator, instant_target):
     pool_id = new_pool(emulator, target_dedicated_nodes=0)
     on_pool(repo, instant_target, pool_id)
+    wait_for(lambda: emulator.client().get_pool(pool_id).allocation_state == "steady")  # resizable once steady
     _ask(emulator, f"/pools/{pool_id}/resizeerror", {
         "code": "AccountCoreQuotaReached", "message": "The specified account has reached core quota",
         "values": [{"name": "Reason", "value": "Required 640, available 20"}]})

@@ -107,6 +107,7 @@ class NodeOps:
         if op == "reimage":
             self._wipe(pool, node)
         node.update({"state": after, "stateTransitionTime": iso(now)})
+        node.pop("errors", None)  # a reboot or reimage is how an unusable node is mended
         if after == NodeState.IDLE:
             node["lastBootTime"] = iso(now)
             node.pop("startTaskInfo", None)

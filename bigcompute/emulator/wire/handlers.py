@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
@@ -84,25 +85,6 @@ async def evaluate_autoscale(req: Request) -> Response:
 async def list_nodes(req: Request) -> Response:
     q = ListQuery(req, "nodes")
     return q.page_of([n for n in _st(req).nodes_view(_p(req, "pool_id")) if q.pred is None or q.pred(n)])
-
-
-async def list_node_files(req: Request) -> Response:
-    st = _st(req)
-    q = ListQuery(req, "files")
-    recursive = req.query_params.get("recursive", "false").lower() == "true"
-    found = st.node_files(_p(req, "pool_id"), _p(req, "node_id"), recursive)
-    base = f"{st.ctx.base_url}/pools/{_p(req, 'pool_id')}/nodes/{_p(req, 'node_id')}"
-    items = [files.wire_file(f, base) for f in found]
-    return q.page_of([i for i in items if q.pred is None or q.pred(i)])
-
-
-async def node_file(req: Request) -> Response:
-    st = _st(req)
-    if req.method == "DELETE":
-        st.delete_node_file(_p(req, "pool_id"), _p(req, "node_id"), _p(req, "file_path"))
-        return empty(200)
-    info = st.node_file(_p(req, "pool_id"), _p(req, "node_id"), _p(req, "file_path"))
-    return files.file_response(req, info, f"{st.ctx.base_url}{req.url.path}")
 
 
 # --- node operations -------------------------------------------------------------------------------------
@@ -330,21 +312,27 @@ async def list_subtasks(req: Request) -> Response:
     return json_response({"value": []})
 
 
-# --- task files ----------------------------------------------------------------------------------------
-async def list_task_files(req: Request) -> Response:
-    st = _st(req)
+# --- task and node files ------------------------------------------------------------------------------
+def _file_root(req: Request) -> tuple[Path | None, str]:
+    """The folder a files route serves, a task's (None until it ran) or a node's, and that resource's URL."""
+    st, p = _st(req), req.path_params
+    if "task_id" in p:
+        return st.task_dir(p["job_id"], p["task_id"]), f"{st.ctx.base_url}/jobs/{p['job_id']}/tasks/{p['task_id']}"
+    return st.node_root(p["pool_id"], p["node_id"]), f"{st.ctx.base_url}/pools/{p['pool_id']}/nodes/{p['node_id']}"
+
+
+async def list_files(req: Request) -> Response:
     q = ListQuery(req, "files")
+    root, base = _file_root(req)
     recursive = req.query_params.get("recursive", "false").lower() == "true"
-    found = st.task_files(_p(req, "job_id"), _p(req, "task_id"), recursive)
-    base = f"{st.ctx.base_url}/jobs/{_p(req, 'job_id')}/tasks/{_p(req, 'task_id')}"
-    items = [files.wire_file(f, base) for f in found]
+    items = [files.wire_file(f, base) for f in _st(req).list_files(root, recursive)]
     return q.page_of([i for i in items if q.pred is None or q.pred(i)])
 
 
-async def task_file(req: Request) -> Response:
+async def one_file(req: Request) -> Response:
     st = _st(req)
+    root, _ = _file_root(req)
     if req.method == "DELETE":
-        st.delete_task_file(_p(req, "job_id"), _p(req, "task_id"), _p(req, "file_path"))
+        st.delete_file(root, _p(req, "file_path"))
         return empty(200)
-    info = st.task_file(_p(req, "job_id"), _p(req, "task_id"), _p(req, "file_path"))
-    return files.file_response(req, info, f"{st.ctx.base_url}{req.url.path}")
+    return files.file_response(req, st.file(root, _p(req, "file_path")), f"{st.ctx.base_url}{req.url.path}")
