@@ -10,9 +10,11 @@ from azure.core.exceptions import HttpResponseError, ServiceRequestError, Servic
 
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.options import target_args, target_options
+from bigcompute.cli.paths import outputs_dir, workload_paths
 from bigcompute.cli.render import plan_json, plan_markdown, plan_table, prune_table, unscoped_note
 from bigcompute.cli.terminal import Terminal
 from bigcompute.cli.watch import collect_outputs, watch_jobs
+from bigcompute.project import NoProject, find_root, workloads_dir
 from bigcompute.runner.apply import Hooks, apply_workload
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.download import write_manifest
@@ -42,6 +44,9 @@ def guarded(body) -> int:
     term = Terminal()
     try:
         return body(term)
+    except NoProject as e:
+        term.error(str(e))
+        return EXIT_INVALID
     except InvalidInput as e:
         for d in e.diagnostics:
             term.error(str(d))
@@ -64,7 +69,7 @@ def _local_endpoints() -> dict[str, str]:
     """The local target's endpoints, to name the service that stopped answering (none for Azure)."""
     try:
         target = local_target()
-    except DeployError:
+    except (DeployError, NoProject):
         return {}
     return {"storage": target.blob_endpoint, "the Batch emulator": target.batch_endpoint} if target else {}
 
@@ -78,7 +83,10 @@ def open_plan(paths, target: TargetArgs) -> tuple[Clients, Plan]:
 def whole_folder(paths) -> bool:
     """Whether the workloads folder itself is applied (not some of its files): only then is a workload missing
     from it a removed one."""
-    folder = Path("workloads").resolve()
+    try:
+        folder = workloads_dir(find_root())
+    except NoProject:
+        return False
     return any(Path(p).is_dir() and Path(p).resolve() == folder for p in paths)
 
 
@@ -134,7 +142,7 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
             code = watch_jobs(clients, plan, term, args.poll_interval)
             for wp in plan.workloads:
                 body = write_manifest(clients.container("outputs"), wp.job_id)  # every completed job gets one
-                folder = Path(args.download) if args.download else (Path("out") if wp.loaded.workload.download
+                folder = Path(args.download) if args.download else (outputs_dir() if wp.loaded.workload.download
                                                                     else None)
                 if folder is not None:
                     collect_outputs(clients, wp, body, folder, term, everything=args.download is not None and
@@ -179,7 +187,7 @@ def _apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
 def plan_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
     """Show what apply would do, changing nothing."""
     args = target_args(target_kind, stack, outputs_file)
-    Exit.run(lambda: guarded(lambda term: run_plan(workloads or ("workloads",), args, fmt, term)))
+    Exit.run(lambda: guarded(lambda term: run_plan(workload_paths(workloads), args, fmt, term)))
 
 
 @click.command("apply")
@@ -196,6 +204,8 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
 def apply_command(workloads, target_kind, stack, outputs_file, wait, download, prune, force, yes,
                   poll_interval) -> None:
     """Turn workload files into Batch jobs and tasks (idempotent: unchanged workloads create nothing)."""
-    args = ApplyArgs(workloads or ("workloads",), target_args(target_kind, stack, outputs_file), wait, download,
-                     prune, poll_interval, yes, force)
-    Exit.run(lambda: guarded(lambda term: run_apply(args, term)))
+    def body(term: Terminal) -> int:
+        args = ApplyArgs(workload_paths(workloads), target_args(target_kind, stack, outputs_file), wait, download,
+                         prune, poll_interval, yes, force)
+        return run_apply(args, term)
+    Exit.run(lambda: guarded(body))

@@ -13,6 +13,7 @@ import click
 from rich.console import Console
 
 from bigcompute.config import ConfigError
+from bigcompute.project import NoProject
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,9 @@ def run_plan(args: PlanArgs, out: Console | None = None, err: Console | None = N
     err = err or Console(stderr=True, highlight=False)
     try:
         plan = build_plan(args.stack, args.project_dir)
+    except NoProject as e:
+        err.print(f"infra plan: {e}", markup=False, soft_wrap=True)
+        return 2
     except ConfigError as e:
         if args.format == "json":
             out.print_json(json.dumps({"stack": args.stack, "errors": [d.as_json() for d in e.diagnostics]}))
@@ -87,6 +91,9 @@ def run_diff(args: DiffArgs, out: TextIO | None = None, err: Console | None = No
     err = err or Console(stderr=True, highlight=False)
     try:
         base, head = load_sides(args.project_dir or find_project(), args.stack, args.base)
+    except NoProject as e:
+        err.print(f"infra diff: {e}", markup=False, soft_wrap=True)
+        return 2
     except DiffError as e:
         err.print(f"infra diff: {e}", markup=False, soft_wrap=True)
         return e.code

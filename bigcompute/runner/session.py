@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bigcompute.config import ConfigError, StackConfig, load_stack
 from bigcompute.document import Diagnostic
+from bigcompute.project import find_root, local_dir, private_dir, shown
 from bigcompute.runner.clients import Clients, connect
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.reach import listening, not_reachable
@@ -61,9 +63,11 @@ def resolve_target(args: TargetArgs) -> Target:
         return azure_target(args.stack, args.outputs)
     from bigcompute.emulator import launcher  # the one place the runner reaches the emulator: to start it
 
-    if not _reachable(local_target()):
+    root = find_root()
+    if not _reachable(local_target(local_dir(root))):
+        private_dir(root)
         try:
-            started = launcher.up(args.stack)
+            started = launcher.up(args.stack, root=Path(shown(local_dir(root))))
         except launcher.LauncherError as e:
             raise DeployError(f"the local target was not running and could not be started: {e}") from None
         out = started.outputs
@@ -74,7 +78,7 @@ def resolve_target(args: TargetArgs) -> Target:
                     f"Azurite {out['blobEndpoint']}); `bigcompute local down` stops it")
         for note in started.notes:
             args.notify(note)
-    target = local_target()
+    target = local_target(local_dir(root))
     if target is None:
         raise DeployError("the local target did not start; run `bigcompute local up` to see why")
     return target
