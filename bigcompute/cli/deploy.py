@@ -8,17 +8,25 @@ from pathlib import Path
 import click
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.cli.exit import (
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_UNREACHABLE,
+    Exit,
+)
 from bigcompute.cli.options import target_args, target_options
 from bigcompute.cli.paths import outputs_dir, workload_paths
 from bigcompute.cli.render import plan_json, plan_markdown, plan_table, prune_table, unscoped_note
 from bigcompute.cli.terminal import Terminal
-from bigcompute.cli.watch import collect_outputs, watch_jobs
+from bigcompute.cli.watch import WatchArgs, collect_outputs, watch_jobs
 from bigcompute.project import NoProject, find_root, workloads_dir
 from bigcompute.runner.apply import Hooks, apply_workload
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.download import write_manifest
-from bigcompute.runner.errors import DeployError
+from bigcompute.runner.errors import DeployError, TargetLost
 from bigcompute.runner.plan import Plan, WorkloadPlan, make_plan
 from bigcompute.runner.prune import Candidate, Removal, remove
 from bigcompute.runner.reach import connection_failure
@@ -37,6 +45,15 @@ class ApplyArgs:
     poll_interval: float
     yes: bool = False
     force: bool = False
+    timeout: float | None = None
+
+    def reattach(self) -> str:
+        """The command that watches these jobs again (apply is idempotent: it adds nothing, then waits)."""
+        import shlex
+
+        where = ["--stack", self.target.stack] + (["--target", "azure"] if self.target.target == "azure" else []) + \
+            (["--outputs", self.target.outputs] if self.target.outputs else [])
+        return shlex.join(["bigcompute", "apply", "--wait", *self.paths, *where])
 
 
 def guarded(body) -> int:
@@ -47,6 +64,9 @@ def guarded(body) -> int:
     except NoProject as e:
         term.error(str(e))
         return EXIT_INVALID
+    except TargetLost as e:
+        term.error(str(e))
+        return EXIT_UNREACHABLE
     except InvalidInput as e:
         for d in e.diagnostics:
             term.error(str(d))
@@ -62,7 +82,7 @@ def guarded(body) -> int:
         return EXIT_FAILED
     except (ServiceRequestError, ServiceResponseError) as e:  # the SDK's retries are spent and the service still does not answer
         term.error(connection_failure(e, _local_endpoints()))
-        return EXIT_FAILED
+        return EXIT_UNREACHABLE
 
 
 def _local_endpoints() -> dict[str, str]:
@@ -128,6 +148,7 @@ def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Termina
 
 def run_apply(args: ApplyArgs, term: Terminal) -> int:
     clients, plan = open_plan(args.paths, args.target)
+    watching = False
     try:
         if plan.new_jobs > plan.headroom:
             raise DeployError(f"this apply creates {plan.new_jobs} jobs but the account has room for "
@@ -139,7 +160,11 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
             _apply_one(clients, wp, term)
         code = EXIT_OK
         if args.wait:
-            code = watch_jobs(clients, plan, term, args.poll_interval)
+            watching = True
+            code = watch_jobs(clients, plan, term, WatchArgs(args.poll_interval, args.timeout, args.reattach()))
+            if code == EXIT_TIMEOUT:
+                return code
+            watching = False
             for wp in plan.workloads:
                 body = write_manifest(clients.container("outputs"), wp.job_id)  # every completed job gets one
                 folder = Path(args.download) if args.download else (outputs_dir() if wp.loaded.workload.download
@@ -152,6 +177,13 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
         for message in remove(clients, doomed, reason="pruned by bigcompute apply"):
             term.step(message)
         return code
+    except KeyboardInterrupt:
+        if watching:
+            term.error(f"stopped watching; the jobs keep running on the target: watch them again with "
+                       f"`{args.reattach()}`")
+        else:
+            term.error("apply interrupted: run it again, it continues where it stopped (nothing is added twice)")
+        return EXIT_INTERRUPTED
     finally:
         clients.close()
 
@@ -172,7 +204,7 @@ def _apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
         term.success(f"{wp.name}: job {wp.job_id} is up to date")
         return
     with term.progress() as bar:
-        task = bar.add_task(f"{wp.name}: tasks", total=wp.task_count)
+        task = bar.add_task(f"{wp.name}: tasks", total=wp.runs)
         hooks = Hooks(step=lambda m: term.step(f"{wp.name}: {m}"),
                       added=lambda n: bar.advance(task, n))
         report = apply_workload(clients, wp, hooks)
@@ -193,7 +225,8 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
 @click.command("apply")
 @click.argument("workloads", nargs=-1, type=click.Path())
 @target_options
-@click.option("--wait", is_flag=True, help="Watch the jobs to the end; exit 1 when a task failed.")
+@click.option("--wait", is_flag=True, help="Watch the jobs to the end; exit 1 when a task failed, 4 when the target "
+              "stops answering, 130 on Ctrl-C (the jobs keep running). While nothing runs, says why.")
 @click.option("--download", type=click.Path(file_okay=False), help="With --wait: fetch outputs into DIR/<workload>/.")
 @click.option("--prune", is_flag=True,
               help="Delete this repository's and stack's jobs that the applied workloads supersede; with the whole "
@@ -201,11 +234,13 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
 @click.option("--force", is_flag=True, help="With --prune: also terminate active jobs (else they are skipped).")
 @click.option("--yes", is_flag=True, help="Prune without asking (for CI).")
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds between progress polls.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="With --wait: stop watching after SECONDS (exit 5); the jobs keep running.")
 def apply_command(workloads, target_kind, stack, outputs_file, wait, download, prune, force, yes,
-                  poll_interval) -> None:
+                  poll_interval, timeout) -> None:
     """Turn workload files into Batch jobs and tasks (idempotent: unchanged workloads create nothing)."""
     def body(term: Terminal) -> int:
         args = ApplyArgs(workload_paths(workloads), target_args(target_kind, stack, outputs_file), wait, download,
-                         prune, poll_interval, yes, force)
+                         prune, poll_interval, yes, force, timeout)
         return run_apply(args, term)
     Exit.run(lambda: guarded(body))

@@ -20,4 +20,3 @@ def target_options(fn):
 
 def target_args(target_kind: str, stack: str, outputs_file: str | None) -> TargetArgs:
     return TargetArgs(target_kind, stack, outputs_file, notify=default_terminal().warn)
-

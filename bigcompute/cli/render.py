@@ -18,7 +18,8 @@ STATUS_WORDS = {"new": "new job", "unchanged": "unchanged (job exists)", "resume
 def plan_rows(plan: Plan) -> list[dict]:
     return [{"workload": w.name, "job": w.job_id, "status": w.status, "supersedes": list(w.supersedes),
              "tasks": w.task_count, "pool": w.loaded.workload.pool, "uploadFiles": len(w.sync.missing),
-             "uploadBytes": w.sync.missing_bytes, "blobInputs": len(w.sync.blobs), "blobBytes": w.sync.blob_bytes}
+             "uploadBytes": w.sync.missing_bytes, "blobInputs": len(w.sync.blobs), "blobBytes": w.sync.blob_bytes,
+             "reused": len(w.reuse), "reuseNote": w.reuse.note or None}
             for w in plan.workloads]
 
 
@@ -46,8 +47,16 @@ def plan_json(plan: Plan) -> str:
 
 def _status_text(row: dict) -> str:
     text = STATUS_WORDS[row["status"]]
-    return f"{text}, supersedes {', '.join(row['supersedes'])}" if row["supersedes"] and row["status"] == "changed" \
-        else text
+    if row["supersedes"] and row["status"] == "changed":
+        text = f"{text}, supersedes {', '.join(row['supersedes'])}"
+    if row["status"] in ("new", "changed", "resume") and (row["reused"] or row["reuseNote"]):
+        text += f"; {_delta(row)}"
+    return text
+
+
+def _delta(row: dict) -> str:
+    """The task delta: e.g. "45 of 60 tasks unchanged, reused"."""
+    return f"{row['reused']:,} of {row['tasks']:,} tasks unchanged, reused" if row["reused"] else row["reuseNote"]
 
 
 def plan_markdown(plan: Plan) -> str:

@@ -15,6 +15,8 @@ from azure.storage.blob import ContainerClient
 from bigcompute.runner.jobs import wire
 
 STDERR_TAIL = 2048
+TASK_FAILED = "TaskFailed"  # the terminateReason Batch gives a job ended by a task's exit option
+ENDED = "TaskEnded"  # the failureInfo code of a task stopped because its job ended
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,11 @@ class Progress:
     succeeded: int
     failed: int
     state: str
+    terminate_reason: str | None = None  # why the job ended: AllTasksComplete, TaskFailed (a failed task ended it)…
+
+    @property
+    def ended_by_failure(self) -> bool:
+        return self.terminate_reason == TASK_FAILED
 
     @property
     def completed(self) -> int:
@@ -40,12 +47,14 @@ class FailedTask:
     exit_code: int | None
     failure: str
     stderr_tail: str
+    ended: bool = False  # stopped because the job ended, not failed by itself
 
 
 def poll(client: BatchClient, job_id: str) -> Progress:
-    job = client.get_job(job_id, select=["id", "state"])
+    job = client.get_job(job_id, select=["id", "state", "executionInfo"])
     counts = client.get_job_task_counts(job_id).task_counts
-    return Progress(counts.active, counts.running, counts.succeeded, counts.failed, wire(job.state))
+    return Progress(counts.active, counts.running, counts.succeeded, counts.failed, wire(job.state),
+                    terminate_reason(job))
 
 
 class Completion:
@@ -114,8 +123,9 @@ def failed_tasks(client: BatchClient, job_id: str, outputs: ContainerClient | No
     for task in found:
         info = task.execution_info
         failure = info.failure_info.message if info and info.failure_info else "failed"
+        ended = bool(info and info.failure_info and info.failure_info.code == ENDED)
         out.append(FailedTask(task.id, info.exit_code if info else None, failure or "failed",
-                              stderr_tail(client, job_id, task.id, outputs)))
+                              "" if ended else stderr_tail(client, job_id, task.id, outputs), ended))
         if len(out) >= limit:
             break
     return out
@@ -142,4 +152,4 @@ def stderr_tail(client: BatchClient, job_id: str, task_id: str, outputs: Contain
 
 
 def terminate_reason(job: batch.BatchJob) -> str | None:
-    return job.execution_info.terminate_reason if job.execution_info else None
+    return job.execution_info.termination_reason if job.execution_info else None

@@ -11,7 +11,7 @@ from bigcompute.config import ConfigError, StackConfig, load_stack
 from bigcompute.document import Diagnostic
 from bigcompute.project import find_root, local_dir, private_dir, shown
 from bigcompute.runner.clients import Clients, connect
-from bigcompute.runner.errors import DeployError
+from bigcompute.runner.errors import DeployError, TargetLost
 from bigcompute.runner.reach import listening, not_reachable
 from bigcompute.runner.target import Target, azure_target, local_target
 from bigcompute.workload import LoadedWorkload, check_workloads
@@ -92,7 +92,7 @@ def _reachable(target: Target | None) -> bool:
 def _check_storage(target: Target) -> None:
     """Azurite may be stopped while the emulator runs: say so now, rather than after minutes of retries."""
     if target.kind == "local" and not listening(target.blob_endpoint):
-        raise DeployError(not_reachable("storage", target.blob_endpoint))
+        raise TargetLost(not_reachable("storage", target.blob_endpoint))
 
 
 def open_clients(args: TargetArgs) -> Clients:
