@@ -7,6 +7,7 @@ checkout this package happens to be installed from."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 MARKERS = ("Pulumi.yaml", ".bigcompute")
@@ -18,11 +19,16 @@ class NoProject(Exception):
     """No folder from the start folder up holds a marker."""
 
 
-def find_root(start: Path | None = None) -> Path:
+def nearest(holds: Callable[[Path], bool], start: Path | None = None) -> tuple[Path, Path | None]:
+    """The start folder (resolved) and the nearest of it and its parents for which `holds` is true, if any."""
     origin = (start or Path.cwd()).resolve()
-    for folder in (origin, *origin.parents):
-        if (folder / "Pulumi.yaml").is_file() or (folder / PRIVATE).is_dir():
-            return folder
+    return origin, next((f for f in (origin, *origin.parents) if holds(f)), None)
+
+
+def find_root(start: Path | None = None) -> Path:
+    origin, root = nearest(lambda f: (f / "Pulumi.yaml").is_file() or (f / PRIVATE).is_dir(), start)
+    if root is not None:
+        return root
     raise NoProject(f"no bigcompute project here: looked for Pulumi.yaml or a {PRIVATE}/ folder in {origin} and "
                     f"each of its parents; run from your project (or create {PRIVATE}/ at its root)")
 

@@ -157,7 +157,7 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
         doomed = _prune_preview(plan, args, term)
         term.step(f"{plan.active_jobs} of {plan.quota} active jobs in use")
         for wp in plan.workloads:
-            _apply_one(clients, wp, term)
+            apply_one(clients, wp, term)
         code = EXIT_OK
         if args.wait:
             watching = True
@@ -199,7 +199,7 @@ def _prune_preview(plan: Plan, args: ApplyArgs, term: Terminal) -> list[Candidat
     return confirm_removal(term, plan.prune, args.force, args.yes)
 
 
-def _apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
+def apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
     if wp.status == "unchanged":
         term.success(f"{wp.name}: job {wp.job_id} is up to date")
         return

@@ -27,7 +27,7 @@ from bigcompute.runner.status import pool_status, workload_status
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 
 
-def _one(plan: Plan, name: str) -> WorkloadPlan:
+def find_workload(plan: Plan, name: str) -> WorkloadPlan:
     """The workload called `name`, or the one defined in the file `name` (by its `name:`, not the file's stem)."""
     as_file = Path(name).resolve() if Path(name).is_file() else None
     for wp in plan.workloads:
@@ -106,7 +106,7 @@ def logs_command(workload, task, target_kind, stack, outputs_file, stream, follo
     def body(term: Terminal) -> int:
         clients, plan = open_plan((workload,) if Path(workload).is_file() else workload_paths(()),
                                   target_args(target_kind, stack, outputs_file))
-        job = _current_job(plan, _one(plan, workload))
+        job = _current_job(plan, find_workload(plan, workload))
         task_id = task or _default_task(clients, job)
         offset = 0
         while True:
@@ -161,7 +161,7 @@ def download_command(workload, target_kind, stack, outputs_file, folder, everyth
     """Fetch a workload's outputs into FOLDER/<workload>/, using the job's output manifest."""
     def body(term: Terminal) -> int:
         clients, plan = open_plan(workload_paths(()), target_args(target_kind, stack, outputs_file))
-        wp = _one(plan, workload)
+        wp = find_workload(plan, workload)
         job = _current_job(plan, wp)
         if job != wp.job_id:
             term.warn(f"{wp.name}: downloading from {job}, the job of an earlier spec")

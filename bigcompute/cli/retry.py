@@ -7,9 +7,9 @@ from pathlib import Path
 
 import click
 
-from bigcompute.cli.deploy import _apply_one, guarded, open_plan
+from bigcompute.cli.deploy import apply_one, guarded, open_plan
 from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
-from bigcompute.cli.jobs import _one
+from bigcompute.cli.jobs import find_workload
 from bigcompute.cli.options import target_args, target_options
 from bigcompute.cli.paths import workload_paths
 from bigcompute.cli.terminal import Terminal
@@ -33,7 +33,7 @@ def retry_command(workload, target_kind, stack, outputs_file, tasks, wait, poll_
         paths = (workload,) if Path(workload).is_file() else workload_paths(())
         clients, plan = open_plan(paths, target_args(target_kind, stack, outputs_file))
         try:
-            wp = _one(plan, workload)
+            wp = find_workload(plan, workload)
             try:
                 retry = plan_retry(clients, wp, plan.jobs_of(wp.name), tuple(tasks))
             except NotRetryable as e:
@@ -50,7 +50,7 @@ def retry_command(workload, target_kind, stack, outputs_file, tasks, wait, poll_
                 term.step(f"{wp.name}: job {retry.job.id} has ended ({retry.job.state}), and Batch reactivates tasks "
                           f"only in an active job: attempt {wp.attempt} reruns {wp.runs:,} task(s) and reuses "
                           f"{len(wp.reuse):,} that succeeded")
-                _apply_one(clients, wp, term)
+                apply_one(clients, wp, term)
             else:
                 term.success(f"{wp.name}: nothing to retry: no task of job {wp.job_id} failed")
                 return EXIT_OK

@@ -143,6 +143,9 @@ class Lifecycle:
     def reactivate(self, job_id: str, task_id: str) -> None:
         from bigcompute.emulator.errors import BatchError
 
+        # "it will fail if the Job has completed (or is terminating or deleting)":
+        # https://learn.microsoft.com/rest/api/batchservice/task/reactivate
+        self.jobs.ensure_accepts_tasks(self.jobs.load(job_id))
         doc = self.tasks.load(job_id, task_id)
         if doc["state"] != TaskState.COMPLETED or doc["executionInfo"].get("result") != "failure":
             raise BatchError(409, "TaskNotFailed" if doc["state"] == TaskState.COMPLETED else "TaskNotCompleted",

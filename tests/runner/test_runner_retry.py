@@ -135,3 +135,16 @@ def test_retry_reactivates_a_failed_task_of_an_active_job(repo, local_files, cli
     assert f"{name}: all 2 tasks succeeded (job {job})" in retried.output
     assert task_ids(clients, job) == {"slow", "flaky"}  # in place: no new job
     assert [j.id for j in clients.batch.list_jobs() if j.id.startswith(f"{name}-")] == [job]
+
+
+def test_the_emulator_refuses_to_reactivate_a_task_of_an_ended_job_as_batch_does(repo, local_files, clients):
+    """Why `retry` runs an ended job's next attempt rather than reactivating in place."""
+    from azure.core.exceptions import HttpResponseError
+
+    name = setup(repo, "ended", "tasks:\n  - {id: bad, command: exit 2}\n")
+    assert run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2").exit_code == 1
+    job = plan_row(name)["job"]
+    assert clients.batch.get_job(job).state == "completed"
+    with pytest.raises(HttpResponseError) as refused:
+        clients.batch.reactivate_task(job, "bad")
+    assert (refused.value.status_code, refused.value.error.code) == (409, "JobCompleted")

@@ -44,15 +44,20 @@ def test_a_pool_at_zero_nodes_is_named_and_the_timeout_ends_the_wait(repo, emula
             "test`") in text
 
 
+def wait_while(action):
+    """`apply --wait` on the workloads, `action` happening 1.5 s into the wait."""
+    timer = threading.Timer(1.5, action)
+    timer.start()
+    try:
+        return run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2")
+    finally:
+        timer.join()
+
+
 def test_ctrl_c_while_waiting_says_how_to_watch_again(repo, emulator, azurite):
     write_local_files(repo, zero_node_target(emulator, azurite))
     write_workload(repo, f"interrupted-{uuid.uuid4().hex[:6]}", ONE_TASK)
-    timer = threading.Timer(1.5, _thread.interrupt_main)
-    timer.start()
-    try:
-        result = run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2")
-    finally:
-        timer.cancel()
+    result = wait_while(_thread.interrupt_main)
     assert result.exit_code == 130, result.output
     assert ("stopped watching; the jobs keep running on the target: watch them again with `bigcompute apply --wait "
             "workloads --stack test`") in " ".join(result.output.split())
@@ -72,12 +77,7 @@ def test_a_target_killed_while_waiting_ends_in_one_line_with_its_own_exit_code(r
     target = zero_node_target(doomed_emulator, azurite)
     write_local_files(repo, target)
     write_workload(repo, f"orphan-{uuid.uuid4().hex[:6]}", ONE_TASK)
-    timer = threading.Timer(1.5, doomed_emulator.server.stop)
-    timer.start()
-    try:
-        result = run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2")
-    finally:
-        timer.join()
+    result = wait_while(doomed_emulator.server.stop)
     assert result.exit_code == 4, result.output
     assert "Traceback" not in result.output
     assert result.output.strip().splitlines()[-1].endswith(
