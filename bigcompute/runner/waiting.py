@@ -9,10 +9,11 @@ from collections.abc import Iterable
 from azure.core.exceptions import ResourceNotFoundError
 
 from bigcompute.runner.clients import Clients
-from bigcompute.runner.doctor.findings import Finding
+from bigcompute.runner.doctor.findings import Finding, ok
 from bigcompute.runner.doctor.pools import node_findings, pool_findings
 from bigcompute.runner.errors import TargetLost
 from bigcompute.runner.reach import listening, not_reachable
+from bigcompute.runner.status import next_autoscale_run
 
 
 def pool_report(clients: Clients, pools: Iterable[str], waiting_jobs: int = 1) -> list[Finding]:
@@ -26,6 +27,9 @@ def pool_report(clients: Clients, pools: Iterable[str], waiting_jobs: int = 1) -
         except ResourceNotFoundError:
             pool = None
         found += pool_findings(name, pool_id, pool, target.stack, active_jobs=waiting_jobs)
+        when = next_autoscale_run(pool) if pool is not None and pool.enable_auto_scale else None
+        if when is not None:
+            found.append(ok(f"pool {name}: autoscale", f"next evaluation at {when:%H:%M:%S} UTC"))
         if pool is not None:
             nodes = list(clients.batch.list_nodes(pool_id))
             found += [f for f in node_findings(name, pool_id, nodes, target.stack, lambda node: None)

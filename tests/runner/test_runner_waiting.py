@@ -18,12 +18,13 @@ from tests.runner.test_runner_cli import run
 ONE_TASK = "tasks:\n  - {id: a, command: echo hi}\n"
 
 
-def zero_node_target(emu, azurite):
-    """The emulator's target, whose `cpu` pool is deployed with 0 nodes: tasks wait forever."""
+def zero_node_target(emu, azurite, formula: str | None = None):
+    """The emulator's target, whose `cpu` pool is deployed with 0 nodes (or an autoscale formula): tasks wait."""
     target = make_target(emu, azurite)
     pool_id = f"empty-{uuid.uuid4().hex[:6]}"
+    size = {"enable_auto_scale": True, "auto_scale_formula": formula} if formula else {"target_dedicated_nodes": 0}
     emu.client().create_pool(m.BatchPoolCreateOptions(
-        id=pool_id, vm_size="standard_d2s_v5", target_dedicated_nodes=0,
+        id=pool_id, vm_size="standard_d2s_v5", **size,
         virtual_machine_configuration=m.VirtualMachineConfiguration(
             image_reference=m.BatchVmImageReference(publisher="canonical", offer="ubuntu-24_04-lts", sku="server"),
             node_agent_sku_id="batch.node.ubuntu 24.04")))
@@ -42,6 +43,17 @@ def test_a_pool_at_zero_nodes_is_named_and_the_timeout_ends_the_wait(repo, emula
     assert f"{name}: job {name}-" in text and "is still running after 2 s: 1 active, 0 running, 0 done" in text
     assert ("the jobs keep running on the target; watch them again with `bigcompute apply --wait workloads --stack "
             "test`") in text
+
+
+def test_an_autoscale_pool_asking_for_no_node_shows_its_last_and_next_evaluation(repo, emulator, azurite):
+    write_local_files(repo, zero_node_target(emulator, azurite, formula="$TargetDedicatedNodes = 0;"))
+    write_workload(repo, f"scaled-{uuid.uuid4().hex[:6]}", ONE_TASK)
+    result = run("apply", "--stack", "test", "--wait", "--timeout", "2", "--poll-interval", "0.2")
+    assert result.exit_code == 5, result.output
+    text = " ".join(result.output.split())
+    assert "no node will run their tasks: its autoscale formula asks for 0 nodes" in text
+    assert "nothing runs: pool cpu: autoscale: last run (" in text and "$TargetDedicatedNodes=0" in text
+    assert "nothing runs: pool cpu: autoscale: next evaluation at " in text
 
 
 def wait_while(action):
