@@ -49,14 +49,9 @@ def _status_text(row: dict) -> str:
     text = STATUS_WORDS[row["status"]]
     if row["supersedes"] and row["status"] == "changed":
         text = f"{text}, supersedes {', '.join(row['supersedes'])}"
-    if row["status"] in ("new", "changed", "resume") and (row["reused"] or row["reuseNote"]):
-        text += f"; {_delta(row)}"
+    if row["status"] in ("new", "changed", "resume") and row["reused"]:  # the task delta
+        text += f"; {row['reused']:,} of {row['tasks']:,} tasks unchanged, reused"
     return text
-
-
-def _delta(row: dict) -> str:
-    """The task delta: e.g. "45 of 60 tasks unchanged, reused"."""
-    return f"{row['reused']:,} of {row['tasks']:,} tasks unchanged, reused" if row["reused"] else row["reuseNote"]
 
 
 def plan_markdown(plan: Plan) -> str:

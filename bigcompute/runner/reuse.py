@@ -66,7 +66,7 @@ def fingerprint(task: Mapping[str, Any], job_id: str, job_key: str) -> str:
 
 def refusal(lw: LoadedWorkload) -> str:
     wl = lw.workload
-    if wl.blob_inputs or wl.url_inputs or wl.unlisted:
+    if wl.blob_inputs or wl.url_inputs or any(g.foreach_blobs for g in wl.groups):
         return "tasks read blobs or URLs whose content their definition does not pin"
     if any(t.depends_on for t in iter_tasks(wl, lw.files) if not t.is_merge):
         return "tasks depend on each other"

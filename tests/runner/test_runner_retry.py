@@ -148,3 +148,17 @@ def test_the_emulator_refuses_to_reactivate_a_task_of_an_ended_job_as_batch_does
     with pytest.raises(HttpResponseError) as refused:
         clients.batch.reactivate_task(job, "bad")
     assert (refused.value.status_code, refused.value.error.code) == (409, "JobCompleted")
+
+
+def test_tasks_that_depend_on_each_other_are_never_reused_and_the_plan_says_why(repo, local_files):
+    name = setup(repo, "chain", """\
+        tasks:
+          - {id: a, command: echo a}
+          - {id: b, command: echo b, dependsOn: [a]}
+        """)
+    assert run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2").exit_code == 0
+    path = repo / "workloads" / f"{name}.yaml"
+    path.write_text(path.read_text().replace("echo b", "echo bb"))
+    row = plan_row(name)
+    assert (row["status"], row["reused"], row["reuseNote"]) == ("changed", 0,
+                                                                "no task reused: tasks depend on each other")
