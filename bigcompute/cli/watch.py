@@ -51,9 +51,13 @@ class Stall:
         self.last_check = now
         for f in pool_report(self.clients, pools, waiting_jobs=len(progress)):
             line = f"nothing runs: {f.check}: {f.detail}" + (f" → {f.action}" if f.action else "")
-            if line not in self.shown:
-                (self.term.warn if f.status != "ok" else self.term.step)(line)
-                self.shown.add(line)
+            if line in self.shown:
+                continue
+            self.shown.add(line)
+            if f.status == "ok":
+                self.term.step(line)
+            else:
+                self.term.warn(line)
 
 
 def watch_jobs(clients: Clients, plan: Plan, term: Terminal, args: WatchArgs | float) -> int:
