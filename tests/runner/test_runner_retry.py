@@ -162,3 +162,32 @@ def test_tasks_that_depend_on_each_other_are_never_reused_and_the_plan_says_why(
     row = plan_row(name)
     assert (row["status"], row["reused"], row["reuseNote"]) == ("changed", 0,
                                                                 "no task reused: tasks depend on each other")
+
+
+def test_a_job_ended_by_a_failed_task_while_tasks_were_being_added_is_its_outcome(repo, clients):
+    """A task that fails while the others are still being added ends a job with a merge: the refused collection
+    is the job's outcome (said), not an error of apply's; the next plan finds the job over, `retry` runs it again.
+    The job is ended here the way Batch ends it (terminateReason TaskFailed), right before the tasks go in."""
+    from azure.batch.models._models import BatchJobTerminateOptions
+
+    from bigcompute.runner.apply import Hooks, apply_workload
+    from bigcompute.runner.plan import make_plan
+    from bigcompute.runner.session import load_inputs
+
+    name = setup(repo, "midway", SWEEP.replace("STOP", "3"))
+    _, loaded = load_inputs([f"workloads/{name}.yaml"], "test")
+    [wp] = make_plan(clients, loaded, quota=50).workloads
+    said: list[str] = []
+
+    def step(message: str) -> None:
+        said.append(message)
+        if message.startswith("adding"):
+            clients.batch.begin_terminate_job(wp.job_id, options=BatchJobTerminateOptions(
+                termination_reason="TaskFailed"), polling_interval=0.1).result()
+
+    report = apply_workload(clients, wp, Hooks(step=step))
+    assert report.added == 0
+    assert said[-1] == (f"a task failed while the tasks were being added, so Batch ended job {wp.job_id} (its merge "
+                        "could never run); the tasks not yet added never will be")
+    [again] = make_plan(clients, loaded, quota=50).workloads
+    assert (again.job_id, again.status) == (wp.job_id, "unchanged")
