@@ -148,7 +148,6 @@ def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Termina
 
 def run_apply(args: ApplyArgs, term: Terminal) -> int:
     clients, plan = open_plan(args.paths, args.target)
-    watching = False
     try:
         if plan.new_jobs > plan.headroom:
             raise DeployError(f"this apply creates {plan.new_jobs} jobs but the account has room for "
@@ -160,11 +159,9 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
             apply_one(clients, wp, term)
         code = EXIT_OK
         if args.wait:
-            watching = True
             code = watch_jobs(clients, plan, term, WatchArgs(args.poll_interval, args.timeout, args.reattach()))
-            if code == EXIT_TIMEOUT:
+            if code in (EXIT_TIMEOUT, EXIT_INTERRUPTED):
                 return code
-            watching = False
             for wp in plan.workloads:
                 body = write_manifest(clients.container("outputs"), wp.job_id)  # every completed job gets one
                 folder = Path(args.download) if args.download else (outputs_dir() if wp.loaded.workload.download
@@ -178,11 +175,7 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
             term.step(message)
         return code
     except KeyboardInterrupt:
-        if watching:
-            term.error(f"stopped watching; the jobs keep running on the target: watch them again with "
-                       f"`{args.reattach()}`")
-        else:
-            term.error("apply interrupted: run it again, it continues where it stopped (nothing is added twice)")
+        term.error("apply interrupted: run it again, it continues where it stopped (nothing is added twice)")
         return EXIT_INTERRUPTED
     finally:
         clients.close()

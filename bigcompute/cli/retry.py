@@ -7,13 +7,13 @@ from pathlib import Path
 
 import click
 
-from bigcompute.cli.deploy import apply_one, guarded, open_plan
-from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.cli.deploy import ApplyArgs, apply_one, guarded, open_plan
+from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.jobs import find_workload
 from bigcompute.cli.options import target_args, target_options
 from bigcompute.cli.paths import workload_paths
 from bigcompute.cli.terminal import Terminal
-from bigcompute.cli.watch import watch_jobs
+from bigcompute.cli.watch import WatchArgs, watch_jobs
 from bigcompute.runner.download import write_manifest
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.retry import NotRetryable, plan_retry, reactivate
@@ -26,12 +26,15 @@ from bigcompute.runner.retry import NotRetryable, plan_retry, reactivate
               help="Only this failed task (repeatable); only while the job is active.")
 @click.option("--wait", is_flag=True, help="Watch the job to the end; exit 1 when a task failed.")
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds between progress polls.")
-def retry_command(workload, target_kind, stack, outputs_file, tasks, wait, poll_interval) -> None:
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="With --wait: stop watching after SECONDS (exit 5); the job keeps running.")
+def retry_command(workload, target_kind, stack, outputs_file, tasks, wait, poll_interval, timeout) -> None:
     """Run WORKLOAD's failed tasks again: reactivated in place while its job is active; once it has ended, as a new
     attempt of the same job that reuses the outputs of every task that succeeded."""
     def body(term: Terminal) -> int:
         paths = (workload,) if Path(workload).is_file() else workload_paths(())
-        clients, plan = open_plan(paths, target_args(target_kind, stack, outputs_file))
+        args = target_args(target_kind, stack, outputs_file)
+        clients, plan = open_plan(paths, args)
         try:
             wp = find_workload(plan, workload)
             try:
@@ -56,9 +59,10 @@ def retry_command(workload, target_kind, stack, outputs_file, tasks, wait, poll_
                 return EXIT_OK
             if not wait:
                 return EXIT_OK
-            one = replace(plan, workloads=(wp,))
-            code = watch_jobs(clients, one, term, poll_interval)
-            write_manifest(clients.container("outputs"), wp.job_id)
+            again = ApplyArgs(paths, args, True, None, False, poll_interval).reattach()
+            code = watch_jobs(clients, replace(plan, workloads=(wp,)), term, WatchArgs(poll_interval, timeout, again))
+            if code in (EXIT_OK, EXIT_FAILED):
+                write_manifest(clients.container("outputs"), wp.job_id)
             return code
         finally:
             clients.close()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from bigcompute.cli.exit import EXIT_FAILED, EXIT_OK, EXIT_TIMEOUT
+from bigcompute.cli.exit import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_TIMEOUT
 from bigcompute.cli.terminal import Terminal
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.download import download
@@ -61,8 +61,17 @@ class Stall:
 
 
 def watch_jobs(clients: Clients, plan: Plan, term: Terminal, args: WatchArgs | float) -> int:
-    """Watch the plan's jobs to their end; EXIT_TIMEOUT when `args.timeout` passes first."""
+    """Watch the plan's jobs to their end; EXIT_TIMEOUT when `args.timeout` passes first, EXIT_INTERRUPTED on
+    Ctrl-C (saying how to watch again: the jobs keep running)."""
     args = args if isinstance(args, WatchArgs) else WatchArgs(interval=args)
+    try:
+        return _watch(clients, plan, term, args)
+    except KeyboardInterrupt:
+        term.error(f"stopped watching; the jobs keep running on the target: watch them again with `{args.reattach}`")
+        return EXIT_INTERRUPTED
+
+
+def _watch(clients: Clients, plan: Plan, term: Terminal, args: WatchArgs) -> int:
     stall = Stall(clients, term, args.stall_after if args.stall_after is not None else 5 * args.interval)
     pending = {wp.job_id: wp for wp in plan.workloads}
     final: dict[str, Progress] = {}
