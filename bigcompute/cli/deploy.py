@@ -8,9 +8,19 @@ from pathlib import Path
 import click
 from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from bigcompute.cli.exit import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.cli.exit import (
+    EXIT_CHANGES,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_INVALID,
+    EXIT_OK,
+    EXIT_TIMEOUT,
+    EXIT_UNREACHABLE,
+    Exit,
+)
 from bigcompute.cli.options import target_args, target_options
 from bigcompute.cli.parameters import given_values, parameter_options
+from bigcompute.cli.paths import outputs_dir, workload_paths
 from bigcompute.cli.render import plan_json, plan_markdown, plan_table, prune_table, unscoped_note
 from bigcompute.cli.render_explain import (
     explanation_json,
@@ -19,12 +29,13 @@ from bigcompute.cli.render_explain import (
     header_line,
 )
 from bigcompute.cli.terminal import Terminal
-from bigcompute.cli.watch import collect_outputs, watch_jobs
+from bigcompute.cli.watch import WatchArgs, collect_outputs, watch_jobs
 from bigcompute.config import load_stack
+from bigcompute.project import NoProject, find_root, workloads_dir
 from bigcompute.runner.apply import Hooks, apply_workload
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.download import write_manifest
-from bigcompute.runner.errors import DeployError
+from bigcompute.runner.errors import DeployError, TargetLost
 from bigcompute.runner.explain import explain
 from bigcompute.runner.plan import Plan, WorkloadPlan, make_plan
 from bigcompute.runner.prune import Candidate, Removal, remove
@@ -46,6 +57,15 @@ class ApplyArgs:
     yes: bool = False
     force: bool = False
     given: tuple[Given, ...] = ()  # parameter values (--set, --values)
+    timeout: float | None = None
+
+    def reattach(self) -> str:
+        """The command that watches these jobs again (apply is idempotent: it adds nothing, then waits)."""
+        import shlex
+
+        where = ["--stack", self.target.stack] + (["--target", "azure"] if self.target.target == "azure" else []) + \
+            (["--outputs", self.target.outputs] if self.target.outputs else [])
+        return shlex.join(["bigcompute", "apply", "--wait", *self.paths, *where])
 
 
 def guarded(body) -> int:
@@ -53,6 +73,12 @@ def guarded(body) -> int:
     term = Terminal()
     try:
         return body(term)
+    except NoProject as e:
+        term.error(str(e))
+        return EXIT_INVALID
+    except TargetLost as e:
+        term.error(str(e))
+        return EXIT_UNREACHABLE
     except InvalidInput as e:
         for d in e.diagnostics:
             term.error(str(d))
@@ -68,14 +94,14 @@ def guarded(body) -> int:
         return EXIT_FAILED
     except (ServiceRequestError, ServiceResponseError) as e:  # the SDK's retries are spent and the service still does not answer
         term.error(connection_failure(e, _local_endpoints()))
-        return EXIT_FAILED
+        return EXIT_UNREACHABLE
 
 
 def _local_endpoints() -> dict[str, str]:
     """The local target's endpoints, to name the service that stopped answering (none for Azure)."""
     try:
         target = local_target()
-    except DeployError:
+    except (DeployError, NoProject):
         return {}
     return {"storage": target.blob_endpoint, "the Batch emulator": target.batch_endpoint} if target else {}
 
@@ -89,7 +115,10 @@ def open_plan(paths, target: TargetArgs, given=()) -> tuple[Clients, Plan]:
 def whole_folder(paths) -> bool:
     """Whether the workloads folder itself is applied (not some of its files): only then is a workload missing
     from it a removed one."""
-    folder = Path("workloads").resolve()
+    try:
+        folder = workloads_dir(find_root())
+    except NoProject:
+        return False
     return any(Path(p).is_dir() and Path(p).resolve() == folder for p in paths)
 
 
@@ -145,13 +174,15 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
         doomed = _prune_preview(plan, args, term)
         term.step(f"{plan.active_jobs} of {plan.quota} active jobs in use")
         for wp in plan.workloads:
-            _apply_one(clients, wp, term)
+            apply_one(clients, wp, term)
         code = EXIT_OK
         if args.wait:
-            code = watch_jobs(clients, plan, term, args.poll_interval)
+            code = watch_jobs(clients, plan, term, WatchArgs(args.poll_interval, args.timeout, args.reattach()))
+            if code in (EXIT_TIMEOUT, EXIT_INTERRUPTED):
+                return code
             for wp in plan.workloads:
                 body = write_manifest(clients.container("outputs"), wp.job_id)  # every completed job gets one
-                folder = Path(args.download) if args.download else (Path("out") if wp.loaded.workload.download
+                folder = Path(args.download) if args.download else (outputs_dir() if wp.loaded.workload.download
                                                                     else None)
                 if folder is not None:
                     collect_outputs(clients, wp, body, folder, term, everything=args.download is not None and
@@ -161,6 +192,9 @@ def run_apply(args: ApplyArgs, term: Terminal) -> int:
         for message in remove(clients, doomed, reason="pruned by bigcompute apply"):
             term.step(message)
         return code
+    except KeyboardInterrupt:
+        term.error("apply interrupted: run it again, it continues where it stopped (nothing is added twice)")
+        return EXIT_INTERRUPTED
     finally:
         clients.close()
 
@@ -176,12 +210,12 @@ def _prune_preview(plan: Plan, args: ApplyArgs, term: Terminal) -> list[Candidat
     return confirm_removal(term, plan.prune, args.force, args.yes)
 
 
-def _apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
+def apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
     if wp.status == "unchanged":
         term.success(f"{wp.name}: job {wp.job_id} is up to date")
         return
     with term.progress() as bar:
-        task = bar.add_task(f"{wp.name}: tasks", total=wp.task_count)
+        task = bar.add_task(f"{wp.name}: tasks", total=wp.runs)
         hooks = Hooks(step=lambda m: term.step(f"{wp.name}: {m}"),
                       added=lambda n: bar.advance(task, n))
         report = apply_workload(clients, wp, hooks)
@@ -204,14 +238,15 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt, detailed_exit
     and what the run should cost (from the workload's task history, else the pool's hourly cost)."""
     args = target_args(target_kind, stack, outputs_file)
     given = given_values(sets, values_file)
-    Exit.run(lambda: guarded(lambda term: run_plan(workloads or ("workloads",), args, fmt, term, given,
+    Exit.run(lambda: guarded(lambda term: run_plan(workload_paths(workloads), args, fmt, term, given,
                                                    detailed_exitcode)))
 
 
 @click.command("apply")
 @click.argument("workloads", nargs=-1, type=click.Path())
 @target_options
-@click.option("--wait", is_flag=True, help="Watch the jobs to the end; exit 1 when a task failed.")
+@click.option("--wait", is_flag=True, help="Watch the jobs to the end; exit 1 when a task failed, 4 when the target "
+              "stops answering, 130 on Ctrl-C (the jobs keep running). While nothing runs, says why.")
 @click.option("--download", type=click.Path(file_okay=False), help="With --wait: fetch outputs into DIR/<workload>/.")
 @click.option("--prune", is_flag=True,
               help="Delete this repository's and stack's jobs that the applied workloads supersede; with the whole "
@@ -219,10 +254,15 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt, detailed_exit
 @click.option("--force", is_flag=True, help="With --prune: also terminate active jobs (else they are skipped).")
 @click.option("--yes", is_flag=True, help="Prune without asking (for CI).")
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds between progress polls.")
+@click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+              help="With --wait: stop watching after SECONDS (exit 5); the jobs keep running.")
 @parameter_options
 def apply_command(workloads, target_kind, stack, outputs_file, wait, download, prune, force, yes,
-                  poll_interval, sets, values_file) -> None:
+                  poll_interval, timeout, sets, values_file) -> None:
     """Turn workload files into Batch jobs and tasks (idempotent: unchanged workloads create nothing)."""
-    args = ApplyArgs(workloads or ("workloads",), target_args(target_kind, stack, outputs_file), wait, download,
-                     prune, poll_interval, yes, force, tuple(given_values(sets, values_file)))
-    Exit.run(lambda: guarded(lambda term: run_apply(args, term)))
+    def body(term: Terminal) -> int:
+        args = ApplyArgs(workload_paths(workloads), target_args(target_kind, stack, outputs_file), wait, download,
+                         prune, poll_interval, yes, force, given=tuple(given_values(sets, values_file)),
+                         timeout=timeout)
+        return run_apply(args, term)
+    Exit.run(lambda: guarded(body))

@@ -14,6 +14,7 @@ from rich.console import Console
 
 from bigcompute.cli.exit import Exit
 from bigcompute.config import ConfigError
+from bigcompute.project import NoProject
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,9 @@ def run_plan(args: PlanArgs, out: Console | None = None, err: Console | None = N
     err = err or Console(stderr=True, highlight=False)
     try:
         plan = build_plan(args.stack, args.project_dir)
+    except NoProject as e:
+        err.print(f"infra plan: {e}", markup=False, soft_wrap=True)
+        return 2
     except ConfigError as e:
         if args.format == "json":
             out.print_json(json.dumps({"stack": args.stack, "errors": [d.as_json() for d in e.diagnostics]}))
@@ -94,6 +98,9 @@ def run_diff(args: DiffArgs, out: TextIO | None = None, err: Console | None = No
     trace = _trace(args)  # a bad trace is refused before minutes of planning
     try:
         base, head = load_sides(args.project_dir or find_project(), args.stack, args.base)
+    except NoProject as e:
+        err.print(f"infra diff: {e}", markup=False, soft_wrap=True)
+        return 2
     except DiffError as e:
         err.print(f"infra diff: {e}", markup=False, soft_wrap=True)
         return e.code

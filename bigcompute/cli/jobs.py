@@ -12,6 +12,7 @@ from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 from bigcompute.cli.deploy import confirm_removal, guarded, open_plan
 from bigcompute.cli.exit import EXIT_OK, Exit
 from bigcompute.cli.options import target_args, target_options
+from bigcompute.cli.paths import outputs_dir, workload_paths
 from bigcompute.cli.render import simple_table
 from bigcompute.cli.terminal import Terminal
 from bigcompute.cli.watch import collect_outputs
@@ -26,7 +27,7 @@ from bigcompute.runner.status import pool_status, workload_status
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 
 
-def _one(plan: Plan, name: str) -> WorkloadPlan:
+def find_workload(plan: Plan, name: str) -> WorkloadPlan:
     """The workload called `name`, or the one defined in the file `name` (by its `name:`, not the file's stem)."""
     as_file = Path(name).resolve() if Path(name).is_file() else None
     for wp in plan.workloads:
@@ -52,7 +53,7 @@ def _current_job(plan: Plan, wp: WorkloadPlan) -> str:
 def status_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
     """A row per workload: job, state, task counts, started, duration."""
     def body(term: Terminal) -> int:
-        clients, plan = open_plan(workloads or ("workloads",), target_args(target_kind, stack, outputs_file))
+        clients, plan = open_plan(workload_paths(workloads), target_args(target_kind, stack, outputs_file))
         rows = workload_status(clients, plan)
         clients.close()
         if fmt == "json":
@@ -103,9 +104,9 @@ def pools_command(target_kind, stack, outputs_file, fmt) -> None:
 def logs_command(workload, task, target_kind, stack, outputs_file, stream, follow) -> None:
     """Print a task's stdout (or --stderr); TASK defaults to the first failed task, else the merge, else the first."""
     def body(term: Terminal) -> int:
-        clients, plan = open_plan((workload,) if Path(workload).is_file() else ("workloads",),
+        clients, plan = open_plan((workload,) if Path(workload).is_file() else workload_paths(()),
                                   target_args(target_kind, stack, outputs_file))
-        job = _current_job(plan, _one(plan, workload))
+        job = _current_job(plan, find_workload(plan, workload))
         task_id = task or _default_task(clients, job)
         offset = 0
         while True:
@@ -153,18 +154,20 @@ def _from_blob(clients, job: str, task: str, stream: str, offset: int) -> bytes:
 @click.command("download")
 @click.argument("workload")
 @target_options
-@click.option("--to", "folder", type=click.Path(file_okay=False), default="out", show_default=True)
+@click.option("--to", "folder", type=click.Path(file_okay=False), default=None,
+              help="Folder to download into (default: the project's out/).")
 @click.option("--all", "everything", is_flag=True, help="Every output, not only the workload's `download:` list.")
 def download_command(workload, target_kind, stack, outputs_file, folder, everything) -> None:
     """Fetch a workload's outputs into FOLDER/<workload>/, using the job's output manifest."""
     def body(term: Terminal) -> int:
-        clients, plan = open_plan(("workloads",), target_args(target_kind, stack, outputs_file))
-        wp = _one(plan, workload)
+        clients, plan = open_plan(workload_paths(()), target_args(target_kind, stack, outputs_file))
+        wp = find_workload(plan, workload)
         job = _current_job(plan, wp)
         if job != wp.job_id:
             term.warn(f"{wp.name}: downloading from {job}, the job of an earlier spec")
         body = read_manifest(clients.container("outputs"), job)
-        collect_outputs(clients, wp if job == wp.job_id else _with_job(wp, job), body, Path(folder), term,
+        collect_outputs(clients, wp if job == wp.job_id else _with_job(wp, job), body,
+                        Path(folder) if folder else outputs_dir(), term,
                         everything or not wp.loaded.workload.download)
         clients.close()
         return EXIT_OK
@@ -186,7 +189,7 @@ def delete_command(workload, target_kind, stack, outputs_file, force, yes) -> No
     """Terminate and delete WORKLOAD's jobs created from this repository on this stack (shown first, then asked)."""
     def body(term: Terminal) -> int:
         args: TargetArgs = target_args(target_kind, stack, outputs_file)
-        clients, plan = open_plan(("workloads",), args)
+        clients, plan = open_plan(workload_paths(()), args)
         try:
             removal = workload_jobs(plan.jobs, workload, plan.scope)
             if not removal.candidates:

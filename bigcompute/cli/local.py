@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
 
 from bigcompute.local import launcher
+from bigcompute.project import NoProject, find_root, local_dir, private_dir, shown
+
+
+def _local() -> Path:
+    """The project's `.bigcompute/local`, wherever in the project the command runs (relative to the current
+    folder, as messages show it); outside any project, exit 2."""
+    try:
+        return Path(shown(local_dir(find_root())))
+    except NoProject as e:
+        raise _Invalid(str(e)) from None
+
+
+class _Invalid(click.ClickException):
+    exit_code = 2
 
 
 @click.group("local")
@@ -28,8 +43,10 @@ def local_group() -> None:
                    "sh and python3).")
 def up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str, task_user: str) -> None:
     """Start Azurite and the emulator, create the stack's containers and pools, write outputs.json."""
+    local = _local()
+    private_dir(local.parent.parent.resolve())
     try:
-        result = launcher.up(stack, port, azurite_port, time_scale, faults, task_user)
+        result = launcher.up(stack, port, azurite_port, time_scale, faults, task_user, root=local)
     except launcher.LauncherError as e:
         raise click.ClickException(str(e)) from e
     outputs = result.outputs
@@ -38,17 +55,19 @@ def up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str,
         click.echo(f"warning: {note}", err=True)
     click.echo(f"{state}: Batch emulator {outputs['batchAccountEndpoint']} (account {outputs['batchAccountName']}), "
                f"Azurite {outputs['blobEndpoint']}; pools: {', '.join(outputs['poolIds'])}", err=True)
-    click.echo(f"outputs: {launcher.LOCAL / 'outputs.json'}; credentials: {launcher.LOCAL / 'credentials.json'}",
+    click.echo(f"outputs: {local / 'outputs.json'}; credentials: {local / 'credentials.json'}",
                err=True)
 
 
 @local_group.command("status")
 def status() -> None:
     """Show whether the services run, and their pools, nodes and jobs."""
-    procs = launcher.processes()
-    emulator_up = launcher.records.ours(procs, "emulator", launcher.LOCAL)
+    local = _local()
+    procs = launcher.processes(local)
+    click.echo(f"local target of {local.parent.parent.resolve()}")
+    emulator_up = launcher.records.ours(procs, "emulator", local)
     click.echo(f"emulator: {'running ' + procs['emulatorUrl'] if emulator_up else 'stopped'}")
-    azurite_up = launcher.records.ours(procs, "azurite", launcher.LOCAL)
+    azurite_up = launcher.records.ours(procs, "azurite", local)
     click.echo(f"azurite:  {'running ' + procs['blobEndpoint'] if azurite_up else 'stopped'}")
     if not emulator_up:
         return
@@ -57,7 +76,7 @@ def status() -> None:
     from azure.batch import BatchClient
     from azure.core.credentials import AzureNamedKeyCredential
 
-    creds = launcher.credentials()
+    creds = launcher.credentials(local)
     client = BatchClient(procs["emulatorUrl"], AzureNamedKeyCredential(creds["batchAccountName"],
                                                                          creds["batchAccountKey"]))
     for pool in client.list_pools():
@@ -79,6 +98,7 @@ def _text(value: Any) -> str:
 @click.option("--purge", is_flag=True, help="Also delete all local data (.bigcompute/local).")
 def down(purge: bool) -> None:
     """Stop Azurite and the emulator; data stays unless --purge."""
-    for note in launcher.down(purge):
+    local = _local()
+    for note in launcher.down(purge, root=local):
         click.echo(f"warning: {note}", err=True)
-    click.echo(f"stopped; {'removed' if purge else 'data kept in'} {launcher.LOCAL}", err=True)
+    click.echo(f"stopped; {'removed' if purge else 'data kept in'} {local}", err=True)

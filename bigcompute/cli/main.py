@@ -17,6 +17,7 @@ COMMANDS = {
     "logs": "bigcompute.cli.jobs:logs_command",
     "download": "bigcompute.cli.jobs:download_command",
     "delete": "bigcompute.cli.jobs:delete_command",
+    "retry": "bigcompute.cli.retry:retry_command",
     "doctor": "bigcompute.cli.doctor:doctor_command",
     "local": "bigcompute.cli.local:local_group",
     "infra": "bigcompute.cli.infra:infra_group",

@@ -19,7 +19,7 @@ def plan_rows(plan: Plan) -> list[dict]:
     return [{"workload": w.name, "job": w.job_id, "status": w.status, "supersedes": list(w.supersedes),
              "tasks": w.task_count, "pool": w.loaded.workload.pool, "uploadFiles": len(w.sync.missing),
              "uploadBytes": w.sync.missing_bytes, "blobInputs": len(w.sync.blobs), "blobBytes": w.sync.blob_bytes,
-             "parameters": dict(w.loaded.workload.parameters)}
+             "parameters": dict(w.loaded.workload.parameters), "reused": len(w.reuse), "reuseNote": w.reuse.note or None}
             for w in plan.workloads]
 
 
@@ -54,8 +54,11 @@ def plan_json(plan: Plan, extra: dict | None = None) -> str:
 
 def _status_text(row: dict) -> str:
     text = STATUS_WORDS[row["status"]]
-    return f"{text}, supersedes {', '.join(row['supersedes'])}" if row["supersedes"] and row["status"] == "changed" \
-        else text
+    if row["supersedes"] and row["status"] == "changed":
+        text = f"{text}, supersedes {', '.join(row['supersedes'])}"
+    if row["status"] in ("new", "changed", "resume") and row["reused"]:  # the task delta
+        text += f"; {row['reused']:,} of {row['tasks']:,} tasks unchanged, reused"
+    return text
 
 
 def plan_markdown(plan: Plan) -> str:

@@ -12,6 +12,7 @@ import click
 
 from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.parameters import given_values, parameter_options
+from bigcompute.cli.paths import workload_paths
 from bigcompute.cli.report import FileResult, report
 from bigcompute.config import ConfigError, load_stack
 from bigcompute.workload import DEFAULT_MAX_TASKS, LoadedWorkload, check_workloads, count_tasks
@@ -71,7 +72,7 @@ FORMATS = click.Choice(["text", "json", "github"])
 @parameter_options
 def validate_command(paths: tuple[str, ...], stack: str | None, fmt: str, max_tasks: int, sets, values_file) -> None:
     """Check workload files (default: workloads/) and, with --stack, the stack config. Exit 2 when invalid."""
-    Exit.run(lambda: run_validate(ValidateArgs(paths or ("workloads",), stack, fmt, max_tasks,
+    Exit.run(lambda: run_validate(ValidateArgs(workload_paths(paths), stack, fmt, max_tasks,
                                                tuple(given_values(sets, values_file)))))
 
 
@@ -129,8 +130,8 @@ def storage_context(outputs_file: str | None):
     from bigcompute.runner.errors import DeployError
     from bigcompute.runner.target import from_outputs
 
-    path = Path(outputs_file or ".bigcompute/local/outputs.json")
-    if path.is_file():
+    path = Path(outputs_file) if outputs_file else _local_outputs()
+    if path is not None and path.is_file():
         try:
             target = from_outputs(json.loads(path.read_text()), "local", "", str(path))
         except (DeployError, ValueError) as e:
@@ -140,3 +141,13 @@ def storage_context(outputs_file: str | None):
         raise Exit(EXIT_INVALID, f"{outputs_file}: no such outputs file")
     example = "https://<storage-account>.blob.core.windows.net"
     return StorageContext(f"{example}/inputs", f"{example}/outputs", "<pool identity resource id>")
+
+
+def _local_outputs() -> Path | None:
+    """The local target's outputs file of the project the user stands in (None outside any project)."""
+    from bigcompute.project import NoProject, local_dir
+
+    try:
+        return local_dir() / "outputs.json"
+    except NoProject:
+        return None

@@ -12,6 +12,7 @@ from bigcompute.infra.graph import STACK_TYPE, Graph
 from bigcompute.infra.mocks import SUBSCRIPTION, AzureMocks
 from bigcompute.infra.review import physical_name, review
 from bigcompute.infra.runtime import ProgramError, run_program
+from bigcompute.project import NoProject, nearest
 
 PROGRAM = "__main__.py"
 
@@ -41,12 +42,12 @@ class Plan:
 
 def find_project(start: Path | None = None) -> Path:
     """The directory holding Pulumi.yaml and the program: the start folder or one of its parents."""
-    origin = (start or Path.cwd()).resolve()
-    for folder in (origin, *origin.parents):
-        if (folder / "Pulumi.yaml").is_file() and (folder / PROGRAM).is_file():
-            return folder
-    # installed elsewhere: the checkout this package lives in
-    return Path(__file__).resolve().parents[2]
+    origin, project = nearest(lambda f: (f / "Pulumi.yaml").is_file() and (f / PROGRAM).is_file(), start)
+    if project is not None:
+        return project
+    # never the checkout this package lives in: another repository would be reviewed as "no changes"
+    raise NoProject(f"no Pulumi project here: looked for Pulumi.yaml and {PROGRAM} in {origin} and each of its "
+                    "parents; run from your project or pass --project-dir")
 
 
 def policy_resources(graph: Graph) -> list[policy.Resource]:

@@ -93,7 +93,8 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
             raise LauncherError(f"--task-user {task_user}: there is no user {task_user}") from None
     if running(root) and (root / "outputs.json").exists():
         return _already_running(root, port, azurite_port)
-    notes = stop(root)
+    binary, installed = _azurite_binary(root)  # refuses before anything starts
+    notes = stop(root) + installed
     secure(root, _task_group(task_user))
     try:
         blob_port, emu_port = ports.choose(root, port, azurite_port)  # refuses before anything starts
@@ -103,7 +104,7 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
     blob, url = az.blob_endpoint(blob_port), f"http://127.0.0.1:{emu_port}"
     home = root.resolve()  # absolute in argv: how `ours` recognises these processes later
     procs: dict[str, Any] = {"stack": stack_name, "dataDir": str(home), "blobEndpoint": blob, "emulatorUrl": url}
-    procs.update(records.record("azurite", _start_azurite(home, blob_port)))
+    procs.update(records.record("azurite", _start_azurite(home, blob_port, binary)))
     packages = node_packages(stack)
     procs.update(records.record("emulator", _start_emulator(home, emu_port, time_scale, faults, blob, task_user,
                                                             packages)))
@@ -213,18 +214,27 @@ def _spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> int
     return proc.pid
 
 
-def _azurite_binary() -> Path:
-    # The project's own npm install, whether run from the repository root or from a workload folder.
-    for folder in (Path.cwd(), *Path.cwd().parents, Path(__file__).resolve().parents[2]):
-        if (folder / az.AZURITE_BIN).exists():
-            return folder / az.AZURITE_BIN
-    return az.AZURITE_BIN
+def _azurite_binary(root: Path) -> tuple[Path, list[str]]:
+    """Azurite as found (see az.candidates; `root` is <project>/.bigcompute/local), else installed into the
+    user's cache with npm, which the returned note says. Never this package's own checkout."""
+    project = root.resolve().parents[1]
+    found = az.find_binary(project)
+    if found is not None:
+        return found, []
+    looked = "; ".join(f"{where}: {path}" for where, path in az.candidates(project) if path is not None)
+    if not shutil.which("npm"):
+        raise LauncherError(f"Azurite not found ({looked}) and npm is not installed to install it: install "
+                            f"Node.js/npm, or set {az.BINARY_ENV} to an azurite-blob executable")
+    command = az.install_command()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    binary = az.cache_dir() / az.AZURITE_BIN
+    if proc.returncode != 0 or not binary.is_file():
+        said = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        raise LauncherError(f"Azurite not found ({looked}); installing it with `{' '.join(command)}` failed: {said}")
+    return binary, [f"Azurite was not installed: installed it with `{' '.join(command)}`"]
 
 
-def _start_azurite(root: Path, port: int) -> int:
-    binary = _azurite_binary()
-    if not binary.exists():
-        raise LauncherError(f"{binary} not found: run `npm install` (or `make demo`) first")
+def _start_azurite(root: Path, port: int, binary: Path) -> int:
     (root / "azurite").mkdir(parents=True, exist_ok=True)
     return _spawn(az.command(root / "azurite", port, binary), root / "azurite.log")
 

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from azure.batch import models as batch
-from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from azure.core.exceptions import HttpResponseError, ResourceExistsError, ResourceNotFoundError
 
 from bigcompute.runner import specs
 from bigcompute.runner.clients import Clients
@@ -15,7 +15,9 @@ from bigcompute.runner.errors import DeployError
 from bigcompute.runner.jobs import job_info, job_model, metadata
 from bigcompute.runner.killpoint import kill_point
 from bigcompute.runner.lease import workload_lease
+from bigcompute.runner.monitor import TASK_FAILED, terminate_reason
 from bigcompute.runner.plan import WorkloadPlan
+from bigcompute.runner.reuse import copy_outputs, record
 from bigcompute.runner.submit import SubmitReport, add_tasks, existing_tasks
 from bigcompute.runner.sync import upload_missing
 from bigcompute.workload import iter_tasks
@@ -47,15 +49,33 @@ def apply_workload(clients: Clients, plan: WorkloadPlan, hooks: Hooks | None = N
         specs.record(clients.container("inputs"), wl, plan.spec, plan.sync.digests)  # what a later plan compares
         existed = ensure_job(clients, plan, hooks)
         kill_point("job-created")
-        if existed is not None and existed.submitted:
-            return SubmitReport(existing=plan.task_count)
-        hooks.step(f"adding {plan.task_count:,} tasks to job {plan.job_id}")
-        report = submit_tasks(clients, plan, known=existing_tasks(clients.batch, plan.job_id) if existed else {},
-                              on_added=hooks.added, check=lambda: lease.check("adding the next tasks"))
-        lease.check("marking the job submitted")
-        mark_submitted(clients, plan)
+        if existed is not None and (existed.submitted or existed.finished):
+            return SubmitReport(existing=plan.runs)
+        if plan.reuse:
+            lease.check("copying the outputs of reused tasks")
+            hooks.step(f"reusing {len(plan.reuse):,} unchanged tasks that succeeded before: copying their outputs")
+            copy_outputs(clients.container("outputs"), plan.job_id, plan.reuse)
+        hooks.step(f"adding {plan.runs:,} tasks to job {plan.job_id}")
+        try:
+            report = submit_tasks(clients, plan, known=existing_tasks(clients.batch, plan.job_id) if existed else {},
+                                  on_added=hooks.added, check=lambda: lease.check("adding the next tasks"))
+            lease.check("marking the job submitted")
+            mark_submitted(clients, plan)
+        except (DeployError, HttpResponseError):
+            if not _ended(clients, plan):
+                raise
+            hooks.step(f"a task failed while the tasks were being added, so Batch ended job {plan.job_id} (its "
+                       "merge could never run); the tasks not yet added never will be")
+            return SubmitReport()
         kill_point("submitted")
         return report
+
+
+def _ended(clients: Clients, plan: WorkloadPlan) -> bool:
+    """Whether a task that failed while the others were still being added ended the job (a job with a merge, see
+    jobs.failure_mode): the refused collection is then the job's outcome, not an error of apply's."""
+    job = clients.batch.get_job(plan.job_id, select=["id", "state", "executionInfo"])
+    return job_info(job).state in ("terminating", "completed") and terminate_reason(job) == TASK_FAILED
 
 
 def ensure_job(clients: Clients, plan: WorkloadPlan, hooks: Hooks):
@@ -67,9 +87,11 @@ def ensure_job(clients: Clients, plan: WorkloadPlan, hooks: Hooks):
     wl = plan.loaded.workload
     pool_id = clients.target.pool_id(wl.pool)
     hooks.step(f"creating job {plan.job_id} on pool {pool_id}")
+    record(clients.container("inputs"), plan.job_id, plan.reuse)  # first: a resumed apply reuses the same tasks
     try:
         clients.batch.create_job(job_model(wl, plan.job_id, pool_id, plan.spec, clients.target.stack,
-                                           stage=plan.sync.stage, ctx=storage_context(clients)))
+                                           stage=plan.sync.stage, ctx=storage_context(clients),
+                                           attempt=plan.attempt))
         return None
     except ResourceExistsError:  # a retried create whose first attempt got through, or a racing apply
         return _checked(job_info(clients.batch.get_job(plan.job_id)), plan)
@@ -92,7 +114,7 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
 
     def bodies() -> Iterator[dict]:
         for task in iter_tasks(wl, files):
-            if task.is_merge:
+            if task.is_merge or task.id in plan.reuse.tasks:
                 continue
             deps.add(task.id)
             check()
@@ -120,4 +142,5 @@ def mark_submitted(clients: Clients, plan: WorkloadPlan) -> None:
     # From here on Batch ends the job when its last task completes, releasing its active-job quota slot.
     clients.batch.update_job(plan.job_id, batch.BatchJobUpdateOptions(
         all_tasks_complete_mode="terminatejob",
-        metadata=metadata(plan.loaded.workload, plan.spec, submitted=True, stack=clients.target.stack)))
+        metadata=metadata(plan.loaded.workload, plan.spec, submitted=True, stack=clients.target.stack,
+                          attempt=plan.attempt)))

@@ -13,3 +13,7 @@ class LeaseHeld(DeployError):
 
 class LeaseLost(DeployError):
     """The apply's lease could not be renewed: it stops before its next side effect."""
+
+
+class TargetLost(DeployError):
+    """The target does not answer: not started, stopped meanwhile, or out of the network's reach."""

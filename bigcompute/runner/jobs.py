@@ -19,9 +19,9 @@ from bigcompute.workload.wire import StorageContext, shell_command
 
 # Metadata names: the contract that lets plan/prune/status recognise bigcompute's own jobs, and prune/delete
 # touch only the jobs of this repository and stack (one Batch account is often shared by several).
-MANAGED, WORKLOAD, SPEC, COMMIT, SUBMITTED, REPOSITORY, STACK = (
+MANAGED, WORKLOAD, SPEC, COMMIT, SUBMITTED, REPOSITORY, STACK, ATTEMPT = (
     "bigcompute.managed", "bigcompute.workload", "bigcompute.spec", "bigcompute.commit", "bigcompute.submitted",
-    "bigcompute.repository", "bigcompute.stack")
+    "bigcompute.repository", "bigcompute.stack", "bigcompute.attempt")
 
 
 def wire(value: object) -> str:
@@ -40,6 +40,7 @@ class JobInfo:
     end_time: object = None
     repository: str | None = None  # None: created before jobs recorded their repository and stack
     stack: str | None = None
+    attempt: int = 1  # `bigcompute retry` of an ended job runs the same spec again as attempt 2, 3, …
 
     @property
     def managed(self) -> bool:
@@ -59,21 +60,31 @@ def job_info(job: batch.BatchJob) -> JobInfo:
     meta = {m.name: m.value for m in job.metadata or []}
     workload = meta.get(WORKLOAD) if meta.get(MANAGED) == "true" else None
     end = job.execution_info.end_time if job.execution_info else None
+    attempt = meta.get(ATTEMPT, "1")
     return JobInfo(job.id, wire(job.state), workload, meta.get(SPEC), meta.get(SUBMITTED) == "true",
-                   job.creation_time, end, meta.get(REPOSITORY), meta.get(STACK))
+                   job.creation_time, end, meta.get(REPOSITORY), meta.get(STACK),
+                   int(attempt) if attempt.isdigit() else 1)
 
 
-def metadata(workload: Workload, spec_hash: str, submitted: bool, stack: str) -> list[batch.BatchMetadataItem]:
+def attempt_id(base: str, attempt: int) -> str:
+    """The job of a spec's first attempt is `<name>-<8 hex>`; a retry's is `<name>-<8 hex>-r<attempt>`."""
+    return base if attempt == 1 else f"{base}-r{attempt}"
+
+
+def metadata(workload: Workload, spec_hash: str, submitted: bool, stack: str,
+             attempt: int = 1) -> list[batch.BatchMetadataItem]:
     items = {MANAGED: "true", WORKLOAD: workload.name, SPEC: spec_hash, COMMIT: git_commit(workload.folder.resolve()),
              SUBMITTED: "true" if submitted else "false", REPOSITORY: repository_identity(workload.folder),
              STACK: stack}
+    if attempt > 1:
+        items[ATTEMPT] = str(attempt)
     items.update({f"label.{k}": v for k, v in workload.labels.items()})
     return [batch.BatchMetadataItem(name=k, value=v) for k, v in items.items()]
 
 
 def job_model(workload: Workload, job_id: str, pool_id: str, spec_hash: str, stack: str,
               env: Mapping[str, str] | None = None, stage: Staging | None = None,
-              ctx: StorageContext | None = None) -> batch.BatchJobCreateOptions:
+              ctx: StorageContext | None = None, attempt: int = 1) -> batch.BatchJobCreateOptions:
     """`stage` and `ctx`: the inputs the job preparation task stages on each node (see workload.staging)."""
     common = {**workload.env, **(env or {})}
     return batch.BatchJobCreateOptions(
@@ -85,10 +96,11 @@ def job_model(workload: Workload, job_id: str, pool_id: str, spec_hash: str, sta
         pool_info=batch.BatchPoolInfo(pool_id=pool_id),
         # noaction until every task is in; then terminatejob, so the job frees its quota slot.
         all_tasks_complete_mode="noaction",
+        task_failure_mode=failure_mode(workload),
         uses_task_dependencies=workload.uses_dependencies,
         common_environment_settings=[batch.EnvironmentSetting(name=k, value=v) for k, v in common.items()] or None,
         job_preparation_task=preparation_task(workload, stage, ctx),
-        metadata=metadata(workload, spec_hash, submitted=False, stack=stack),
+        metadata=metadata(workload, spec_hash, submitted=False, stack=stack, attempt=attempt),
     )
 
 
@@ -113,6 +125,16 @@ def preparation_task(workload: Workload, stage: Staging | None,
         wait_for_success=True, rerun_on_node_reboot_after_success=True,
         user_identity=batch.UserIdentity(auto_user=batch.AutoUserSpecification(
             scope="task", elevation_level="admin")) if workload.prepare_elevated else None)
+
+
+def failure_mode(workload: Workload) -> str:
+    """With a merge, a failed task (after its retries) ends the job: the merge depends on every task, so it could
+    never run, and the job would stay active, holding an active-job quota slot, until its maximum wall-clock time.
+    `performexitoptionsjobaction` takes each failed task's exit option, whose jobAction defaults to `terminate`
+    for every exit condition but success; Batch then ends the job with terminateReason `TaskFailed`.
+    https://learn.microsoft.com/rest/api/batchservice/job/add#ontaskfailure and
+    https://learn.microsoft.com/rest/api/batchservice/task/add#exitoptions (jobAction)."""
+    return "performexitoptionsjobaction" if workload.merge else "noaction"
 
 
 @cache

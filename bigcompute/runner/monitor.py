@@ -25,6 +25,8 @@ ACCESS_DENIED = re.compile(r"AccessDenied$")
 ACCESS_HINT = ("storage refused the pool identity: it lacks a data role on that container, or its role assignment "
                "is still propagating (up to 10 minutes after `pulumi up`); `bigcompute doctor --stack STACK` checks "
                "the roles")
+TASK_FAILED = "TaskFailed"  # the terminateReason Batch gives a job ended by a task's exit option
+ENDED = "TaskEnded"  # the failureInfo code of a task stopped because its job ended
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,11 @@ class Progress:
     succeeded: int
     failed: int
     state: str
+    terminate_reason: str | None = None  # why the job ended: AllTasksComplete, TaskFailed (a failed task ended it)…
+
+    @property
+    def ended_by_failure(self) -> bool:
+        return self.terminate_reason == TASK_FAILED
 
     @property
     def completed(self) -> int:
@@ -50,13 +57,15 @@ class FailedTask:
     exit_code: int | None
     failure: str
     stderr_tail: str
+    ended: bool = False  # stopped because the job ended, not failed by itself
 
 
 def poll(client: BatchClient, job_id: str) -> Progress:
-    job = client.get_job(job_id, select=["id", "state"])
+    job = client.get_job(job_id, select=["id", "state", "executionInfo"])
     counts = client.get_job_task_counts(job_id).task_counts
     kill_point("monitoring")
-    return Progress(counts.active, counts.running, counts.succeeded, counts.failed, wire(job.state))
+    return Progress(counts.active, counts.running, counts.succeeded, counts.failed, wire(job.state),
+                    terminate_reason(job))
 
 
 class Completion:
@@ -165,8 +174,9 @@ def failed_tasks(client: BatchClient, job_id: str, outputs: ContainerClient | No
         failure = info.failure_info.message if info and info.failure_info else "failed"
         if ACCESS_DENIED.search(_failure_code(task)):
             failure = f"{failure or _failure_code(task)}: {ACCESS_HINT}"
+        ended = bool(info and info.failure_info and info.failure_info.code == ENDED)
         out.append(FailedTask(task.id, info.exit_code if info else None, failure or "failed",
-                              stderr_tail(client, job_id, task.id, outputs)))
+                              "" if ended else stderr_tail(client, job_id, task.id, outputs), ended))
         if len(out) >= limit:
             break
     return out
@@ -193,4 +203,4 @@ def stderr_tail(client: BatchClient, job_id: str, task_id: str, outputs: Contain
 
 
 def terminate_reason(job: batch.BatchJob) -> str | None:
-    return job.execution_info.terminate_reason if job.execution_info else None
+    return job.execution_info.termination_reason if job.execution_info else None

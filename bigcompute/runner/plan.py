@@ -11,8 +11,9 @@ from azure.batch import BatchClient
 
 from bigcompute.document import Diagnostic, load_document
 from bigcompute.runner.clients import Clients
-from bigcompute.runner.jobs import JobInfo, job_info, repository_identity
+from bigcompute.runner.jobs import JobInfo, attempt_id, job_info, repository_identity
 from bigcompute.runner.prune import Removal, Scope, prune_candidates
+from bigcompute.runner.reuse import Reuse, plan_reuse, recorded
 from bigcompute.runner.session import InvalidInput
 from bigcompute.runner.storage import (
     StorageRefusal,
@@ -38,10 +39,17 @@ class WorkloadPlan:
     supersedes: tuple[str, ...]
     task_count: int
     sync: SyncPlan
+    reuse: Reuse = Reuse()  # tasks not run again: their outputs come from an earlier job's succeeded task
+    attempt: int = 1
 
     @property
     def name(self) -> str:
         return self.loaded.workload.name
+
+    @property
+    def runs(self) -> int:
+        """The tasks the job holds: all but the reused ones."""
+        return self.task_count - len(self.reuse)
 
 
 @dataclass(frozen=True)
@@ -86,21 +94,33 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
             empty += e.diagnostics
             continue
         spec = spec_hash(lw.workload, sync.digests, sync.blob_versions)
-        job_id = f"{lw.workload.name}-{spec[:8]}"
         repository = repository_identity(lw.workload.folder)
+        mine = [j for j in jobs if j.workload == lw.workload.name and (not j.scoped or scope.owns(j, repository))]
+        existing = _latest_attempt(mine, lw.workload.name, spec, by_id)
+        job_id = existing.id if existing else attempt_id(f"{lw.workload.name}-{spec[:8]}", 1)
         current[lw.workload.name] = (job_id, repository)
-        existing = by_id.get(job_id)
-        older = tuple(j.id for j in jobs if j.workload == lw.workload.name and j.id != job_id
-                      and (not j.scoped or scope.owns(j, repository)))
+        older = tuple(j.id for j in mine if j.id != job_id)
         if existing is None:
             status = "changed" if older else "new"
+            reuse = plan_reuse(clients, lw, job_id, spec, sync, [j for j in mine if j.id != job_id])
         else:
-            status = "unchanged" if existing.submitted else "resume"
-        plans.append(WorkloadPlan(lw, job_id, spec, status, older, count_tasks(lw.workload, lw.files), sync))
+            # a job that ended before it was marked submitted (a task failed while tasks were being added, and
+            # the job's merge could never run) is over all the same: `retry` starts it again
+            status = "unchanged" if existing.submitted or existing.finished else "resume"
+            reuse = recorded(inputs, job_id)
+        plans.append(WorkloadPlan(lw, job_id, spec, status, older, count_tasks(lw.workload, lw.files), sync, reuse,
+                                  existing.attempt if existing else 1))
     if empty:  # bad input found only now, still before any side effect: every one of them, exit 2
         raise InvalidInput(empty)
     active = sum(j.state in ACTIVE_STATES for j in jobs)
     return Plan(tuple(plans), tuple(jobs), active, quota, scope, prune_candidates(jobs, current, scope))
+
+
+def _latest_attempt(mine: list[JobInfo], name: str, spec: str, by_id: dict[str, JobInfo]) -> JobInfo | None:
+    """The job of the spec's latest attempt (`retry` adds attempts); the first attempt's id predates the metadata."""
+    first = by_id.get(f"{name}-{spec[:8]}")
+    attempts = [j for j in mine if j.spec == spec] + ([first] if first else [])
+    return max(attempts, key=lambda j: j.attempt) if attempts else None
 
 
 class _Refused(Exception):

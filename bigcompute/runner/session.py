@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from bigcompute.config import ConfigError, StackConfig, load_stack
 from bigcompute.document import Diagnostic
+from bigcompute.project import find_root, local_dir, private_dir, shown
 from bigcompute.runner.clients import Clients, connect
-from bigcompute.runner.errors import DeployError
+from bigcompute.runner.errors import DeployError, TargetLost
 from bigcompute.runner.reach import listening, not_reachable
 from bigcompute.runner.target import Target, azure_target, local_target
 from bigcompute.workload import LoadedWorkload, check_workloads
@@ -64,9 +66,11 @@ def resolve_target(args: TargetArgs) -> Target:
         return azure_target(args.stack, args.outputs)
     from bigcompute.local import launcher  # the one place the runner reaches the local target: to start it
 
-    if not _reachable(local_target()):
+    root = find_root()
+    if not _reachable(local_target(local_dir(root))):
+        private_dir(root)
         try:
-            started = launcher.up(args.stack)
+            started = launcher.up(args.stack, root=Path(shown(local_dir(root))))
         except launcher.LauncherError as e:
             raise DeployError(f"the local target was not running and could not be started: {e}") from None
         out = started.outputs
@@ -77,7 +81,7 @@ def resolve_target(args: TargetArgs) -> Target:
                     f"Azurite {out['blobEndpoint']}); `bigcompute local down` stops it")
         for note in started.notes:
             args.notify(note)
-    target = local_target()
+    target = local_target(local_dir(root))
     if target is None:
         raise DeployError("the local target did not start; run `bigcompute local up` to see why")
     return target
@@ -91,7 +95,7 @@ def _reachable(target: Target | None) -> bool:
 def _check_storage(target: Target) -> None:
     """Azurite may be stopped while the emulator runs: say so now, rather than after minutes of retries."""
     if target.kind == "local" and not listening(target.blob_endpoint):
-        raise DeployError(not_reachable("storage", target.blob_endpoint))
+        raise TargetLost(not_reachable("storage", target.blob_endpoint))
 
 
 def open_clients(args: TargetArgs) -> Clients:

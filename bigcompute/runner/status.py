@@ -78,7 +78,7 @@ def pool_status(clients: Clients, stack: StackConfig) -> list[PoolStatus]:
             cfg.name, pool_id, live.vm_size,
             (live.current_dedicated_nodes or 0, live.target_dedicated_nodes or 0),
             (live.current_low_priority_nodes or 0, live.target_low_priority_nodes or 0),
-            wire(live.allocation_state), _node_states(counts.get(pool_id)), _autoscale(live), _next_run(live),
+            wire(live.allocation_state), _node_states(counts.get(pool_id)), _autoscale(live), next_autoscale_run(live),
             tuple(drift(cfg, live, clients.target.kind))))
     return rows
 
@@ -107,7 +107,7 @@ def _autoscale(pool: batch.BatchPool) -> str:
     return run.results or ""
 
 
-def _next_run(pool: batch.BatchPool) -> datetime | None:
+def next_autoscale_run(pool: batch.BatchPool) -> datetime | None:
     run = pool.auto_scale_run
     if not pool.enable_auto_scale or run is None or run.timestamp is None or pool.auto_scale_evaluation_interval is None:
         return None

@@ -2,7 +2,7 @@
 
 Both targets share one shape, the Pulumi stack outputs (see docs/outputs.md): the azure target reads
 them from `pulumi stack output --json` or `--outputs FILE` and authenticates with
-DefaultAzureCredential; the local target reads `.bigcompute/local/outputs.json` and the local
+DefaultAzureCredential; the local target reads `<project root>/.bigcompute/local/outputs.json` and the local
 credentials file beside it. Nothing here ever logs a key.
 """
 
@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bigcompute.project import local_dir
 from bigcompute.runner.errors import DeployError
 
-LOCAL_DIR = Path(".bigcompute/local")
 REQUIRED_OUTPUTS = ("batchAccountName", "batchAccountEndpoint", "storageAccountName", "blobEndpoint",
                     "containers", "poolIds")
 
@@ -89,8 +89,10 @@ def azure_target(stack: str, outputs_file: str | Path | None = None) -> Target:
     return from_outputs(outputs, "azure", stack, source)
 
 
-def local_target(root: Path = LOCAL_DIR) -> Target | None:
-    """The running local target, or None when `bigcompute local up` has not written its outputs."""
+def local_target(root: Path | None = None) -> Target | None:
+    """The running local target of the project (its `.bigcompute/local/`, however deep the user stands in it),
+    or None when `bigcompute local up` has not written its outputs. Outside any project: NoProject."""
+    root = root or local_dir()
     outputs_path, credentials_path = root / "outputs.json", root / "credentials.json"
     if not outputs_path.is_file() or not credentials_path.is_file():
         return None

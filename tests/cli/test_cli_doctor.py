@@ -19,7 +19,8 @@ DEV = str(ROOT / "stacks" / "Pulumi.dev.yaml")
 
 @pytest.fixture
 def elsewhere(tmp_path: Path, monkeypatch) -> Path:
-    """A folder without a local target (no .bigcompute/local)."""
+    """A project without a local target (no .bigcompute/local)."""
+    (tmp_path / "Pulumi.yaml").write_text("name: elsewhere\nruntime: python\n")
     monkeypatch.chdir(tmp_path)
     return tmp_path
 

@@ -27,6 +27,7 @@ config:
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch) -> Path:
     (tmp_path / ".git").mkdir()
+    (tmp_path / "Pulumi.yaml").write_text("name: project\nruntime: python\n")
     (tmp_path / "workloads").mkdir()
     (tmp_path / "stacks").mkdir()
     (tmp_path / "workloads" / "good.yaml").write_text(GOOD)

@@ -171,7 +171,7 @@ def runner_requests(workload_file: Path) -> list[Request]:
     updates: list[Any] = []
     clients = SimpleNamespace(batch=SimpleNamespace(update_job=lambda _id, model: updates.append(model)),
                               target=SimpleNamespace(stack="dev"))
-    mark_submitted(clients, SimpleNamespace(job_id=job, loaded=lw, spec="0" * 64))
+    mark_submitted(clients, SimpleNamespace(job_id=job, loaded=lw, spec="0" * 64, attempt=1))
     name = wl.name
     return [Request("Jobs_CreateJob", f"{name}: job", wire(job_model(wl, job, "cpu", "0" * 64, "dev",
                                                                                stage=stage, ctx=ctx))),

@@ -34,12 +34,20 @@ from bigcompute.local.testing import wait_task
 REPO = Path(__file__).resolve().parents[2]
 
 
+def _scratch_project(folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A project of its own (Pulumi.yaml, the stacks), using this checkout's Azurite as an installed bigcompute
+    would use any other: through $BIGCOMPUTE_AZURITE."""
+    shutil.copytree(REPO / "stacks", folder / "stacks")
+    (folder / "Pulumi.yaml").write_text("name: scratch\nruntime: python\n")
+    monkeypatch.setenv(az.BINARY_ENV, str(REPO / az.AZURITE_BIN))
+    monkeypatch.chdir(folder)
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     if not (REPO / "node_modules/.bin/azurite-blob").exists():
         pytest.fail("Azurite is not installed: `make test` runs npm install first")
-    shutil.copytree(REPO / "stacks", tmp_path / "stacks")
-    monkeypatch.chdir(tmp_path)
+    _scratch_project(tmp_path, monkeypatch)
     return tmp_path
 
 
@@ -94,8 +102,7 @@ def open_project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     in a home or work folder is: the task user must reach its node folders through it."""
     folder = Path(tempfile.mkdtemp(prefix="bigcompute-open-"))
     folder.chmod(0o755)
-    shutil.copytree(REPO / "stacks", folder / "stacks")
-    monkeypatch.chdir(folder)
+    _scratch_project(folder, monkeypatch)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
 

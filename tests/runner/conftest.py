@@ -90,6 +90,7 @@ def clients_for():
 @pytest.fixture
 def repo(tmp_path: Path, monkeypatch) -> Path:
     (tmp_path / ".git").mkdir()
+    (tmp_path / "Pulumi.yaml").write_text("name: project\nruntime: python\n")
     (tmp_path / "stacks").mkdir()
     (tmp_path / "workloads").mkdir()
     (tmp_path / "stacks" / "Pulumi.test.yaml").write_text(textwrap.dedent(STACK))

@@ -98,7 +98,7 @@ def test_runner_commands_say_in_one_line_that_storage_is_down(repo, instant_targ
     port = target.blob_endpoint.split(":")[-1].split("/")[0]
     for command in (["apply", "--stack", "test", "--wait"], ["plan", "--stack", "test"], ["status", "--stack", "test"]):
         result = CliRunner().invoke(cli, command)
-        assert result.exit_code == 1, result.output
+        assert result.exit_code == 4, result.output  # the target's own exit code, not "tasks failed"
         assert isinstance(result.exception, SystemExit) and "Traceback" not in result.output
         assert result.output.strip().splitlines()[-1].endswith(
             f"storage at http://127.0.0.1:{port} is not reachable: run `bigcompute local up`"), result.output
@@ -106,7 +106,7 @@ def test_runner_commands_say_in_one_line_that_storage_is_down(repo, instant_targ
 
 def test_storage_stopping_mid_command_ends_in_one_line_not_a_traceback(repo, instant_target, tmp_path_factory,
                                                                      capsys):
-    """Once the SDK's retries are spent, the connection error becomes the same sentence (exit 1)."""
+    """Once the SDK's retries are spent, the connection error becomes the same sentence (exit 4)."""
     from bigcompute.cli.deploy import guarded
     from bigcompute.runner.clients import RetrySettings
 
@@ -117,7 +117,7 @@ def test_storage_stopping_mid_command_ends_in_one_line_not_a_traceback(repo, ins
         code = guarded(lambda term: len(list(clients.container("inputs").list_blobs())))
     finally:
         clients.close()
-    assert code == 1
+    assert code == 4
     err = capsys.readouterr().err
     assert f"storage at http://127.0.0.1:{port} is not reachable: run `bigcompute local up`" in err
     assert "Traceback" not in err

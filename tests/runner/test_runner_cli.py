@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
+import pytest
 from azure.batch import models as m
 from click.testing import CliRunner
 
@@ -157,17 +158,29 @@ def test_quota_headroom_is_checked_before_submitting(repo, local_files, clients)
     assert "more active jobs" in result.output and "raise the quota" in result.output
 
 
-def test_a_merge_blocked_by_a_failed_task_ends_the_wait(repo, local_files):
-    name = setup(repo, "blocked", """\
+@pytest.mark.parametrize("fails_after", ["0", "1"])  # before the merge is added, and after
+def test_a_merge_blocked_by_a_failed_task_ends_the_job_as_failed(repo, local_files, clients, fails_after):
+    name = setup(repo, "blocked", f"""\
         tasks:
-          - {id: good, command: echo ok}
-          - {id: broken, command: exit 4}
-        merge: {command: echo never}
+          - {{id: good, command: echo ok}}
+          - {{id: slow, command: sleep 3}}
+          - {{id: broken, command: sleep {fails_after}; exit 4}}
+        merge: {{command: echo never}}
         """)
     result = run("apply", f"workloads/{name}.yaml", "--stack", "test", "--wait", "--poll-interval", "0.2")
     assert result.exit_code == 1
-    assert f"{name}: 1 of 3 tasks failed" in result.output
-    assert "1 task(s) never ran because a task they depend on failed: merge" in result.output
+    text = " ".join(result.output.split())
+    assert f"{name}: 1 of 4 tasks failed, 1 stopped when the job ended, 1 never ran" in text, result.output
+    assert "task broken: exit code 4" in text and "task slow" not in text
+    assert "1 task(s) were stopped when the job ended: slow" in text
+    assert (f"a failed task ended the job (its merge could never run): Batch terminated it (terminateReason "
+            f"TaskFailed), so it no longer holds an active-job quota slot; `bigcompute retry {name}` reruns the "
+            "tasks that did not succeed") in text
+    [job] = [j for j in clients.batch.list_jobs() if j.id.startswith(f"{name}-")]
+    assert (job.state, job.execution_info.termination_reason) == ("completed", "TaskFailed")
+    assert job.task_failure_mode == "performexitoptionsjobaction"
+    again = run("plan", "--stack", "test", "--format", "json")
+    assert [w["status"] for w in json.loads(again.output)["workloads"] if w["workload"] == name] == ["unchanged"]
 
 
 HOSTILE = r"printf 'before\033]0;pwned\007\033[2J\302\2332Jafter\n' >&2"

@@ -142,6 +142,9 @@ class Lifecycle:
         return doc
 
     def reactivate(self, job_id: str, task_id: str) -> None:
+        # "it will fail if the Job has completed (or is terminating or deleting)":
+        # https://learn.microsoft.com/rest/api/batchservice/task/reactivate
+        self.jobs.ensure_accepts_tasks(self.jobs.load(job_id))
         doc = self.tasks.load(job_id, task_id)
         if doc["state"] != TaskState.COMPLETED or doc["executionInfo"].get("result") != "failure":
             raise BatchError(409, "TaskSucceeded" if doc["state"] == TaskState.COMPLETED else "TaskNotCompleted",
