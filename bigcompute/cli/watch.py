@@ -132,9 +132,11 @@ def _report(clients: Clients, plan: Plan, final: dict[str, Progress], blocked: d
         code = EXIT_FAILED
         shown = failed_tasks(clients.batch, wp.job_id, outputs)
         stopped = [f.id for f in shown if f.ended]
+        # left active in the ended job, or never added because the job ended while its tasks were being added
+        never_ran = max(wp.runs - p.succeeded - p.failed - p.running, 0) if p.ended_by_failure else 0
         term.error(f"{wp.name}: {p.failed - len(stopped):,} of {wp.runs:,} tasks failed"
                    + (f", {len(stopped)} stopped when the job ended" if stopped else "")
-                   + (f", {p.active} never ran" if p.ended_by_failure and p.active else "") + f" (job {wp.job_id})")
+                   + (f", {never_ran} never ran" if never_ran else "") + f" (job {wp.job_id})")
         for f in (f for f in shown if not f.ended):
             term.error(f"  task {f.id}: exit code {f.exit_code} — {f.failure}")
             term.quote("\n".join(f.stderr_tail.rstrip().splitlines()[-10:]), indent="      ")

@@ -28,7 +28,6 @@ from bigcompute.runner.clients import Clients
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.jobs import JobInfo, job_model
 from bigcompute.runner.sync import SyncPlan
-from bigcompute.runner.target import Target
 from bigcompute.workload import LoadedWorkload, iter_tasks
 from bigcompute.workload.wire import StorageContext, task_body
 
@@ -82,13 +81,15 @@ def plan_reuse(clients: Clients, lw: LoadedWorkload, job_id: str, spec: str, syn
     if why:
         return Reuse(note=f"no task reused: {why}")
     target = clients.target
-    new_job = job_model(lw.workload, job_id, target.pool_id(lw.workload.pool), spec, target.stack).as_dict()
+    ctx = StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
+    new_job = job_model(lw.workload, job_id, target.pool_id(lw.workload.pool), spec, target.stack,
+                        stage=sync.stage, ctx=ctx).as_dict()  # as apply creates it, staging included
     job_key = _key(new_job, JOB_FIELDS, job_id)
     succeeded = [done for done in (_succeeded(clients, j.id, job_key) for j in _newest(earlier)) if done]
     if not succeeded:
         return Reuse()
     reused = {}
-    for task_id, print_ in _fingerprints(lw, job_id, job_key, target, sync):
+    for task_id, print_ in _fingerprints(lw, job_id, job_key, ctx, sync):
         source = next((job for job, prints in succeeded if prints.get(task_id) == print_), None)
         if source:
             reused[task_id] = source
@@ -112,13 +113,12 @@ def _succeeded(clients: Clients, job_id: str, job_key: str) -> tuple[str, dict[s
     return job_id, {t.id: fingerprint(t.as_dict(), job_id, job_key) for t in tasks}
 
 
-def _fingerprints(lw: LoadedWorkload, job_id: str, job_key: str, target: Target,
+def _fingerprints(lw: LoadedWorkload, job_id: str, job_key: str, ctx: StorageContext,
                   sync: SyncPlan) -> Iterator[tuple[str, str]]:
     wl = lw.workload
-    ctx = StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
     for task in iter_tasks(wl, lw.files):
         if not task.is_merge:
-            body = task_body(task, wl, job_id, ctx, sync.digests, checksums=sync.checksums)
+            body = task_body(task, wl, job_id, ctx, sync.digests, stage=sync.stage)
             yield task.id, fingerprint(body, job_id, job_key)
 
 

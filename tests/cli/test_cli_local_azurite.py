@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
-from bigcompute.emulator import azurite as az
+from bigcompute.local import azurite as az
 
 REPO = Path(__file__).resolve().parents[2]
 REAL_AZURITE = REPO / az.AZURITE_BIN
