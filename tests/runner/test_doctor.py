@@ -27,6 +27,8 @@ from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
 from bigcompute.local.testing import signed
 from bigcompute.runner.doctor import FAIL, OK, WARN, access, account, diagnose, pools, quotas
 from bigcompute.runner.doctor.diagnose import management_findings
+from bigcompute.runner.jobs import wire
+from bigcompute.runner.plan import ACTIVE_STATES
 from bigcompute.runner.target import Target
 from tests.conftest import ACCOUNT, transport
 from tests.runner.conftest import TENANT, EntraCredential, write_local_files
@@ -71,7 +73,8 @@ def new_pool(emulator, **options) -> str:
 def test_a_healthy_pool_is_all_ok_and_the_write_probe_leaves_nothing(repo, emulator, instant_target, azurite):
     target = on_pool(repo, instant_target, new_pool(emulator, target_dedicated_nodes=1))
     wait_for(lambda: [n for n in emulator.client().list_nodes(target.pool_ids["cpu"]) if n.state == "idle"])
-    active = lambda: sum(1 for j in emulator.client().list_jobs() if j.state == "active")  # noqa: E731
+    # every job that holds a quota slot (active, disabling, disabled, terminating), as the doctor counts them
+    active = lambda: sum(1 for j in emulator.client().list_jobs() if wire(j.state) in ACTIVE_STATES)  # noqa: E731
     before = active()  # the emulator is shared with this worker's other tests, whose jobs may still be active
     report = diagnose(load_stack("test"), "local")
     after = active()
