@@ -154,3 +154,12 @@ def transport(answers) -> tuple[RequestsTransport, Recorded]:
     session = requests.Session()
     session.mount("https://", adapter)
     return RequestsTransport(session=session, session_owner=False), adapter
+
+
+def run_cli(*args: str):
+    """The bigcompute CLI in this process (click's runner), exceptions raised rather than turned into exit 1."""
+    from click.testing import CliRunner
+
+    from bigcompute.cli.main import cli
+
+    return CliRunner().invoke(cli, list(args), catch_exceptions=False)

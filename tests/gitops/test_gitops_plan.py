@@ -6,9 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from click.testing import CliRunner
-
-from bigcompute.cli.main import cli
+from tests.conftest import run_cli as run
 from tests.runner.conftest import write_workload
 
 SWEEP = """\
@@ -18,10 +16,6 @@ tasks:
     command: sh prog/square.sh {i}
     sweep: {i: {start: 0, stop: 4}}
 """
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_plan_markdown_is_the_summary_table(repo, local_files):

@@ -8,22 +8,17 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from click.testing import CliRunner
 
-from bigcompute.cli.main import cli
 from bigcompute.runner.apply import apply_workload
 from bigcompute.runner.download import download, write_manifest
 from bigcompute.runner.monitor import watch
 from bigcompute.runner.plan import make_plan
 from bigcompute.runner.session import InvalidInput, load_inputs
+from tests.conftest import run_cli as run
 from tests.runner.conftest import write_workload
 
 BLOBS = {"shared/market-data/x.csv": b"day,price\n1,100.5\n2,\xff101\n",
          "shared/market-data/2026/y.csv": b"day,price\n3,99\n"}
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def _plan(clients):

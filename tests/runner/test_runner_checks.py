@@ -8,14 +8,8 @@ import shutil
 import subprocess
 import uuid
 
-from click.testing import CliRunner
-
-from bigcompute.cli.main import cli
+from tests.conftest import run_cli as run
 from tests.runner.conftest import write_workload
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def test_symlinks_to_the_local_key_and_git_config_upload_nothing(repo, local_files, clients):

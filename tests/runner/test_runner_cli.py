@@ -10,6 +10,7 @@ from azure.batch import models as m
 from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
+from tests.conftest import run_cli as run
 from tests.runner.conftest import write_workload
 
 SQUARES = """\
@@ -25,10 +26,6 @@ merge:
   outputs: [results/total.txt]
 download: [merge/total.txt]
 """
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def setup(repo, name="squares", body=SQUARES):

@@ -8,14 +8,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from click.testing import CliRunner
-
-from bigcompute.cli.main import cli
+from tests.conftest import run_cli as run
 from tests.runner.conftest import write_workload
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def _jobs_of(clients, name: str) -> list[str]:

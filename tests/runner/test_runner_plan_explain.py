@@ -7,10 +7,8 @@ from __future__ import annotations
 import json
 import uuid
 
-from click.testing import CliRunner
-
 from bigcompute.cli.exit import EXIT_CHANGES
-from bigcompute.cli.main import cli
+from tests.conftest import run_cli as run
 from tests.runner.conftest import STACK, write_workload
 
 # the runner tests' stack with prices (the test's own figures): 2 task slots per node, 0.5 an hour
@@ -25,10 +23,6 @@ tasks:
     command: sh prog/work.sh {i}
     sweep: {i: {start: 0, stop: 4}}
 """
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def setup(repo) -> str:

@@ -15,9 +15,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
-from bigcompute.cli.main import cli
 from bigcompute.runner.apply import apply_workload
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.monitor import watch
@@ -26,13 +24,10 @@ from bigcompute.runner.session import InvalidInput, load_inputs
 from bigcompute.runner.storage import check_reach
 from bigcompute.runner.target import Target
 from bigcompute.workload import load_workload
+from tests.conftest import run_cli as run
 from tests.runner.conftest import write_workload
 
 TOOL = b"#!/bin/sh\necho solver 1.0\n"
-
-
-def run(*args: str):
-    return CliRunner().invoke(cli, list(args), catch_exceptions=False)
 
 
 def _plan(clients):
