@@ -12,7 +12,7 @@ from bigcompute.config.vm_sizes import vcpus
 from bigcompute.document.diagnostics import render_path
 
 ROOT = Path(__file__).resolve().parents[2]
-SIZE = "      vmSize: {size}\n      image: ubuntu-24.04\n      taskSlotsPerNode: {slots}\n      scale: {{fixed: {{}}}}\n"
+SIZE = "      vmSize: {size}\n      image: ubuntu-hpc-22.04\n      taskSlotsPerNode: {slots}\n      scale: {{fixed: {{}}}}\n"
 
 
 def _only(diagnostics, code: str):

@@ -209,7 +209,7 @@ SPLIT_PY = "https://github.com/Azure/batch-shipyard/raw/master/recipes/BLAST-CPU
 
 def check_blast_split(job: dict) -> None:
     [task] = job["tasks"]
-    assert task["containerSettings"] == {"imageName": "python:3-alpine"}
+    assert task["containerSettings"] == {"imageName": "python:3-alpine", "containerRunOptions": "--entrypoint="}
     assert {"httpUrl": SPLIT_PY, "filePath": "split.py"} in resources(task)
     assert {"httpUrl": "https://github.com/nextflow-io/blast-example/raw/master/data/sample.fa",
             "filePath": "sample.fa"} in resources(task)
@@ -264,7 +264,8 @@ def check_jobs_template(job: dict) -> None:
     assert consumer["dependsOn"] == {"taskIds": ["mytask"]}
     assert container_input(consumer, f"{ACCOUNT}/outputs")["blobPrefix"] == f"{job['jobId']}/mytask/"
     assert tasks["merge"]["dependsOn"]["taskIds"] == [i for i in tasks if i != "merge"]
-    assert all(t["containerSettings"] == {"imageName": "busybox"} for t in tasks.values())
+    assert all(t["containerSettings"] == {"imageName": "busybox", "containerRunOptions": "--entrypoint="}
+               for t in tasks.values())
 
 
 PACKAGES = "packageReferences (apt packages on the node) become the job preparation task `prepare:`"

@@ -37,7 +37,8 @@ class Runs:
                         doc.get("applicationPackageReferences") or [])
         return TaskRun("task", doc["commandLine"], task_dir, env,
                        parse_duration(doc["constraints"].get("maxWallClockTime"), "maxWallClockTime"),
-                       doc.get("resourceFiles") or [], doc.get("outputFiles") or [], elevated(doc.get("userIdentity")))
+                       doc.get("resourceFiles") or [], doc.get("outputFiles") or [], elevated(doc.get("userIdentity")),
+                       doc.get("containerSettings"))
 
     def _env(self, pool: PoolDoc, node: NodeDoc, task_dir: Path, job_id: str | None,
              task_id: str | None, prep_dir: Path | None, settings: list[dict[str, str]],
