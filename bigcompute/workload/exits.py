@@ -75,7 +75,7 @@ def batch_exit_conditions(conditions: ExitConditions | None, perform: bool,
 
     body: dict[str, Any] = {
         "exitCodes": [{"code": c, "exitOptions": options(a, c == 0)} for c, a in conditions.codes] or None,
-        "exitCodeRanges": [{"start": s, "end": e, "exitOptions": options(a, s <= 0 <= e)}
+        "exitCodeRanges": [{"start": s, "end": e, "exitOptions": options(a, s == e == 0)}
                            for s, e, a in conditions.ranges] or None,
         "preProcessingError": options(conditions.preprocessing) if conditions.preprocessing else None,
         "fileUploadError": options(conditions.upload) if conditions.upload else None,

@@ -30,7 +30,7 @@ class PoolShape(Protocol):
 # Command-line spellings of one shell that the other does not understand. Definite: what the other shell can
 # never run; likely: what usually means the author wrote for the other shell.
 POSIX_DEFINITE = re.compile(r"(^|[\s;&|(])(/bin/(ba)?sh|/usr/bin/env)\b|\$\(|\$\{")
-POSIX_LIKELY = re.compile(r"\$[A-Za-z_]|(^|[\s;&|])(export|source|chmod|rm -|ls -|cp -|mkdir -p)\b|(?<![<>&|])[;](?!;)|\bfi\b|~/")
+POSIX_LIKELY = re.compile(r"\$[A-Za-z_][A-Za-z0-9_]*|(^|[\s;&|])(export|source|chmod|rm -|ls -|cp -|mkdir -p)\b|(?<![<>&|])[;](?!;)|\bfi\b|~/")
 WINDOWS_DEFINITE = re.compile(r"(^|\s)cmd(\.exe)?\s+/[cCkK]\b|%[A-Za-z_][A-Za-z0-9_]*%|\b[A-Za-z]:\\|(^|\s)powershell(\.exe)?\s")
 
 
