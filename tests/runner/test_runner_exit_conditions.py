@@ -95,3 +95,18 @@ def test_exit_code_mapped_to_satisfy_lets_the_dependent_run(repo, clients):
     assert clients.batch.get_job(job_id).task_failure_mode == "noaction"
     # frees the job (its last task never runs)
     clients.batch.begin_terminate_job(job_id, options=_terminate_options("test"), polling_interval=0.2).result()
+
+
+def test_deleting_a_job_still_running_runs_its_release_task_first(repo, clients, tmp_path):
+    marker = tmp_path / "released"
+    job_id = _run(clients, repo, f"""\
+        prepare: {{command: 'true'}}
+        release: {{command: 'touch {marker}', elevated: true}}
+        tasks: [{{id: slow, command: sleep 60}}]
+        """)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and _tasks(clients.batch, job_id)["slow"].state != "running":
+        time.sleep(0.2)
+    assert not marker.exists()
+    clients.batch.begin_delete_job(job_id, polling_interval=0.2).result()
+    assert marker.exists()  # the release ran on the node before the job was gone
