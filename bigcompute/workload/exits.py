@@ -62,14 +62,17 @@ def build_exit_conditions(data: Mapping[str, Any] | None) -> ExitConditions | No
 def batch_exit_conditions(conditions: ExitConditions | None, perform: bool,
                           failure_action: str) -> dict[str, Any] | None:
     """Batch's `exitConditions` of a task. `perform`: the job is `performexitoptionsjobaction`; then each option
-    gets a jobAction (`failure_action` for failures unless the workload said otherwise, none for exit code 0)."""
+    gets a jobAction: the workload's, else none for exit code 0 and for an entry whose dependencyAction is satisfy
+    (dependents are to run, so the job goes on), else `failure_action`."""
     if conditions is None:
         conditions = ExitConditions()
     if not perform and not conditions.actions():
         return None
 
     def options(a: ExitAction | None, success: bool = False) -> dict[str, str] | None:
-        job = (a.job if a else None) or (("none" if success else failure_action) if perform else None)
+        # an entry that lets dependents run (satisfy) means the job goes on: its jobAction defaults to none
+        goes_on = success or (a is not None and a.dependency == "satisfy")
+        job = (a.job if a else None) or (("none" if goes_on else failure_action) if perform else None)
         out = {k: v for k, v in (("jobAction", job), ("dependencyAction", a.dependency if a else None)) if v}
         return out or None
 

@@ -70,14 +70,19 @@ def test_with_a_merge_a_failure_still_ends_the_job_unless_the_workload_says_othe
         tasks:
           - id: a
             command: ./a
-            settings: {exitConditions: {exitCodes: [{code: 0, dependencyAction: satisfy}, {code: 7, jobAction: none, dependencyAction: satisfy}]}}
+            settings:
+              exitConditions:
+                exitCodes: [{code: 0, dependencyAction: satisfy}, {code: 7, dependencyAction: satisfy},
+                            {code: 8, dependencyAction: block}, {code: 9, jobAction: disable, dependencyAction: satisfy}]
           - {id: b, command: ./b}
         merge: {command: ./merge}
         """)
     assert failure_mode(wl) == "performexitoptionsjobaction"
     assert tasks["a"]["exitConditions"] == {
         "exitCodes": [{"code": 0, "exitOptions": {"jobAction": "none", "dependencyAction": "satisfy"}},
-                      {"code": 7, "exitOptions": {"jobAction": "none", "dependencyAction": "satisfy"}}],
+                      {"code": 7, "exitOptions": {"jobAction": "none", "dependencyAction": "satisfy"}},
+                      {"code": 8, "exitOptions": {"jobAction": "terminate", "dependencyAction": "block"}},
+                      {"code": 9, "exitOptions": {"jobAction": "disable", "dependencyAction": "satisfy"}}],
         "default": {"jobAction": "terminate"}}
     assert tasks["b"]["exitConditions"] == {"default": {"jobAction": "terminate"}}
 
