@@ -217,10 +217,10 @@ class SubprocessExecutor:
     def _argv(run: TaskRun, wd: Path) -> list[str]:
         if run.container is None:
             return shlex.split(run.command_line)
-        engine = machine_engine().engine
-        if engine is None:
+        engine = machine_engine()
+        if engine.engine is None:
             return []
-        return container_argv(engine, run.container, run.command_line, run.env.get("AZ_BATCH_NODE_ROOT_DIR", ""),
+        return container_argv(engine.path or engine.engine, run.container, run.command_line, run.env.get("AZ_BATCH_NODE_ROOT_DIR", ""),
                               wd, run.env)
 
     def _spawn(self, run: TaskRun, wd: Path, handle: RunHandle, user: TaskUser | None = None) -> ExecResult:

@@ -17,6 +17,7 @@ PROBE_TIMEOUT = 15.0
 class EngineProbe:
     engine: str | None  # the first engine that answered, or None
     tried: tuple[str, ...]  # what each engine said, for the refusal message
+    path: str | None = None  # the engine's executable (tasks' PATH may not lead to it)
 
     @property
     def why_not(self) -> str:
@@ -36,7 +37,7 @@ def probe(engines: tuple[str, ...] = ENGINES) -> EngineProbe:
             tried.append(f"{name} info: {e}")
             continue
         if proc.returncode == 0:
-            return EngineProbe(name, tuple(tried))
+            return EngineProbe(name, tuple(tried), path)
         last = (proc.stderr.strip().splitlines() or [f"exit code {proc.returncode}"])[-1]
         tried.append(f"{name} info: {last[:200]}")
     return EngineProbe(None, tuple(tried))
