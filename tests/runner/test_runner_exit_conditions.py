@@ -110,3 +110,20 @@ def test_deleting_a_job_still_running_runs_its_release_task_first(repo, clients,
     assert not marker.exists()
     clients.batch.begin_delete_job(job_id, polling_interval=0.2).result()
     assert marker.exists()  # the release ran on the node before the job was gone
+
+
+def test_an_exit_code_mapped_to_disable_stops_the_job_and_the_watch_ends(repo, clients):
+    from bigcompute.runner.monitor import watch
+
+    job_id = _run(clients, repo, """\
+        tasks:
+          - id: stop
+            command: exit 6
+            settings: {exitConditions: {exitCodes: [{code: 6, jobAction: disable}]}}
+          - {id: later, command: sleep 1, dependsOn: [stop]}
+        """)
+    started = time.monotonic()
+    progress = watch(clients.batch, job_id, total=2, interval=0.2, timeout=45)
+    assert time.monotonic() - started < 30  # the watch saw the job disabled and ended, not its timeout
+    assert progress.state == "disabled" and progress.failed == 1
+    clients.batch.begin_terminate_job(job_id, options=_terminate_options("test"), polling_interval=0.2).result()
