@@ -127,3 +127,16 @@ def test_an_exit_code_mapped_to_disable_stops_the_job_and_the_watch_ends(repo, c
     assert time.monotonic() - started < 30  # the watch saw the job disabled and ended, not its timeout
     assert progress.state == "disabled" and progress.failed == 1
     clients.batch.begin_terminate_job(job_id, options=_terminate_options("test"), polling_interval=0.2).result()
+
+
+def test_the_release_task_is_stopped_at_its_timeout(repo, clients):
+    job_id = _run(clients, repo, """\
+        prepare: {command: 'true'}
+        release: {command: sleep 20, timeout: PT1S}
+        tasks: [{id: a, command: 'true'}]
+        """)
+    started = time.monotonic()
+    _wait_completed(clients.batch, job_id, timeout=15)
+    assert time.monotonic() - started < 12  # not the 20 s the command asked for
+    [status] = list(clients.batch.list_job_preparation_and_release_task_status(job_id))
+    assert status.job_release_task_execution_info.result == "failure"
