@@ -65,9 +65,9 @@ def batch_exit_conditions(conditions: ExitConditions | None, perform: bool,
     gets a jobAction: the workload's, else none for exit code 0 and for an entry whose dependencyAction is satisfy
     (dependents are to run, so the job goes on), else `failure_action`."""
     if conditions is None:
+        if not perform or failure_action == "terminate":  # Batch's own default says it: nothing to send
+            return None
         conditions = ExitConditions()
-    if not perform and not conditions.actions():
-        return None
 
     def options(a: ExitAction | None, success: bool = False) -> dict[str, str] | None:
         # an entry that lets dependents run (satisfy) means the job goes on: its jobAction defaults to none
