@@ -176,8 +176,10 @@ class Workload:
     def performs_job_actions(self) -> bool:
         """The job needs onTaskFailure `performexitoptionsjobaction`: a merge (a failure ends the job), or an exit
         condition with a jobAction other than none (see workload.exits)."""
-        return self.merge is not None or any(s.exit_conditions is not None and s.exit_conditions.acts_on_job
-                                             for s in self.all_settings)
+        if "performs" not in self.cache:  # asked once per task sent: computed once per workload
+            self.cache["performs"] = self.merge is not None or any(
+                s.exit_conditions is not None and s.exit_conditions.acts_on_job for s in self.all_settings)
+        return self.cache["performs"]
 
     def container_of(self, group: int) -> ContainerSpec | None:
         """The image a task of `group` (MERGE_GROUP: -1 for the merge task) runs in, or None."""
