@@ -62,6 +62,9 @@ IMAGE_ALIASES: dict[str, ImageReference] = {
     "windows-2022": ImageReference("microsoftwindowsserver", "windowsserver", "2022-datacenter-smalldisk",
                                    "latest", "batch.node.windows amd64"),
     # GPU: Ubuntu-HPC carries NVIDIA drivers (GPU_OFFERS), Windows through the Data Science VM for Windows 2022
+    # (microsoft-dsvm/dsvm-win-2022/winserver-2022, "Data Science VM – Windows 2022" in
+    # https://learn.microsoft.com/azure/machine-learning/data-science-virtual-machine/release-notes); both with
+    # the node agent of their OS ("List supported node agent SKUs": batch.node.ubuntu 22.04, batch.node.windows amd64)
     "ubuntu-hpc-22.04-gpu": ImageReference("microsoft-dsvm", "ubuntu-hpc", "2204", "latest", "batch.node.ubuntu 22.04"),
     "windows-2022-gpu": ImageReference("microsoft-dsvm", "dsvm-win-2022", "winserver-2022", "latest",
                                        "batch.node.windows amd64"),
