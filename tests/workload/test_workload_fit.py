@@ -103,3 +103,13 @@ def test_validate_with_the_stack_refuses_a_workload_that_does_not_fit(repo, writ
     assert result.exit_code == 2
     assert f"{path}:5:" in result.output and "the pool has no container runtime" in result.output
     assert run_cli("validate", str(path)).exit_code == 0  # without the stack, the pool is unknown: not checked
+
+
+def test_on_windows_the_preparation_and_release_tasks_run_under_cmd(write):
+    from bigcompute.runner.jobs import job_model
+
+    lw = load_workload(write(HEAD + "prepare: {command: mkdir C:\\scratch}\nrelease: {command: rmdir /s /q C:\\scratch}\n"
+                                    "tasks: [{id: a, command: dir}]\n"), pools={"cpu": pool("windows-2022")})
+    job = job_model(lw.workload, "job-1", "pool-1", "0" * 64, "dev").as_dict()
+    assert job["jobPreparationTask"]["commandLine"] == "cmd /c mkdir C:\\scratch"
+    assert job["jobReleaseTask"]["commandLine"] == "cmd /c rmdir /s /q C:\\scratch"
