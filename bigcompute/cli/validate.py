@@ -35,7 +35,7 @@ def run_validate(args: ValidateArgs) -> int:
     if args.stack:
         try:
             stack = load_stack(args.stack)
-            pools = stack.task_slots()
+            pools = stack.pools_by_name()
             results.append(FileResult(stack.path, "stack", summary=f"{len(pools)} pools"))
         except ConfigError as e:
             results.append(FileResult(e.diagnostics[0].file, "stack", e.diagnostics))

@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
-from bigcompute.config.images import CONTAINER_OFFERS, IMAGE_ALIASES
+from bigcompute.config.images import CONTAINER_OFFERS, GPU_OFFERS, IMAGE_ALIASES, is_gpu_size
 from bigcompute.config.vm_sizes import VCPUS, vcpus
 from bigcompute.document import Diagnostic, Document
 
@@ -22,6 +22,7 @@ MAX_TASK_SLOTS = 256
 SIMPLIFIED_NO_PUBLIC_IP = "https://learn.microsoft.com/azure/batch/simplified-node-communication-pool-no-public-ip"
 PUBLIC_NETWORK_ACCESS = "https://learn.microsoft.com/azure/batch/public-network-access"
 ACR_ANONYMOUS_PULL = "https://learn.microsoft.com/azure/container-registry/anonymous-pull-access"
+GPU_DRIVERS = "https://learn.microsoft.com/azure/batch/batch-pool-compute-intensive-sizes"
 ACR_LOGIN_SERVER = "https://learn.microsoft.com/azure/container-registry/container-registry-get-started-portal#log-in-to-registry"
 
 Locate = Callable[..., tuple]
@@ -35,6 +36,7 @@ def azure_problems(doc: Document, values: Mapping[str, Any], locate: Locate) -> 
         at = lambda *p, i=i: locate("pools", i, *p)  # noqa: E731
         yield from _task_slots(doc, pool, at)
         yield from _containers(doc, pool, at)
+        yield from _gpu_drivers(doc, pool, at)
         yield from _registries(doc, pool, at)
         yield from _deallocation(doc, pool, at)
 
@@ -91,6 +93,29 @@ def _containers(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[
     yield doc.diagnostic(at(field), f"{field} need an image with a container runtime; "
                          f"'{name}' has none ({CONTAINERS}). Use the image alias {' or '.join(capable)}, or an "
                          f"image reference of {', '.join(offers)}", code="azure-container-image")
+
+
+def _gpu_drivers(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[Diagnostic]:
+    # An N-series node uses its GPUs only with the vendor's driver: "you need to install the appropriate
+    # drivers ... or use an image with drivers installed" (GPU_DRIVERS). A plain image would start nodes whose
+    # GPUs no task can use, billed at GPU prices.
+    if not is_gpu_size(pool["vmSize"]):
+        return
+    image = pool["image"]
+    if isinstance(image, str):
+        reference = IMAGE_ALIASES.get(image)
+        if reference is None or reference.has_gpu_drivers:  # an unknown alias is reported elsewhere
+            return
+        name = image
+    elif (image["publisher"].lower(), image["offer"].lower()) in GPU_OFFERS:
+        return
+    else:
+        name = f"{image['publisher']}/{image['offer']}"
+    with_drivers = sorted(alias for alias, ref in IMAGE_ALIASES.items() if ref.has_gpu_drivers)
+    yield doc.diagnostic(at("image"), f"vmSize {pool['vmSize']} has GPUs, and image '{name}' has no GPU drivers "
+                         f"({GPU_DRIVERS}): use an image alias with drivers ({', '.join(with_drivers)}) or an "
+                         f"image reference of {', '.join(sorted(f'{p}/{o}' for p, o in GPU_OFFERS))}",
+                         code="azure-gpu-image")
 
 
 _ACR_SERVER = re.compile(r"^[a-z0-9]{5,50}\.azurecr\.(io|cn|us)$")

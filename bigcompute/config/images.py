@@ -21,6 +21,10 @@ class ImageReference:
     def has_container_runtime(self) -> bool:
         return (self.publisher.lower(), self.offer.lower()) in CONTAINER_OFFERS
 
+    @property
+    def has_gpu_drivers(self) -> bool:
+        return (self.publisher.lower(), self.offer.lower()) in GPU_OFFERS
+
 
 # Marketplace images that ship a container runtime, as Batch lists them for container workloads
 # ("Supported VM images", https://learn.microsoft.com/azure/batch/batch-docker-container-workloads).
@@ -30,6 +34,20 @@ CONTAINER_OFFERS = frozenset({
     ("microsoft-dsvm", "ubuntu-hpc"),
     ("almalinux", "8-hpc-gen1"),
     ("almalinux", "8-hpc-gen2"),
+})
+
+
+# Marketplace images that ship NVIDIA GPU drivers (and CUDA), so an N-series node can use its GPUs without an
+# extension or a start task: the Azure HPC images (Ubuntu-HPC, AlmaLinux-HPC: "GPU drivers: NVIDIA ... CUDA",
+# https://learn.microsoft.com/azure/virtual-machines/configure#vm-images) and the Data Science VMs for Windows
+# (https://learn.microsoft.com/azure/machine-learning/data-science-virtual-machine/tools-included), the images
+# Batch names for GPU pools ("Use RDMA or GPU instances in Batch pools",
+# https://learn.microsoft.com/azure/batch/batch-pool-compute-intensive-sizes#example-nvidia-gpu-drivers-on-linux-nc-vm-pool).
+# Plain Ubuntu, Debian, AlmaLinux and Windows Server images have none.
+GPU_OFFERS = frozenset({
+    ("microsoft-dsvm", "ubuntu-hpc"),
+    ("almalinux", "8-hpc-gen2"),
+    ("microsoft-dsvm", "dsvm-win-2022"),
 })
 
 
@@ -43,4 +61,18 @@ IMAGE_ALIASES: dict[str, ImageReference] = {
     "almalinux-9": ImageReference("almalinux", "almalinux-x86_64", "9-gen2", "latest", "batch.node.el 9"),
     "windows-2022": ImageReference("microsoftwindowsserver", "windowsserver", "2022-datacenter-smalldisk",
                                    "latest", "batch.node.windows amd64"),
+    # GPU: Ubuntu-HPC carries NVIDIA drivers (GPU_OFFERS), Windows through the Data Science VM for Windows 2022
+    # (microsoft-dsvm/dsvm-win-2022/winserver-2022, "Data Science VM – Windows 2022" in
+    # https://learn.microsoft.com/azure/machine-learning/data-science-virtual-machine/release-notes); both with
+    # the node agent of their OS ("List supported node agent SKUs": batch.node.ubuntu 22.04, batch.node.windows amd64)
+    "ubuntu-hpc-22.04-gpu": ImageReference("microsoft-dsvm", "ubuntu-hpc", "2204", "latest", "batch.node.ubuntu 22.04"),
+    "windows-2022-gpu": ImageReference("microsoft-dsvm", "dsvm-win-2022", "winserver-2022", "latest",
+                                       "batch.node.windows amd64"),
 }
+
+GPU_SIZE_PREFIXES = ("standard_nc", "standard_nd", "standard_nv")  # the N-series: sizes with GPUs
+
+
+def is_gpu_size(vm_size: str) -> bool:
+    """N-series sizes (https://learn.microsoft.com/azure/virtual-machines/sizes/overview#gpu-accelerated)."""
+    return vm_size.lower().startswith(GPU_SIZE_PREFIXES)

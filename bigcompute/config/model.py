@@ -182,6 +182,10 @@ class StackConfig:
         ids = {r.resource_id.lower(): r.resource_id for p in self.pools for r in p.container_registries}
         return tuple(sorted(ids.values(), key=str.lower))  # ARM ids compare case-insensitively
 
+    def pools_by_name(self) -> dict[str, PoolConfig]:
+        """Each pool by name: what the workload checks need of the stack (slots, images, OS: workload.fit)."""
+        return {p.name: p for p in self.pools}
+
     def task_slots(self) -> dict[str, int]:
         """Each pool's taskSlotsPerNode, by pool name: what workload checks need of the stack."""
         return {p.name: p.task_slots_per_node for p in self.pools}

@@ -100,6 +100,7 @@ def job_model(workload: Workload, job_id: str, pool_id: str, spec_hash: str, sta
         uses_task_dependencies=workload.uses_dependencies,
         common_environment_settings=[batch.EnvironmentSetting(name=k, value=v) for k, v in common.items()] or None,
         job_preparation_task=preparation_task(workload, stage, ctx),
+        job_release_task=release_task(workload),
         metadata=metadata(workload, spec_hash, submitted=False, stack=stack, attempt=attempt),
     )
 
@@ -118,7 +119,7 @@ def preparation_task(workload: Workload, stage: Staging | None,
     if workload.prepare_command:
         script.append(workload.prepare_command)
     return batch.BatchJobPreparationTask(
-        command_line=shell_command("; ".join(script)),
+        command_line=shell_command("; ".join(script), workload.windows),
         resource_files=resources,
         # Both Batch's defaults, spelled out because staging relies on them: no task of the job runs on a node
         # whose staging failed (waitForSuccess), and a rebooted node stages and verifies again (see staging).
@@ -127,14 +128,30 @@ def preparation_task(workload: Workload, stage: Staging | None,
             scope="task", elevation_level="admin")) if workload.prepare_elevated else None)
 
 
+def release_task(workload: Workload) -> batch.BatchJobReleaseTask | None:
+    """The workload's `release`. Batch runs it on each node where the job preparation task ran, and refuses a
+    job with a release task but no preparation task ("jobReleaseTask ... can be specified only if
+    jobPreparationTask is also specified", https://learn.microsoft.com/rest/api/batchservice/job/add#jobreleasetask):
+    the workload checks refuse `release` without `prepare` (workload.checks.check_release)."""
+    r = workload.release
+    if r is None:
+        return None
+    return batch.BatchJobReleaseTask(
+        command_line=shell_command(r.command, workload.windows), max_wall_clock_time=r.timeout,
+        user_identity=batch.UserIdentity(auto_user=batch.AutoUserSpecification(
+            scope="task", elevation_level="admin")) if r.elevated else None)
+
+
 def failure_mode(workload: Workload) -> str:
     """With a merge, a failed task (after its retries) ends the job: the merge depends on every task, so it could
     never run, and the job would stay active, holding an active-job quota slot, until its maximum wall-clock time.
     `performexitoptionsjobaction` takes each failed task's exit option, whose jobAction defaults to `terminate`
     for every exit condition but success; Batch then ends the job with terminateReason `TaskFailed`.
     https://learn.microsoft.com/rest/api/batchservice/job/add#ontaskfailure and
-    https://learn.microsoft.com/rest/api/batchservice/task/add#exitoptions (jobAction)."""
-    return "performexitoptionsjobaction" if workload.merge else "noaction"
+    https://learn.microsoft.com/rest/api/batchservice/task/add#exitoptions (jobAction).
+    An exit condition with a jobAction needs the same mode, or Batch refuses the task (400); each task then carries
+    its jobAction explicitly (workload.exits), so a task without one never ends the job by Batch's default."""
+    return "performexitoptionsjobaction" if workload.performs_job_actions else "noaction"
 
 
 @cache

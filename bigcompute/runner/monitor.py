@@ -86,8 +86,8 @@ class Completion:
         self.blocked: list[str] = []
 
     def done(self, p: Progress) -> bool:
-        if p.state == "completed":
-            return True
+        if p.state in ("completed", "disabled"):  # disabled: a task's exit option (jobAction) stopped the job,
+            return True  # nothing runs until someone enables it, so waiting would never end
         if p.completed >= self.total and p.active == p.running == 0:
             self.settled += 1
             return self.settled > self.settle_polls

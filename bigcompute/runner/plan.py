@@ -88,6 +88,13 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
     scope = Scope(repository_identity(Path.cwd()), clients.target.stack, whole_folder)
     plans, current, empty = [], {}, []
     for lw in loaded:
+        if clients.target.kind == "local":
+            from bigcompute.local.fit import local_refusals  # the local target's limits: this machine's
+
+            refused = local_refusals(lw)
+            if refused:
+                empty += refused
+                continue
         try:
             lw, sync = _storage(clients, lw, inputs)
         except _Refused as e:

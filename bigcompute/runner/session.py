@@ -48,7 +48,7 @@ def load_inputs(paths: Iterable[str], stack_name: str,
     except ConfigError as e:
         raise InvalidInput(e.diagnostics) from None
     loaded, problems = [], []
-    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.task_slots()):
+    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.pools_by_name()):
         problems += diagnostics
         if lw:
             loaded.append(lw)

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from bigcompute.document.durations import parse_duration
+from bigcompute.workload.containers import build_container
+from bigcompute.workload.exits import build_exit_conditions
 from bigcompute.workload.generators import KEYS, REPEAT, build_generator
 from bigcompute.workload.inputs import BlobInput
 from bigcompute.workload.model import (
@@ -15,6 +17,7 @@ from bigcompute.workload.model import (
     JobSettings,
     MergeSpec,
     OutputSpec,
+    ReleaseSpec,
     TaskGroup,
     TaskSettings,
     Workload,
@@ -28,7 +31,7 @@ def build_workload(data: Mapping[str, Any], path: Path, values: Mapping[str, Any
     job = data.get("job", {})
     merge = data.get("merge")
     prepare = data.get("prepare")
-    container = data.get("container")
+    release = data.get("release")
     inputs = data.get("inputs", [])
     return Workload(
         path=path,
@@ -58,13 +61,15 @@ def build_workload(data: Mapping[str, Any], path: Path, values: Mapping[str, Any
             env=_env(merge.get("env", {})),
             outputs=_outputs(merge.get("outputs", [])),
             settings=_settings(merge.get("settings", {})),
+            container=build_container(merge.get("container")),
         ) if merge else None,
         prepare_command=prepare["command"] if prepare else None,
         prepare_elevated=bool(prepare and prepare.get("elevated", False)),
         applications=tuple(Application(a["id"], a.get("version")) for a in data.get("applications", [])),
-        container_image=container["image"] if container else None,
-        container_options=container.get("options") if container else None,
+        container=build_container(data.get("container")),
         download=tuple(data.get("download", [])),
+        release=ReleaseSpec(release["command"], bool(release.get("elevated", False)),
+                            parse_duration(release["timeout"]) if "timeout" in release else None) if release else None,
     )
 
 
@@ -86,6 +91,7 @@ def _group(index: int, g: Mapping[str, Any]) -> TaskGroup:
         depends_on=tuple(d.task for d in dependencies if d.task is not None),
         dependencies=dependencies,
         settings=_settings(g.get("settings", {})),
+        container=build_container(g.get("container")),
     )
 
 
@@ -123,4 +129,5 @@ def _settings(s: Mapping[str, Any]) -> TaskSettings:
         retention=parse_duration(s["retention"]) if "retention" in s else None,
         slots=s.get("slots"),
         elevated=s.get("elevated"),
+        exit_conditions=build_exit_conditions(s.get("exitConditions")),
     )

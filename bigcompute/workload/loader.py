@@ -10,8 +10,10 @@ from bigcompute.document import Diagnostic, Document, DocumentError, check_schem
 from bigcompute.document.schema import packaged_validator
 from bigcompute.workload import checks, parameters
 from bigcompute.workload.build import build_workload
+from bigcompute.workload.fit import PoolShape, check_fit
 from bigcompute.workload.inputs import InputFile, repository_root
 from bigcompute.workload.model import Workload
+from bigcompute.workload.runtime_checks import check_runtime
 from bigcompute.workload.storage_checks import check_storage
 
 WORKLOAD_SUFFIXES = (".yaml", ".yml")
@@ -33,10 +35,12 @@ def _validator():
 
 
 def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS,
-                  pools: Iterable[str] | Mapping[str, int] | None = None, root: Path | None = None,
+                  pools: Iterable[str] | Mapping[str, int] | Mapping[str, PoolShape] | None = None,
+                  root: Path | None = None,
                   given: Sequence[parameters.Given] = ()) -> LoadedWorkload:
     """Load one workload file; raises WorkloadError listing every problem found. `pools`: the stack's pool
-    names, or a mapping of each to its taskSlotsPerNode (then tasks' slots are checked against it). `given`:
+    names, a mapping of each to its taskSlotsPerNode (then tasks' slots are checked against it), or to the pool
+    itself (then also the images, the OS and the slots: workload.fit; a Windows pool's commands run under cmd). `given`:
     parameter values from `--set`/`--values` (names this workload does not declare are ignored here)."""
     path = Path(path)
     try:
@@ -46,6 +50,7 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     doc, values, problems = with_parameters(doc, given)
     if not problems:
         problems = checks.check_values(doc) + checks.check_job_limits(doc) + list(checks.check_names(doc, values))
+        problems += check_runtime(doc)
     if problems:
         raise WorkloadError(problems)
     workload = build_workload(doc.data, path, values)
@@ -53,12 +58,18 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     problems += list(checks.check_paths(doc, workload))
     problems += list(checks.check_output_names(doc, workload))
     problems += list(check_storage(doc, workload, files))
+    warnings: list[Diagnostic] = []
     if pools is not None and workload.pool not in set(pools):
         known = ", ".join(sorted(pools)) or "none"
         problems.append(doc.diagnostic(("pool",), f"pool '{workload.pool}' is not a pool of the stack "
                                        f"(pools: {known})", code="unknown-pool"))
     elif isinstance(pools, Mapping):
-        problems += list(checks.check_slots(doc, workload, pools[workload.pool]))
+        pool = pools[workload.pool]
+        problems += list(checks.check_slots(doc, workload, pool if isinstance(pool, int) else pool.task_slots_per_node))
+        if not isinstance(pool, int):
+            workload = replace(workload, windows=bool(getattr(pool.image, "is_windows", False)))
+            fit_problems, warnings = check_fit(doc, workload, pool)
+            problems += fit_problems
     compiled, template_problems = checks.compile_groups(doc, workload)
     problems += template_problems
     if not template_problems:
@@ -69,7 +80,7 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
             problems += list(checks.check_tasks(doc, workload, compiled, files))
     if problems:
         raise WorkloadError(problems)
-    return LoadedWorkload(workload, tuple(files), tuple(checks.check_input_names(doc, workload, files)))
+    return LoadedWorkload(workload, tuple(files), (*checks.check_input_names(doc, workload, files), *warnings))
 
 
 def with_parameters(doc: Document, given: Sequence[parameters.Given]) -> tuple[Document, dict, list[Diagnostic]]:

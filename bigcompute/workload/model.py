@@ -8,6 +8,8 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+from bigcompute.workload.containers import ContainerSpec
+from bigcompute.workload.exits import ExitConditions
 from bigcompute.workload.generators import Generator
 from bigcompute.workload.inputs import BlobInput
 from bigcompute.workload.storage import BlobSource, ListedFile, UrlInput
@@ -23,13 +25,15 @@ class TaskSettings:
     retention: timedelta | None = None
     slots: int | None = None
     elevated: bool | None = None
+    exit_conditions: ExitConditions | None = None  # taken whole, not merged entry by entry
 
     def over(self, base: TaskSettings) -> TaskSettings:
         """These settings, falling back to `base` for what they leave unset."""
         pick = lambda mine, theirs: theirs if mine is None else mine  # noqa: E731
         return TaskSettings(pick(self.retries, base.retries), pick(self.timeout, base.timeout),
                             pick(self.retention, base.retention), pick(self.slots, base.slots),
-                            pick(self.elevated, base.elevated))
+                            pick(self.elevated, base.elevated),
+                            exit_conditions=pick(self.exit_conditions, base.exit_conditions))
 
 
 @dataclass(frozen=True)
@@ -75,6 +79,7 @@ class TaskGroup:
     depends_on: tuple[str, ...] = ()  # the plain ids and `{task: …}` entries' templates
     dependencies: tuple[Dependency, ...] = ()  # every `dependsOn` entry, in order
     settings: TaskSettings = TaskSettings()
+    container: ContainerSpec | None = None  # the group's own image, over the workload's
 
     @property
     def generated_names(self) -> tuple[str, ...]:
@@ -96,6 +101,16 @@ class MergeSpec:
     env: Mapping[str, str] = field(default_factory=dict)
     outputs: tuple[OutputSpec, ...] = ()
     settings: TaskSettings = TaskSettings()
+    container: ContainerSpec | None = None  # the merge task's own image, over the workload's
+
+
+@dataclass(frozen=True)
+class ReleaseSpec:
+    """The job release task: once per node that ran the job's tasks, when the job ends."""
+
+    command: str
+    elevated: bool = False
+    timeout: timedelta | None = None
 
 
 @dataclass(frozen=True)
@@ -130,9 +145,10 @@ class Workload:
     prepare_command: str | None = None
     prepare_elevated: bool = False
     applications: tuple[Application, ...] = ()
-    container_image: str | None = None
-    container_options: str | None = None
     download: tuple[str, ...] = ()
+    release: ReleaseSpec | None = None
+    windows: bool = False  # the pool runs Windows (set by the loader from the stack): commands under cmd /c
+    container: ContainerSpec | None = None  # every task's image unless its group or the merge names another
     # Per `foreach: {blobs: …}` group index, the blobs the plan listed (runner.plan); empty until then.
     listings: Mapping[int, tuple[ListedFile, ...]] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)  # submit-time values, by name (workload.parameters)
@@ -151,6 +167,29 @@ class Workload:
     @property
     def uses_dependencies(self) -> bool:
         return self.merge is not None or any(g.dependencies for g in self.groups)
+
+    @property
+    def all_settings(self) -> tuple[TaskSettings, ...]:
+        return (self.defaults, *(g.settings for g in self.groups), *((self.merge.settings,) if self.merge else ()))
+
+    @property
+    def performs_job_actions(self) -> bool:
+        """The job needs onTaskFailure `performexitoptionsjobaction`: a merge (a failure ends the job), or an exit
+        condition with a jobAction other than none (see workload.exits)."""
+        if "performs" not in self.cache:  # asked once per task sent: computed once per workload
+            self.cache["performs"] = self.merge is not None or any(
+                s.exit_conditions is not None and s.exit_conditions.acts_on_job for s in self.all_settings)
+        return self.cache["performs"]
+
+    def container_of(self, group: int) -> ContainerSpec | None:
+        """The image a task of `group` (MERGE_GROUP: -1 for the merge task) runs in, or None."""
+        own = (self.merge.container if self.merge else None) if group < 0 else self.groups[group].container
+        return own or self.container
+
+    @property
+    def containers(self) -> tuple[ContainerSpec, ...]:
+        found = [self.container, *(g.container for g in self.groups), self.merge.container if self.merge else None]
+        return tuple(dict.fromkeys(c for c in found if c is not None))
 
     def group_named(self, name: str) -> TaskGroup | None:
         return next((g for g in self.groups if g.name == name), None)

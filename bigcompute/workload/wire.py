@@ -27,7 +27,9 @@ from urllib.parse import quote
 
 import isodate
 
+from bigcompute.workload.containers import container_settings
 from bigcompute.workload.deps import DependencyCollector
+from bigcompute.workload.exits import batch_exit_conditions
 from bigcompute.workload.expand import TaskSpec
 from bigcompute.workload.globs import has_wildcard
 from bigcompute.workload.inputs import InputFile
@@ -90,9 +92,25 @@ def blob_url(container_url: str, name: str) -> str:
     return f"{container_url}/{quote(name, safe='/')}"
 
 
-def shell_command(command: str) -> str:
-    # Batch runs the command line without a shell; workloads are written as shell commands.
-    return f"/bin/sh -c {shlex.quote(command)}"
+def shell_command(command: str, windows: bool = False) -> str:
+    # Batch runs the command line without a shell; workloads are written as shell commands: POSIX sh on Linux,
+    # cmd on Windows, which takes the rest of the line as it is ("cmd /c", as Batch's Windows examples do:
+    # https://learn.microsoft.com/azure/batch/batch-compute-node-environment-variables#command-line-expansion).
+    return f"cmd /c {command}" if windows else f"/bin/sh -c {shlex.quote(command)}"
+
+
+def task_command_line(task: TaskSpec, workload: Workload, command: str) -> str:
+    """The task's command line: a shell line, or, for an image run in its entrypoint form, the command's words
+    as they are (the ENTRYPOINT's arguments; see workload.containers)."""
+    image = workload.container_of(task.group)
+    if image is not None and image.entrypoint:
+        return command
+    return shell_command(command, workload.windows)
+
+
+def failure_job_action(workload: Workload) -> str:
+    """The jobAction of a failed task that names none (see workload.exits): with a merge, a failure ends the job."""
+    return "terminate" if workload.merge else "none"
 
 
 def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
@@ -118,14 +136,16 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
         env.append((OUTPUTS_ENV, f"outputs/{job}"))
     s = task.settings
     body: dict[str, Any] = {"id": task.id, "displayName": task.display_name,
-                            "commandLine": shell_command(command),
+                            "commandLine": task_command_line(task, workload, command),
                             "resourceFiles": resources or None,
                             "outputFiles": _outputs(task, job, ctx, identity),
                             "environmentSettings": [{"name": k, "value": v} for k, v in env] or None,
                             "constraints": _drop_none({"maxWallClockTime": _duration(s.timeout),
                                                        "retentionTime": _duration(s.retention),
                                                        "maxTaskRetryCount": s.retries}) or None,
-                            "requiredSlots": s.slots}
+                            "requiredSlots": s.slots,
+                            "exitConditions": batch_exit_conditions(s.exit_conditions, workload.performs_job_actions,
+                                                                    failure_job_action(workload))}
     if s.elevated:
         body["userIdentity"] = {"autoUser": {"scope": "task", "elevationLevel": "admin"}}
     if task.is_merge:
@@ -138,9 +158,9 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
     if workload.applications:
         body["applicationPackageReferences"] = [_drop_none({"applicationId": a.id, "version": a.version})
                                                 for a in workload.applications]
-    if workload.container_image:
-        body["containerSettings"] = _drop_none({"imageName": workload.container_image,
-                                                "containerRunOptions": workload.container_options})
+    image = workload.container_of(task.group)
+    if image is not None:
+        body["containerSettings"] = container_settings(image, ctx.identity_resource_id)
     return _drop_none(body)
 
 

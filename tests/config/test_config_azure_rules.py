@@ -12,7 +12,7 @@ from bigcompute.config.vm_sizes import vcpus
 from bigcompute.document.diagnostics import render_path
 
 ROOT = Path(__file__).resolve().parents[2]
-SIZE = "      vmSize: {size}\n      image: ubuntu-24.04\n      taskSlotsPerNode: {slots}\n      scale: {{fixed: {{}}}}\n"
+SIZE = "      vmSize: {size}\n      image: ubuntu-hpc-22.04\n      taskSlotsPerNode: {slots}\n      scale: {{fixed: {{}}}}\n"
 
 
 def _only(diagnostics, code: str):
@@ -196,3 +196,25 @@ def test_a_registry_needs_an_acr_server_and_resource_id_and_takes_no_password(re
     diagnostics = refusals(HPC.format(image="ubuntu-hpc-22.04") + f"      containerRegistries: [{registry}]\n")
     assert diagnostics and all(d.path[:4] == ("config", "bigcompute:pools", 0, "containerRegistries")
                                for d in diagnostics), diagnostics
+
+
+GPU = "      vmSize: {size}\n      image: {image}\n      scale: {{fixed: {{}}}}\n"
+
+
+@pytest.mark.parametrize("image", ["ubuntu-24.04", "windows-2022", "{publisher: canonical, offer: ubuntu-24_04-lts, "
+                                   "sku: server, version: latest, nodeAgentSku: batch.node.ubuntu 24.04}"])
+def test_a_gpu_size_on_an_image_without_drivers_is_refused(refusals, image):
+    d = _only(refusals(GPU.format(size="Standard_NC6s_v3", image=image)), "azure-gpu-image")
+    assert "has GPUs" in d.message and "batch-pool-compute-intensive-sizes" in d.message
+    assert "ubuntu-hpc-22.04-gpu" in d.message and "windows-2022-gpu" in d.message
+
+
+@pytest.mark.parametrize(("image", "windows"), [("ubuntu-hpc-22.04-gpu", False), ("windows-2022-gpu", True),
+                                                ("ubuntu-hpc-22.04", False)])
+def test_gpu_sizes_load_on_images_with_drivers(load, image, windows):
+    [pool] = load(GPU.format(size="Standard_NC6s_v3", image=image)).pools
+    assert pool.image.has_gpu_drivers and pool.image.is_windows == windows
+
+
+def test_a_cpu_size_needs_no_drivers(load):
+    assert load(GPU.format(size="Standard_D2s_v5", image="ubuntu-24.04")).pools[0].vm_size == "Standard_D2s_v5"

@@ -209,7 +209,7 @@ SPLIT_PY = "https://github.com/Azure/batch-shipyard/raw/master/recipes/BLAST-CPU
 
 def check_blast_split(job: dict) -> None:
     [task] = job["tasks"]
-    assert task["containerSettings"] == {"imageName": "python:3-alpine"}
+    assert task["containerSettings"] == {"imageName": "python:3-alpine", "containerRunOptions": "--entrypoint="}
     assert {"httpUrl": SPLIT_PY, "filePath": "split.py"} in resources(task)
     assert {"httpUrl": "https://github.com/nextflow-io/blast-example/raw/master/data/sample.fa",
             "filePath": "sample.fa"} in resources(task)
@@ -229,6 +229,7 @@ def check_blast(job: dict) -> None:
         assert f"> query-{i}.sequences" in task["commandLine"]
         assert uploads(task)[1] == ("*.sequences", f"{ACCOUNT}/blast", "output/sequences", SUCCESS)
     assert merge["dependsOn"] == {"taskIds": [t["id"] for t in tasks]}
+    assert merge["containerSettings"] == {"imageName": "python:3-alpine", "containerRunOptions": "--entrypoint="}
     assert container_input(merge, f"{ACCOUNT}/outputs")["blobPrefix"] == f"{job['jobId']}/"
     assert uploads(merge) == [("results.txt", f"{ACCOUNT}/blast", "output/results/results.txt", SUCCESS)]
     assert env(job["job"], "commonEnvironmentSettings") == {"db_path": "blast-db/pdb", "db_name": "tiny"}
@@ -264,7 +265,13 @@ def check_jobs_template(job: dict) -> None:
     assert consumer["dependsOn"] == {"taskIds": ["mytask"]}
     assert container_input(consumer, f"{ACCOUNT}/outputs")["blobPrefix"] == f"{job['jobId']}/mytask/"
     assert tasks["merge"]["dependsOn"]["taskIds"] == [i for i in tasks if i != "merge"]
-    assert all(t["containerSettings"] == {"imageName": "busybox"} for t in tasks.values())
+    assert all(t["containerSettings"] == {"imageName": "busybox", "containerRunOptions": "--entrypoint= --shm-size=256m"}
+               for t in tasks.values())
+    # exit_conditions default {job_action: none, dependency_action: block}, the job's and mytask's; a merge makes the
+    # job performexitoptionsjobaction, so the stated `none` is what keeps a failure from ending the job
+    assert job["job"]["onTaskFailure"] == "performexitoptionsjobaction"
+    assert all(t["exitConditions"] == {"default": {"jobAction": "none", "dependencyAction": "block"}}
+               for t in tasks.values())
 
 
 PACKAGES = "packageReferences (apt packages on the node) become the job preparation task `prepare:`"
@@ -294,12 +301,11 @@ PORTS = [
     Port("shipyard-blast-split", check_blast_split, notes=(
         "force_enable_task_dependencies: dependencies are always enabled",)),
     Port("shipyard-blast", check_blast, notes=(
-        "the merge task's own docker_image: one image per workload",
         "task_filepath: file_name: each blob lands at its full name (output/fasta-chunks/query-1.fa)",
         "blobxfer_extra_options --strip-components: the merge reads $BIGCOMPUTE_TASK_OUTPUTS/<task id>/")),
     Port("shipyard-jobs-template", check_jobs_template, notes=(
-        "recurrence (job schedules, job manager), exit_conditions, multi_instance, singularity_image, "
-        "auto_pool, user_identity, federation_constraints, data_volumes, shm_size, infiniband/gpu flags, "
+        "recurrence (job schedules, job manager), multi_instance, singularity_image, "
+        "auto_pool, user_identity, federation_constraints, data_volumes, infiniband/gpu flags, "
         "keyvault environment secrets: not supported",
         "task_factory: custom and random distributions beta, gamma, pareto, weibull: not supported",
         "include/exclude filters of input and output data: a blob prefix and one pattern per output",

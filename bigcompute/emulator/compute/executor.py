@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from bigcompute.emulator.compute import storage
+from bigcompute.emulator.compute.containers import container_argv
 from bigcompute.emulator.compute.isolation import TaskUser
 from bigcompute.emulator.compute.node_python import DEFAULT_PACKAGES
+from bigcompute.emulator.core.engine import machine_engine
 
 
 @dataclass
@@ -30,6 +32,7 @@ class TaskRun:
     resource_files: list[dict[str, Any]] = field(default_factory=list)
     output_files: list[dict[str, Any]] = field(default_factory=list)
     elevated: bool = False  # autoUser elevationLevel admin: runs as the emulator's user, never the task user
+    container: dict[str, Any] | None = None  # the task's containerSettings: run in its image (compute.containers)
 
 
 @dataclass
@@ -210,11 +213,25 @@ class SubprocessExecutor:
             self._owned_nodes.add(node_root)
         _chown_tree(run.task_dir, user.uid, user.gid)
 
+    @staticmethod
+    def _argv(run: TaskRun, wd: Path) -> list[str]:
+        if run.container is None:
+            return shlex.split(run.command_line)
+        engine = machine_engine()
+        if engine.engine is None:
+            return []
+        return container_argv(engine.path or engine.engine, run.container, run.command_line, run.env.get("AZ_BATCH_NODE_ROOT_DIR", ""),
+                              wd, run.env)
+
     def _spawn(self, run: TaskRun, wd: Path, handle: RunHandle, user: TaskUser | None = None) -> ExecResult:
         try:
-            argv = shlex.split(run.command_line)
+            argv = self._argv(run, wd)
         except ValueError as exc:
             return ExecResult(None, _failure("CommandLineParseError", str(exc)), "preprocessing")
+        if not argv:
+            return ExecResult(None, _failure("ContainerEngineUnavailable", "The task runs in a container image and "
+                                             f"no container engine works here: {machine_engine().why_not}"),
+                              "preprocessing")
         # Plain descriptors, not file objects: the child gets its own copies, ours are closed at once.
         out = os.open(run.task_dir / "stdout.txt", _OUTPUT_FLAGS, 0o666)
         try:

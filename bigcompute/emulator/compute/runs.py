@@ -37,7 +37,8 @@ class Runs:
                         doc.get("applicationPackageReferences") or [])
         return TaskRun("task", doc["commandLine"], task_dir, env,
                        parse_duration(doc["constraints"].get("maxWallClockTime"), "maxWallClockTime"),
-                       doc.get("resourceFiles") or [], doc.get("outputFiles") or [], elevated(doc.get("userIdentity")))
+                       doc.get("resourceFiles") or [], doc.get("outputFiles") or [], elevated(doc.get("userIdentity")),
+                       doc.get("containerSettings"))
 
     def _env(self, pool: PoolDoc, node: NodeDoc, task_dir: Path, job_id: str | None,
              task_id: str | None, prep_dir: Path | None, settings: list[dict[str, str]],
@@ -62,7 +63,9 @@ class Runs:
         env = self._env(pool, node, task_dir, job["id"] if job else None, dirname if job else None, None, settings,
                         spec.get("applicationPackageReferences") or [])
         constraints = spec.get("constraints") or {}
-        wall = parse_duration(constraints.get("maxWallClockTime"), "maxWallClockTime")
+        # a start or preparation task's limits are in `constraints`; a release task's maxWallClockTime is its own
+        # (JobReleaseTask, https://learn.microsoft.com/rest/api/batchservice/job/add#jobreleasetask)
+        wall = parse_duration(constraints.get("maxWallClockTime") or spec.get("maxWallClockTime"), "maxWallClockTime")
         if wall is None and kind == "release":
             wall = RELEASE_WALL_CLOCK
         tries = spec.get("maxTaskRetryCount", constraints.get("maxTaskRetryCount", 0))

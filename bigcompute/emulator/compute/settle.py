@@ -61,6 +61,8 @@ class Settler:
             elif state == JobState.TERMINATING:
                 self._terminate(job)
             elif state == JobState.DELETING:
+                if self._releases_first(job):
+                    continue
                 self._kill_all(job["id"], update=False)
                 self.stores.jobs.purge(job["id"])
                 self._remove_job_dirs(job["id"])
@@ -104,6 +106,23 @@ class Settler:
             return
         self._releasing.add(job["id"].lower())
         threading.Thread(target=self._release, args=(job, nodes), daemon=True).start()
+
+    def _releases_first(self, job: JobDoc) -> bool:
+        """Deleting a job that had not ended runs its release task first: Batch runs it when "the user calls the
+        Delete Job API while the Job is still active" (JobReleaseTask,
+        https://learn.microsoft.com/rest/api/batchservice/job/add#jobreleasetask). A completed job's already ran."""
+        if job["id"].lower() in self._releasing:
+            return True
+        nodes = [n for n, s in (job.get("_prep") or {}).items() if s == "done"]
+        if not job.get("jobReleaseTask") or not nodes or job.get("_releasedOnDelete") or \
+                job.get("previousState") == JobState.COMPLETED:
+            return False
+        self._kill_all(job["id"], update=False)
+        job["_releasedOnDelete"] = True
+        self.stores.jobs.save(job, touched=False)
+        self._releasing.add(job["id"].lower())
+        threading.Thread(target=self._release, args=(job, nodes), daemon=True).start()
+        return True
 
     def _release(self, job: JobDoc, node_ids: list[str]) -> None:
         try:

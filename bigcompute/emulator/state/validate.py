@@ -7,6 +7,7 @@ import re
 from typing import Any, cast
 from urllib.parse import urlparse
 
+from bigcompute.emulator.core.engine import machine_engine
 from bigcompute.emulator.core.errors import (
     BatchError,
     invalid_property,
@@ -75,9 +76,12 @@ def check_runnable(spec: dict[str, Any], prop: str) -> None:
     check_packages(spec.get("applicationPackageReferences"), f"{prop}applicationPackageReferences".lstrip("."))
     if not spec.get("commandLine"):
         raise missing_property(f"{prop}.commandLine" if prop else "commandLine")
-    if spec.get("containerSettings"):
+    if spec.get("containerSettings") and (prop or machine_engine().engine is None):
+        # tasks run in their image with this machine's docker or podman (compute.containers); start, preparation
+        # and release tasks in containers are not emulated
+        why = "they are run for tasks only" if prop else f"none works here ({machine_engine().why_not})"
         raise unsupported_locally(f"{prop}containerSettings".lstrip("."), "container tasks need a container "
-                                  "engine, which the local emulator does not drive; run the command directly.")
+                                  f"engine (docker or podman), and {why}; run the command directly.")
     _check_identity(spec.get("userIdentity"), f"{prop}userIdentity".lstrip("."))
     for field in ("maxWallClockTime", "retentionTime"):
         parse_duration((spec.get("constraints") or {}).get(field), f"constraints.{field}")
