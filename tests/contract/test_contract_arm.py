@@ -65,6 +65,9 @@ def _first(stack: str, type_: str):
         "targetDedicatedNodes": "3"}}}}}, "properties/scaleSettings/fixedScale/targetDedicatedNodes: '3'"),
     ("pulumi-python:dynamic/batch:PoolUpdate", {"body": {"properties": {"startTask": {"userIdentity": {
         "autoUser": {"elevationLevel": "Root"}}}}}}, "properties/startTask/userIdentity/autoUser/elevationLevel: 'Root'"),
+    # ARM's usual null entry to drop an identity is not Batch's: its removal is the type None (BatchPoolIdentity)
+    ("pulumi-python:dynamic/batch:PoolUpdate", {"body": {"identity": {"type": "UserAssigned", "userAssignedIdentities": {
+        "/id": None}}}}, "identity/userAssignedIdentities//id: None is not of type 'object'"),
     ("azure-native:batch:BatchAccount", {"publicNetworkAccess": "On"}, "properties/publicNetworkAccess: 'On'"),
 ])
 def test_the_official_schemas_refuse_a_broken_body(official_specs: SpecSet, type_: str, change: dict,
