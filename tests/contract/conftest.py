@@ -120,6 +120,21 @@ def _client_name(sub: dict) -> str | None:
     return name[:1].lower() + name[1:] if name else None
 
 
+def _unflatten(declared: dict[str, tuple[Any, Any]], value: dict) -> dict:
+    """azure-native flattens every `x-ms-client-flatten` object into its parent (a security rule's `access`,
+    `priority`… sit beside its `name`); on the wire they are back under that property (`properties`)."""
+    out = dict(value)
+    for name, (resolver, sub) in declared.items():
+        if sub.get("x-ms-client-flatten") is not True:
+            continue
+        inner = _declared(resolver, sub)
+        names = set(inner) | {_client_name(s) for _, s in inner.values()} - {None}
+        moved = {k: out.pop(k) for k in list(out) if k not in declared and k in names}
+        if moved:
+            out[name] = {**out.get(name, {}), **moved}
+    return out
+
+
 def _to_wire(resolver: Any, schema: Any, value: Any, path: tuple, undeclared: list[str]) -> Any:
     resolver, schema = _resolve(resolver, schema)
     if isinstance(value, list):
@@ -133,7 +148,7 @@ def _to_wire(resolver: Any, schema: Any, value: Any, path: tuple, undeclared: li
                 for k, v in value.items()}
     wire_of = {_client_name(sub): name for name, (_, sub) in declared.items() if _client_name(sub)}
     out = {}
-    for key, v in value.items():
+    for key, v in _unflatten(declared, value).items():
         name = key if key in declared else wire_of.get(key, key)
         if name not in declared:
             undeclared.append("/".join(map(str, (*path, key))))
@@ -326,9 +341,7 @@ ARM_TARGETS: dict[str, ArmTarget] = {
 SPECS = Path(__file__).resolve().parents[1] / "data" / "specs"
 # Types whose official spec could not be fetched here yet (tests/data/specs/README.md says why and which).
 NOT_VENDORED = frozenset({
-    "azure-native:network:VirtualNetwork", "azure-native:network:Subnet",
-    "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
-    "azure-native:network:PublicIPAddress", "azure-native:network:PrivateEndpoint",
+    "azure-native:network:NatGateway", "azure-native:network:PrivateEndpoint",
     "azure-native:network:PrivateDnsZoneGroup",
 })
 

@@ -83,6 +83,19 @@ def _first(stack: str, type_: str):
      "properties/deleteRetentionPolicy/days: 400 is greater than the maximum of 365"),
     ("azure-native:storage:ManagementPolicy", {"policy": {"rules": [{"name": "r", "definition": {"actions": {}}}]}},
      "properties/policy/rules/0: 'type' is a required property"),
+    ("azure-native:network:Subnet", {"privateEndpointNetworkPolicies": "Off"},
+     "properties/privateEndpointNetworkPolicies: 'Off'"),
+    ("azure-native:network:Subnet", {"defaultOutboundAccess": "false"}, "properties/defaultOutboundAccess: 'false'"),
+    # a rule's settings are flattened by azure-native and nested under `properties` on the wire
+    ("azure-native:network:NetworkSecurityGroup", {"securityRules": [
+        {"name": "r", "access": "Allow", "direction": "Outbound", "protocol": "Tcp"}]},
+     "properties/securityRules/0/properties: 'priority' is a required property"),
+    ("azure-native:network:NetworkSecurityGroup", {"securityRules": [
+        {"name": "r", "access": "Permit", "direction": "Outbound", "protocol": "Tcp", "priority": 100}]},
+     "properties/securityRules/0/properties/access: 'Permit'"),
+    ("azure-native:network:PublicIPAddress", {"sku": {"name": "Premium"}}, "sku/name: 'Premium'"),
+    ("azure-native:network:VirtualNetwork", {"addressSpace": {"addressPrefixes": "10.0.0.0/16"}},
+     "properties/addressSpace/addressPrefixes: '10.0.0.0/16' is not of type 'array'"),
 ])
 def test_the_official_schemas_refuse_a_broken_body(official_specs: SpecSet, type_: str, change: dict,
                                                    expected: str) -> None:
