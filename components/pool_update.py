@@ -19,7 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 import pulumi
-from pulumi.dynamic import CreateResult, Resource, ResourceProvider, UpdateResult
+from pulumi.dynamic import CreateResult, DiffResult, Resource, ResourceProvider, UpdateResult
 
 # The pool inputs this resource owns (ARM names); the pool resource ignores changes to them.
 UPDATABLE = ("scaleSettings", "startTask", "metadata", "applicationPackages", "identity", "tags")
@@ -58,25 +58,35 @@ def patch_body(settings: Mapping[str, Any], identity_id: Any, tags: Mapping[str,
     }
 
 
-def without_old_identities(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
-    """`new` with each identity the pool had and no longer should set to null: a PATCH merges user-assigned
-    identities, so one left out would stay on the pool (hashicorp/terraform-provider-azurerm#30206, whose PATCH
-    could not drop a pool identity), and a null entry is how an ARM PATCH removes one ("userAssignedIdentities":
-    {"<id>": null}, https://learn.microsoft.com/azure/automation/remove-user-assigned-identity#remove-using-rest-api)."""
-    had = (old.get("identity") or {}).get("userAssignedIdentities") or {}
-    wanted = dict(new["identity"]["userAssignedIdentities"])
-    kept = {i.lower() for i in wanted}  # ARM ids compare case-insensitively; a GET may spell them otherwise
-    gone = {i: None for i in had if i.lower() not in kept}
-    return {**new, "identity": {**new["identity"], "userAssignedIdentities": {**wanted, **gone}}} if gone else dict(new)
+def _identity_ids(body: Mapping[str, Any]) -> set[str]:
+    # ARM ids compare case-insensitively; a GET may spell them otherwise (resourcegroups)
+    return {i.lower() for i in ((body.get("identity") or {}).get("userAssignedIdentities") or {})}
 
 
-def management_client(subscription: str) -> Any:
-    """The ARM client for Pool - Update, signed in like the runner (a fresh GitHub ID token in CI)."""
+def identity_patches(have: Mapping[str, Any], want: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The PATCHes that leave the pool with exactly `want`'s identities, in place (Pool - Update takes `identity`).
+
+    A PATCH merges user-assigned identities, so one left out would stay on the pool
+    (hashicorp/terraform-provider-azurerm#30206); ARM's usual `{"<id>": null}` is not Batch's way: its
+    UserAssignedIdentities is an object, not nullable, and the documented removal is the type `None` ("Setting
+    `None` in update pool will remove existing identities", Batch management 2024-07-01 BatchPoolIdentity.type).
+    So a removal first clears every identity, then sets the wanted ones. Either way, "only the new vms which are
+    created after the pool shrinks to 0 will have the updated identities" (BatchPoolIdentity)."""
+    had, wanted = _identity_ids(have), _identity_ids(want)
+    if had == wanted:
+        return []
+    clear = [{"identity": {"type": "None"}}] if had - wanted else []
+    return [*clear, {"identity": dict(want["identity"])}]
+
+
+def management_client(subscription: str, **options: Any) -> Any:
+    """The ARM client for Pool - Update, signed in like the runner (a fresh GitHub ID token in CI). `options` go
+    to the client (a test's `base_url`); the credential is made here, per call, so the provider never holds one."""
     from azure.mgmt.batch import BatchManagementClient
 
     from bigcompute.runner.credentials import azure_credential
 
-    return BatchManagementClient(azure_credential(), subscription, api_version="2024-07-01")
+    return BatchManagementClient(azure_credential(), subscription, api_version="2024-07-01", **options)
 
 
 def _holds(have: Any, want: Any) -> bool:
@@ -94,19 +104,19 @@ def _holds(have: Any, want: Any) -> bool:
     return have == want
 
 
-def changes(have: Mapping[str, Any], want: Mapping[str, Any]) -> dict[str, Any]:
-    """The part of the PATCH body `want` that `have` does not hold yet: only what changed is sent, so an
-    unchanged autoscale formula is never re-enabled while the pool resizes ("You cannot enable automatic
-    scaling on a pool if a resize operation is in progress",
-    https://learn.microsoft.com/rest/api/batchservice/pool/enable-auto-scale)."""
+def changes(have: Mapping[str, Any], want: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The PATCH bodies that bring `have` to `want`, in order; only what changed is sent, so an unchanged
+    autoscale formula is never re-enabled while the pool resizes ("You cannot enable automatic scaling on a pool
+    if a resize operation is in progress", https://learn.microsoft.com/rest/api/batchservice/pool/enable-auto-scale).
+    An identity removal is its own PATCH before the rest (identity_patches)."""
     props = {k: v for k, v in want["properties"].items() if not _holds((have.get("properties") or {}).get(k), v)}
     body: dict[str, Any] = {"properties": props} if props else {}
-    had = set((have.get("identity") or {}).get("userAssignedIdentities") or {})
-    if {i.lower() for i in had} != {i.lower() for i in want["identity"]["userAssignedIdentities"]}:
-        body["identity"] = without_old_identities(have, want)["identity"]
+    identity = identity_patches(have, want)
+    if identity:
+        body.update(identity.pop())  # the wanted identities go with the rest; a clearing PATCH stays before it
     if dict(have.get("tags") or {}) != dict(want["tags"]):
         body["tags"] = dict(want["tags"])
-    return body
+    return [*identity, body] if body else identity
 
 
 class PoolUpdateProvider(ResourceProvider):
@@ -119,6 +129,14 @@ class PoolUpdateProvider(ResourceProvider):
     def __init__(self, connect: Callable[[str], Any] = management_client) -> None:
         super().__init__()
         self.connect = connect
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> DiffResult:
+        """An update whenever the settings differ, identity included (Pool - Update changes a pool's identity in
+        place); a replacement only for another pool, which has none of these settings yet. Only the inputs count,
+        not the serialized provider code beside them, so a new release of this file alone changes nothing."""
+        replaces = ["poolId"] if olds.get("poolId") != news.get("poolId") else []
+        return DiffResult(changes=bool(replaces) or olds.get("body") != news.get("body"), replaces=replaces,
+                          delete_before_replace=False)
 
     def create(self, props: dict[str, Any]) -> CreateResult:
         client, where = self._pool(props["poolId"])
@@ -141,8 +159,8 @@ class PoolUpdateProvider(ResourceProvider):
         return self.connect(found["sub"]), (found["rg"], found["account"], found["pool"])
 
     @staticmethod
-    def _patch(client: Any, where: tuple[str, str, str], body: dict[str, Any]) -> None:
-        if body:
+    def _patch(client: Any, where: tuple[str, str, str], bodies: list[dict[str, Any]]) -> None:
+        for body in bodies:
             client.pool.update(*where, body)
 
 

@@ -78,6 +78,86 @@ class SpecSet:
         return sorted(f"{'/'.join(map(str, e.absolute_path)) or '<body>'}: {e.message}"
                       for e in validator.iter_errors(body))
 
+    def wire(self, target: str, body: Any) -> WireBody:
+        """`body` with azure-native's SDK property names turned into the spec's wire names, and the paths of the
+        properties `target` does not declare at all (which the service would ignore or refuse).
+
+        azure-native names an input after the property's `x-ms-client-name` (storage's `enableHttpsTrafficOnly`
+        is `supportsHttpsTrafficOnly` on the wire, `networkRuleSet` is `networkAcls`); checked under the SDK name,
+        such a property would pass unvalidated, as Swagger objects allow unknown properties.
+        https://github.com/Azure/autorest/blob/main/docs/extensions/readme.md#x-ms-client-name"""
+        undeclared: list[str] = []
+        resolver = self.registry.resolver()
+        wired = _to_wire(resolver, {"$ref": BASE + target}, body, (), undeclared)
+        return WireBody(wired, sorted(undeclared))
+
+
+@dataclass(frozen=True)
+class WireBody:
+    body: Any
+    undeclared: list[str]
+
+
+def _resolve(resolver: Any, schema: Any) -> tuple[Any, Any]:
+    while isinstance(schema, dict) and "$ref" in schema:
+        found = resolver.lookup(schema["$ref"])
+        resolver, schema = found.resolver, found.contents
+    return resolver, schema
+
+
+def _declared(resolver: Any, schema: Any) -> dict[str, tuple[Any, Any]]:
+    """A schema's properties, those of its allOf parents included, each with the resolver to read it with."""
+    resolver, schema = _resolve(resolver, schema)
+    found: dict[str, tuple[Any, Any]] = {}
+    for parent in schema.get("allOf", []):
+        found.update(_declared(resolver, parent))
+    found.update({name: (resolver, sub) for name, sub in schema.get("properties", {}).items()})
+    return found
+
+
+def _client_name(sub: dict) -> str | None:
+    name = sub.get("x-ms-client-name")
+    return name[:1].lower() + name[1:] if name else None
+
+
+def _unflatten(declared: dict[str, tuple[Any, Any]], value: dict) -> dict:
+    """azure-native flattens every `x-ms-client-flatten` object into its parent (a security rule's `access`,
+    `priority`… sit beside its `name`); on the wire they are back under that property (`properties`)."""
+    out = dict(value)
+    for name, (resolver, sub) in declared.items():
+        if sub.get("x-ms-client-flatten") is not True:
+            continue
+        inner = _declared(resolver, sub)
+        names = set(inner) | {_client_name(s) for _, s in inner.values()} - {None}
+        moved = {k: out.pop(k) for k in list(out) if k not in declared and k in names}
+        if moved:
+            out[name] = {**out.get(name, {}), **moved}
+    return out
+
+
+def _to_wire(resolver: Any, schema: Any, value: Any, path: tuple, undeclared: list[str]) -> Any:
+    resolver, schema = _resolve(resolver, schema)
+    if isinstance(value, list):
+        return [_to_wire(resolver, schema.get("items", {}), v, (*path, i), undeclared) for i, v in enumerate(value)]
+    if not isinstance(value, dict):
+        return value
+    declared = _declared(resolver, schema)
+    if not declared:  # a map (additionalProperties) or a free-form object
+        extra = schema.get("additionalProperties")
+        return {k: _to_wire(resolver, extra, v, (*path, k), undeclared) if isinstance(extra, dict) else v
+                for k, v in value.items()}
+    wire_of = {_client_name(sub): name for name, (_, sub) in declared.items() if _client_name(sub)}
+    out = {}
+    for key, v in _unflatten(declared, value).items():
+        name = key if key in declared else wire_of.get(key, key)
+        if name not in declared:
+            undeclared.append("/".join(map(str, (*path, key))))
+            out[name] = v
+            continue
+        sub_resolver, sub = declared[name]
+        out[name] = _to_wire(sub_resolver, sub, v, (*path, name), undeclared)
+    return out
+
 
 @pytest.fixture
 def spec_set() -> type[SpecSet]:
@@ -261,11 +341,7 @@ ARM_TARGETS: dict[str, ArmTarget] = {
 SPECS = Path(__file__).resolve().parents[1] / "data" / "specs"
 # Types whose official spec could not be fetched here yet (tests/data/specs/README.md says why and which).
 NOT_VENDORED = frozenset({
-    "azure-native:storage:StorageAccount", "azure-native:storage:BlobServiceProperties",
-    "azure-native:storage:BlobContainer", "azure-native:storage:ManagementPolicy",
-    "azure-native:network:VirtualNetwork", "azure-native:network:Subnet",
-    "azure-native:network:NetworkSecurityGroup", "azure-native:network:NatGateway",
-    "azure-native:network:PublicIPAddress", "azure-native:network:PrivateEndpoint",
+    "azure-native:network:NatGateway", "azure-native:network:PrivateEndpoint",
     "azure-native:network:PrivateDnsZoneGroup",
 })
 

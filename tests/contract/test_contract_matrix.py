@@ -37,6 +37,8 @@ ACR_POOL = """\
           resourceId: /subscriptions/0/resourceGroups/rg/providers/Microsoft.ContainerRegistry/registries/acmeimages
 """
 PRIVATE = "bigcompute:batch: {publicNetworkAccess: false, runnerAccess: {mode: privateEndpoint}}\n"
+STORAGE = ("bigcompute:storage: {sku: Standard_RAGRS, containers: {inputs: in-data, outputs: out-data}, "
+           "outputRetentionDays: 3650, sharedKeyAccess: true}\n")
 
 MATRIX = {
     "fixed-dedicated-no-spot": dict(pools=FIXED.format(spot=0), allow_spot=False),
@@ -47,6 +49,7 @@ MATRIX = {
     "autoscale-network-batch-managed-ips": dict(pools=AUTOSCALE, extra=NETWORK.format(ips="batchManaged")),
     "allow-listed-runner": dict(pools=AUTOSCALE, extra=NETWORK.format(ips="none")
                                 + "bigcompute:batch: {runnerAccess: {mode: allowList, ips: [203.0.113.0/24]}}\n"),
+    "storage-geo-redundant-shared-keys-long-retention": dict(pools=FIXED.format(spot=0), extra=STORAGE),
     "private-network-no-public-ips": dict(pools=AUTOSCALE + FIXED.format(spot=0).replace("name: cpu", "name: small"),
                                           extra=NETWORK.format(ips="none") + PRIVATE),
 }
@@ -62,8 +65,11 @@ def test_every_vendored_body_of_the_option_matrix_matches_its_schema(options: di
             continue
         checked.add(d.type)
         target = ARM_TARGETS[d.type]
-        errors = official_specs.errors(body_schema(SPECS, target.spec, target.operation), target.body(d.inputs))
+        schema = body_schema(SPECS, target.spec, target.operation)
+        wired = official_specs.wire(schema, target.body(d.inputs))
+        errors = official_specs.errors(schema, wired.body) + [f"{p}: not a property of the API" for p in wired.undeclared]
         if errors:
             failures[f"{d.type} {d.name}"] = errors
     assert failures == {}
-    assert {"azure-native:batch:Pool", "azure-native:batch:BatchAccount"} <= checked
+    assert {"azure-native:batch:Pool", "azure-native:batch:BatchAccount", "azure-native:storage:StorageAccount",
+            "azure-native:storage:ManagementPolicy", "azure-native:storage:BlobContainer"} <= checked

@@ -154,14 +154,24 @@ def test_an_update_patches_only_what_changed():
     assert _sent(adapter) == [("PATCH", {"properties": {"scaleSettings": autoscale}}), ("PATCH", {"tags": {}})]
 
 
-def test_a_new_pool_identity_removes_the_old_one():
-    """A PATCH merges user-assigned identities: the one the stack no longer names is sent as null."""
+def test_a_new_pool_identity_replaces_the_old_one_in_place():
+    """A PATCH merges user-assigned identities and Batch's schema has no null entry to drop one: the pool's
+    identities are cleared with the type None (BatchPoolIdentity), then the stack's are set."""
     provider, adapter, _ = _provider()
     new_id = IDENTITY.replace("/id", "/id2")
     new = {**BODY, "identity": {"type": "UserAssigned", "userAssignedIdentities": {new_id: {}}}}
     provider.update(POOL_ID, {"poolId": POOL_ID, "body": BODY}, {"poolId": POOL_ID, "body": new})
-    assert _sent(adapter) == [("PATCH", {"identity": {"type": "UserAssigned", "userAssignedIdentities": {
-        new_id: {}, IDENTITY: None}}})]
+    assert _sent(adapter) == [("PATCH", {"identity": {"type": "None"}}), ("PATCH", {"identity": {
+        "type": "UserAssigned", "userAssignedIdentities": {new_id: {}}}})]
+
+
+def test_an_added_pool_identity_is_one_patch_with_the_rest():
+    provider, adapter, _ = _provider()
+    both = {IDENTITY: {}, IDENTITY.replace("/id", "/id2"): {}}
+    new = {**BODY, "identity": {"type": "UserAssigned", "userAssignedIdentities": both}, "tags": {}}
+    provider.update(POOL_ID, {"poolId": POOL_ID, "body": BODY}, {"poolId": POOL_ID, "body": new})
+    assert _sent(adapter) == [("PATCH", {"identity": {"type": "UserAssigned", "userAssignedIdentities": both},
+                                         "tags": {}})]
 
 
 def test_a_refused_patch_fails_the_update_and_a_bad_id_sends_nothing():
