@@ -1,11 +1,9 @@
 """Every data-plane body the runner sends (job create, task collection with the merge task, job update) for
 the shipped workloads, against the Batch data-plane spec.
 
-Interim: azure-batch 15 sends api-version 2025-06-01, whose spec (TypeSpec-generated
-`Azure.Batch/stable/2025-06-01/BatchService.json`) could not be fetched here; this checks against
-2024-07-01.20.0, the newest stable data-plane spec available (tests/data/specs/SOURCES). The request shapes
-used here (job, task, job patch) are the same in both; swap the file and the operation ids
-(Jobs_CreateJob, Tasks_CreateTaskCollection, Jobs_UpdateJob) when 2025-06-01 is vendored."""
+The spec is the one for api-version 2025-06-01, the version azure-batch 15 sends (TypeSpec-generated
+`Azure.Batch/stable/2025-06-01/BatchService.json`, tests/data/specs/SOURCES); operations are named by its
+operationIds (Jobs_CreateJob, Tasks_CreateTaskCollection, Jobs_UpdateJob)."""
 
 from __future__ import annotations
 
@@ -15,14 +13,11 @@ import pytest
 
 from tests.contract.conftest import SPECS, WORKLOADS, SpecSet, body_schema, runner_requests
 
-DATA_PLANE = "batch/data-plane/Microsoft.Batch/stable/2024-07-01.20.0/BatchService.json"
-# the runner's operations (named as in 2025-06-01) -> their ids in the 2024-07-01.20.0 file
-OPERATIONS = {"Jobs_CreateJob": "Job_Add", "Tasks_CreateTaskCollection": "Task_AddCollection",
-              "Jobs_UpdateJob": "Job_Patch"}
+DATA_PLANE = "batch/data-plane/Azure.Batch/stable/2025-06-01/BatchService.json"
 
 
 def _errors(specs: SpecSet, operation: str, body: dict) -> list[str]:
-    return specs.errors(body_schema(SPECS, DATA_PLANE, OPERATIONS[operation]), body)
+    return specs.errors(body_schema(SPECS, DATA_PLANE, operation), body)
 
 
 @pytest.mark.parametrize("workload", WORKLOADS, ids=lambda p: p.stem)

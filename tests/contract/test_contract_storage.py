@@ -13,7 +13,7 @@ from bigcompute.workload import iter_tasks, load_workload
 from bigcompute.workload.storage import ListedFile
 from bigcompute.workload.wire import Staging, StorageContext, job_id, merge_dependencies, task_body
 from tests.contract.conftest import CTX_IDENTITY, SPECS, SpecSet, body_schema
-from tests.contract.test_contract_dataplane import DATA_PLANE, OPERATIONS
+from tests.contract.test_contract_dataplane import DATA_PLANE
 
 WORKLOAD = """\
 apiVersion: bigcompute/v1
@@ -61,14 +61,14 @@ def test_storage_features_render_to_bodies_the_data_plane_spec_accepts(tmp_path:
     assert [b["id"] for b in bodies] == ["s1", "s2", "v-a", "merge"]
     kinds = {k for b in bodies for r in b.get("resourceFiles", []) for k in r if k in ("httpUrl", "storageContainerUrl")}
     assert kinds == {"httpUrl", "storageContainerUrl"}  # the listed blob; the merge task's view of the outputs
-    schema = body_schema(SPECS, DATA_PLANE, OPERATIONS["Tasks_CreateTaskCollection"])
+    schema = body_schema(SPECS, DATA_PLANE, "Tasks_CreateTaskCollection")
     assert official_specs.errors(schema, {"value": bodies}) == []
     # The shared inputs (snapshot, blob inputs of two accounts, the URL) ride once, on the preparation task.
     created = job_model(wl, job, "cpu", "0" * 64, "dev", stage=stage, ctx=ctx).as_dict(exclude_readonly=True)
     staged = created["jobPreparationTask"]["resourceFiles"]
     assert [("httpUrl" in r, r.get("blobPrefix")) for r in staged] == [
         (False, stage.prefix), (False, "ref/"), (False, "hg38/"), (True, None)]
-    job_schema = body_schema(SPECS, DATA_PLANE, OPERATIONS["Jobs_CreateJob"])
+    job_schema = body_schema(SPECS, DATA_PLANE, "Jobs_CreateJob")
     assert official_specs.errors(job_schema, created) == []
     assert official_specs.errors(job_schema, {**created, "jobPreparationTask": {
         **created["jobPreparationTask"], "waitForSuccess": "yes"}}) != []  # the spec checks the prep task too
