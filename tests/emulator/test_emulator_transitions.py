@@ -5,6 +5,7 @@ typical ones divided by --time-scale: the tests assert what is observed and in w
 
 from __future__ import annotations
 
+import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,7 +25,7 @@ from bigcompute.emulator.__main__ import main as emulator_main
 from bigcompute.emulator.compute.executor import ExecResult, RunHandle, TaskRun
 from bigcompute.emulator.compute.transitions import AZURE, INSTANT, Durations
 from bigcompute.local.testing import LOCAL_VM, make_job, unique, wait_for, wait_task
-from tests.conftest import Emulator, _start
+from tests.conftest import Emulator, _start, run_cli
 
 # Azure's durations (a pool's nodes: about 3 minutes) 150x faster: each phase lasts a few tenths of a second,
 # long enough for a poller to see it. Jobs' transitions are short on Azure; here they last as long as the
@@ -136,6 +137,20 @@ def test_stop_resize_shows_stopping_then_steady_with_the_nodes_allocated_so_far(
     assert seen == ["stopping", "steady"]
     pool = client.get_pool(pool_id)
     assert pool.current_dedicated_nodes == pool.target_dedicated_nodes < 4
+
+
+def test_a_resize_past_its_resize_timeout_ends_steady_with_allocation_timed_out(tmp_path: Path) -> None:
+    """Nodes that would take an hour to allocate, a resizeTimeout of 5 minutes: Batch gives up (at 300x, in 1 s)."""
+    emu = _start(tmp_path, InstantExecutor(), time_scale=300.0, transitions=Durations.parse("instant,pool-allocation=3600"))
+    try:
+        client = emu.client()
+        pool_id = create_pool(client, nodes=2, resize_timeout=dt.timedelta(minutes=5))
+        seen = watch(lambda: pool_view(client, pool_id), lambda v: v[0] == "steady")
+        assert seen == [("resizing", 0), ("steady", 0)]
+        [error] = client.get_pool(pool_id).resize_errors
+        assert error.code == "AllocationTimedOut"
+    finally:
+        emu.server.stop()
 
 
 def test_a_deleted_pool_shows_deleting_refuses_changes_then_is_gone(client: BatchClient) -> None:
@@ -275,3 +290,11 @@ def test_the_service_refuses_bad_transitions_before_starting(tmp_path: Path, cap
     code = emulator_main(["--data-dir", str(tmp_path / "data"), "--key-file", str(key_file), "--transitions", "slow"])
     assert code == 2 and "--transitions: 'slow'" in capsys.readouterr().err
     assert not (tmp_path / "data").exists()  # nothing was started
+
+
+def test_local_up_refuses_bad_transitions_with_exit_2_and_starts_nothing(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    result = run_cli("local", "up", "--transitions", "azure,pool-deleting=later")
+    assert result.exit_code == 2
+    assert "--transitions: 'pool-deleting=later': 'later' is not a number of seconds" in result.output
+    assert list(tmp_path.iterdir()) == []

@@ -10,6 +10,7 @@ import threading
 import time
 from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 from bigcompute.emulator.compute.lifecycle import Lifecycle
 from bigcompute.emulator.compute.node_ops import NodeOps
@@ -30,6 +31,10 @@ from bigcompute.emulator.state.models import (
 )
 from bigcompute.emulator.state.stores import Stores
 
+DEFAULT_RESIZE_TIMEOUT = 900.0  # resizeTimeout when a pool has none: 15 minutes
+# Batch's resize error when the nodes could not be allocated within the resize timeout (PoolResizeErrorCodes).
+ALLOCATION_TIMED_OUT = {"code": "AllocationTimedOut", "message": "The Batch service was unable to allocate the "
+                        "desired number of compute nodes within the resize timeout."}
 SAMPLE_EVERY = 30.0  # Batch samples task metrics roughly every 30 s (divided by --time-scale)
 MAX_SAMPLES = 2000
 
@@ -219,6 +224,9 @@ class Settler:
                 # error and goes steady short of the target.
                 pool["resizeErrors"] = [pool.pop("_failResize")]
                 failed = True
+            elif len(live) < target and now > pool.get("_allocBy", now):
+                pool["resizeErrors"] = [ALLOCATION_TIMED_OUT]  # resizeTimeout passed: Batch gives up, steady
+                failed = True
             while not failed and len(live) < target and self._allocation_due(pool, target - len(live), now):
                 pool["_nodeSeq"] += 1
                 node = new_node(pool["id"], pool["_nodeSeq"], dedicated, now)
@@ -251,9 +259,8 @@ class Settler:
         if (reached or failed) and pool["allocationState"] != AllocationState.STEADY:
             pool["allocationState"] = AllocationState.STEADY
             pool["allocationStateTransitionTime"] = iso(now)
-            pool.pop("_until", None)
-            pool.pop("_allocAt", None)
-            pool.pop("_allocStep", None)
+            for key in ("_until", "_allocAt", "_allocStep", "_allocBy"):
+                cast(dict[str, Any], pool).pop(key, None)
             return True
         return bool(removed) or before != (len(nodes), pool.get("_until"), pool.get("_allocAt"))
 
@@ -263,6 +270,8 @@ class Settler:
         if "_allocAt" not in pool:
             pool["_allocStep"] = self.timing.seconds("pool_allocation") / max(1, missing)
             pool["_allocAt"] = now + pool["_allocStep"]
+            timeout = parse_duration(pool.get("resizeTimeout"), "resizeTimeout") or DEFAULT_RESIZE_TIMEOUT
+            pool["_allocBy"] = now + timeout / self.stores.ctx.time_scale
         if now < pool["_allocAt"]:
             return False
         pool["_allocAt"] += pool["_allocStep"]

@@ -140,6 +140,7 @@ class PoolDoc(Resource, total=False):
     _until: float  # when the transition under way (stopping, deleting) ends (compute/transitions.py)
     _allocAt: float  # when the resize under way allocates its next node
     _allocStep: float  # seconds between two allocations of that resize
+    _allocBy: float  # when that resize gives up (its resizeTimeout): steady, with AllocationTimedOut
 
 
 class JobDoc(Resource, total=False):

@@ -126,7 +126,7 @@ class PoolStore:
             doc = self.load(pool_id)
             self._check_mutable(doc)  # "Update, Patch or Delete ... on a Pool in the deleting state" (Pool - Delete)
             set_state(doc, PoolState.DELETING, self.ctx.clock())
-            for key in ("_until", "_allocAt", "_allocStep"):  # any resize under way stops; deletion has its own clock
+            for key in ("_until", "_allocAt", "_allocStep", "_allocBy"):  # a resize under way stops; deletion has its own clock
                 cast(dict[str, Any], doc).pop(key, None)
             self.save(doc)
         self.ctx.wake()
