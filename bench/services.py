@@ -25,7 +25,8 @@ class Service:
         env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": self.key}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bigcompute.emulator", "--data-dir", self.tmp.name, "--port", str(self.port),
-             "--account", ACCOUNT, "--executor", executor], env=env, start_new_session=True)
+             "--account", ACCOUNT, "--executor", executor, "--transitions", "instant"],  # throughput, not waits
+            env=env, start_new_session=True)
         az.wait_port(self.port, proc=self.proc)
 
     def client(self):  # noqa: ANN201

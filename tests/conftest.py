@@ -22,6 +22,7 @@ from azure.core.credentials import AzureNamedKeyCredential
 from azure.core.pipeline.transport import RequestsTransport
 
 from bigcompute.emulator import BatchState, EmulatorServer, InstantExecutor, SubprocessExecutor
+from bigcompute.emulator.compute.transitions import INSTANT, Durations
 from bigcompute.local import azurite as az
 
 REPO = Path(__file__).resolve().parents[1]
@@ -90,9 +91,11 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Azurite]:
             proc.kill()
 
 
-def _start(tmp: Path, executor: Any, time_scale: float = 1.0) -> Emulator:
+def _start(tmp: Path, executor: Any, time_scale: float = 1.0, transitions: Durations = INSTANT) -> Emulator:
+    """An emulator in this process; transitional states end on the pass that sees them unless `transitions` says."""
     key = new_key()
-    state = BatchState(account=ACCOUNT, data_dir=tmp, executor=executor, time_scale=time_scale)
+    state = BatchState(account=ACCOUNT, data_dir=tmp, executor=executor, time_scale=time_scale,
+                       transitions=transitions)
     server = EmulatorServer(state, key).start()
     return Emulator(server.url, ACCOUNT, key, state, server)
 

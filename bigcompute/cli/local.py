@@ -24,6 +24,13 @@ class _Invalid(click.ClickException):
     exit_code = 2
 
 
+def _checked_transitions(value: str) -> str:
+    try:
+        return launcher.check_transitions(value)
+    except ValueError as e:
+        raise _Invalid(str(e)) from None
+
+
 @click.group("local")
 def local_group() -> None:
     """Run the local target: Azurite + the Batch emulator on 127.0.0.1."""
@@ -36,17 +43,25 @@ def local_group() -> None:
 @click.option("--azurite-port", type=int, default=0,
               help="Azurite blob port (default: the one this checkout used last, else a free one). Jobs created "
                    "before keep the old one.")
-@click.option("--time-scale", type=float, default=1.0, show_default=True, help="Divide autoscale intervals.")
+@click.option("--time-scale", type=float, default=1.0, show_default=True,
+              help="Divide autoscale intervals and the transitions' durations.")
+@click.option("--transitions", default="azure", show_default=True, metavar="azure|instant[,NAME=SECONDS...]",
+              callback=lambda ctx, param, value: _checked_transitions(value),
+              help="How long pools stay resizing, nodes creating/starting, jobs deleting...: Azure's typical times "
+                   "(a pool's nodes take about 3 minutes; --time-scale 30 makes it 6 s), none, or overrides "
+                   "such as job-deleting=5.")
 @click.option("--faults", default="", help="e.g. 429=0.05,503=0.1,reset=0.02")
 @click.option("--task-user", default="auto", show_default=True, metavar="USER|none|auto",
               help="Who non-elevated tasks run as when the target runs as root (auto: nobody, when it can run "
                    "sh and python3).")
-def up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str, task_user: str) -> None:
+def up(stack: str, port: int, azurite_port: int, time_scale: float, transitions: str, faults: str,
+       task_user: str) -> None:
     """Start Azurite and the emulator, create the stack's containers and pools, write outputs.json."""
     local = _local()
     private_dir(local.parent.parent.resolve())
     try:
-        result = launcher.up(stack, port, azurite_port, time_scale, faults, task_user, root=local)
+        result = launcher.up(stack, port, azurite_port, time_scale, faults, task_user, root=local,
+                             transitions=transitions)
     except launcher.LauncherError as e:
         raise click.ClickException(str(e)) from e
     outputs = result.outputs

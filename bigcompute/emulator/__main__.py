@@ -19,6 +19,7 @@ from bigcompute.emulator.compute.executor import InstantExecutor, SubprocessExec
 from bigcompute.emulator.compute.isolation import resolve
 from bigcompute.emulator.compute.node_python import DEFAULT_PACKAGES, NodePython
 from bigcompute.emulator.compute.nodes import task_path
+from bigcompute.emulator.compute.transitions import Durations
 from bigcompute.emulator.service import BatchState
 from bigcompute.emulator.wire.faults import FaultPlan
 from bigcompute.emulator.wire.server import EmulatorServer
@@ -31,7 +32,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, required=True)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--account", default="localbatch")
-    p.add_argument("--time-scale", type=float, default=1.0)
+    p.add_argument("--time-scale", type=float, default=1.0,
+                   help="emulated seconds per real second: divides autoscale intervals and transition durations")
+    p.add_argument("--transitions", default="azure", metavar="PROFILE[,NAME=SECONDS...]",
+                   help="how long pools, nodes and jobs stay resizing, creating, starting, deleting...: 'azure' "
+                        "(typical Azure times), 'instant', and/or overrides such as job-deleting=5 (see "
+                        "compute/transitions.py)")
     p.add_argument("--faults", default="")
     p.add_argument("--fault-seed", type=int, default=None)
     p.add_argument("--blob-endpoint", default=None, help="Azurite blob endpoint for auto-storage containers")
@@ -48,6 +54,11 @@ def main(argv: list[str] | None = None) -> int:
     if not key:
         print(f"error: pass --key-file or set {KEY_ENV} to the account key (base64)", file=sys.stderr)
         return 2
+    try:
+        transitions = Durations.parse(args.transitions)
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     data_dir = args.data_dir.resolve()
     packages = [p.strip() for p in args.node_packages.split(",") if p.strip()]
@@ -62,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
         logging.getLogger("bigcompute.emulator").warning("task user: %s", isolation.warning)
     executor = SubprocessExecutor(args.blob_endpoint, isolation.user, packages) if args.executor == "subprocess" \
         else InstantExecutor()
-    state = BatchState(account=args.account, data_dir=data_dir, executor=executor, time_scale=args.time_scale)
+    state = BatchState(account=args.account, data_dir=data_dir, executor=executor, time_scale=args.time_scale,
+                       transitions=transitions)
     server = EmulatorServer(state, key, args.port, FaultPlan(args.faults, args.fault_seed))
     # The port file tells `local up` (and tests) where the service listens when --port 0 was asked, and
     # whom tasks run as (`local up` and `local status` repeat the warning when they are not isolated).

@@ -24,6 +24,7 @@ from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
 from bigcompute.emulator.compute.scheduler import Scheduler
 from bigcompute.emulator.compute.settle import Settler
+from bigcompute.emulator.compute.transitions import INSTANT, Durations, Timing
 from bigcompute.emulator.core.errors import BatchError, missing_property
 from bigcompute.emulator.core.formats import iso
 from bigcompute.emulator.state.common import public
@@ -36,7 +37,9 @@ NODE_AGENT_VERSION = "1.0.0-local"  # nodeAgentInfo.version: the emulator stands
 
 class BatchState:
     def __init__(self, *, account: str, data_dir: Path | None = None, executor: Executor | None = None,
-                 time_scale: float = 1.0) -> None:
+                 time_scale: float = 1.0, transitions: Durations = INSTANT) -> None:
+        """`transitions`: how long pools, nodes and jobs stay in Batch's transitional states (divided by
+        `time_scale`); none by default in process (tests), `python -m bigcompute.emulator` takes Azure's."""
         self.account = account
         # Absolute: the node root is the marker that finds this instance's orphaned task processes after a
         # restart, and a relative one would match every emulator started from any checkout.
@@ -57,7 +60,7 @@ class BatchState:
         self.node_ops = NodeOps(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
                                 runs=self.runs)
         self.settler = Settler(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
-                               runs=self.runs, node_ops=self.node_ops)
+                               runs=self.runs, node_ops=self.node_ops, timing=Timing(transitions, time_scale))
         self.scheduler = Scheduler(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
                                    runs=self.runs, settler=self.settler)
         self.stores.set_wake(self.scheduler.wake)
@@ -97,7 +100,7 @@ class BatchState:
                 self.life.requeue(job_id, task_id)
             for pool in self.pools.all():
                 for node in pool["_nodes"]:
-                    if node["state"] == NodeState.STARTING:  # its start task died with the service
+                    if node["state"] == NodeState.WAITING_FOR_START_TASK:  # its start task died with the service
                         node["state"] = NodeState.IDLE
                 self.pools.save(pool, touched=False)
         if rows or killed:

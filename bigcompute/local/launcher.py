@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from bigcompute.emulator.compute import isolation, node_python
+from bigcompute.emulator.compute.transitions import Durations
 from bigcompute.local import azurite as az
 from bigcompute.local import ports, records
 from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
@@ -77,15 +78,20 @@ def secure(root: Path = LOCAL, task_gid: int | None = None) -> None:
 
 
 def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale: float = 1.0, faults: str = "",
-       task_user: str = "auto", root: Path = LOCAL) -> Started:
+       task_user: str = "auto", root: Path = LOCAL, transitions: str = "azure") -> Started:
     """Start both services (unless running) on this checkout's recorded ports; return the outputs written
-    to outputs.json and what the caller must tell the user."""
+    to outputs.json and what the caller must tell the user. `transitions`: how long pools, nodes and jobs stay
+    in Batch's transitional states (the emulator's --transitions; Azure's typical times by default)."""
     from bigcompute.config import ConfigError, load_stack
 
     try:
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise LauncherError(f"stack {stack_name}: {e}") from e
+    try:
+        check_transitions(transitions)
+    except ValueError as e:
+        raise LauncherError(str(e)) from None
     if task_user not in ("auto", "none"):
         try:
             pwd.getpwnam(task_user)
@@ -107,7 +113,7 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
     procs.update(records.record("azurite", _start_azurite(home, blob_port, binary)))
     packages = node_packages(stack)
     procs.update(records.record("emulator", _start_emulator(home, emu_port, time_scale, faults, blob, task_user,
-                                                            packages)))
+                                                            packages, transitions)))
     _write_private(root / "processes.json", json.dumps(procs, indent=2))
     try:
         az.wait_port(blob_port)
@@ -129,6 +135,12 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
     }
     _write_private(root / "outputs.json", json.dumps(outputs, indent=2) + "\n")
     return Started(outputs, True, notes + isolation_notes(procs))
+
+
+def check_transitions(text: str) -> str:
+    """The emulator's --transitions, refused (ValueError) before anything starts."""
+    Durations.parse(text)
+    return text
 
 
 def _already_running(root: Path, port: int, azurite_port: int) -> Started:
@@ -247,10 +259,10 @@ def node_packages(stack: Any) -> list[str]:
 
 
 def _start_emulator(root: Path, port: int, time_scale: float, faults: str, blob: str, task_user: str,
-                    packages: list[str]) -> int:
+                    packages: list[str], transitions: str = "azure") -> int:
     argv = [sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(root / "emulator"), "--port", str(port),
             "--account", ACCOUNT, "--time-scale", str(time_scale), "--blob-endpoint", blob, "--task-user", task_user,
-            "--node-packages", ",".join(packages)]
+            "--node-packages", ",".join(packages), "--transitions", transitions]
     if faults:
         argv += ["--faults", faults]
     (root / "emulator").mkdir(parents=True, exist_ok=True)

@@ -17,6 +17,7 @@ from bigcompute.runner.killpoint import kill_point
 from bigcompute.runner.lease import workload_lease
 from bigcompute.runner.monitor import TASK_FAILED, terminate_reason
 from bigcompute.runner.plan import WorkloadPlan
+from bigcompute.runner.prune import wait_deleted
 from bigcompute.runner.reuse import copy_outputs, record
 from bigcompute.runner.submit import SubmitReport, add_tasks, existing_tasks
 from bigcompute.runner.sync import upload_missing
@@ -78,12 +79,12 @@ def _ended(clients: Clients, plan: WorkloadPlan) -> bool:
     return job_info(job).state in ("terminating", "completed") and terminate_reason(job) == TASK_FAILED
 
 
-def ensure_job(clients: Clients, plan: WorkloadPlan, hooks: Hooks):
-    """The job's info if it already existed, else None after creating it."""
-    try:
-        return _checked(job_info(clients.batch.get_job(plan.job_id)), plan)
-    except ResourceNotFoundError:
-        pass
+def ensure_job(clients: Clients, plan: WorkloadPlan, hooks: Hooks, retry: bool = True):
+    """The job's info if it already existed, else None after creating it (once a deletion of the job that held
+    its id has finished)."""
+    existing = _existing(clients, plan, hooks)
+    if existing is not None:
+        return existing
     wl = plan.loaded.workload
     pool_id = clients.target.pool_id(wl.pool)
     hooks.step(f"creating job {plan.job_id} on pool {pool_id}")
@@ -93,16 +94,35 @@ def ensure_job(clients: Clients, plan: WorkloadPlan, hooks: Hooks):
                                            stage=plan.sync.stage, ctx=storage_context(clients),
                                            attempt=plan.attempt))
         return None
-    except ResourceExistsError:  # a retried create whose first attempt got through, or a racing apply
-        return _checked(job_info(clients.batch.get_job(plan.job_id)), plan)
+    except ResourceExistsError:
+        # A retried create whose first attempt got through, a racing apply, or a deletion that began meanwhile
+        # (waited for, then the job is created once more).
+        existing = _existing(clients, plan, hooks)
+        if existing is None and retry:
+            return ensure_job(clients, plan, hooks, retry=False)
+        if existing is None:
+            raise
+        return existing
+
+
+def _existing(clients: Clients, plan: WorkloadPlan, hooks: Hooks):
+    """The job's info, or None when there is none, after waiting out a deletion of the job holding its id (the
+    same workload and spec deleted moments ago: Batch keeps the id until the old job's tasks are gone)."""
+    try:
+        info = _checked(job_info(clients.batch.get_job(plan.job_id)), plan)
+    except ResourceNotFoundError:
+        return None
+    if info.state != "deleting":
+        return info
+    hooks.step(f"job {plan.job_id} is being deleted: waiting until Batch has removed it, to create it again")
+    wait_deleted(clients.batch, plan.job_id)
+    return None
 
 
 def _checked(info, plan: WorkloadPlan):
     if info.workload != plan.name or info.spec != plan.spec:
         raise DeployError(f"job {plan.job_id} exists but was not created by bigcompute for this workload "
                           "spec; delete it or rename the workload")
-    if info.state in ("deleting",):
-        raise DeployError(f"job {plan.job_id} is being deleted; wait for the deletion, then apply again")
     return info
 
 

@@ -83,7 +83,9 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
     """`whole_folder`: `loaded` is every workload of the workloads folder, so jobs of workloads missing from it
     belong to removed workloads."""
     jobs = list_jobs(clients.batch)
-    by_id = {j.id: j for j in jobs}
+    # A job being deleted is gone for the plan: not the workload's job, not superseded, nothing reused from it
+    # (apply waits for the deletion to finish when the new job takes the same id).
+    by_id = {j.id: j for j in jobs if j.state != "deleting"}
     inputs = clients.container("inputs")
     scope = Scope(repository_identity(Path.cwd()), clients.target.stack, whole_folder)
     plans, current, empty = [], {}, []
@@ -102,7 +104,8 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
             continue
         spec = spec_hash(lw.workload, sync.digests, sync.blob_versions)
         repository = repository_identity(lw.workload.folder)
-        mine = [j for j in jobs if j.workload == lw.workload.name and (not j.scoped or scope.owns(j, repository))]
+        mine = [j for j in by_id.values() if j.workload == lw.workload.name and (not j.scoped or
+                                                                                scope.owns(j, repository))]
         existing = _latest_attempt(mine, lw.workload.name, spec, by_id)
         job_id = existing.id if existing else attempt_id(f"{lw.workload.name}-{spec[:8]}", 1)
         current[lw.workload.name] = (job_id, repository)

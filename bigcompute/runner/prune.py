@@ -9,15 +9,19 @@ automatically; active jobs are terminated only when forced.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
+from azure.batch import BatchClient
 from azure.core.exceptions import ResourceNotFoundError
 
 from bigcompute.runner.clients import Clients
+from bigcompute.runner.errors import DeployError
 from bigcompute.runner.jobs import JobInfo, wire
 
 TERMINAL_STATES = {"completed", "deleting"}
+DELETION_TIMEOUT = 3600.0  # seconds a job's deletion is waited for (Batch deletes its tasks first)
 
 
 @dataclass(frozen=True)
@@ -91,8 +95,13 @@ def remove(clients: Clients, candidates: Iterable[Candidate], reason: str) -> It
 
 def delete_job(clients: Clients, job_id: str, reason: str) -> Iterator[str]:
     try:
-        job = clients.batch.get_job(job_id, select=["id", "state"])
-        if wire(job.state) not in TERMINAL_STATES:
+        state = wire(clients.batch.get_job(job_id, select=["id", "state"]).state)
+        if state == "deleting":  # another delete is under way: a second one is refused (409 JobBeingDeleted)
+            yield f"job {job_id} is already being deleted: waiting until Batch has removed it"
+            wait_deleted(clients.batch, job_id)
+            yield f"deleted job {job_id}"
+            return
+        if state not in TERMINAL_STATES and state != "terminating":  # terminating: 409 JobBeingTerminated
             # Terminate first so running tasks stop and the job leaves the active-job quota at once.
             clients.batch.begin_terminate_job(job_id, options=_terminate_options(reason),
                                               polling_interval=1).result()
@@ -100,6 +109,22 @@ def delete_job(clients: Clients, job_id: str, reason: str) -> Iterator[str]:
         yield f"deleted job {job_id}"
     except ResourceNotFoundError:
         yield f"job {job_id} was already gone"
+
+
+def wait_deleted(client: BatchClient, job_id: str, timeout: float = DELETION_TIMEOUT) -> None:
+    """Until the job being deleted is gone. Batch deletes a job's tasks first, so this takes from seconds to many
+    minutes (a job of many tasks); until then its id is taken (adding a job with it: 409 JobExists)."""
+    deadline, delay = time.monotonic() + timeout, 0.05
+    while True:
+        try:
+            client.get_job(job_id, select=["id", "state"])
+        except ResourceNotFoundError:
+            return
+        if time.monotonic() > deadline:
+            raise DeployError(f"job {job_id} is still being deleted after {timeout / 60:.0f} minutes; run the "
+                              "command again once Batch has removed it")
+        time.sleep(delay)
+        delay = min(2.0, delay * 2)
 
 
 def _terminate_options(reason: str):

@@ -62,7 +62,7 @@ def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
     log = open(data_dir / "emulator.log", "wb")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [EMULATOR_PYTHON, "-m", "bigcompute.emulator", "--data-dir", str(data_dir), "--port", "0",
-         "--account", ACCOUNT],
+         "--account", ACCOUNT, "--transitions", "instant"],
         env={**os.environ, "BIGCOMPUTE_EMULATOR_KEY": key}, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True)
     port_file = data_dir / "emulator.json"

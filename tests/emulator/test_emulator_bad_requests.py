@@ -162,7 +162,7 @@ def process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, str]
     key_file.chmod(0o600)
     proc = subprocess.Popen([sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(tmp_path / "data"),
                              "--port", str(port), "--account", ACCOUNT, "--executor", "instant",
-                             "--key-file", str(key_file)], start_new_session=True)
+                             "--key-file", str(key_file), "--transitions", "instant"], start_new_session=True)
     try:
         az.wait_port(port, proc=proc)
         yield proc, f"http://127.0.0.1:{port}", key

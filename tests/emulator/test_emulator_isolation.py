@@ -47,7 +47,8 @@ def _start(base: Path, task_user: str, blob: str) -> tuple[subprocess.Popen[byte
     port = az.free_port()
     proc = subprocess.Popen([sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(base / "emulator"),
                              "--port", str(port), "--account", ACCOUNT, "--key-file", str(creds),
-                             "--blob-endpoint", blob, "--task-user", task_user], start_new_session=True)
+                             "--blob-endpoint", blob, "--task-user", task_user, "--transitions", "instant"],
+                            start_new_session=True)
     info_file = base / "emulator" / "emulator.json"
     try:
         az.wait_port(port, proc=proc)

@@ -53,7 +53,7 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_up_status_down(project: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(local_group, ["up", "--stack", "dev"])
+    result = runner.invoke(local_group, ["up", "--stack", "dev", "--transitions", "instant"])
     try:
         assert result.exit_code == 0, result.output
         local = project / ".bigcompute/local"
@@ -110,7 +110,7 @@ def open_project(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 @pytest.mark.skipif(os.geteuid() != 0, reason="a task user needs a target running as root")
 def test_tasks_run_as_the_task_user_cannot_read_the_credentials(open_project: Path) -> None:
     runner = CliRunner()
-    result = runner.invoke(cli, ["local", "up", "--stack", "dev", "--task-user", "nobody"])
+    result = runner.invoke(cli, ["local", "up", "--stack", "dev", "--transitions", "instant", "--task-user", "nobody"])
     local = open_project / ".bigcompute/local"
     try:
         assert result.exit_code == 0, result.output
@@ -164,7 +164,7 @@ def test_up_repairs_the_modes_of_an_older_data_dir(project: Path) -> None:
     for path in (local, local / "azurite", local / "emulator", local / "credentials.json"):
         path.chmod(0o777 if path.is_dir() else 0o644)  # as an older version (or a umask of 000) left them
     try:
-        result = CliRunner().invoke(cli, ["local", "up", "--stack", "dev", "--task-user", "none"])
+        result = CliRunner().invoke(cli, ["local", "up", "--stack", "dev", "--transitions", "instant", "--task-user", "none"])
         assert result.exit_code == 0, result.output
         _assert_private(local)
         assert stat.S_IMODE(local.stat().st_mode) == 0o700
@@ -233,7 +233,7 @@ def test_a_taken_recorded_port_is_refused_and_nothing_starts(project: Path) -> N
     with socket.socket() as squatter:  # another program took this checkout's Azurite port meanwhile
         squatter.bind(("127.0.0.1", blob_port))
         squatter.listen()
-        result = CliRunner().invoke(cli, ["local", "up", "--stack", "dev"])
+        result = CliRunner().invoke(cli, ["local", "up", "--stack", "dev", "--transitions", "instant"])
         assert result.exit_code == 1
         message = " ".join(result.output.split())
         assert (f"port {blob_port}, where this checkout's Azurite listened last time (recorded in "
@@ -273,7 +273,7 @@ def test_restart_keeps_ports_and_jobs_finish(project: Path) -> None:
     (project / "workloads" / f"{name}.yaml").write_text(SLOW_SQUARES.format(name=name))
     local = project / ".bigcompute/local"
     try:
-        assert CliRunner().invoke(cli, ["local", "up", "--stack", "dev"]).exit_code == 0
+        assert CliRunner().invoke(cli, ["local", "up", "--stack", "dev", "--transitions", "instant"]).exit_code == 0
         before = json.loads((local / "outputs.json").read_text())
         applied = CliRunner().invoke(cli, ["apply", "--stack", "dev"])
         assert applied.exit_code == 0, applied.output
@@ -301,7 +301,7 @@ def test_restart_keeps_ports_and_jobs_finish(project: Path) -> None:
 
 
 def test_an_unknown_task_user_is_refused_before_anything_starts(project: Path) -> None:
-    result = CliRunner().invoke(cli, ["local", "up", "--stack", "dev", "--task-user", "no-such-user"])
+    result = CliRunner().invoke(cli, ["local", "up", "--stack", "dev", "--transitions", "instant", "--task-user", "no-such-user"])
     assert result.exit_code == 1
     assert "--task-user no-such-user: there is no user no-such-user" in result.output
     assert not (project / ".bigcompute/local/processes.json").exists()

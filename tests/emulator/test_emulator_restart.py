@@ -25,7 +25,7 @@ ACCOUNT = "restartacct"
 def _spawn(data: Path, port: int, key: str, cwd: Path | None = None) -> subprocess.Popen[bytes]:
     env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": key}
     proc = subprocess.Popen([sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(data), "--port", str(port),
-                             "--account", ACCOUNT], env=env, start_new_session=True, cwd=cwd)
+                             "--account", ACCOUNT, "--transitions", "instant"], env=env, start_new_session=True, cwd=cwd)
     try:
         az.wait_port(port, proc=proc)
     except BaseException:

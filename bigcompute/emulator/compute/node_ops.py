@@ -30,7 +30,7 @@ STATES = {"reboot": (NodeState.REBOOTING, NodeState.IDLE), "reimage": (NodeState
           "deallocate": (NodeState.DEALLOCATING, NodeState.DEALLOCATED), "start": (NodeState.STARTING, NodeState.IDLE)}
 # Batch's code for an operation asked of a node already in another one (its published 409s).
 _BUSY: dict[str, str] = {NodeState.REBOOTING: "NodeBeingRebooted", NodeState.REIMAGING: "NodeBeingReimaged",
-         NodeState.STARTING: "NodeBeingStarted", NodeState.DEALLOCATING: "OperationNotValidOnNode",
+         NodeState.STARTING: "NodeBeingStarted", NodeState.CREATING: "NodeBeingCreated", NodeState.DEALLOCATING: "OperationNotValidOnNode",
          NodeState.LEAVING_POOL: "OperationNotValidOnNode"}
 
 
@@ -115,13 +115,14 @@ class NodeOps:
         return True
 
     def boot(self, pool: PoolDoc, node: NodeDoc) -> None:
-        """Run the pool's start task on a node that (re)booted; with waitForSuccess the node is starting until it ends."""
+        """Run the pool's start task on a node that (re)booted; with waitForSuccess the node is waitingforstarttask
+        until it ends (Batch's state for it), and takes no task meanwhile."""
         spec = pool.get("startTask")
         if not spec:
             return
         wait = spec.get("waitForSuccess", True)
         if wait:
-            node["state"] = NodeState.STARTING
+            node["state"] = NodeState.WAITING_FOR_START_TASK
         threading.Thread(target=self._run_start, args=(pool, node, spec, wait), daemon=True).start()
 
     def _run_start(self, pool: PoolDoc, node: NodeDoc, spec: dict[str, Any], wait: bool) -> None:
@@ -134,7 +135,7 @@ class NodeOps:
             for n in fresh["_nodes"]:
                 if n["id"] == node["id"]:
                     n["startTaskInfo"] = info
-                    if wait and n["state"] == NodeState.STARTING:
+                    if wait and n["state"] == NodeState.WAITING_FOR_START_TASK:
                         n["state"] = NodeState.IDLE if info["result"] == "success" else NodeState.START_TASK_FAILED
             self.stores.pools.save(fresh, touched=False)
         self.stores.ctx.wake()

@@ -1,5 +1,6 @@
-"""Moves jobs and pools through Batch's transitional states promptly (so SDK pollers finish), resizes
-pools node by node, runs timers (autoscale evaluation, job wall clock, retention) and samples metrics."""
+"""Moves jobs and pools through Batch's transitional states, each lasting its duration (`transitions.Timing`;
+none in the tests' fast mode), resizes pools node by node, runs timers (autoscale evaluation, job wall clock,
+retention) and samples metrics."""
 
 from __future__ import annotations
 
@@ -7,13 +8,16 @@ import heapq
 import shutil
 import threading
 import time
+from functools import partial
 from pathlib import Path
+from typing import Any, cast
 
 from bigcompute.emulator.compute.lifecycle import Lifecycle
 from bigcompute.emulator.compute.node_ops import NodeOps
 from bigcompute.emulator.compute.nodes import NodeLayout, new_node
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
+from bigcompute.emulator.compute.transitions import INSTANT, Timing, advance_boot
 from bigcompute.emulator.core.formats import iso, parse_duration
 from bigcompute.emulator.state.models import (
     AllocationState,
@@ -27,14 +31,19 @@ from bigcompute.emulator.state.models import (
 )
 from bigcompute.emulator.state.stores import Stores
 
+DEFAULT_RESIZE_TIMEOUT = 900.0  # resizeTimeout when a pool has none: 15 minutes
+# Batch's resize error when the nodes could not be allocated within the resize timeout (PoolResizeErrorCodes).
+ALLOCATION_TIMED_OUT = {"code": "AllocationTimedOut", "message": "The Batch service was unable to allocate the "
+                        "desired number of compute nodes within the resize timeout."}
 SAMPLE_EVERY = 30.0  # Batch samples task metrics roughly every 30 s (divided by --time-scale)
 MAX_SAMPLES = 2000
 
 
 class Settler:
     def __init__(self, *, stores: Stores, life: Lifecycle, runtime: Runtime, layout: NodeLayout, runs: Runs,
-                 node_ops: NodeOps) -> None:
+                 node_ops: NodeOps, timing: Timing | None = None) -> None:
         self.stores = stores
+        self.timing = timing or Timing(INSTANT, stores.ctx.time_scale)
         self.life = life
         self.runtime = runtime
         self.layout = layout
@@ -59,25 +68,42 @@ class Settler:
             if state == JobState.ACTIVE:
                 self._active_job(job, now)
             elif state == JobState.TERMINATING:
-                self._terminate(job)
+                self._terminate(job, now)
             elif state == JobState.DELETING:
                 if self._releases_first(job):
                     continue
-                self._kill_all(job["id"], update=False)
-                self.stores.jobs.purge(job["id"])
-                self._remove_job_dirs(job["id"])
+                self._delete_job(job, now)
             elif state == JobState.DISABLING:
-                how = job.get("_disableTasks", "requeue")
-                if how == "wait" and self.runtime.running_in_job(job["id"]):
-                    continue
-                for r in self.runtime.of_job(job["id"]):
-                    (self.life.requeue if how == "requeue" else self.life.end)(r.job_id, r.task_id)
-                    r.handle.kill()
-                self.stores.jobs.transition(job, JobState.DISABLED)
-                self.stores.jobs.save(job)
+                self._disable(job, now)
             elif state == JobState.ENABLING:
                 self.stores.jobs.transition(job, JobState.ACTIVE)
                 self.stores.jobs.save(job)
+
+    def _delete_job(self, job: JobDoc, now: float) -> None:
+        """Its tasks stop at once; the job (shown `deleting`, refusing changes) goes once its time is up."""
+        fresh = "_until" not in job
+        if fresh:
+            self._kill_all(job["id"], update=False)
+        if self.timing.due(job, "job_deleting", now):
+            self.stores.jobs.purge(job["id"])
+            self._remove_job_dirs(job["id"])
+        elif fresh:
+            self.stores.jobs.save(job, touched=False)
+
+    def _disable(self, job: JobDoc, now: float) -> None:
+        how = job.get("_disableTasks", "requeue")
+        if how == "wait" and self.runtime.running_in_job(job["id"]):
+            return
+        for r in self.runtime.of_job(job["id"]):
+            (self.life.requeue if how == "requeue" else self.life.end)(r.job_id, r.task_id)
+            r.handle.kill()
+        fresh = "_until" not in job
+        if self.timing.due(job, "job_disabling", now):
+            job.pop("_until")
+            self.stores.jobs.transition(job, JobState.DISABLED)
+            self.stores.jobs.save(job)
+        elif fresh:
+            self.stores.jobs.save(job, touched=False)
 
     def _active_job(self, job: JobDoc, now: float) -> None:
         limit = parse_duration(job["constraints"].get("maxWallClockTime"), "maxWallClockTime")
@@ -86,23 +112,28 @@ class Settler:
             job["_created"] = now
             self.stores.jobs.save(job, touched=False)
         if limit is not None and now - created > limit:
-            self._start_terminate(job, "MaxWallClockTimeExpiry")
+            self._start_terminate(job, "MaxWallClockTimeExpiry", now)
         elif job.get("onAllTasksComplete") == "terminatejob" and not self.stores.tasks.has_pending(job["id"]):
-            self._start_terminate(job, "AllTasksComplete")
+            self._start_terminate(job, "AllTasksComplete", now)
 
-    def _start_terminate(self, job: JobDoc, reason: str) -> None:
+    def _start_terminate(self, job: JobDoc, reason: str, now: float) -> None:
         self.stores.jobs.transition(job, JobState.TERMINATING)
         job["executionInfo"]["terminateReason"] = reason
         self.stores.jobs.save(job)
-        self._terminate(job)
+        self._terminate(job, now)
 
-    def _terminate(self, job: JobDoc) -> None:
+    def _terminate(self, job: JobDoc, now: float) -> None:
         if job["id"].lower() in self._releasing:
             return
         self._kill_all(job["id"], update=True)
         nodes = [n for n, s in (job.get("_prep") or {}).items() if s == "done"]
         if not job.get("jobReleaseTask") or not nodes:
-            self.stores.jobs.complete(job)
+            fresh = "_until" not in job
+            if self.timing.due(job, "job_terminating", now):
+                job.pop("_until")
+                self.stores.jobs.complete(job)
+            elif fresh:
+                self.stores.jobs.save(job, touched=False)
             return
         self._releasing.add(job["id"].lower())
         threading.Thread(target=self._release, args=(job, nodes), daemon=True).start()
@@ -161,11 +192,7 @@ class Settler:
     def _pools(self, now: float) -> None:
         for pool in self.stores.pools.all():
             if pool["state"] == PoolState.DELETING:
-                for r in self.runtime.on_node(pool["id"]):
-                    self.life.requeue(r.job_id, r.task_id)
-                    r.handle.kill()
-                self.stores.pools.purge(pool["id"])
-                shutil.rmtree(self.layout.nodes_root / pool["id"].lower(), ignore_errors=True)
+                self._delete_pool(pool, now)
                 continue
             changed = False
             if pool.get("enableAutoScale"):
@@ -173,19 +200,37 @@ class Settler:
                 if now >= pool.get("_nextEval", 0):
                     self.stores.pools.evaluate_and_apply(pool, now)
                     changed = True
+            boot = partial(self.node_ops.boot, pool)
             for node in pool["_nodes"]:
                 changed = self.node_ops.settle_node(pool, node, now) or changed
+                changed = advance_boot(node, self.timing, now, boot) or changed
             if pool["allocationState"] != AllocationState.STEADY or \
                     any(n["state"] == NodeState.LEAVING_POOL for n in pool["_nodes"]):
-                self._resize(pool, now)
-                changed = True
+                changed = self._resize(pool, now) or changed
             if changed:
                 self.stores.pools.save(pool)
 
-    def _resize(self, pool: PoolDoc, now: float) -> None:
+    def _delete_pool(self, pool: PoolDoc, now: float) -> None:
+        """Batch requeues the pool's running tasks, shrinks it to zero, then removes it (Pool - Delete)."""
+        fresh = "_until" not in pool
+        if fresh:
+            for r in self.runtime.on_node(pool["id"]):
+                self.life.requeue(r.job_id, r.task_id)
+                r.handle.kill()
+        if self.timing.due(pool, "pool_deleting", now):
+            self.stores.pools.purge(pool["id"])
+            shutil.rmtree(self.layout.nodes_root / pool["id"].lower(), ignore_errors=True)
+        elif fresh:
+            self.stores.pools.save(pool, touched=False)
+
+    def _resize(self, pool: PoolDoc, now: float) -> bool:
+        """One pass of a resize: allocate the nodes now due, release the excess; True when the pool changed."""
         rt, option = self.runtime, pool.get("_dealloc", "requeue")
         nodes = pool["_nodes"]
+        before = (len(nodes), pool.get("_until"), pool.get("_allocAt"))
         if pool["allocationState"] == AllocationState.STOPPING:
+            if not self.timing.due(pool, "pool_stopping", now):
+                return before[1] is None
             staying = [n for n in nodes if n["state"] != NodeState.LEAVING_POOL]
             pool["targetDedicatedNodes"] = sum(1 for n in staying if n["isDedicated"])
             pool["targetLowPriorityNodes"] = sum(1 for n in staying if not n["isDedicated"])
@@ -198,13 +243,17 @@ class Settler:
                 # error and goes steady short of the target.
                 pool["resizeErrors"] = [pool.pop("_failResize")]
                 failed = True
-            while not failed and len(live) < target:
+            elif len(live) < target and now > pool.get("_allocBy", now):
+                pool["resizeErrors"] = [ALLOCATION_TIMED_OUT]  # resizeTimeout passed: Batch gives up, steady
+                failed = True
+            while not failed and len(live) < target and self._allocation_due(pool, target - len(live), now):
                 pool["_nodeSeq"] += 1
                 node = new_node(pool["id"], pool["_nodeSeq"], dedicated, now)
+                node["state"] = NodeState.CREATING
                 self.layout.create(pool["id"], node["id"])
                 nodes.append(node)
                 live.append(node)
-                self.node_ops.boot(pool, node)
+                advance_boot(node, self.timing, now, partial(self.node_ops.boot, pool))
             excess = sorted(live, key=lambda n: rt.used(pool["id"], n["id"]))[: max(0, len(live) - target)]
             for node in excess:
                 running = rt.on_node(pool["id"], node["id"])
@@ -229,6 +278,23 @@ class Settler:
         if (reached or failed) and pool["allocationState"] != AllocationState.STEADY:
             pool["allocationState"] = AllocationState.STEADY
             pool["allocationStateTransitionTime"] = iso(now)
+            for key in ("_until", "_allocAt", "_allocStep", "_allocBy"):
+                cast(dict[str, Any], pool).pop(key, None)
+            return True
+        return bool(removed) or before != (len(nodes), pool.get("_until"), pool.get("_allocAt"))
+
+    def _allocation_due(self, pool: PoolDoc, missing: int, now: float) -> bool:
+        """Whether the next node may be allocated now: a resize spreads the missing nodes evenly over the
+        allocation time, so they appear one after another while the pool shows `resizing`."""
+        if "_allocAt" not in pool:
+            pool["_allocStep"] = self.timing.seconds("pool_allocation") / max(1, missing)
+            pool["_allocAt"] = now + pool["_allocStep"]
+            timeout = parse_duration(pool.get("resizeTimeout"), "resizeTimeout") or DEFAULT_RESIZE_TIMEOUT
+            pool["_allocBy"] = now + timeout / self.stores.ctx.time_scale
+        if now < pool["_allocAt"]:
+            return False
+        pool["_allocAt"] += pool["_allocStep"]
+        return True
 
     # --- metrics and retention ---------------------------------------------------------------------------
     def _sample(self, pool: PoolDoc, now: float) -> None:

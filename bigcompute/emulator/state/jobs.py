@@ -93,6 +93,7 @@ class JobStore:
     def transition(self, doc: JobDoc, new: JobState) -> None:
         check_job_transition(doc["state"], new)
         set_state(doc, new, self.ctx.clock())
+        doc.pop("_until", None)  # a new transitional state runs on its own clock (compute/transitions.py)
 
     def create(self, spec: dict[str, Any]) -> JobDoc:
         job_id = check_id(spec.get("id"))
@@ -177,9 +178,11 @@ class JobStore:
     def request_terminate(self, job_id: str, reason: str | None) -> JobDoc:
         with self.ctx.db.tx():
             doc = self.load(job_id)
-            if doc["state"] in (JobState.COMPLETED, JobState.TERMINATING):
-                raise BatchError(409, "JobCompleted", "The specified job is already in a completed state.")
             self._check_writable(doc)
+            if doc["state"] == JobState.TERMINATING:
+                raise BatchError(409, "JobBeingTerminated", "The specified job is being terminated.")
+            if doc["state"] == JobState.COMPLETED:
+                raise BatchError(409, "JobCompleted", "The specified job is already in a completed state.")
             self.transition(doc, JobState.TERMINATING)
             doc["executionInfo"]["terminateReason"] = reason or "UserTerminate"
             self.save(doc)
@@ -201,6 +204,8 @@ class JobStore:
         with self.ctx.db.tx():
             doc = self.load(job_id)
             self._check_writable(doc)
+            if doc["state"] in (JobState.DISABLING, JobState.DISABLED):
+                return  # "any state other than active, disabling, or disabled" fails (Job - Disable)
             self.transition(doc, JobState.DISABLING)
             doc["_disableTasks"] = disable_tasks
             self.save(doc)
@@ -209,6 +214,7 @@ class JobStore:
     def request_enable(self, job_id: str) -> None:
         with self.ctx.db.tx():
             doc = self.load(job_id)
+            self._check_writable(doc)
             self.transition(doc, JobState.ENABLING)
             self.save(doc)
         self.ctx.wake()

@@ -46,7 +46,9 @@ class AllocationState(StrEnum):
 class NodeState(StrEnum):
     IDLE = "idle"
     RUNNING = "running"
+    CREATING = "creating"
     STARTING = "starting"
+    WAITING_FOR_START_TASK = "waitingforstarttask"
     START_TASK_FAILED = "starttaskfailed"
     LEAVING_POOL = "leavingpool"
     UNUSABLE = "unusable"
@@ -99,7 +101,7 @@ class NodeDoc(TypedDict, total=False):
     startTaskInfo: dict[str, Any]
     errors: list[dict[str, Any]]
     _pending: str  # a node operation (reboot, reimage, deallocate, start) waiting for its tasks or under way
-    _until: float  # when the operation under way ends
+    _until: float  # when the operation under way, or the boot phase (creating, starting), ends
 
 
 class PoolDoc(Resource, total=False):
@@ -135,6 +137,10 @@ class PoolDoc(Resource, total=False):
     _lastEnable: float  # when autoscale was last enabled (Batch spaces enables 30 s apart)
     _nextEval: float  # when the autoscale formula is next evaluated
     _failResize: dict[str, Any]  # the resize error the next growth meets, asked for by a test (fail_next_resize)
+    _until: float  # when the transition under way (stopping, deleting) ends (compute/transitions.py)
+    _allocAt: float  # when the resize under way allocates its next node
+    _allocStep: float  # seconds between two allocations of that resize
+    _allocBy: float  # when that resize gives up (its resizeTimeout): steady, with AllocationTimedOut
 
 
 class JobDoc(Resource, total=False):
@@ -157,6 +163,7 @@ class JobDoc(Resource, total=False):
     _prep: dict[str, str]  # node id -> done | failed: the job preparation task's outcome on that node
     _prepInfo: dict[str, dict[str, Any]]  # node id -> its preparation and release task status (wire shape)
     _prepFailed: list[str]  # nodes no task of this job is sent to again
+    _until: float  # when the transition under way (deleting, terminating, disabling) ends
 
 
 class TaskDoc(Resource, total=False):

@@ -124,7 +124,10 @@ class PoolStore:
     def delete(self, pool_id: str) -> None:
         with self.ctx.db.tx():
             doc = self.load(pool_id)
+            self._check_mutable(doc)  # "Update, Patch or Delete ... on a Pool in the deleting state" (Pool - Delete)
             set_state(doc, PoolState.DELETING, self.ctx.clock())
+            for key in ("_until", "_allocAt", "_allocStep", "_allocBy"):  # a resize under way stops; deletion has its own clock
+                cast(dict[str, Any], doc).pop(key, None)
             self.save(doc)
         self.ctx.wake()
 
@@ -151,6 +154,7 @@ class PoolStore:
     def stop_resize(self, pool_id: str) -> None:
         with self.ctx.db.tx():
             doc = self.load(pool_id)
+            self._check_mutable(doc)
             if doc["allocationState"] == AllocationState.RESIZING:
                 doc["allocationState"] = AllocationState.STOPPING
                 doc["allocationStateTransitionTime"] = iso(self.ctx.clock())
@@ -181,6 +185,7 @@ class PoolStore:
     def disable_autoscale(self, pool_id: str) -> None:
         with self.ctx.db.tx():
             doc = self.load(pool_id)
+            self._check_mutable(doc)
             doc["enableAutoScale"] = False
             for key in ("autoScaleFormula", "autoScaleEvaluationInterval", "autoScaleRun", "_nextEval"):
                 cast(dict[str, Any], doc).pop(key, None)

@@ -179,7 +179,8 @@ async def node_counts(req: Request) -> Response:
         counts = {True: dict.fromkeys(_COUNT_KEYS, 0), False: dict.fromkeys(_COUNT_KEYS, 0)}
         for node in st.nodes_view(pool_id):
             bucket = counts[node["isDedicated"]]
-            key = {"starttaskfailed": "startTaskFailed", "leavingpool": "leavingPool"}.get(node["state"], node["state"])
+            key = {"starttaskfailed": "startTaskFailed", "leavingpool": "leavingPool",
+                   "waitingforstarttask": "waitingForStartTask"}.get(node["state"], node["state"])
             bucket[key] = bucket.get(key, 0) + 1
             bucket["total"] += 1
         value.append({"poolId": pool_id, "dedicated": counts[True], "lowPriority": counts[False]})

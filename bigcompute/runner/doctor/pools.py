@@ -7,6 +7,7 @@ https://learn.microsoft.com/dotnet/api/microsoft.azure.batch.common.poolresizeer
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
 
 from azure.batch import models as batch
@@ -59,12 +60,29 @@ def _allocation(check: str, pool: batch.BatchPool, active_jobs: int) -> Finding:
     if state == "steady" and cur != tgt:
         return warn(f"{check}: nodes", detail, "the pool stopped short of its target: see its resize errors; "
                     "spot nodes may have been preempted (Batch replaces them when capacity returns)")
+    if state in ("resizing", "stopping"):
+        return _resizing(f"{check}: nodes", pool, detail)
     if sum(tgt) == 0 and active_jobs:
         how = ("its autoscale formula asks for 0 nodes: check the last run's results below"
                if pool.enable_auto_scale else "its fixed size is 0: raise scale.fixed in the stack")
         return warn(f"{check}: nodes", f"{detail}, while {active_jobs} active job(s) wait for it",
                     f"no node will run their tasks: {how}")
     return ok(f"{check}: nodes", detail)
+
+
+def _resizing(check: str, pool: batch.BatchPool, detail: str) -> Finding:
+    """A resize under way: nodes come up one by one (creating, starting, the start task, then idle), which takes
+    a few minutes on Azure; past the pool's resizeTimeout Batch stops it with an AllocationTimedOut error."""
+    since = pool.allocation_state_transition_time
+    if since is None:
+        return ok(check, f"{detail}: Batch is allocating the nodes; tasks start as each one becomes idle")
+    took = dt.datetime.now(dt.UTC) - since
+    detail = f"{detail}, {wire(pool.allocation_state)} for {int(took.total_seconds())} s"
+    if pool.resize_timeout and took > pool.resize_timeout:
+        return warn(check, f"{detail}, past its resizeTimeout ({int(pool.resize_timeout.total_seconds() // 60)} min)",
+                    "Batch ends the resize with an AllocationTimedOut error (see the pool's resize errors): often no "
+                    "capacity for this vmSize here; retry later or choose another size or region")
+    return ok(check, f"{detail}: Batch is allocating the nodes; tasks start as each one becomes idle")
 
 
 def _autoscale(check: str, pool: batch.BatchPool, stack: str) -> Finding:
