@@ -204,8 +204,22 @@ class BatchState:
                          "virtualMachineInfo": {"imageReference": image},
                          "nodeAgentInfo": {"version": NODE_AGENT_VERSION, "lastUpdateTime": node["allocationTime"]},
                          "endpointConfiguration": {"inboundEndpoints": []}})
+            view.update(_pool_given(pool))
             out.append(view)
         return out
+
+
+def _pool_given(pool: Any) -> NodeDoc:
+    """What a node shows of its pool's settings: the start task it ran, and an IPv6 address (this machine's
+    loopback) when the pool asked for dual-stack addresses."""
+    given: NodeDoc = {}
+    if pool.get("startTask"):
+        given["startTask"] = pool["startTask"]
+    families = (((pool.get("networkConfiguration") or {}).get("publicIPAddressConfiguration") or {})
+                .get("ipFamilies") or [])
+    if any(str(f).lower() == "ipv6" for f in families):
+        given["ipv6Address"] = "::1"
+    return given
 
 
 def node_path(data_dir: Path, executor: Executor) -> str:

@@ -59,7 +59,8 @@ def _tokens(script: str) -> list[str]:
 def _statements(script: str) -> list[list[str]]:
     """The script's top-level simple statements that run unconditionally (not in an and-or list, not nested)."""
     out: list[list[str]] = []
-    depth, current, conditional = 0, [], False
+    depth, conditional = 0, False
+    current: list[str] = []
     try:
         tokens = _tokens(script)
     except ValueError:
