@@ -86,6 +86,7 @@ class BatchState:
         """Forget every resource (tests call this between cases through /_emulator/reset)."""
         for r in list(self.runtime.tasks.values()):
             r.handle.kill()
+        self.runtime.ran.clear()
         self.stores.reset()
 
     # --- restart recovery ------------------------------------------------------------------------------
@@ -204,6 +205,9 @@ class BatchState:
                          "virtualMachineInfo": {"imageReference": image},
                          "nodeAgentInfo": {"version": NODE_AGENT_VERSION, "lastUpdateTime": node["allocationTime"]},
                          "endpointConfiguration": {"inboundEndpoints": []}})
+            ran, succeeded = self.runtime.runs_on(pool["id"], node["id"])
+            view["totalTasksRun"] = node.get("totalTasksRun", 0) + ran
+            view["totalTasksSucceeded"] = node.get("totalTasksSucceeded", 0) + succeeded
             view.update(_pool_given(pool))
             out.append(view)
         return out
