@@ -102,8 +102,8 @@ def _start(tmp: Path, executor: Any, time_scale: float = 1.0, transitions: Durat
 
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
-    """Tasks complete instantly (`exit N` in a command line sets the exit code); time runs 600x faster
-    for autoscale intervals."""
+    """Tasks complete instantly (an `exit N` the command line certainly reaches sets the exit code); time runs
+    600x faster for autoscale intervals."""
     emu = _start(tmp_path_factory.mktemp("emu-instant"), InstantExecutor(), time_scale=600.0)
     yield emu
     emu.server.stop()

@@ -23,7 +23,8 @@ from bigcompute.autoscale.values import T
 if TYPE_CHECKING:
     from bigcompute.autoscale.compiler import Compiler, Typed
 
-TIME_FORMATS = "W3C-DTF like 2025-01-01T00:00:00Z or RFC 1123 like Wed, 01 Jan 2025 00:00:00 GMT"
+TIME_FORMATS = ("W3C-DTF like 2025-01-01T00:00:00Z (at most 7 digits after the seconds' point) or RFC 1123 like "
+                "Wed, 01 Jan 2025 00:00:00 GMT")
 
 
 def compile_call(c: Compiler, node: n.Call) -> Typed:
@@ -40,9 +41,9 @@ def compile_call(c: Compiler, node: n.Call) -> Typed:
         return FAILED
     kinds = [k for k, _ in typed]
     fns: list[Fn] = [fn for _, fn in typed]  # type: ignore[misc]
-    result, problem = signature_error(name, kinds)
+    result, problem, bad = signature_error(name, kinds)
     if problem:
-        return c.error(node.pos, problem)
+        return c.error(node.pos if bad is None else node.args[bad].pos, problem)
     if name == "time":
         return _time(c, node, fns)
     if name == "rand":

@@ -7,7 +7,10 @@ from dataclasses import dataclass
 # Batch's own codes (reference §A1, §B6, §B8) plus one of ours for runtime failures Batch documents
 # no code for (empty vector, index out of range, NaN target); see evaluate.py.
 SYNTAX_ERROR = "AutoScalingFormulaSyntaxError"
-TOO_LONG = "AutoScaleFormulaTooLong"
+# The service's answer to a formula over 8192 characters: "AutoScalingFormulaTooLong | BadRequest (400)" in
+# "Batch Status and Error Codes" (learn.microsoft.com/rest/api/batchservice/batch-status-and-error-codes). The
+# .NET SDK's BatchErrorCodeStrings spells a constant AutoScaleFormulaTooLong, but the service sends this one.
+TOO_LONG = "AutoScalingFormulaTooLong"
 INSUFFICIENT_SAMPLES = "InsufficientSampleData"
 EVALUATION_ERROR = "AutoScalingFormulaEvaluationError"
 

@@ -78,8 +78,10 @@ def val(v: Sequence[float], i: float) -> float:
     return v[index]
 
 
+# At most 7 fractional digits of a second (100 ns, .NET's tick): Batch cannot read time("...49.123456789Z"),
+# the nanosecond form Java's Instant.toString() writes, and fails the formula (nextflow-io/nextflow#3866).
 _W3C = re.compile(
-    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d+)?)?(Z|[+-]\d{2}:\d{2}))?)?)?$")
+    r"^(\d{4})(?:-(\d{2})(?:-(\d{2})(?:T(\d{2}):(\d{2})(?::(\d{2})(\.\d{1,7})?)?(Z|[+-]\d{2}:\d{2}))?)?)?$")
 
 
 def parse_time(text: str) -> float | None:
@@ -107,33 +109,42 @@ def parse_time(text: str) -> float | None:
     return moment.timestamp()
 
 
-def signature_error(name: str, types: Sequence[T]) -> tuple[T, str | None]:
-    """The result type of calling `name` with arguments of `types`, or an error message."""
+def signature_error(name: str, types: Sequence[T]) -> tuple[T, str | None, int | None]:
+    """The result type of calling `name` with arguments of `types`, or an error message and the index of the
+    argument it is about (None when the number of arguments is wrong)."""
     shown = ", ".join(str(t) for t in types)
     if name in AGGREGATES:
-        if any(t not in (T.DOUBLE, T.VEC) for t in types):
-            return T.ERROR, f"{name}() takes doubles and doubleVecs, not ({shown})"
+        bad = _first(types, lambda t: t not in (T.DOUBLE, T.VEC))
+        if bad is not None:
+            return T.ERROR, f"{name}() takes doubles and doubleVecs, not ({shown}): argument {bad + 1} is a " \
+                            f"{types[bad]}", bad
         if not types and name in NEEDS_VALUES:
-            return T.ERROR, f"{name}() needs at least one value"
-        return T.DOUBLE, None
+            return T.ERROR, f"{name}() needs at least one value", None
+        return T.DOUBLE, None, None
     if name in LOGS:
-        if not types or any(t not in (T.DOUBLE, T.VEC) for t in types):
-            return T.ERROR, f"{name}() takes a double or a doubleVec list, not ({shown})"
-        return (T.DOUBLE if list(types) == [T.DOUBLE] else T.VEC), None
+        bad = _first(types, lambda t: t not in (T.DOUBLE, T.VEC))
+        if not types or bad is not None:
+            return T.ERROR, f"{name}() takes a double or a doubleVec list, not ({shown})", bad
+        return (T.DOUBLE if list(types) == [T.DOUBLE] else T.VEC), None, None
     if name in ("percentile", "val"):
         if list(types) != [T.VEC, T.DOUBLE]:
             arg = "p" if name == "percentile" else "i"
-            return T.ERROR, f"{name}() takes (doubleVec v, double {arg}), not ({shown})"
-        return T.DOUBLE, None
+            bad = None if len(types) != 2 else (0 if types[0] is not T.VEC else 1)
+            return T.ERROR, f"{name}() takes (doubleVec v, double {arg}), not ({shown})", bad
+        return T.DOUBLE, None, None
     if name == "rand":
-        return (T.DOUBLE, None) if not types else (T.ERROR, "rand() takes no arguments")
+        return (T.DOUBLE, None, None) if not types else (T.ERROR, "rand() takes no arguments", None)
     if name == "stop":
-        return (T.NONE, None) if not types else (T.ERROR, "stop() takes no arguments")
+        return (T.NONE, None, None) if not types else (T.ERROR, "stop() takes no arguments", None)
     if name == "time":
         if list(types) in ([], [T.STRING]):
-            return T.TIMESTAMP, None
-        return T.ERROR, f"time() takes an optional date string, not ({shown})"
+            return T.TIMESTAMP, None, None
+        return T.ERROR, f"time() takes an optional date string, not ({shown})", 0 if len(types) == 1 else None
     raise KeyError(name)
+
+
+def _first(types: Sequence[T], wrong: Callable[[T], bool]) -> int | None:
+    return next((i for i, t in enumerate(types) if wrong(t)), None)
 
 
 FUNCTIONS = (*AGGREGATES, *LOGS, "percentile", "rand", "stop", "time", "val")

@@ -11,7 +11,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from bigcompute.autoscale import nodes as n
 from bigcompute.autoscale.errors import TOO_LONG, FormulaError, at, located
 
-MAX_LENGTH = 8192  # Batch: AutoScaleFormulaTooLong, "maximum length is 8192 characters"
+MAX_LENGTH = 8192  # Batch: AutoScalingFormulaTooLong (errors.TOO_LONG), "maximum length is 8192 characters"
 MAX_STATEMENTS = 100  # reference §B1
 # Not a Batch limit: the checker and the evaluator recurse once per level, so bound it well below
 # Python's recursion limit. No sensible formula comes near it.
@@ -90,6 +90,11 @@ def parse_statements(text: str, source: str = "formula") -> tuple[n.Statement, .
 
         line, column, message = describe(e, text)
         raise at(text, line, column, message, source=source) from None
+    if not statements:
+        # Batch requires autoScaleFormula on an autoscale pool (MissingRequiredProperty when absent or empty);
+        # a formula of only blanks and comments sets no target, so Batch would never resize the pool.
+        raise at(text, 1, 1, "the formula is empty: it needs at least one statement, such as "
+                 "$TargetDedicatedNodes = 1;", source=source)
     if len(statements) > MAX_STATEMENTS:
         pos = statements[MAX_STATEMENTS].pos
         raise at(text, pos.line, pos.column, f"formula has {len(statements)} statements; Batch allows at most "

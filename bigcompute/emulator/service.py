@@ -89,6 +89,7 @@ class BatchState:
         """Forget every resource (tests call this between cases through /_emulator/reset)."""
         for r in list(self.runtime.tasks.values()):
             r.handle.kill()
+        self.runtime.ran.clear()
         self.stores.reset()
 
     # --- restart recovery ------------------------------------------------------------------------------
@@ -207,8 +208,25 @@ class BatchState:
                          "virtualMachineInfo": {"imageReference": image},
                          "nodeAgentInfo": {"version": NODE_AGENT_VERSION, "lastUpdateTime": node["allocationTime"]},
                          "endpointConfiguration": {"inboundEndpoints": []}})
+            ran, succeeded = self.runtime.runs_on(pool["id"], node["id"])
+            view["totalTasksRun"] = node.get("totalTasksRun", 0) + ran
+            view["totalTasksSucceeded"] = node.get("totalTasksSucceeded", 0) + succeeded
+            view.update(_pool_given(pool))
             out.append(view)
         return out
+
+
+def _pool_given(pool: Any) -> NodeDoc:
+    """What a node shows of its pool's settings: the start task it ran, and an IPv6 address (this machine's
+    loopback) when the pool asked for dual-stack addresses."""
+    given: NodeDoc = {}
+    if pool.get("startTask"):
+        given["startTask"] = pool["startTask"]
+    families = (((pool.get("networkConfiguration") or {}).get("publicIPAddressConfiguration") or {})
+                .get("ipFamilies") or [])
+    if any(str(f).lower() == "ipv6" for f in families):
+        given["ipv6Address"] = "::1"
+    return given
 
 
 def node_path(data_dir: Path, executor: Executor) -> str:

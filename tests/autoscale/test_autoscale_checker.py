@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bigcompute.autoscale import FormulaError, check, parse
+from bigcompute.autoscale.calls import TIME_FORMATS
 
 CHECK_ERRORS = [
     # unknown names
@@ -63,13 +64,18 @@ CHECK_ERRORS = [
      "weekday, hour, minute, second)"),
     # signatures
     ("x = avg()", 1, 5, "avg() needs at least one value"),
-    ('x = max(1, "2")', 1, 5, "max() takes doubles and doubleVecs, not (double, string)"),
-    ("x = percentile(1, 50)", 1, 5, "percentile() takes (doubleVec v, double p), not (double, double)"),
+    # a wrong argument is pointed at, not the call
+    ('x = max(1, "2")', 1, 12, "max() takes doubles and doubleVecs, not (double, string): argument 2 is a string"),
+    ("x = percentile(1, 50)", 1, 16, "percentile() takes (doubleVec v, double p), not (double, double)"),
+    ("x = percentile($CPUPercent.GetSample(3), \"p\")", 1, 42,
+     "percentile() takes (doubleVec v, double p), not (doubleVec, string)"),
     ("x = val($CPUPercent.GetSample(3))", 1, 5, "val() takes (doubleVec v, double i), not (doubleVec)"),
     ("x = rand(1)", 1, 5, "rand() takes no arguments"),
-    ("x = time(1)", 1, 5, "time() takes an optional date string, not (double)"),
-    ('x = time("yesterday")', 1, 10, 'time() cannot read "yesterday"; use W3C-DTF like 2025-01-01T00:00:00Z or '
-     "RFC 1123 like Wed, 01 Jan 2025 00:00:00 GMT"),
+    ("x = time(1)", 1, 10, "time() takes an optional date string, not (double)"),
+    ('x = time("yesterday")', 1, 10, f'time() cannot read "yesterday"; use {TIME_FORMATS}'),
+    # nine fractional digits (Java's Instant.toString()): Batch fails the formula (nextflow-io/nextflow#3866)
+    ('x = time("2023-04-14T10:00:49.123456789Z")', 1, 10,
+     f'time() cannot read "2023-04-14T10:00:49.123456789Z"; use {TIME_FORMATS}'),
     ("x = ln()", 1, 5, "ln() takes a double or a doubleVec list, not ()"),
     ("x = $CPUPercent.GetSample()", 1, 17, "GetSample takes (double count), (start [, double samplePercent]) or "
      "(start, end [, double samplePercent]), where start and end are timestamps or timeintervals; got ()"),
@@ -112,3 +118,8 @@ def test_check_reports_every_problem_in_text_order_without_cascades() -> None:
 ])
 def test_well_typed_formulas_pass(text: str) -> None:
     assert check(text) == []
+
+
+def test_seven_fractional_digits_are_read_as_batch_reads_them() -> None:
+    """100-ns precision (7 digits) is what Batch keeps; more is refused (see the nine-digit case above)."""
+    assert check('x = time("2023-04-14T10:00:49.1234567Z")') == []

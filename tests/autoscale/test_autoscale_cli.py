@@ -63,6 +63,14 @@ def test_check_a_good_file(tmp_path: Path) -> None:
     assert cli("check", str(reads)).output.startswith(f"{reads}: ok, reads $CPUPercent, $PendingTasks;")
 
 
+def test_check_an_empty_formula_exits_2_saying_so(tmp_path: Path) -> None:
+    path = tmp_path / "empty.formula"
+    path.write_text("// to do\n")
+    result = cli("check", str(path))
+    assert result.exit_code == 2
+    assert f"{path}:1:1: the formula is empty: it needs at least one statement" in result.output
+
+
 def test_check_reports_every_error_with_caret_and_exits_2(tmp_path: Path) -> None:
     path = tmp_path / "bad.formula"
     path.write_text('a = 1;\n$TargetDedicatedNodes = $PendingTasks.GetSample(3);\nb = "x" + 2\n')

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bigcompute.autoscale import MetricHistory, PoolState, evaluate, parse
+from bigcompute.autoscale.calls import TIME_FORMATS
 from bigcompute.autoscale.values import format_double, format_interval
 
 NOW = datetime(2025, 3, 4, 5, 6, 7, 890000, tzinfo=UTC)  # a Tuesday
@@ -82,8 +83,7 @@ def test_vectors_arithmetic_and_functions(make_history: Any) -> None:
      "Line 1, Col 5: percentile() needs a percentage between 0 and 100, got 101"),
     ("x = avg($DiskBytes.GetSample(TimeInterval_Minute * 5))",
      "Line 1, Col 5: avg() of an empty vector (are there samples in the window?)"),
-    ('s = "soon"; x = time(s)', "Line 1, Col 17: time() cannot read \"soon\"; use W3C-DTF like "
-                                "2025-01-01T00:00:00Z or RFC 1123 like Wed, 01 Jan 2025 00:00:00 GMT"),
+    ('s = "soon"; x = time(s)', f"Line 1, Col 17: time() cannot read \"soon\"; use {TIME_FORMATS}"),
 ])
 def test_runtime_failures_are_located_batch_errors(make_history: Any, text: str, detail: str) -> None:
     pool = PoolState(current_dedicated=3)
@@ -192,7 +192,7 @@ def test_invalid_text_gives_a_batch_syntax_error_not_an_exception() -> None:
         "values": [{"name": "Message", "value": "Line 1, Col 24: unexpected end of formula; expected an expression"}]}
     assert result.target_dedicated == 1
     long = evaluate("a = 1;" * 2000, MetricHistory(), PoolState(), NOW)
-    assert long.error is not None and long.error.code == "AutoScaleFormulaTooLong"
+    assert long.error is not None and long.error.code == "AutoScalingFormulaTooLong"
 
 
 def test_to_dict_is_an_autoscale_run() -> None:

@@ -56,10 +56,18 @@ def test_statements_comments_and_layout() -> None:
     assert [s.pos for s in statements] == [n.Pos(2, 1), n.Pos(4, 3), n.Pos(5, 1), n.Pos(5, 8)]
 
 
-@pytest.mark.parametrize("text", ["", "   \n", "// nothing but a comment", "$TargetDedicatedNodes=1",
-                                  "$TargetDedicatedNodes=1;"])
-def test_empty_and_trailing_semicolon(text: str) -> None:
+@pytest.mark.parametrize("text", ["$TargetDedicatedNodes=1", "$TargetDedicatedNodes=1;"])
+def test_trailing_semicolon(text: str) -> None:
     parse(text)
+
+
+@pytest.mark.parametrize("text", ["", "   \n", "// nothing but a comment"])
+def test_an_empty_formula_is_refused_at_its_start(text: str) -> None:
+    """Batch requires a formula on an autoscale pool; one with no statement would never size it."""
+    with pytest.raises(FormulaError) as info:
+        parse(text)
+    assert (info.value.line, info.value.column) == (1, 1)
+    assert info.value.message.startswith("the formula is empty: it needs at least one statement")
 
 
 def test_positions_point_at_operators_and_names() -> None:
@@ -121,7 +129,7 @@ def test_error_text_has_location_source_line_and_caret() -> None:
 def test_too_long_is_located_at_the_first_character_over_the_limit() -> None:
     text = "a = 1;\n" + "b = 1 + 1;" * 900
     [error] = check(text)
-    assert error.code == "AutoScaleFormulaTooLong"
+    assert error.code == "AutoScalingFormulaTooLong"
     assert (error.line, error.column) == (2, MAX_LENGTH - 7 + 1)
     assert error.message == f"formula is {len(text)} characters long; Batch allows at most 8192"
     assert check(text[:MAX_LENGTH]) != [] or True  # the prefix is judged on its own merits

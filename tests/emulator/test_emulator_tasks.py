@@ -174,3 +174,17 @@ def test_max_parallel_tasks_runs_one_at_a_time(batch, pool, emulator) -> None:  
     ends = {i: batch.get_task(job_id, f"s{i}").execution_info.end_time for i in range(5)}
     for (_, prev), (start, _) in zip(starts, starts[1:], strict=False):
         assert start >= ends[prev]  # one at a time
+
+
+@pytest.mark.parametrize(("command", "code"), [
+    ("/bin/sh -c 'echo working; exit 3'", 3),  # reached unconditionally: the task's exit code
+    ("cmd /c exit 4", 4),
+    ("/bin/sh -c '[ -e in.txt ] || { echo missing >&2; exit 1; }; echo done'", 0),  # a guard, not the outcome
+    ("/bin/bash -c 'if [ -e refusal ]; then cat refusal >&2; exit 1; fi; python run.py'", 0),
+    ("/bin/sh -c 'test -f marker && exit 5; touch marker'", 0),
+])
+def test_instant_tasks_exit_with_the_exit_they_certainly_reach(batch, pool, command, code) -> None:
+    job_id = make_job(batch, pool)
+    batch.create_task(job_id, _task("t", command))
+    info = wait_task(batch, job_id, "t").execution_info
+    assert (info.exit_code, info.result) == (code, "success" if code == 0 else "failure")

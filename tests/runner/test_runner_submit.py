@@ -9,6 +9,7 @@ import uuid
 import pytest
 from azure.batch import models as m
 
+from bigcompute.local.testing import wait_for
 from bigcompute.runner.apply import Hooks, apply_workload, ensure_job, submit_tasks
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.plan import WorkloadPlan, make_plan
@@ -52,12 +53,9 @@ def job_with_impostor(clients, wp: WorkloadPlan) -> None:
 
 
 def apply_inputs_and_job(clients, wp: WorkloadPlan) -> None:
-    """The job, disabled: these tests are about adding tasks, and the instant emulator reads the `exit 1` of the
-    input check as each task's exit code, so a task that ran would fail and end the job (it has a merge)."""
+    """The inputs uploaded and the job created; its tasks run (instantly) as they are added."""
     upload_missing(wp.loaded.workload, wp.sync, clients.container("inputs"))
     assert ensure_job(clients, wp, Hooks()) is None  # created, not found
-    clients.batch.begin_disable_job(wp.job_id, m.BatchJobDisableOptions(disable_tasks="wait"),
-                                    polling_interval=0).result()
 
 
 def test_task_exists_with_the_same_definition_counts_as_already_there(instant, repo):
@@ -118,3 +116,16 @@ def test_a_resumed_submission_makes_the_merge_depend_on_every_task(instant, repo
     assert (resumed.added, resumed.existing) == (3, 2)
     merge = instant.batch.get_task(wp.job_id, "merge")
     assert merge.depends_on.task_ids == ["t0", "t1", "t2", "t3"]
+
+
+def test_tasks_with_staged_inputs_succeed_on_the_instant_emulator(instant, repo):
+    """The runner's task bodies guard their staged inputs with `... || { ...; exit 1; }`: a failure path the
+    instant emulator must not read as the outcome. Every task, the merge included, ends a success."""
+    wp = planned(repo, instant)
+    apply_inputs_and_job(instant, wp)
+    submit_tasks(instant, wp, known={}, on_added=lambda n: None)
+    assert any("exit 1" in t.command_line for t in instant.batch.list_tasks(wp.job_id))  # the guard is there
+    done = wait_for(lambda: (ts := list(instant.batch.list_tasks(wp.job_id))) and
+                    all(t.state == "completed" for t in ts) and ts)
+    assert sorted((t.id, t.execution_info.exit_code, t.execution_info.result) for t in done) == [
+        (i, 0, "success") for i in ("merge", "t0", "t1", "t2", "t3")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import re
 import shlex
 import signal
 import subprocess
@@ -13,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from bigcompute.emulator.compute import storage
+from bigcompute.emulator.compute import instant, storage
 from bigcompute.emulator.compute.containers import container_argv
 from bigcompute.emulator.compute.isolation import TaskUser
 from bigcompute.emulator.compute.node_python import DEFAULT_PACKAGES
@@ -145,16 +144,14 @@ def _env_for(run: TaskRun, user: TaskUser | None) -> dict[str, str]:
 
 
 class InstantExecutor:
-    """Completes attempts without a process. `exit N` anywhere in the command line sets the exit code."""
-
-    _EXIT = re.compile(r"\bexit\s+(\d+)")
+    """Completes attempts without a process: the exit code is that of an `exit N` the command line certainly
+    reaches (instant.exit_code), else `exit_code`."""
 
     def __init__(self, exit_code: int = 0) -> None:
         self.exit_code = exit_code
 
     def run(self, run: TaskRun, handle: RunHandle) -> ExecResult:
-        m = self._EXIT.search(run.command_line)
-        return ExecResult(int(m.group(1)) if m else self.exit_code)
+        return ExecResult(instant.exit_code(run.command_line) or self.exit_code)
 
 
 class SubprocessExecutor:

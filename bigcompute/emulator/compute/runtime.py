@@ -31,6 +31,9 @@ class Runtime:
         self.node_slots: dict[tuple[str, str], int] = {}
         self.job_count: dict[str, int] = {}
         self.busy_nodes: dict[tuple[str, str], int] = {}  # running start/prep/release tasks too
+        # Tasks run and succeeded per node since this service started (Batch's totalTasksRun and
+        # totalTasksSucceeded): kept here, not written to the pool at every task's end.
+        self.ran: dict[tuple[str, str], tuple[int, int]] = {}
 
     @staticmethod
     def key(job_id: str, task_id: str) -> tuple[str, str]:
@@ -71,3 +74,13 @@ class Runtime:
         with self.lock:
             return [r for r in self.tasks.values()
                     if r.pool_id.lower() == pool_id.lower() and (node_id is None or r.node_id == node_id)]
+
+    def count_run(self, pool_id: str, node_id: str, succeeded: bool) -> None:
+        with self.lock:
+            nk = (pool_id.lower(), node_id)
+            run, ok = self.ran.get(nk, (0, 0))
+            self.ran[nk] = (run + 1, ok + succeeded)
+
+    def runs_on(self, pool_id: str, node_id: str) -> tuple[int, int]:
+        """(tasks run, tasks succeeded) on the node."""
+        return self.ran.get((pool_id.lower(), node_id), (0, 0))

@@ -147,6 +147,7 @@ class Scheduler:
                         return self._refill(r)
             run = self.runs.task_run(pool, node, job, doc)
             result = self.runs.executor.run(run, r.handle)
+            self.runtime.count_run(r.pool_id, r.node_id, result.phase == "exit" and result.exit_code == 0)
             with self.stores.tx():
                 final = self.life.finish(r.job_id, r.task_id, r.attempt, result, (r.claimed, doc))
                 return self._refill(r)

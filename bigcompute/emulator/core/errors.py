@@ -65,7 +65,7 @@ def unsupported_locally(name: str, why: str) -> BatchError:
     # Batch's own code for a property the service will not honour; the message says why it cannot run here.
     return BatchError(
         400, "UnsupportedProperty",
-        f"The property {name} is not supported by the local Batch emulator: {why}",
+        f"The property {name} is not supported by the local target (the local Batch emulator): {why}",
         {"PropertyName": name},
     )
 

@@ -98,6 +98,8 @@ class NodeDoc(TypedDict, total=False):
     virtualMachineInfo: dict[str, Any]
     nodeAgentInfo: dict[str, Any]
     endpointConfiguration: dict[str, Any]
+    startTask: dict[str, Any]  # the pool's, as Batch shows it on the node
+    ipv6Address: str
     startTaskInfo: dict[str, Any]
     errors: list[dict[str, Any]]
     _pending: str  # a node operation (reboot, reimage, deallocate, start) waiting for its tasks or under way
@@ -120,6 +122,7 @@ class PoolDoc(Resource, total=False):
     autoScaleEvaluationInterval: str
     autoScaleRun: dict[str, Any]
     enableInterNodeCommunication: bool
+    currentNodeCommunicationMode: str
     networkConfiguration: dict[str, Any]
     startTask: dict[str, Any]
     applicationPackageReferences: list[dict[str, Any]]

@@ -101,6 +101,9 @@ class PoolStore:
         doc.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
         # Local nodes are one machine: they can always reach each other, so true is honoured as it is.
         doc.setdefault("enableInterNodeCommunication", False)
+        # Read-only in Batch: the mode in effect, "classic" unless the pool asked for "simplified".
+        doc["currentNodeCommunicationMode"] = "simplified" if spec.get("targetNodeCommunicationMode") == "simplified" \
+            else "classic"
         doc.update({"allocationState": AllocationState.RESIZING, "allocationStateTransitionTime": iso(now),
                     "currentDedicatedNodes": 0, "currentLowPriorityNodes": 0, "_nodes": [], "_nodeSeq": 0})
         if doc.get("enableAutoScale"):

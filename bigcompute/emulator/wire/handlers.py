@@ -200,7 +200,8 @@ async def list_applications(req: Request) -> Response:
 
 
 async def get_application(req: Request) -> Response:
-    raise BatchError(404, "ApplicationNotFound", "The specified application does not exist.")
+    raise BatchError(404, "ApplicationNotFound", "The specified application does not exist: application packages "
+                     "are not supported by the local target (they are uploaded through Azure Resource Manager).")
 
 
 # --- jobs ----------------------------------------------------------------------------------------------

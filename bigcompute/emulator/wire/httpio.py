@@ -128,6 +128,7 @@ class ListQuery:
         self.pred = parse_filter(self.filter_text, FILTERABLE[listing])
         self.select = parse_select(self.select_text)
         self.token = q.get("$skiptoken")
+        self.recursive = q.get("recursive")
         raw = q.get("maxresults") or str(MAX_RESULTS)
         try:
             self.limit = int(raw)
@@ -154,6 +155,8 @@ class ListQuery:
         if next_token is not None:
             params: dict[str, Any] = {"api-version": self.api_version} if self.api_version else {}
             params.update({"$skiptoken": next_token, "maxresults": self.limit})
+            if self.recursive is not None:  # a file list's next page lists the same way
+                params["recursive"] = self.recursive
             if self.filter_text:
                 params["$filter"] = self.filter_text
             if self.select_text:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from bigcompute.emulator.wire import handlers as h
+from bigcompute.emulator.wire import unsupported
 
 _J, _T, _P = "/jobs/{job_id}", "/jobs/{job_id}/tasks/{task_id}", "/pools/{pool_id}"
 _N = f"{_P}/nodes/{{node_id}}"
@@ -73,6 +74,7 @@ ROUTES: list[tuple[str, str, object]] = [
     ("GET", f"{_T}/files/{{file_path:path}}", h.one_file),
     ("HEAD", f"{_T}/files/{{file_path:path}}", h.one_file),
     ("DELETE", f"{_T}/files/{{file_path:path}}", h.one_file),
+    *unsupported.ROUTES,
 ]
 
 

@@ -1,0 +1,71 @@
+"""The official Batch data-plane REST examples (2025-06-01) replayed over HTTP against the emulator: each one's
+prerequisites created by the ids it names, its request sent, its answer's status, headers and body keys compared
+with the example's (tests/emulator/replay.py). Those that cannot match are in replay.NOT_MATCHING with the reason,
+and must be refused Batch-shaped; docs/emulator.md's coverage table is made from the same list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bigcompute.emulator import InstantExecutor
+from tests.conftest import Emulator, _start
+from tests.emulator import replay
+
+EXAMPLES = replay.examples()
+DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
+# What the replay matches today, of the examples not waiting for another branch (PENDING_SCHEDULES). The
+# target is 95%; see NOT_MATCHING for what keeps each of the others from matching.
+MATCHED_AT_LEAST = 70
+
+
+@pytest.fixture(scope="module")
+def emu(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator]:
+    """An emulator of its own: each example starts from an empty account (the examples reuse their ids)."""
+    emulator = _start(tmp_path_factory.mktemp("emu-replay"), InstantExecutor(), time_scale=600.0)
+    yield emulator
+    emulator.server.stop()
+
+
+def _replay(emu: Emulator, ex: replay.Example):
+    emu.state.reset()
+    try:
+        replay.prepare(emu, ex)
+    except replay.Refused as refused:
+        return refused.resp
+    return replay.send(emu, ex)
+
+
+def test_every_example_is_vendored_once_with_a_known_operation() -> None:
+    assert len(EXAMPLES) == 105
+    assert {ex.op for ex in EXAMPLES} <= set(replay.OPERATIONS)
+    assert set(replay.NOT_MATCHING) <= {ex.name for ex in EXAMPLES}
+
+
+@pytest.mark.parametrize("ex", EXAMPLES, ids=[ex.name for ex in EXAMPLES])
+def test_example_replays(emu, ex: replay.Example) -> None:
+    resp = _replay(emu, ex)
+    reason = replay.NOT_MATCHING.get(ex.name)
+    if reason is None:
+        assert replay.mismatch(ex, resp) is None, replay.mismatch(ex, resp)
+        return
+    # Listed as not matching: it must not match (else its entry goes), and must be refused Batch-shaped.
+    assert replay.mismatch(ex, resp) is not None, f"{ex.name} matches now: delete its NOT_MATCHING entry"
+    assert replay.refusal_problem(resp, reason) is None, replay.refusal_problem(resp, reason)
+
+
+def test_the_matched_share() -> None:
+    pending = sum(1 for r in replay.NOT_MATCHING.values() if r == replay.PENDING_SCHEDULES)
+    matched = len(EXAMPLES) - len(replay.NOT_MATCHING)
+    assert matched >= MATCHED_AT_LEAST, f"{matched}/{len(EXAMPLES) - pending} match"
+
+
+def test_docs_coverage_table_is_the_replays() -> None:
+    """docs/emulator.md holds the table `python -m tests.emulator.replay` prints."""
+    text = DOC.read_text()
+    found = re.search(r"<!-- replay-coverage:start -->\n(.*?)<!-- replay-coverage:end -->", text, re.S)
+    assert found, "docs/emulator.md has no replay coverage table"
+    assert found.group(1) == replay.coverage_table()
