@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -73,25 +72,15 @@ def status() -> None:
         return
     for note in launcher.isolation_notes(procs):
         click.echo(f"warning: {note}", err=True)
-    from azure.batch import BatchClient
-    from azure.core.credentials import AzureNamedKeyCredential
+    from bigcompute.runner.api import local_contents
 
-    creds = launcher.credentials(local)
-    client = BatchClient(procs["emulatorUrl"], AzureNamedKeyCredential(creds["batchAccountName"],
-                                                                         creds["batchAccountKey"]))
-    for pool in client.list_pools():
-        nodes = list(client.list_nodes(pool.id))
-        states = ", ".join(sorted({_text(n.state) for n in nodes})) or "-"
-        click.echo(f"pool {pool.id}: {_text(pool.allocation_state)}, {len(nodes)} node(s) ({states}), "
-                   f"{pool.task_slots_per_node} slot(s)/node")
-    for job in client.list_jobs():
-        c = client.get_job_task_counts(job.id).task_counts
-        click.echo(f"job {job.id}: {_text(job.state)}, active {c.active}, running {c.running}, "
-                   f"succeeded {c.succeeded}, failed {c.failed}")
-
-
-def _text(value: Any) -> str:
-    return str(getattr(value, "value", value))
+    found = local_contents(procs["emulatorUrl"], launcher.credentials(local))
+    for pool in found.pools:
+        click.echo(f"pool {pool['id']}: {pool['allocation']}, {pool['nodes']} node(s) ({', '.join(pool['states']) or '-'}), "
+                   f"{pool['slots']} slot(s)/node")
+    for job in found.jobs:
+        click.echo(f"job {job['id']}: {job['state']}, active {job['active']}, running {job['running']}, "
+                   f"succeeded {job['succeeded']}, failed {job['failed']}")
 
 
 @local_group.command("down")

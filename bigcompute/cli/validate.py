@@ -127,16 +127,15 @@ def expanded_job(loaded: LoadedWorkload, ctx: StorageContext, limit: int) -> dic
 
 def storage_context(outputs_file: str | None):
     """Container URLs and pool identity from a stack outputs file (default: the local target's)."""
-    from bigcompute.runner.errors import DeployError
-    from bigcompute.runner.target import from_outputs
+    from bigcompute.runner.api import DeployError
+    from bigcompute.runner.api import storage_context as from_outputs
 
     path = Path(outputs_file) if outputs_file else _local_outputs()
     if path is not None and path.is_file():
         try:
-            target = from_outputs(json.loads(path.read_text()), "local", "", str(path))
-        except (DeployError, ValueError) as e:
-            raise Exit(EXIT_INVALID, f"{path}: {e}") from None
-        return StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
+            return from_outputs(path)
+        except DeployError as e:
+            raise Exit(EXIT_INVALID, str(e)) from None
     if outputs_file:
         raise Exit(EXIT_INVALID, f"{outputs_file}: no such outputs file")
     example = "https://<storage-account>.blob.core.windows.net"

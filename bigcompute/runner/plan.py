@@ -11,10 +11,10 @@ from azure.batch import BatchClient
 
 from bigcompute.document import Diagnostic, load_document
 from bigcompute.runner.clients import Clients
+from bigcompute.runner.errors import InvalidInput
 from bigcompute.runner.jobs import JobInfo, attempt_id, job_info, repository_identity
 from bigcompute.runner.prune import Removal, Scope, prune_candidates
 from bigcompute.runner.reuse import Reuse, plan_reuse, recorded
-from bigcompute.runner.session import InvalidInput
 from bigcompute.runner.storage import (
     StorageRefusal,
     check_destinations,
