@@ -86,6 +86,7 @@ def app_json(result) -> dict:
     from bigcompute.cli.app import plain
 
     body = plain(result)
+    body.pop("reports", None)  # the HTML report's material: --report writes it
     watch = result.watch
     if watch is not None:
         body["watch"] = {"timed_out": [{"workload": w, "job": j, "progress": plain(p)} for w, j, p in watch.timed_out],
@@ -126,19 +127,31 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt, detailed_exit
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds between progress polls.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="With --wait: stop watching after SECONDS (exit 5); the jobs keep running.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --wait: write the run's HTML report (timeline per node, task durations, failures, cost).")
+@click.option("--webhook", metavar="URL", envvar="BIGCOMPUTE_WEBHOOK", show_envvar=True,
+              help="With --wait: POST each run's summary (JSON: counts, failures, times, cost; no secrets) here once "
+                   "it ended. Prefer the variable: the URL often holds a token.")
 @format_option("text", "json")
 @parameter_options
 def apply_command(workloads, target_kind, stack, outputs_file, wait, download, prune, force, yes,
-                  poll_interval, timeout, fmt, sets, values_file) -> None:
+                  poll_interval, timeout, report_file, webhook, fmt, sets, values_file) -> None:
     """Turn workload files into Batch jobs and tasks (idempotent: unchanged workloads create nothing)."""
     def body(app: App) -> int:
+        if (report_file or webhook) and not wait:
+            raise Exit(EXIT_INVALID, "--report and --webhook need --wait: a run is reported once it ended")
         paths = workload_paths(workloads)
         app.reattach = reattach(paths, target_kind, stack, outputs_file)
         runner = app.runner(target_kind, stack, outputs_file)
         result = runner.apply(paths, tuple(given_values(sets, values_file)), wait=wait,
                               watch=WatchOptions(poll_interval, timeout), prune=prune, force=force,
                               approve=approver(app, yes), download=Path(download) if download else None,
-                              outputs=outputs_dir() if wait and not download else None)
+                              outputs=outputs_dir() if wait and not download else None,
+                              report=report_file is not None, webhook=webhook)
+        if report_file and result.reports:
+            from bigcompute.cli.render_report import write_report  # Jinja2 loads only for a report
+
+            write_report(app.term, Path(report_file), list(result.reports))
         return render_apply(app, result)
     App(fmt).run(body)
 

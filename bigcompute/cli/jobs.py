@@ -80,14 +80,19 @@ def logs_command(workload, task, target_kind, stack, outputs_file, stream, follo
 @click.option("--to", "folder", type=click.Path(file_okay=False), default=None,
               help="Folder to download into (default: the project's out/).")
 @click.option("--all", "everything", is_flag=True, help="Every output, not only the workload's `download:` list.")
-def download_command(workload, target_kind, stack, outputs_file, folder, everything) -> None:
+@click.option("--job", metavar="JOB", help="A job of the workload's history instead of its current one, deleted ones "
+              "too while storage keeps their outputs (`bigcompute history WORKLOAD` lists them).")
+@format_option("text", "json")
+def download_command(workload, target_kind, stack, outputs_file, folder, everything, job, fmt) -> None:
     """Fetch a workload's outputs into FOLDER/<workload>/, using the job's output manifest."""
     def body(app: App) -> int:
         done = app.runner(target_kind, stack, outputs_file).download(
-            workload, Path(folder) if folder else outputs_dir(), everything=everything)
+            workload, Path(folder) if folder else outputs_dir(), everything=everything, job=job)
         render_download(app.term, done)
+        if app.json:
+            app.emit_json(done)
         return EXIT_OK
-    App().run(body)
+    App(fmt).run(body)
 
 
 @click.command("delete")

@@ -156,10 +156,12 @@ class Runner:
 
     def apply(self, paths: Sequence[str], given: Sequence[Given] = (), *, wait: bool = False,
               watch: WatchOptions | None = None, download: Path | None = None, outputs: Path | None = None,
-              prune: bool = False, force: bool = False, approve: Approve = lambda removal: True) -> ApplyResult:
+              prune: bool = False, force: bool = False, approve: Approve = lambda removal: True,
+              report: bool = False, webhook: str | None = None) -> ApplyResult:
         """Jobs and tasks for the workloads (idempotent). `wait`: watch them to the end, then download each
         workload's `download:` outputs into `outputs` (or everything into `download`). `prune`: then remove the
-        superseded jobs `approve` accepted (it is shown them before any side effect)."""
+        superseded jobs `approve` accepted (it is shown them before any side effect). With `wait`, `report`: the
+        result carries each run's report; `webhook`: POST each run's summary there once it ended."""
         from bigcompute.runner.prune import remove
 
         with self._planned(paths, given) as (clients, plan):
@@ -171,19 +173,21 @@ class Runner:
             self._say(f"{plan.active_jobs} of {plan.quota} active jobs in use")
             self.emit(Phase("submitting"))
             submitted = tuple(self._submit(clients, wp) for wp in plan.workloads)
-            outcome, downloads = None, ()
+            outcome, downloads, reports = None, (), ()
             if wait:
                 outcome = self._watch(clients, plan.workloads, watch)
                 if outcome.timed_out:
                     return ApplyResult(submitted, outcome, active_jobs=plan.active_jobs, quota=plan.quota)
                 downloads = self._collect(clients, plan.workloads, download, outputs)
+                if report or webhook:
+                    reports = self._reports(clients, plan.workloads, webhook)
             elif download:
                 self._say("--download needs --wait: outputs exist only once the job completes", WARN)
             if doomed:
                 self.emit(Phase("pruning"))
             with translated():
                 removed = tuple(remove(clients, doomed, reason="pruned by bigcompute apply"))
-            return ApplyResult(submitted, outcome, downloads, removed, plan.active_jobs, plan.quota)
+            return ApplyResult(submitted, outcome, downloads, removed, plan.active_jobs, plan.quota, reports)
 
     def _approved(self, removal, force: bool, approve: Approve) -> list:
         """The candidates to remove once `approve`, shown them, said yes (no approval asked when there are none)."""
@@ -301,6 +305,28 @@ class Runner:
             finally:
                 clients.close()
 
+    def tasks(self, workload: str, state: str | None = None, job: str | None = None) -> TasksResult:
+        """The tasks of the workload's job (its current one, or `job`), each with the parameters it was expanded
+        from; `state`: only those in it (succeeded and failed are read from the result); failures grouped by
+        identical error."""
+        from bigcompute.runner.tasks import task_rows
+
+        with self._workload(workload) as (clients, plan, wp), translated():
+            job_id = _chosen_job(plan, wp, job)
+            spec = next((j.spec for j in plan.jobs if j.id == job_id), wp.spec)
+            return task_rows(clients, wp, job_id, state, spec)
+
+    def history(self, workload: str) -> HistoryResult:
+        """Every job of the workload from this repository and stack, superseded ones too, and the jobs Batch no
+        longer has whose outputs storage still holds (until the stack's lifecycle rule deletes them)."""
+        from bigcompute.config import load_stack
+        from bigcompute.runner.tasks import job_history
+
+        with self._workload(workload) as (clients, plan, wp), translated():
+            days = load_stack(self.target.stack).storage.output_retention_days if self.target.target == "azure" \
+                else None  # Azurite runs no lifecycle rule: local outputs stay until `local down --purge`
+            return job_history(clients, plan, wp, days)
+
     def logs(self, workload: str, task: str | None = None, stream: str = "stdout.txt", *, follow: bool = False,
              tail: int | None = None, job: str | None = None) -> LogView:
         """A task's stdout or stderr (TASK defaults to the first failed task, else the merge, else the first),
@@ -349,6 +375,32 @@ class Runner:
             doomed = self._approved(removal, force, approve)
             self.emit(Phase("pruning"))
             return list(remove(clients, doomed, reason="deleted with bigcompute delete"))
+
+    def report(self, workload: str, job: str | None = None):
+        """What a run did (runner.report.RunReport): each task on its node's timeline with its duration and result,
+        failures grouped, the nodes' busy time and its cost at the stack's prices."""
+        from bigcompute.config import load_stack
+        from bigcompute.runner.report import run_report
+
+        with self._workload(workload) as (clients, plan, wp), translated():
+            return run_report(clients, wp, _chosen_job(plan, wp, job), load_stack(self.target.stack))
+
+    def _reports(self, clients: Clients, workloads: tuple[WorkloadPlan, ...], webhook: str | None) -> tuple:
+        """Each run's report; with `webhook`, its summary POSTed there. A webhook that fails is said, not fatal: the
+        run's own outcome stands."""
+        from bigcompute.config import load_stack
+        from bigcompute.runner.report import run_report, summary
+        from bigcompute.runner.webhook import post
+
+        stack = load_stack(self.target.stack)
+        with translated():
+            reports = tuple(run_report(clients, wp, wp.job_id, stack) for wp in workloads)
+        for run in reports if webhook else ():
+            try:
+                self._say(post(webhook, summary(run)))
+            except DeployError as e:
+                self._say(str(e), WARN)
+        return reports
 
     # --- the target ----------------------------------------------------------------------------------------
     def doctor(self):

@@ -84,6 +84,7 @@ class ApplyResult:
     removed: tuple[str, ...] = ()  # one sentence per pruned job
     active_jobs: int = 0
     quota: int = 0
+    reports: tuple[Any, ...] = ()  # runner.report.RunReport of each run, when asked (--report, --webhook)
 
 
 @dataclass(frozen=True)
