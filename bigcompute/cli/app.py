@@ -10,7 +10,7 @@ import json
 import sys
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import asdict, is_dataclass
+from dataclasses import fields, is_dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NoReturn
@@ -24,6 +24,7 @@ from bigcompute.cli.exit import (
     EXIT_UNREACHABLE,
     Exit,
 )
+from bigcompute.cli.options import max_tasks
 from bigcompute.cli.terminal import Terminal
 from bigcompute.runner.api import (
     OK,
@@ -48,9 +49,10 @@ JSON_FORMATS = ("json",)
 
 
 def plain(value: Any) -> Any:
-    """A result as JSON values: dataclasses as objects (their field names), dates in ISO 8601, paths as text."""
+    """A result as JSON values: dataclasses as objects (their field names; a field kept out of repr, such as a key
+    or a stream, is left out), dates in ISO 8601, paths as text."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {k: plain(v) for k, v in asdict(value).items() if k != "chunks"}
+        return {f.name: plain(getattr(value, f.name)) for f in fields(value) if f.repr}
     if isinstance(value, dict):
         return {str(k): plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
@@ -84,7 +86,8 @@ class App:
 
     # --- the runner and its events --------------------------------------------------------------------------
     def runner(self, target_kind: str, stack: str, outputs_file: str | None) -> Runner:
-        return Runner(TargetArgs(target_kind, stack, outputs_file, notify=self.term.warn), self.on_event)
+        return Runner(TargetArgs(target_kind, stack, outputs_file, notify=self.term.warn), self.on_event,
+                      max_tasks=max_tasks())
 
     def on_event(self, event: Any) -> None:
         if isinstance(event, TasksAdded):

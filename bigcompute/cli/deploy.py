@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from bigcompute.cli.app import App
+from bigcompute.cli.complete import complete_workloads
 from bigcompute.cli.exit import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
-from bigcompute.cli.options import format_option, target_options
+from bigcompute.cli.options import format_option, max_tasks_option, target_options
 from bigcompute.cli.parameters import given_values, parameter_options
 from bigcompute.cli.paths import outputs_dir, workload_paths
 from bigcompute.cli.render import plan_json, plan_markdown, plan_table, prune_table, unscoped_note
@@ -96,8 +97,9 @@ def app_json(result) -> dict:
 
 
 @click.command("plan")
-@click.argument("workloads", nargs=-1, type=click.Path())
+@click.argument("workloads", nargs=-1, type=click.Path(), shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True,
               help=f"Exit {EXIT_CHANGES} when apply would change something (a new, changed or half-submitted job), "
@@ -114,8 +116,9 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt, detailed_exit
 
 
 @click.command("apply")
-@click.argument("workloads", nargs=-1, type=click.Path())
+@click.argument("workloads", nargs=-1, type=click.Path(), shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @click.option("--wait", is_flag=True, help="Watch the jobs to the end; exit 1 when a task failed, 4 when the target "
               "stops answering, 130 on Ctrl-C (the jobs keep running). While nothing runs, says why.")
 @click.option("--download", type=click.Path(file_okay=False), help="With --wait: fetch outputs into DIR/<workload>/.")
@@ -148,10 +151,11 @@ def apply_command(workloads, target_kind, stack, outputs_file, wait, download, p
                               approve=approver(app, yes), download=Path(download) if download else None,
                               outputs=outputs_dir() if wait and not download else None,
                               report=report_file is not None, webhook=webhook)
+        code = render_apply(app, result)
         if report_file and result.reports:
             from bigcompute.cli.render_report import write_report  # Jinja2 loads only for a report
 
             write_report(app.term, Path(report_file), list(result.reports))
-        return render_apply(app, result)
+        return code
     App(fmt).run(body)
 

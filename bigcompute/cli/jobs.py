@@ -6,18 +6,20 @@ from pathlib import Path
 
 import click
 
-from bigcompute.cli.app import App
+from bigcompute.cli.app import App, plain
+from bigcompute.cli.complete import complete_tasks, complete_workloads
 from bigcompute.cli.deploy import approver
 from bigcompute.cli.exit import EXIT_OK
-from bigcompute.cli.options import format_option, target_options
+from bigcompute.cli.options import format_option, max_tasks_option, target_options
 from bigcompute.cli.paths import outputs_dir, workload_paths
 from bigcompute.cli.render import simple_table
 from bigcompute.cli.render_run import render_download
 
 
 @click.command("status")
-@click.argument("workloads", nargs=-1, type=click.Path())
+@click.argument("workloads", nargs=-1, type=click.Path(), shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @format_option("table", "json")
 def status_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
     """A row per workload: job, state, task counts, started, duration."""
@@ -59,24 +61,36 @@ def pools_command(target_kind, stack, outputs_file, fmt) -> None:
 
 
 @click.command("logs")
-@click.argument("workload")
-@click.argument("task", required=False)
+@click.argument("workload", shell_complete=complete_workloads)
+@click.argument("task", required=False, shell_complete=complete_tasks)
 @target_options
+@max_tasks_option
 @click.option("--stderr", "stream", flag_value="stderr.txt", default="stdout.txt", help="Show stderr instead.")
 @click.option("--follow", is_flag=True, help="Keep printing output until the task completes.")
-def logs_command(workload, task, target_kind, stack, outputs_file, stream, follow) -> None:
-    """Print a task's stdout (or --stderr); TASK defaults to the first failed task, else the merge, else the first."""
+@click.option("--tail", type=click.IntRange(min=0), metavar="N", help="Only the last N lines (then --follow goes on).")
+@click.option("--job", metavar="JOB", help="A job of the workload's history instead of its current one.")
+@format_option("text", "json")
+def logs_command(workload, task, target_kind, stack, outputs_file, stream, follow, tail, job, fmt) -> None:
+    """Print a task's stdout (or --stderr); TASK defaults to the first failed task, else the merge, else the first.
+    Which job, task and stream it shows is said first, on stderr."""
     def body(app: App) -> int:
-        view = app.runner(target_kind, stack, outputs_file).logs(workload, task, stream, follow=follow)
+        view = app.runner(target_kind, stack, outputs_file).logs(workload, task, stream, follow=follow, tail=tail,
+                                                                 job=job)
+        app.term.step(f"{view.workload}: {view.stream} of task {view.task} of job {view.job}"
+                      + (f", last {tail} line(s)" if tail is not None else ""))
+        if app.json:  # the whole text once the task is done (--follow) or as it is now
+            app.emit_json({**plain(view), "text": "".join(view.chunks)})
+            return EXIT_OK
         for chunk in view.chunks:
             app.term.write_untrusted(chunk)
         return EXIT_OK
-    App().run(body)
+    App(fmt).run(body)
 
 
 @click.command("download")
-@click.argument("workload")
+@click.argument("workload", shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @click.option("--to", "folder", type=click.Path(file_okay=False), default=None,
               help="Folder to download into (default: the project's out/).")
 @click.option("--all", "everything", is_flag=True, help="Every output, not only the workload's `download:` list.")
@@ -96,8 +110,9 @@ def download_command(workload, target_kind, stack, outputs_file, folder, everyth
 
 
 @click.command("delete")
-@click.argument("workload")
+@click.argument("workload", shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @click.option("--force", is_flag=True, help="Also terminate active jobs (else they are skipped).")
 @click.option("--yes", is_flag=True, help="Delete without asking (for CI).")
 def delete_command(workload, target_kind, stack, outputs_file, force, yes) -> None:

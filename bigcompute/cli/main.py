@@ -44,7 +44,20 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Run big-compute workloads on Azure Batch, declared as code.
 
-    Nodes unusable, nothing running? `bigcompute doctor --stack S [--target azure]` says why."""
+    Nodes unusable, nothing running? `bigcompute doctor --stack S [--target azure]` says why.
+
+    \b
+    Environment (each also shown in the --help of the commands that read it):
+      BIGCOMPUTE_TARGET     local | azure (--target)
+      BIGCOMPUTE_STACK      the stack (--stack)
+      BIGCOMPUTE_OUTPUTS    the azure target's stack outputs JSON (--outputs)
+      BIGCOMPUTE_MAX_TASKS  the most tasks a workload may expand to (--max-tasks)
+      BIGCOMPUTE_WEBHOOK    apply's completion webhook (--webhook)
+      BIGCOMPUTE_AZURITE    the Azurite program the local target starts
+
+    \b
+    Shell completion (commands, options, workload names, task ids):
+      eval "$(_BIGCOMPUTE_COMPLETE=bash_source bigcompute)"   # in ~/.bashrc; zsh_source, fish_source too"""
 
 
 def main() -> None:

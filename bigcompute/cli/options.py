@@ -23,7 +23,22 @@ def format_option(*choices: str):
                         help="Output format; with json, a failure is also a JSON object on stdout.")
 
 
+MAX_TASKS = "bigcompute.max_tasks"
+
+
 def max_tasks_option(fn):
+    """`--max-tasks` on every command that expands workloads; kept in the click context, where the App reads it."""
     return click.option("--max-tasks", type=click.IntRange(min=1), default=DEFAULT_MAX_TASKS, show_default=True,
-                        envvar="BIGCOMPUTE_MAX_TASKS", show_envvar=True,
+                        envvar="BIGCOMPUTE_MAX_TASKS", show_envvar=True, expose_value=False, callback=_remember,
                         help="Largest number of tasks one workload may expand to.")(fn)
+
+
+def _remember(ctx: click.Context, param: click.Parameter, value: int) -> int:
+    ctx.meta[MAX_TASKS] = value
+    return value
+
+
+def max_tasks() -> int:
+    """The --max-tasks of the command that runs (the default outside one)."""
+    ctx = click.get_current_context(silent=True)
+    return ctx.meta.get(MAX_TASKS, DEFAULT_MAX_TASKS) if ctx else DEFAULT_MAX_TASKS

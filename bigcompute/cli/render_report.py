@@ -31,11 +31,27 @@ def _width(run: Any, task: Any) -> float:
     return round(100 * task.seconds / run.span, 3)
 
 
+def _lanes(tasks: Any) -> list[list[Any]]:
+    """The node's tasks in rows that never overlap (a node runs several at once when it has several slots)."""
+    lanes: list[list[Any]] = []
+    for t in sorted(tasks, key=lambda t: t.started):
+        lane = next((lane for lane in lanes if (lane[-1].ended or lane[-1].started) <= t.started), None)
+        if lane is None:
+            lanes.append([t])
+        else:
+            lane.append(t)
+    return lanes
+
+
+def _when(value: datetime | None) -> str:
+    return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC") if value else "-"
+
+
 def render_html(runs: list[Any]) -> str:
     """The report of one or more runs (runner.report.RunReport)."""
     env = Environment(loader=PackageLoader("bigcompute.cli", "templates"), autoescape=True,
                       trim_blocks=True, lstrip_blocks=True)
-    env.globals.update(seconds=_seconds, left=_left, width=_width, money=money)
+    env.globals.update(seconds=_seconds, left=_left, width=_width, money=money, lanes=_lanes, when=_when)
     made = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
     return env.get_template("report.html.j2").render(runs=runs, made=made)
 

@@ -7,17 +7,19 @@ from pathlib import Path
 import click
 
 from bigcompute.cli.app import App
+from bigcompute.cli.complete import complete_tasks, complete_workloads
 from bigcompute.cli.deploy import reattach, render_apply
 from bigcompute.cli.exit import EXIT_OK
-from bigcompute.cli.options import format_option, target_options
+from bigcompute.cli.options import format_option, max_tasks_option, target_options
 from bigcompute.cli.paths import workload_paths
 from bigcompute.runner.api import WatchOptions
 
 
 @click.command("retry")
-@click.argument("workload")
+@click.argument("workload", shell_complete=complete_workloads)
 @target_options
-@click.option("--task", "tasks", multiple=True, metavar="ID",
+@max_tasks_option
+@click.option("--task", "tasks", multiple=True, metavar="ID", shell_complete=complete_tasks,
               help="Only this failed task (repeatable); only while the job is active.")
 @click.option("--wait", is_flag=True, help="Watch the job to the end; exit 1 when a task failed.")
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds between progress polls.")

@@ -8,8 +8,9 @@ from pathlib import Path
 import click
 
 from bigcompute.cli.app import App, plain
+from bigcompute.cli.complete import complete_workloads
 from bigcompute.cli.exit import EXIT_OK
-from bigcompute.cli.options import format_option, target_options
+from bigcompute.cli.options import format_option, max_tasks_option, target_options
 from bigcompute.cli.render import simple_table
 from bigcompute.cli.render_report import write_report
 from bigcompute.cli.render_run import names
@@ -39,8 +40,9 @@ def render_tasks(app: App, found) -> None:
 
 
 @click.command("tasks")
-@click.argument("workload")
+@click.argument("workload", shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @click.option("--state", type=click.Choice(STATES), help="Only the tasks in this state (succeeded and failed are "
               "completed tasks by their result).")
 @JOB_OPTION
@@ -59,8 +61,9 @@ def tasks_command(workload, target_kind, stack, outputs_file, state, job, fmt) -
 
 
 @click.command("history")
-@click.argument("workload")
+@click.argument("workload", shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @format_option("table", "json")
 def history_command(workload, target_kind, stack, outputs_file, fmt) -> None:
     """WORKLOAD's jobs, oldest first: the current one, those it superseded, retries' attempts, and jobs Batch no
@@ -85,8 +88,9 @@ def history_command(workload, target_kind, stack, outputs_file, fmt) -> None:
 
 
 @click.command("report")
-@click.argument("workload")
+@click.argument("workload", shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @JOB_OPTION
 @click.option("--to", "file", type=click.Path(dir_okay=False), required=True, help="The HTML file to write.")
 def report_command(workload, target_kind, stack, outputs_file, job, file) -> None:

@@ -117,11 +117,15 @@ class Runner:
     """The runner's commands on one target (`TargetArgs`: local or azure, stack, outputs file). `listener` gets the
     events of every command (runner.events); results come back as return values."""
 
-    def __init__(self, target: TargetArgs, listener: Listener = ignore):
+    def __init__(self, target: TargetArgs, listener: Listener = ignore, max_tasks: int | None = None):
         self.target = target
         self.emit = listener
+        self.max_tasks = max_tasks  # the largest number of tasks a workload may expand to (None: the default)
 
     # --- plumbing ------------------------------------------------------------------------------------------
+    def _limit(self) -> dict[str, int]:
+        return {} if self.max_tasks is None else {"max_tasks": self.max_tasks}
+
     def _say(self, text: str, level: str = STEP) -> None:
         self.emit(Message(text, level))
 
@@ -132,10 +136,11 @@ class Runner:
         from bigcompute.runner.session import load_inputs, open_clients
 
         with translated():
-            stack, loaded = load_inputs(paths, self.target.stack, given)
+            stack, loaded = load_inputs(paths, self.target.stack, given, **self._limit())
             clients = open_clients(self.target)
             try:
-                yield clients, make_plan(clients, loaded, stack.batch.active_job_quota, _whole_folder(paths))
+                yield clients, make_plan(clients, loaded, stack.batch.active_job_quota, _whole_folder(paths),
+                                         **self._limit())
             finally:
                 clients.close()
 
@@ -506,8 +511,9 @@ def _chosen_job(plan: Plan, wp: WorkloadPlan, job: str | None, stored=None) -> s
         kept = stored is not None and job.startswith(f"{wp.name}-") and _has_outputs(stored, job)
         if known or kept:
             return job
-        raise InvalidInput([f"job {job} is not a job of workload {wp.name}; `bigcompute history {wp.name}` lists "
-                            "them"])
+        raise InvalidInput([f"job {job} is not a job of workload {wp.name} that Batch has"
+                            + (" or whose outputs storage keeps" if stored is not None else "")
+                            + f"; `bigcompute history {wp.name}` lists them"])
     if any(j.id == wp.job_id for j in plan.jobs):
         return wp.job_id
     mine = sorted((j for j in plan.jobs_of(wp.name) if j.creation_time), key=lambda j: j.creation_time)

@@ -12,21 +12,22 @@ from bigcompute.runner.clients import Clients, connect
 from bigcompute.runner.errors import DeployError, InvalidInput, TargetLost
 from bigcompute.runner.reach import listening, not_reachable
 from bigcompute.runner.target import Target, TargetArgs, azure_target, local_target
-from bigcompute.workload import LoadedWorkload, check_workloads
+from bigcompute.workload import DEFAULT_MAX_TASKS, LoadedWorkload, check_workloads
 from bigcompute.workload.parameters import Given
 
 __all__ = ["InvalidInput", "TargetArgs", "load_inputs", "open_clients", "resolve_target", "sign_in_failure"]
 
 
-def load_inputs(paths: Iterable[str], stack_name: str,
-                given: Sequence[Given] = ()) -> tuple[StackConfig, list[LoadedWorkload]]:
-    """`given`: values of the workloads' parameters (`--set`, `--values`)."""
+def load_inputs(paths: Iterable[str], stack_name: str, given: Sequence[Given] = (),
+                max_tasks: int = DEFAULT_MAX_TASKS) -> tuple[StackConfig, list[LoadedWorkload]]:
+    """`given`: values of the workloads' parameters (`--set`, `--values`); `max_tasks`: the most tasks a workload
+    may expand to."""
     try:
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise InvalidInput(e.diagnostics) from None
     loaded, problems = [], []
-    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.task_slots()):
+    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.task_slots(), max_tasks=max_tasks):
         problems += diagnostics
         if lw:
             loaded.append(lw)

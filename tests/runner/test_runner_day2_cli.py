@@ -182,7 +182,8 @@ def test_new_commands_say_in_one_line_that_storage_is_down(repo, instant_target,
     name = unique("down")
     write_workload(repo, name, "tasks:\n  - {id: a, command: exit 0}\n")
     port = target.blob_endpoint.split(":")[-1].split("/")[0]
-    for command in (["tasks", name], ["history", name], ["report", name, "--to", "r.html"]):
+    for command in (["tasks", name], ["history", name], ["report", name, "--to", "r.html"], ["logs", name],
+                    ["download", name, "--job", f"{name}-0123abcd"]):
         result = run(*command, "--stack", "test")
         assert result.exit_code == 4, result.output
         assert result.output.strip().splitlines()[-1].endswith(
