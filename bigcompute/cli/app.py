@@ -25,7 +25,7 @@ from bigcompute.cli.exit import (
     Exit,
 )
 from bigcompute.cli.options import max_tasks
-from bigcompute.cli.terminal import Terminal
+from bigcompute.cli.terminal import Terminal, plain
 from bigcompute.runner.api import (
     OK,
     WARN,
@@ -48,15 +48,15 @@ from bigcompute.runner.api import (
 JSON_FORMATS = ("json",)
 
 
-def plain(value: Any) -> Any:
+def as_json(value: Any) -> Any:
     """A result as JSON values: dataclasses as objects (their field names; a field kept out of repr, such as a key
     or a stream, is left out), dates in ISO 8601, paths as text."""
     if is_dataclass(value) and not isinstance(value, type):
-        return {f.name: plain(getattr(value, f.name)) for f in fields(value) if f.repr}
+        return {f.name: as_json(getattr(value, f.name)) for f in fields(value) if f.repr}
     if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
+        return {str(k): as_json(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set | frozenset):
-        return [plain(v) for v in value]
+        return [as_json(v) for v in value]
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, Path):
@@ -129,7 +129,7 @@ class App:
 
     # --- results ----------------------------------------------------------------------------------------------
     def emit_json(self, value: Any) -> None:
-        self.term.write(json.dumps(plain(value), indent=2) + "\n")
+        self.term.write(json.dumps(as_json(value), indent=2) + "\n")
 
     # --- errors and exit codes ---------------------------------------------------------------------------------
     def guarded(self, body: Callable[[App], int]) -> int:
@@ -140,7 +140,7 @@ class App:
         except Exit as e:
             self.settle()
             if e.message:
-                self.term.error(e.message)
+                plain(e.message)
             return e.code
         except KeyboardInterrupt:
             self.settle()

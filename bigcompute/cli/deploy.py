@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bigcompute.cli.app import App
+from bigcompute.cli.app import App, as_json
 from bigcompute.cli.complete import complete_workloads
 from bigcompute.cli.exit import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.options import format_option, max_tasks_option, target_options
@@ -43,10 +43,12 @@ def approver(app: App, yes: bool):
         if not removal.doomed or yes:
             return True
         if not term.can_ask:
-            raise Exit(EXIT_INVALID, f"refusing to delete {len(removal.doomed)} job(s) without confirmation (no "
-                                     "terminal to ask on): check the list above and pass --yes; nothing was changed")
+            term.error(f"refusing to delete {len(removal.doomed)} job(s) without confirmation (no terminal to ask "
+                       "on): check the list above and pass --yes; nothing was changed")
+            raise Exit(EXIT_INVALID)
         if not term.confirm(f"Delete {len(removal.doomed)} job(s)?"):
-            raise Exit(EXIT_FAILED, "nothing was changed")
+            term.error("nothing was changed")
+            raise Exit(EXIT_FAILED)
         return True
     return approve
 
@@ -84,14 +86,13 @@ def render_apply(app: App, result) -> int:
 def app_json(result) -> dict:
     """An apply's or retry's result for scripts: what was submitted, how each watched job ended (its failed tasks
     with their stderr tails), the downloads, the jobs removed."""
-    from bigcompute.cli.app import plain
-
-    body = plain(result)
+    body = as_json(result)
     body.pop("reports", None)  # the HTML report's material: --report writes it
     watch = result.watch
     if watch is not None:
-        body["watch"] = {"timed_out": [{"workload": w, "job": j, "progress": plain(p)} for w, j, p in watch.timed_out],
-                         "jobs": [{**plain(j), "succeeded": j.succeeded, "never_ran": j.never_ran}
+        body["watch"] = {"timed_out": [{"workload": w, "job": j, "progress": as_json(p)}
+                                       for w, j, p in watch.timed_out],
+                         "jobs": [{**as_json(j), "succeeded": j.succeeded, "never_ran": j.never_ran}
                                   for j in watch.jobs]}
     return body
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from bigcompute.cli.app import App, plain
+from bigcompute.cli.app import App, as_json
 from bigcompute.cli.complete import complete_tasks, complete_workloads
 from bigcompute.cli.deploy import approver
 from bigcompute.cli.exit import EXIT_OK
@@ -79,7 +79,7 @@ def logs_command(workload, task, target_kind, stack, outputs_file, stream, follo
         app.term.step(f"{view.workload}: {view.stream} of task {view.task} of job {view.job}"
                       + (f", last {tail} line(s)" if tail is not None else ""))
         if app.json:  # the whole text once the task is done (--follow) or as it is now
-            app.emit_json({**plain(view), "text": "".join(view.chunks)})
+            app.emit_json({**as_json(view), "text": "".join(view.chunks)})
             return EXIT_OK
         for chunk in view.chunks:
             app.term.write_untrusted(chunk)

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from bigcompute.cli.app import App
+from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.local import launcher
 from bigcompute.project import NoProject, find_root, local_dir, private_dir, shown
 
@@ -16,11 +18,7 @@ def _local() -> Path:
     try:
         return Path(shown(local_dir(find_root())))
     except NoProject as e:
-        raise _Invalid(str(e)) from None
-
-
-class _Invalid(click.ClickException):
-    exit_code = 2
+        raise Exit(EXIT_INVALID, f"error: {e}") from None
 
 
 @click.group("local")
@@ -42,12 +40,16 @@ def local_group() -> None:
                    "sh and python3).")
 def up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str, task_user: str) -> None:
     """Start Azurite and the emulator, create the stack's containers and pools, write outputs.json."""
+    App().run(lambda app: _up(stack, port, azurite_port, time_scale, faults, task_user))
+
+
+def _up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str, task_user: str) -> int:
     local = _local()
     private_dir(local.parent.parent.resolve())
     try:
         result = launcher.up(stack, port, azurite_port, time_scale, faults, task_user, root=local)
     except launcher.LauncherError as e:
-        raise click.ClickException(str(e)) from e
+        raise Exit(EXIT_FAILED, f"error: {e}") from None
     outputs = result.outputs
     state = "started" if result.started else "already running"
     for note in result.notes:
@@ -56,11 +58,16 @@ def up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str,
                f"Azurite {outputs['blobEndpoint']}; pools: {', '.join(outputs['poolIds'])}", err=True)
     click.echo(f"outputs: {local / 'outputs.json'}; credentials: {local / 'credentials.json'}",
                err=True)
+    return EXIT_OK
 
 
 @local_group.command("status")
 def status() -> None:
     """Show whether the services run, and their pools, nodes and jobs."""
+    App().run(lambda app: _status())
+
+
+def _status() -> int:
     local = _local()
     procs = launcher.processes(local)
     click.echo(f"local target of {local.parent.parent.resolve()}")
@@ -69,7 +76,7 @@ def status() -> None:
     azurite_up = launcher.records.ours(procs, "azurite", local)
     click.echo(f"azurite:  {'running ' + procs['blobEndpoint'] if azurite_up else 'stopped'}")
     if not emulator_up:
-        return
+        return EXIT_OK
     for note in launcher.isolation_notes(procs):
         click.echo(f"warning: {note}", err=True)
     from bigcompute.runner.api import local_contents
@@ -81,13 +88,19 @@ def status() -> None:
     for job in found.jobs:
         click.echo(f"job {job['id']}: {job['state']}, active {job['active']}, running {job['running']}, "
                    f"succeeded {job['succeeded']}, failed {job['failed']}")
+    return EXIT_OK
 
 
 @local_group.command("down")
 @click.option("--purge", is_flag=True, help="Also delete all local data (.bigcompute/local).")
 def down(purge: bool) -> None:
     """Stop Azurite and the emulator; data stays unless --purge."""
+    App().run(lambda app: _down(purge))
+
+
+def _down(purge: bool) -> int:
     local = _local()
     for note in launcher.down(purge, root=local):
         click.echo(f"warning: {note}", err=True)
     click.echo(f"stopped; {'removed' if purge else 'data kept in'} {local}", err=True)
+    return EXIT_OK

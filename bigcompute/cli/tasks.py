@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from bigcompute.cli.app import App, plain
+from bigcompute.cli.app import App, as_json
 from bigcompute.cli.complete import complete_workloads
 from bigcompute.cli.exit import EXIT_OK
 from bigcompute.cli.options import format_option, max_tasks_option, target_options
@@ -53,7 +53,7 @@ def tasks_command(workload, target_kind, stack, outputs_file, state, job, fmt) -
     def body(app: App) -> int:
         found = app.runner(target_kind, stack, outputs_file).tasks(workload, state, job)
         if app.json:
-            app.emit_json({**plain(found), "tasks": [{**plain(t), "seconds": t.seconds} for t in found.tasks]})
+            app.emit_json({**as_json(found), "tasks": [{**as_json(t), "seconds": t.seconds} for t in found.tasks]})
         else:
             render_tasks(app, found)
         return EXIT_OK

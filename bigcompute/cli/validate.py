@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from bigcompute.cli.app import App
 from bigcompute.cli.complete import complete_workloads
 from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.cli.options import max_tasks, max_tasks_option
@@ -74,7 +75,7 @@ FORMATS = click.Choice(["text", "json", "github"])
 @parameter_options
 def validate_command(paths: tuple[str, ...], stack: str | None, fmt: str, max_tasks: int, sets, values_file) -> None:
     """Check workload files (default: workloads/) and, with --stack, the stack config. Exit 2 when invalid."""
-    Exit.run(lambda: run_validate(ValidateArgs(workload_paths(paths), stack, fmt, max_tasks,
+    App().run(lambda app: run_validate(ValidateArgs(workload_paths(paths), stack, fmt, max_tasks,
                                                tuple(given_values(sets, values_file)))))
 
 
@@ -87,7 +88,7 @@ def validate_command(paths: tuple[str, ...], stack: str | None, fmt: str, max_ta
 @parameter_options
 def expand_command(workload: str, limit: int, outputs_file: str | None, sets, values_file) -> None:
     """Print the first tasks of WORKLOAD exactly as the Batch task JSON that would be submitted."""
-    Exit.run(lambda: run_expand(workload_paths((workload,))[0], limit, outputs_file, given_values(sets, values_file),
+    App().run(lambda app: run_expand(workload_paths((workload,))[0], limit, outputs_file, given_values(sets, values_file),
                                 max_tasks()))
 
 
