@@ -15,6 +15,7 @@ import click
 from bigcompute.autoscale import MetricHistory, PoolState, check, evaluate, parse
 from bigcompute.autoscale.catalog import canonical_metric
 from bigcompute.autoscale.errors import FormulaError
+from bigcompute.cli.app import App
 from bigcompute.cli.autoscale_sources import PoolFormula, duration, read_formula, stack_formulas
 from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.config.capacity import metrics_text, money, plural
@@ -87,7 +88,7 @@ def review_json(item: PoolFormula) -> dict:
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True)
 def check_command(formula_file: str | None, stack: str | None, fmt: str) -> None:
     """Check a formula file ('-' for stdin) or a stack's formulas; exit 2 with located errors."""
-    Exit.run(lambda: run_check(formula_file, stack, fmt))
+    App().run(lambda app: run_check(formula_file, stack, fmt))
 
 
 # eval ----------------------------------------------------------------------------------------------
@@ -183,7 +184,7 @@ def eval_command(formula_file: str | None, formula: str | None, stack: str | Non
     state = {"current_dedicated": current_dedicated, "current_low_priority": current_low_priority,
              "target_dedicated": target_dedicated, "target_low_priority": target_low_priority,
              "preempted": preempted, "task_slots_per_node": task_slots}
-    Exit.run(lambda: run_eval(EvalArgs(formula_file, formula, stack, pool, metrics, state, time_, history, fmt)))
+    App().run(lambda app: run_eval(EvalArgs(formula_file, formula, stack, pool, metrics, state, time_, history, fmt)))
 
 
 from bigcompute.cli.autoscale_history import history_command  # noqa: E402 - registered last

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import click
 
+from bigcompute.cli.app import App
 from bigcompute.cli.autoscale_sources import duration
-from bigcompute.cli.exit import EXIT_OK, Exit
-from bigcompute.cli.options import target_args, target_options
-from bigcompute.cli.terminal import Terminal
+from bigcompute.cli.exit import EXIT_OK
+from bigcompute.cli.options import target_options
 
 
 @click.command("history")
@@ -25,19 +25,13 @@ def history_command(pool: str, since: str | None, trace_out: str, fmt: str, targ
                     outputs_file: str | None) -> None:
     """Export a pool's task arrivals and run times, node start-up times and last autoscale run."""
     from bigcompute.autoscale.calibrate import ready_time_options, start_up, trace_csv
-    from bigcompute.cli.deploy import guarded
-    from bigcompute.runner.history import pool_history
-    from bigcompute.runner.session import open_clients
 
     window = duration(since, "--since") if since else None
 
-    def body(term: Terminal) -> int:
-        clients = open_clients(target_args(target_kind, stack, outputs_file))
-        try:
-            found = pool_history(clients.batch, clients.target.pool_id(pool),
-                                 datetime.now(UTC) - window if window else None)
-        finally:
-            clients.close()
+    def body(app: App) -> int:
+        term = app.term
+        found = app.runner(target_kind, stack, outputs_file).pool_history(
+            pool, datetime.now(UTC) - window if window else None)
         text, unfinished = trace_csv(found.tasks)
         Path(trace_out).write_text(text)
         s = start_up(found.nodes)
@@ -58,4 +52,4 @@ def history_command(pool: str, since: str | None, trace_out: str, fmt: str, targ
                        f"{' '.join(report['simulate_options'])}\n")  # type: ignore[arg-type]
         return EXIT_OK
 
-    Exit.run(lambda: guarded(body))
+    App(fmt).run(body)

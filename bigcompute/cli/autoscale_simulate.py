@@ -16,6 +16,7 @@ from bigcompute.autoscale.durations import format_duration
 from bigcompute.autoscale.errors import FormulaError
 from bigcompute.autoscale.limits import SPOT_DOC, interval_problem
 from bigcompute.autoscale.traces import Trace, TraceError, parse_csv, parse_rate, parse_spec
+from bigcompute.cli.app import App
 from bigcompute.cli.autoscale_sources import (
     PoolFormula,
     duration,
@@ -350,4 +351,4 @@ def simulate_command(stack: str | None, pool: str | None, formula_file: str | No
                      series_out: str | None, plot: str | None, **options: Any) -> None:
     """Replay how Batch would scale a pool through a trace of task arrivals."""
     args = SimulateArgs(stack, pool, formula_file, preset, params, trace, arrivals, options, fmt, series_out, plot)
-    Exit.run(lambda: run_simulate(args))
+    App().run(lambda app: run_simulate(args))

@@ -2,23 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import shlex
 from pathlib import Path
 
 import click
-from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
 
-from bigcompute.cli.exit import (
-    EXIT_CHANGES,
-    EXIT_FAILED,
-    EXIT_INTERRUPTED,
-    EXIT_INVALID,
-    EXIT_OK,
-    EXIT_TIMEOUT,
-    EXIT_UNREACHABLE,
-    Exit,
-)
-from bigcompute.cli.options import target_args, target_options
+from bigcompute.cli.app import App, as_json
+from bigcompute.cli.complete import complete_workloads
+from bigcompute.cli.exit import EXIT_CHANGES, EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.cli.options import format_option, max_tasks_option, target_options
 from bigcompute.cli.parameters import given_values, parameter_options
 from bigcompute.cli.paths import outputs_dir, workload_paths
 from bigcompute.cli.render import plan_json, plan_markdown, plan_table, prune_table, unscoped_note
@@ -28,204 +20,87 @@ from bigcompute.cli.render_explain import (
     explanation_text,
     header_line,
 )
-from bigcompute.cli.terminal import Terminal
-from bigcompute.cli.watch import WatchArgs, collect_outputs, watch_jobs
-from bigcompute.config import load_stack
-from bigcompute.project import NoProject, find_root, workloads_dir
-from bigcompute.runner.apply import Hooks, apply_workload
-from bigcompute.runner.clients import Clients
-from bigcompute.runner.download import write_manifest
-from bigcompute.runner.errors import DeployError, TargetLost
-from bigcompute.runner.explain import explain
-from bigcompute.runner.plan import Plan, WorkloadPlan, make_plan
-from bigcompute.runner.prune import Candidate, Removal, remove
-from bigcompute.runner.reach import connection_failure
-from bigcompute.runner.refusals import refusal_message as refused
-from bigcompute.runner.session import InvalidInput, TargetArgs, load_inputs, open_clients
-from bigcompute.runner.target import local_target
-from bigcompute.workload.parameters import Given
+from bigcompute.cli.render_run import render_download, render_watch
+from bigcompute.runner.api import Removal, WatchOptions
 
 
-@dataclass(frozen=True)
-class ApplyArgs:
-    paths: tuple[str, ...]
-    target: TargetArgs
-    wait: bool
-    download: str | None
-    prune: bool
-    poll_interval: float
-    yes: bool = False
-    force: bool = False
-    given: tuple[Given, ...] = ()  # parameter values (--set, --values)
-    timeout: float | None = None
-
-    def reattach(self) -> str:
-        """The command that watches these jobs again (apply is idempotent: it adds nothing, then waits)."""
-        import shlex
-
-        where = ["--stack", self.target.stack] + (["--target", "azure"] if self.target.target == "azure" else []) + \
-            (["--outputs", self.target.outputs] if self.target.outputs else [])
-        return shlex.join(["bigcompute", "apply", "--wait", *self.paths, *where])
+def reattach(paths: tuple[str, ...], target_kind: str, stack: str, outputs_file: str | None) -> str:
+    """The command that watches these jobs again (apply is idempotent: it adds nothing, then waits)."""
+    where = ["--stack", stack] + (["--target", "azure"] if target_kind == "azure" else []) + \
+        (["--outputs", outputs_file] if outputs_file else [])
+    return shlex.join(["bigcompute", "apply", "--wait", *paths, *where])
 
 
-def guarded(body) -> int:
-    """Run a command body; invalid input exits 2 with every diagnostic, deploy errors exit 1 in one sentence."""
-    term = Terminal()
-    try:
-        return body(term)
-    except NoProject as e:
-        term.error(str(e))
-        return EXIT_INVALID
-    except TargetLost as e:
-        term.error(str(e))
-        return EXIT_UNREACHABLE
-    except InvalidInput as e:
-        for d in e.diagnostics:
-            term.error(str(d))
-        term.error(f"{len(e.diagnostics)} problem(s) found; nothing was changed")
-        return EXIT_INVALID
-    except DeployError as e:
-        term.error(str(e))
-        return EXIT_FAILED
-    except HttpResponseError as e:
-        if e.status_code not in (401, 403):
-            raise
-        term.error(refused(e))
-        return EXIT_FAILED
-    except (ServiceRequestError, ServiceResponseError) as e:  # the SDK's retries are spent and the service still does not answer
-        term.error(connection_failure(e, _local_endpoints()))
-        return EXIT_UNREACHABLE
+def approver(app: App, yes: bool):
+    """Shows what would be removed and skipped, then asks (unless --yes). Called before any side effect: refusing
+    or declining changes nothing."""
+    def approve(removal: Removal) -> bool:
+        term = app.term
+        for c in removal.doomed:
+            term.step(f"will {'terminate and ' if c.active else ''}delete job {c.job} ({c.reason}; {c.state})")
+        for c in removal.skipped:
+            term.warn(f"skipping job {c.job} ({c.reason}): it is still {c.state}; --force terminates it")
+        if not removal.doomed or yes:
+            return True
+        if not term.can_ask:
+            term.error(f"refusing to delete {len(removal.doomed)} job(s) without confirmation (no terminal to ask "
+                       "on): check the list above and pass --yes; nothing was changed")
+            raise Exit(EXIT_INVALID)
+        if not term.confirm(f"Delete {len(removal.doomed)} job(s)?"):
+            term.error("nothing was changed")
+            raise Exit(EXIT_FAILED)
+        return True
+    return approve
 
 
-def _local_endpoints() -> dict[str, str]:
-    """The local target's endpoints, to name the service that stopped answering (none for Azure)."""
-    try:
-        target = local_target()
-    except (DeployError, NoProject):
-        return {}
-    return {"storage": target.blob_endpoint, "the Batch emulator": target.batch_endpoint} if target else {}
-
-
-def open_plan(paths, target: TargetArgs, given=()) -> tuple[Clients, Plan]:
-    stack, loaded = load_inputs(paths, target.stack, given)  # validate everything first
-    clients = open_clients(target)
-    return clients, make_plan(clients, loaded, stack.batch.active_job_quota, whole_folder(paths))
-
-
-def whole_folder(paths) -> bool:
-    """Whether the workloads folder itself is applied (not some of its files): only then is a workload missing
-    from it a removed one."""
-    try:
-        folder = workloads_dir(find_root())
-    except NoProject:
-        return False
-    return any(Path(p).is_dir() and Path(p).resolve() == folder for p in paths)
-
-
-def confirm_removal(term: Terminal, removal: Removal, force: bool, yes: bool) -> list[Candidate]:
-    """Show what will be removed and skipped, then ask (unless --yes); returns the jobs to remove. Called before
-    any side effect: refusing or declining changes nothing."""
-    doomed = removal.doomed(force)
-    for c in doomed:
-        term.step(f"will {'terminate and ' if c.active else ''}delete job {c.job.id} ({c.reason}; {c.job.state})")
-    for c in removal.skipped(force):
-        term.warn(f"skipping job {c.job.id} ({c.reason}): it is still {c.job.state}; --force terminates it")
-    if not doomed or yes:
-        return doomed
-    if not term.can_ask:
-        term.error(f"refusing to delete {len(doomed)} job(s) without confirmation (no terminal to ask on): check "
-                   "the list above and pass --yes; nothing was changed")
-        raise Exit(EXIT_INVALID)
-    if not term.confirm(f"Delete {len(doomed)} job(s)?"):
-        term.error("nothing was changed")
-        raise Exit(EXIT_FAILED)
-    return doomed
-
-
-def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Terminal, given=(),
-             detailed_exitcode: bool = False) -> int:
-    clients, plan = open_plan(paths, target, given)
-    try:
-        why = explain(clients, plan, load_stack(target.stack))  # the stack was validated by open_plan
-    finally:
-        clients.close()
-    if fmt == "json":
+def run_plan(app: App, paths: tuple[str, ...], target: tuple, given=(), detailed_exitcode: bool = False) -> int:
+    plan = app.runner(*target).plan(paths, given)
+    why, term = plan.explanation, app.term
+    if app.fmt == "json":
         term.write(plan_json(plan, explanation_json(why)))
-    elif fmt == "markdown":
+    elif app.fmt == "markdown":
         term.write(f"{header_line(why)}\n\n{plan_markdown(plan)}{explanation_markdown(why)}")
     else:
         term.write(header_line(why) + "\n")
         term.table(plan_table(plan))
         term.write(explanation_text(why))
-        if plan.prune.candidates:
+        if plan.prune:
             term.table(prune_table(plan))
-        if plan.prune.unscoped:
+        if plan.not_prunable:
             term.warn(unscoped_note(plan))
     return EXIT_CHANGES if detailed_exitcode and why.has_changes else EXIT_OK
 
 
-def run_apply(args: ApplyArgs, term: Terminal) -> int:
-    clients, plan = open_plan(args.paths, args.target, args.given)
-    try:
-        if plan.new_jobs > plan.headroom:
-            raise DeployError(f"this apply creates {plan.new_jobs} jobs but the account has room for "
-                              f"{plan.headroom} more active jobs ({plan.active_jobs} of {plan.quota} in use); "
-                              "delete finished jobs with --prune or raise the quota")
-        doomed = _prune_preview(plan, args, term)
-        term.step(f"{plan.active_jobs} of {plan.quota} active jobs in use")
-        for wp in plan.workloads:
-            apply_one(clients, wp, term)
-        code = EXIT_OK
-        if args.wait:
-            code = watch_jobs(clients, plan, term, WatchArgs(args.poll_interval, args.timeout, args.reattach()))
-            if code in (EXIT_TIMEOUT, EXIT_INTERRUPTED):
-                return code
-            for wp in plan.workloads:
-                body = write_manifest(clients.container("outputs"), wp.job_id)  # every completed job gets one
-                folder = Path(args.download) if args.download else (outputs_dir() if wp.loaded.workload.download
-                                                                    else None)
-                if folder is not None:
-                    collect_outputs(clients, wp, body, folder, term, everything=args.download is not None and
-                                    not wp.loaded.workload.download)
-        elif args.download:
-            term.warn("--download needs --wait: outputs exist only once the job completes")
-        for message in remove(clients, doomed, reason="pruned by bigcompute apply"):
-            term.step(message)
-        return code
-    except KeyboardInterrupt:
-        term.error("apply interrupted: run it again, it continues where it stopped (nothing is added twice)")
-        return EXIT_INTERRUPTED
-    finally:
-        clients.close()
+def render_apply(app: App, result) -> int:
+    """An apply's or retry's result: how the watched jobs ended, the downloads, the jobs removed; its exit code."""
+    code = render_watch(app.term, result.watch, app.reattach) if result.watch is not None else EXIT_OK
+    for d in getattr(result, "downloads", ()):  # a retry downloads nothing and removes nothing
+        render_download(app.term, d)
+    for message in getattr(result, "removed", ()):
+        app.term.step(message)
+    if app.json:
+        app.emit_json({**app_json(result), "exit_code": code})
+    return code
 
 
-def _prune_preview(plan: Plan, args: ApplyArgs, term: Terminal) -> list[Candidate]:
-    if not args.prune:
-        return []
-    if plan.prune.unscoped:
-        term.warn(unscoped_note(plan))
-    if not plan.prune.candidates:
-        term.step("nothing to prune")
-        return []
-    return confirm_removal(term, plan.prune, args.force, args.yes)
-
-
-def apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
-    if wp.status == "unchanged":
-        term.success(f"{wp.name}: job {wp.job_id} is up to date")
-        return
-    with term.progress() as bar:
-        task = bar.add_task(f"{wp.name}: tasks", total=wp.runs)
-        hooks = Hooks(step=lambda m: term.step(f"{wp.name}: {m}"),
-                      added=lambda n: bar.advance(task, n))
-        report = apply_workload(clients, wp, hooks)
-    term.success(f"{wp.name}: job {wp.job_id} submitted ({report.added:,} tasks added, "
-                 f"{report.existing:,} already there)")
+def app_json(result) -> dict:
+    """An apply's or retry's result for scripts: what was submitted, how each watched job ended (its failed tasks
+    with their stderr tails), the downloads, the jobs removed."""
+    body = as_json(result)
+    body.pop("reports", None)  # the HTML report's material: --report writes it
+    watch = result.watch
+    if watch is not None:
+        body["watch"] = {"timed_out": [{"workload": w, "job": j, "progress": as_json(p)}
+                                       for w, j, p in watch.timed_out],
+                         "jobs": [{**as_json(j), "succeeded": j.succeeded, "never_ran": j.never_ran}
+                                  for j in watch.jobs]}
+    return body
 
 
 @click.command("plan")
-@click.argument("workloads", nargs=-1, type=click.Path())
+@click.argument("workloads", nargs=-1, type=click.Path(), shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 @click.option("--detailed-exitcode", is_flag=True,
               help=f"Exit {EXIT_CHANGES} when apply would change something (a new, changed or half-submitted job), "
@@ -236,15 +111,15 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt, detailed_exit
     """Show what apply would do, changing nothing: where (target, stack, accounts), which jobs it creates and
     why (the fields and input files that changed), what becomes of the jobs they supersede, what may be pruned,
     and what the run should cost (from the workload's task history, else the pool's hourly cost)."""
-    args = target_args(target_kind, stack, outputs_file)
     given = given_values(sets, values_file)
-    Exit.run(lambda: guarded(lambda term: run_plan(workload_paths(workloads), args, fmt, term, given,
-                                                   detailed_exitcode)))
+    App(fmt).run(lambda app: run_plan(app, workload_paths(workloads), (target_kind, stack, outputs_file), given,
+                                      detailed_exitcode))
 
 
 @click.command("apply")
-@click.argument("workloads", nargs=-1, type=click.Path())
+@click.argument("workloads", nargs=-1, type=click.Path(), shell_complete=complete_workloads)
 @target_options
+@max_tasks_option
 @click.option("--wait", is_flag=True, help="Watch the jobs to the end; exit 1 when a task failed, 4 when the target "
               "stops answering, 130 on Ctrl-C (the jobs keep running). While nothing runs, says why.")
 @click.option("--download", type=click.Path(file_okay=False), help="With --wait: fetch outputs into DIR/<workload>/.")
@@ -256,13 +131,32 @@ def plan_command(workloads, target_kind, stack, outputs_file, fmt, detailed_exit
 @click.option("--poll-interval", type=float, default=2.0, show_default=True, help="Seconds between progress polls.")
 @click.option("--timeout", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
               help="With --wait: stop watching after SECONDS (exit 5); the jobs keep running.")
+@click.option("--report", "report_file", type=click.Path(dir_okay=False), metavar="FILE",
+              help="With --wait: write the run's HTML report (timeline per node, task durations, failures, cost).")
+@click.option("--webhook", metavar="URL", envvar="BIGCOMPUTE_WEBHOOK", show_envvar=True,
+              help="With --wait: POST each run's summary (JSON: counts, failures, times, cost; no secrets) here once "
+                   "it ended. Prefer the variable: the URL often holds a token.")
+@format_option("text", "json")
 @parameter_options
 def apply_command(workloads, target_kind, stack, outputs_file, wait, download, prune, force, yes,
-                  poll_interval, timeout, sets, values_file) -> None:
+                  poll_interval, timeout, report_file, webhook, fmt, sets, values_file) -> None:
     """Turn workload files into Batch jobs and tasks (idempotent: unchanged workloads create nothing)."""
-    def body(term: Terminal) -> int:
-        args = ApplyArgs(workload_paths(workloads), target_args(target_kind, stack, outputs_file), wait, download,
-                         prune, poll_interval, yes, force, given=tuple(given_values(sets, values_file)),
-                         timeout=timeout)
-        return run_apply(args, term)
-    Exit.run(lambda: guarded(body))
+    def body(app: App) -> int:
+        if (report_file or webhook) and not wait:
+            raise Exit(EXIT_INVALID, "--report and --webhook need --wait: a run is reported once it ended")
+        paths = workload_paths(workloads)
+        app.reattach = reattach(paths, target_kind, stack, outputs_file)
+        runner = app.runner(target_kind, stack, outputs_file)
+        result = runner.apply(paths, tuple(given_values(sets, values_file)), wait=wait,
+                              watch=WatchOptions(poll_interval, timeout), prune=prune, force=force,
+                              approve=approver(app, yes), download=Path(download) if download else None,
+                              outputs=outputs_dir() if wait and not download else None,
+                              report=report_file is not None, webhook=webhook)
+        code = render_apply(app, result)
+        if report_file and result.reports:
+            from bigcompute.cli.render_report import write_report  # Jinja2 loads only for a report
+
+            write_report(app.term, Path(report_file), list(result.reports))
+        return code
+    App(fmt).run(body)
+

@@ -6,18 +6,17 @@ import json
 
 import click
 
-from bigcompute.cli.deploy import guarded
-from bigcompute.cli.exit import EXIT_OK, EXIT_UNHEALTHY, Exit
+from bigcompute.cli.app import App
+from bigcompute.cli.exit import EXIT_OK, EXIT_UNHEALTHY
 from bigcompute.cli.options import target_options
-from bigcompute.cli.terminal import Terminal, clean
-from bigcompute.runner.doctor import FAIL, DoctorReport, diagnose
-from bigcompute.runner.session import load_inputs
+from bigcompute.cli.terminal import clean
 
 LABEL = {"ok": "ok  ", "warn": "warn", "fail": "FAIL"}
 INDENT = " " * 6
 
 
-def render_text(report: DoctorReport) -> str:
+def render_text(report) -> str:
+    """A doctor report (runner.doctor.DoctorReport) for people."""
     lines = [f"bigcompute doctor: {report.target} target, stack {report.stack}", ""]
     for f in report.findings:
         first, *rest = clean(f.detail).splitlines() or [""]
@@ -30,11 +29,10 @@ def render_text(report: DoctorReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run_doctor(stack_name: str, target_kind: str, outputs: str | None, fmt: str, term: Terminal) -> int:
-    stack, _ = load_inputs((), stack_name)  # an invalid stack: exit 2 with its diagnostics, before any check
-    report = diagnose(stack, target_kind, outputs)
-    term.write(json.dumps(report.as_json(), indent=2) + "\n" if fmt == "json" else render_text(report))
-    return EXIT_UNHEALTHY if report.status == FAIL else EXIT_OK
+def run_doctor(app: App, stack: str, target_kind: str, outputs: str | None) -> int:
+    report = app.runner(target_kind, stack, outputs).doctor()  # an invalid stack: exit 2, before any check
+    app.term.write(json.dumps(report.as_json(), indent=2) + "\n" if app.json else render_text(report))
+    return EXIT_UNHEALTHY if report.status == "fail" else EXIT_OK
 
 
 @click.command("doctor")
@@ -49,6 +47,6 @@ def doctor_command(target_kind, stack, outputs_file, fmt) -> None:
     run, and nodes in unusable or starttaskfailed state with the start task's failure.
 
     Exit 0 when no check fails (warnings included), 3 when one does, 2 for an invalid stack file."""
-    Exit.run(lambda: guarded(lambda term: run_doctor(stack, target_kind, outputs_file, fmt, term)))
+    App(fmt).run(lambda app: run_doctor(app, stack, target_kind, outputs_file))
 
 

@@ -1,9 +1,7 @@
-"""Exit codes and the one place the CLI exits: commands return an int or raise `Exit`."""
+"""Exit codes, and `Exit`: a command body returns an int or raises it; the App (cli/app.py) is the one place the
+CLI exits."""
 
 from __future__ import annotations
-
-import sys
-from collections.abc import Callable
 
 EXIT_OK, EXIT_FAILED, EXIT_INVALID = 0, 1, 2
 EXIT_UNHEALTHY = 3  # `doctor`: a check failed (the command itself ran)
@@ -17,14 +15,4 @@ class Exit(Exception):
     def __init__(self, code: int, message: str = ""):
         super().__init__(message)
         self.code = code
-        self.message = message
-
-    @staticmethod
-    def run(body: Callable[[], int]) -> None:
-        try:
-            code = body()
-        except Exit as e:
-            if e.message:
-                print(e.message, file=sys.stderr)
-            code = e.code
-        sys.exit(code)
+        self.message = message  # printed as it is: located diagnostics (file:line:col) start their lines

@@ -12,7 +12,7 @@ from typing import TextIO
 import click
 from rich.console import Console
 
-from bigcompute.cli.exit import Exit
+from bigcompute.cli.app import App
 from bigcompute.config import ConfigError
 from bigcompute.project import NoProject
 
@@ -69,7 +69,7 @@ def infra_group() -> None:
               help="Folder with Pulumi.yaml and __main__.py (default: found from the current folder).")
 def plan_command(stack: str, fmt: str, project_dir: Path | None) -> None:
     """Print the resources the stack declares, what matters for review, and any policy violation."""
-    sys.exit(run_plan(PlanArgs(stack, fmt, project_dir)))
+    App().run(lambda app: run_plan(PlanArgs(stack, fmt, project_dir)))
 
 
 @dataclass(frozen=True)
@@ -169,4 +169,4 @@ def diff_command(stack: str, base_ref: str, fmt: str, trace: str | None, arrival
     each pool (scaling, size, prices; cost and vCPUs at maximum), then the added, removed and changed resources
     and properties, and which changes replace a pool. Each side is planned with its own code (the ref's tree is
     exported to a temp folder). Exit 0 with or without changes."""
-    Exit.run(lambda: run_diff(DiffArgs(stack, base_ref, fmt, project_dir, trace, arrivals, runs)))
+    App().run(lambda app: run_diff(DiffArgs(stack, base_ref, fmt, project_dir, trace, arrivals, runs)))

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import click
 
+from bigcompute.cli.app import App
+from bigcompute.cli.exit import EXIT_FAILED, EXIT_INVALID, EXIT_OK, Exit
 from bigcompute.local import launcher
 from bigcompute.project import NoProject, find_root, local_dir, private_dir, shown
 
@@ -17,11 +18,7 @@ def _local() -> Path:
     try:
         return Path(shown(local_dir(find_root())))
     except NoProject as e:
-        raise _Invalid(str(e)) from None
-
-
-class _Invalid(click.ClickException):
-    exit_code = 2
+        raise Exit(EXIT_INVALID, f"error: {e}") from None
 
 
 def _checked_transitions(value: str) -> str:
@@ -57,13 +54,17 @@ def local_group() -> None:
 def up(stack: str, port: int, azurite_port: int, time_scale: float, transitions: str, faults: str,
        task_user: str) -> None:
     """Start Azurite and the emulator, create the stack's containers and pools, write outputs.json."""
+    App().run(lambda app: _up(stack, port, azurite_port, time_scale, faults, task_user))
+
+
+def _up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str, task_user: str) -> int:
     local = _local()
     private_dir(local.parent.parent.resolve())
     try:
         result = launcher.up(stack, port, azurite_port, time_scale, faults, task_user, root=local,
                              transitions=transitions)
     except launcher.LauncherError as e:
-        raise click.ClickException(str(e)) from e
+        raise Exit(EXIT_FAILED, f"error: {e}") from None
     outputs = result.outputs
     state = "started" if result.started else "already running"
     for note in result.notes:
@@ -72,11 +73,16 @@ def up(stack: str, port: int, azurite_port: int, time_scale: float, transitions:
                f"Azurite {outputs['blobEndpoint']}; pools: {', '.join(outputs['poolIds'])}", err=True)
     click.echo(f"outputs: {local / 'outputs.json'}; credentials: {local / 'credentials.json'}",
                err=True)
+    return EXIT_OK
 
 
 @local_group.command("status")
 def status() -> None:
     """Show whether the services run, and their pools, nodes and jobs."""
+    App().run(lambda app: _status())
+
+
+def _status() -> int:
     local = _local()
     procs = launcher.processes(local)
     click.echo(f"local target of {local.parent.parent.resolve()}")
@@ -85,35 +91,31 @@ def status() -> None:
     azurite_up = launcher.records.ours(procs, "azurite", local)
     click.echo(f"azurite:  {'running ' + procs['blobEndpoint'] if azurite_up else 'stopped'}")
     if not emulator_up:
-        return
+        return EXIT_OK
     for note in launcher.isolation_notes(procs):
         click.echo(f"warning: {note}", err=True)
-    from azure.batch import BatchClient
-    from azure.core.credentials import AzureNamedKeyCredential
+    from bigcompute.runner.api import local_contents
 
-    creds = launcher.credentials(local)
-    client = BatchClient(procs["emulatorUrl"], AzureNamedKeyCredential(creds["batchAccountName"],
-                                                                         creds["batchAccountKey"]))
-    for pool in client.list_pools():
-        nodes = list(client.list_nodes(pool.id))
-        states = ", ".join(sorted({_text(n.state) for n in nodes})) or "-"
-        click.echo(f"pool {pool.id}: {_text(pool.allocation_state)}, {len(nodes)} node(s) ({states}), "
-                   f"{pool.task_slots_per_node} slot(s)/node")
-    for job in client.list_jobs():
-        c = client.get_job_task_counts(job.id).task_counts
-        click.echo(f"job {job.id}: {_text(job.state)}, active {c.active}, running {c.running}, "
-                   f"succeeded {c.succeeded}, failed {c.failed}")
-
-
-def _text(value: Any) -> str:
-    return str(getattr(value, "value", value))
+    found = local_contents(procs["emulatorUrl"], launcher.credentials(local))
+    for pool in found.pools:
+        click.echo(f"pool {pool['id']}: {pool['allocation']}, {pool['nodes']} node(s) ({', '.join(pool['states']) or '-'}), "
+                   f"{pool['slots']} slot(s)/node")
+    for job in found.jobs:
+        click.echo(f"job {job['id']}: {job['state']}, active {job['active']}, running {job['running']}, "
+                   f"succeeded {job['succeeded']}, failed {job['failed']}")
+    return EXIT_OK
 
 
 @local_group.command("down")
 @click.option("--purge", is_flag=True, help="Also delete all local data (.bigcompute/local).")
 def down(purge: bool) -> None:
     """Stop Azurite and the emulator; data stays unless --purge."""
+    App().run(lambda app: _down(purge))
+
+
+def _down(purge: bool) -> int:
     local = _local()
     for note in launcher.down(purge, root=local):
         click.echo(f"warning: {note}", err=True)
     click.echo(f"stopped; {'removed' if purge else 'data kept in'} {local}", err=True)
+    return EXIT_OK

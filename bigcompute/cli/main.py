@@ -18,6 +18,9 @@ COMMANDS = {
     "download": "bigcompute.cli.jobs:download_command",
     "delete": "bigcompute.cli.jobs:delete_command",
     "retry": "bigcompute.cli.retry:retry_command",
+    "tasks": "bigcompute.cli.tasks:tasks_command",
+    "history": "bigcompute.cli.tasks:history_command",
+    "report": "bigcompute.cli.tasks:report_command",
     "doctor": "bigcompute.cli.doctor:doctor_command",
     "local": "bigcompute.cli.local:local_group",
     "infra": "bigcompute.cli.infra:infra_group",
@@ -41,7 +44,20 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Run big-compute workloads on Azure Batch, declared as code.
 
-    Nodes unusable, nothing running? `bigcompute doctor --stack S [--target azure]` says why."""
+    Nodes unusable, nothing running? `bigcompute doctor --stack S [--target azure]` says why.
+
+    \b
+    Environment (each also shown in the --help of the commands that read it):
+      BIGCOMPUTE_TARGET     local | azure (--target)
+      BIGCOMPUTE_STACK      the stack (--stack)
+      BIGCOMPUTE_OUTPUTS    the azure target's stack outputs JSON (--outputs)
+      BIGCOMPUTE_MAX_TASKS  the most tasks a workload may expand to (--max-tasks)
+      BIGCOMPUTE_WEBHOOK    apply's completion webhook (--webhook)
+      BIGCOMPUTE_AZURITE    the Azurite program the local target starts
+
+    \b
+    Shell completion (commands, options, workload names, task ids):
+      eval "$(_BIGCOMPUTE_COMPLETE=bash_source bigcompute)"   # in ~/.bashrc; zsh_source, fish_source too"""
 
 
 def main() -> None:

@@ -9,18 +9,17 @@ from rich.table import Table
 from rich.text import Text
 
 from bigcompute.cli.terminal import clean
-from bigcompute.runner.plan import Plan
+from bigcompute.runner.api import PlanResult
 
 STATUS_WORDS = {"new": "new job", "unchanged": "unchanged (job exists)", "resume": "resume (job half-submitted)",
                 "changed": "changed"}
 
 
-def plan_rows(plan: Plan) -> list[dict]:
-    return [{"workload": w.name, "job": w.job_id, "status": w.status, "supersedes": list(w.supersedes),
-             "tasks": w.task_count, "pool": w.loaded.workload.pool, "uploadFiles": len(w.sync.missing),
-             "uploadBytes": w.sync.missing_bytes, "blobInputs": len(w.sync.blobs), "blobBytes": w.sync.blob_bytes,
-             "parameters": dict(w.loaded.workload.parameters), "reused": len(w.reuse), "reuseNote": w.reuse.note or None}
-            for w in plan.workloads]
+def plan_rows(plan: PlanResult) -> list[dict]:
+    return [{"workload": w.workload, "job": w.job, "status": w.status, "supersedes": list(w.supersedes),
+             "tasks": w.tasks, "pool": w.pool, "uploadFiles": w.upload_files, "uploadBytes": w.upload_bytes,
+             "blobInputs": w.blob_inputs, "blobBytes": w.blob_bytes, "parameters": w.parameters, "reused": w.reused,
+             "reuseNote": w.reuse_note} for w in plan.workloads]
 
 
 def _workload_text(row: dict) -> str:
@@ -35,21 +34,21 @@ def _inputs_text(row: dict) -> str:
     return f"{text}; blob inputs: {row['blobInputs']} blobs, {row['blobBytes']:,} bytes" if row["blobInputs"] else text
 
 
-def prune_rows(plan: Plan) -> list[dict]:
+def prune_rows(plan: PlanResult) -> list[dict]:
     """The jobs `apply --prune` would remove: why, and whether it is active (then only `--force` removes it)."""
-    return [{"job": c.job.id, "workload": c.job.workload, "reason": c.reason, "state": c.job.state,
-             "active": c.active} for c in plan.prune.candidates]
+    return [{"job": c.job, "workload": c.workload, "reason": c.reason, "state": c.state, "active": c.active}
+            for c in plan.prune]
 
 
 def _prune_action(row: dict) -> str:
     return "skipped unless --force (active)" if row["active"] else "deleted"
 
 
-def plan_json(plan: Plan, extra: dict | None = None) -> str:
+def plan_json(plan: PlanResult, extra: dict | None = None) -> str:
     """`extra`: more top-level keys (the plan's explanation: target, hasChanges, explanations)."""
     return json.dumps({"workloads": plan_rows(plan), "activeJobs": plan.active_jobs, "quota": plan.quota,
                        "newJobs": plan.new_jobs, "prune": prune_rows(plan),
-                       "notPrunable": [j.id for j in plan.prune.unscoped], **(extra or {})}, indent=2) + "\n"
+                       "notPrunable": list(plan.not_prunable), **(extra or {})}, indent=2) + "\n"
 
 
 def _status_text(row: dict) -> str:
@@ -61,29 +60,29 @@ def _status_text(row: dict) -> str:
     return text
 
 
-def plan_markdown(plan: Plan) -> str:
+def plan_markdown(plan: PlanResult) -> str:
     lines = ["| workload | job | status | tasks | inputs to upload |", "|---|---|---|---:|---|"]
     for r in plan_rows(plan):
         name = _workload_text(r).replace("|", "\\|")
         lines.append(f"| {name} | `{r['job']}` | {_status_text(r)} | {r['tasks']:,} | "
                      f"{_inputs_text(r)} |")
     lines.append(f"\nActive jobs: {plan.active_jobs} of a quota of {plan.quota}; this plan adds {plan.new_jobs}.")
-    if plan.prune.candidates:
+    if plan.prune:
         lines += ["", "With `--prune`:", "", "| job | workload | why | state | with --prune |", "|---|---|---|---|---|"]
         lines += [f"| `{r['job']}` | {r['workload']} | {r['reason']} | {r['state']} | {_prune_action(r)} |"
                   for r in prune_rows(plan)]
-    if plan.prune.unscoped:
+    if plan.not_prunable:
         lines.append(f"\n{unscoped_note(plan)}")
     return "\n".join(lines) + "\n"
 
 
-def unscoped_note(plan: Plan) -> str:
-    ids = ", ".join(j.id for j in plan.prune.unscoped)
+def unscoped_note(plan: PlanResult) -> str:
+    ids = ", ".join(plan.not_prunable)
     return (f"never pruned automatically: {ids} (created before jobs recorded their repository and stack); "
             "remove them with `bigcompute delete WORKLOAD`")
 
 
-def prune_table(plan: Plan) -> Table:
+def prune_table(plan: PlanResult) -> Table:
     table = Table(title="with --prune", title_justify="left")
     for col in ("job", "workload", "why", "state", "with --prune"):
         table.add_column(col)
@@ -92,7 +91,7 @@ def prune_table(plan: Plan) -> Table:
     return table
 
 
-def plan_table(plan: Plan) -> Table:
+def plan_table(plan: PlanResult) -> Table:
     table = Table(title="bigcompute plan", title_justify="left")
     for col in ("workload", "job", "status", "tasks", "inputs to upload"):
         table.add_column(col, justify="right" if col == "tasks" else "left")

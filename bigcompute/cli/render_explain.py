@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bigcompute.runner.explain import Explanation
+Explanation = Any  # runner.explain.Explanation, as PlanResult.explanation carries it
 
 
 def header_line(e: Explanation) -> str:

@@ -92,9 +92,5 @@ class Terminal:
             yield bar
 
 
-def default_terminal() -> Terminal:
-    return Terminal()
-
-
 def plain(message: str) -> None:
     print(message, file=sys.stderr, flush=True)

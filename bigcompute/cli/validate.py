@@ -10,7 +10,10 @@ from pathlib import Path
 
 import click
 
+from bigcompute.cli.app import App
+from bigcompute.cli.complete import complete_workloads
 from bigcompute.cli.exit import EXIT_INVALID, EXIT_OK, Exit
+from bigcompute.cli.options import max_tasks, max_tasks_option
 from bigcompute.cli.parameters import given_values, parameter_options
 from bigcompute.cli.paths import workload_paths
 from bigcompute.cli.report import FileResult, report
@@ -64,31 +67,34 @@ FORMATS = click.Choice(["text", "json", "github"])
 
 
 @click.command("validate")
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path(), shell_complete=complete_workloads)
 @click.option("--stack", help="Also check the stack file stacks/Pulumi.<STACK>.yaml and that each pool exists in it.")
 @click.option("--format", "fmt", type=FORMATS, default="text", show_default=True, help="Output format.")
 @click.option("--max-tasks", type=click.IntRange(min=1), default=DEFAULT_MAX_TASKS, show_default=True,
-              envvar="BIGCOMPUTE_MAX_TASKS", help="Largest number of tasks one workload may expand to.")
+              envvar="BIGCOMPUTE_MAX_TASKS", show_envvar=True, help="Largest number of tasks one workload may expand to.")
 @parameter_options
 def validate_command(paths: tuple[str, ...], stack: str | None, fmt: str, max_tasks: int, sets, values_file) -> None:
     """Check workload files (default: workloads/) and, with --stack, the stack config. Exit 2 when invalid."""
-    Exit.run(lambda: run_validate(ValidateArgs(workload_paths(paths), stack, fmt, max_tasks,
+    App().run(lambda app: run_validate(ValidateArgs(workload_paths(paths), stack, fmt, max_tasks,
                                                tuple(given_values(sets, values_file)))))
 
 
 @click.command("expand")
-@click.argument("workload", type=click.Path())
+@click.argument("workload", type=click.Path(), shell_complete=complete_workloads)
 @click.option("--limit", type=click.IntRange(min=0), default=10, show_default=True, help="Tasks to print.")
 @click.option("--outputs", "outputs_file", type=click.Path(dir_okay=False),
               help="Stack outputs JSON (default: the local target's, else example URLs).")
+@max_tasks_option
 @parameter_options
 def expand_command(workload: str, limit: int, outputs_file: str | None, sets, values_file) -> None:
     """Print the first tasks of WORKLOAD exactly as the Batch task JSON that would be submitted."""
-    Exit.run(lambda: run_expand(workload, limit, outputs_file, given_values(sets, values_file)))
+    App().run(lambda app: run_expand(workload_paths((workload,))[0], limit, outputs_file, given_values(sets, values_file),
+                                max_tasks()))
 
 
-def run_expand(path: str, limit: int, outputs_file: str | None, given: Sequence[Given] = ()) -> int:
-    results = list(check_workloads([path], given=given))
+def run_expand(path: str, limit: int, outputs_file: str | None, given: Sequence[Given] = (),
+               max_tasks: int = DEFAULT_MAX_TASKS) -> int:
+    results = list(check_workloads([path], given=given, max_tasks=max_tasks))
     loaded = results[0][1] if results else None
     problems = [d for _, _, diagnostics in results for d in diagnostics]
     if problems or loaded is None:
@@ -127,16 +133,15 @@ def expanded_job(loaded: LoadedWorkload, ctx: StorageContext, limit: int) -> dic
 
 def storage_context(outputs_file: str | None):
     """Container URLs and pool identity from a stack outputs file (default: the local target's)."""
-    from bigcompute.runner.errors import DeployError
-    from bigcompute.runner.target import from_outputs
+    from bigcompute.runner.api import DeployError
+    from bigcompute.runner.api import storage_context as from_outputs
 
     path = Path(outputs_file) if outputs_file else _local_outputs()
     if path is not None and path.is_file():
         try:
-            target = from_outputs(json.loads(path.read_text()), "local", "", str(path))
-        except (DeployError, ValueError) as e:
-            raise Exit(EXIT_INVALID, f"{path}: {e}") from None
-        return StorageContext(target.inputs_url, target.outputs_url, target.identity_resource_id)
+            return from_outputs(path)
+        except DeployError as e:
+            raise Exit(EXIT_INVALID, str(e)) from None
     if outputs_file:
         raise Exit(EXIT_INVALID, f"{outputs_file}: no such outputs file")
     example = "https://<storage-account>.blob.core.windows.net"

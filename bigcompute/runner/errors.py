@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class DeployError(Exception):
     """A run stops: the message says what went wrong and, where it can, how to fix it."""
@@ -17,3 +19,12 @@ class LeaseLost(DeployError):
 
 class TargetLost(DeployError):
     """The target does not answer: not started, stopped meanwhile, or out of the network's reach."""
+
+
+class InvalidInput(Exception):
+    """Workloads or the stack are invalid: every diagnostic (located: file, line, field), reported before anything
+    happens."""
+
+    def __init__(self, diagnostics: list[Any]):
+        super().__init__("\n".join(map(str, diagnostics)))
+        self.diagnostics = diagnostics

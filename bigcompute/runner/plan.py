@@ -11,10 +11,10 @@ from azure.batch import BatchClient
 
 from bigcompute.document import Diagnostic, load_document
 from bigcompute.runner.clients import Clients
+from bigcompute.runner.errors import InvalidInput
 from bigcompute.runner.jobs import JobInfo, attempt_id, job_info, repository_identity
 from bigcompute.runner.prune import Removal, Scope, prune_candidates
 from bigcompute.runner.reuse import Reuse, plan_reuse, recorded
-from bigcompute.runner.session import InvalidInput
 from bigcompute.runner.storage import (
     StorageRefusal,
     check_destinations,
@@ -24,7 +24,7 @@ from bigcompute.runner.storage import (
     with_listings,
 )
 from bigcompute.runner.sync import BlobInputRefusal, SyncPlan, plan_sync
-from bigcompute.workload import LoadedWorkload, Workload, count_tasks
+from bigcompute.workload import DEFAULT_MAX_TASKS, LoadedWorkload, Workload, count_tasks
 from bigcompute.workload.wire import spec_hash
 
 ACTIVE_STATES = {"active", "disabling", "disabled", "enabling", "terminating"}
@@ -79,9 +79,10 @@ def list_jobs(client: BatchClient) -> list[JobInfo]:
                                                           "executionInfo"], max_results=1000)]
 
 
-def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_folder: bool = False) -> Plan:
+def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_folder: bool = False,
+              max_tasks: int = DEFAULT_MAX_TASKS) -> Plan:
     """`whole_folder`: `loaded` is every workload of the workloads folder, so jobs of workloads missing from it
-    belong to removed workloads."""
+    belong to removed workloads; `max_tasks`: the most tasks a workload may expand to (blob listings too)."""
     jobs = list_jobs(clients.batch)
     # A job being deleted is gone for the plan: not the workload's job, not superseded, nothing reused from it
     # (apply waits for the deletion to finish when the new job takes the same id).
@@ -98,7 +99,7 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
                 empty += refused
                 continue
         try:
-            lw, sync = _storage(clients, lw, inputs)
+            lw, sync = _storage(clients, lw, inputs, max_tasks)
         except _Refused as e:
             empty += e.diagnostics
             continue
@@ -138,7 +139,7 @@ class _Refused(Exception):
         self.diagnostics = diagnostics
 
 
-def _storage(clients: Clients, lw: LoadedWorkload, inputs) -> tuple[LoadedWorkload, SyncPlan]:
+def _storage(clients: Clients, lw: LoadedWorkload, inputs, max_tasks: int) -> tuple[LoadedWorkload, SyncPlan]:
     """What the workload reads from storage, met with the target: containers it can reach, blob inputs and
     `foreach: {blobs: …}` listed (and the tasks those expand to checked). Refusals are located: `_Refused`."""
     wl = lw.workload
@@ -147,14 +148,14 @@ def _storage(clients: Clients, lw: LoadedWorkload, inputs) -> tuple[LoadedWorklo
     if refusals:
         raise _Refused([_at(wl, r.at, str(r), "storage") for r in refusals])
     try:
-        lw = with_listings(lw, clients, inputs)
+        lw = with_listings(lw, clients, inputs, max_tasks)
         sync = plan_sync(lw.workload, lw.files, inputs,
                          container_for=lambda ref: container_client(clients, ref, inputs))
     except StorageRefusal as e:
         raise _Refused([_at(wl, e.at, str(e), "storage")]) from None
     except BlobInputRefusal as e:
         raise _Refused([_located(wl, e)]) from None
-    problems = listed_problems(lw)
+    problems = listed_problems(lw, max_tasks)
     if problems:
         raise _Refused(problems)
     return lw, sync

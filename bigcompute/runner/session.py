@@ -3,52 +3,31 @@ and the workloads (all validated before the first side effect)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from bigcompute.config import ConfigError, StackConfig, load_stack
-from bigcompute.document import Diagnostic
 from bigcompute.project import find_root, local_dir, private_dir, shown
 from bigcompute.runner.clients import Clients, connect
-from bigcompute.runner.errors import DeployError, TargetLost
+from bigcompute.runner.errors import DeployError, InvalidInput, TargetLost
 from bigcompute.runner.reach import listening, not_reachable
-from bigcompute.runner.target import Target, azure_target, local_target
-from bigcompute.workload import LoadedWorkload, check_workloads
+from bigcompute.runner.target import Target, TargetArgs, azure_target, local_target
+from bigcompute.workload import DEFAULT_MAX_TASKS, LoadedWorkload, check_workloads
 from bigcompute.workload.parameters import Given
 
-
-def _quiet(message: str) -> None:
-    pass
+__all__ = ["InvalidInput", "TargetArgs", "load_inputs", "open_clients", "resolve_target", "sign_in_failure"]
 
 
-@dataclass(frozen=True)
-class TargetArgs:
-    target: str = "local"  # local | azure
-    stack: str = "dev"
-    outputs: str | None = None
-    # Where the runner says what it did beyond the command itself (it started the local target): the CLI
-    # prints it, so an apply never starts or restarts the target silently.
-    notify: Callable[[str], None] = field(default=_quiet, compare=False)
-
-
-class InvalidInput(Exception):
-    """Workloads or the stack are invalid: every diagnostic, reported before anything happens."""
-
-    def __init__(self, diagnostics: list[Diagnostic]):
-        super().__init__("\n".join(map(str, diagnostics)))
-        self.diagnostics = diagnostics
-
-
-def load_inputs(paths: Iterable[str], stack_name: str,
-                given: Sequence[Given] = ()) -> tuple[StackConfig, list[LoadedWorkload]]:
-    """`given`: values of the workloads' parameters (`--set`, `--values`)."""
+def load_inputs(paths: Iterable[str], stack_name: str, given: Sequence[Given] = (),
+                max_tasks: int = DEFAULT_MAX_TASKS) -> tuple[StackConfig, list[LoadedWorkload]]:
+    """`given`: values of the workloads' parameters (`--set`, `--values`); `max_tasks`: the most tasks a workload
+    may expand to."""
     try:
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise InvalidInput(e.diagnostics) from None
     loaded, problems = [], []
-    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.pools_by_name()):
+    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.pools_by_name(), max_tasks=max_tasks):
         problems += diagnostics
         if lw:
             loaded.append(lw)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,22 @@ from bigcompute.runner.errors import DeployError
 
 REQUIRED_OUTPUTS = ("batchAccountName", "batchAccountEndpoint", "storageAccountName", "blobEndpoint",
                     "containers", "poolIds")
+
+
+def _quiet(message: str) -> None:
+    pass
+
+
+@dataclass(frozen=True)
+class TargetArgs:
+    """Where a runner command runs, as the user named it."""
+
+    target: str = "local"  # local | azure
+    stack: str = "dev"
+    outputs: str | None = None
+    # Where the runner says what it did beyond the command itself (it started the local target): the CLI
+    # prints it, so an apply never starts or restarts the target silently.
+    notify: Callable[[str], None] = field(default=_quiet, compare=False)
 
 
 @dataclass(frozen=True)

@@ -330,7 +330,7 @@ def test_storage_firewall_refusals_are_told_apart_from_sign_in_ones(tls, signing
                                                                     network):
     from azure.core.exceptions import HttpResponseError
 
-    from bigcompute.cli.deploy import refused
+    from bigcompute.runner.refusals import refusal_message as refused
 
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls[0])
     body = STORAGE_ERROR.format(code=code, message=message).encode()

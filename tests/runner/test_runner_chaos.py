@@ -107,14 +107,18 @@ def test_runner_commands_say_in_one_line_that_storage_is_down(repo, instant_targ
 def test_storage_stopping_mid_command_ends_in_one_line_not_a_traceback(repo, instant_target, tmp_path_factory,
                                                                      capsys):
     """Once the SDK's retries are spent, the connection error becomes the same sentence (exit 4)."""
-    from bigcompute.cli.deploy import guarded
+    from bigcompute.cli.app import App
+    from bigcompute.runner.api import translated
     from bigcompute.runner.clients import RetrySettings
 
     target = _stopped_storage(repo, instant_target, tmp_path_factory)
     clients = connect(target, RetrySettings(total=1, backoff_factor=0.01))
     port = target.blob_endpoint.split(":")[-1].split("/")[0]
     try:
-        code = guarded(lambda term: len(list(clients.container("inputs").list_blobs())))
+        def body(app: App) -> int:
+            with translated():  # what every runner command does with the SDK's errors
+                return len(list(clients.container("inputs").list_blobs()))
+        code = App().guarded(body)
     finally:
         clients.close()
     assert code == 4

@@ -62,7 +62,8 @@ def test_plan_apply_status_download_delete(repo, local_files):
     assert (st["job"], st["state"], st["succeeded"], st["failed"]) == (row["job"], "completed", 5, 0)
 
     logs = run("logs", name, "t2", "--stack", "test", "--stderr")
-    assert logs.exit_code == 0 and logs.output == ""
+    assert logs.exit_code == 0 and logs.stdout == ""  # which job, task and stream: said on stderr
+    assert f"{name}: stderr of task t2 of job {row['job']}" in logs.stderr
 
     fetched = run("download", name, "--stack", "test", "--to", "fetched", "--all")
     assert fetched.exit_code == 0, fetched.output
@@ -128,7 +129,7 @@ def test_logs_follow_streams_until_the_task_completes(repo, local_files):
     assert run("apply", "--stack", "test").exit_code == 0
     result = run("logs", name, "talk", "--stack", "test", "--follow")
     assert result.exit_code == 0, result.output
-    assert result.output == "line 1\nline 2\nline 3\n"
+    assert result.stdout == "line 1\nline 2\nline 3\n"
 
 
 def test_a_pool_missing_on_the_target_stops_with_one_sentence(repo, local_files):
@@ -196,10 +197,10 @@ def test_logs_cleans_task_output_on_a_terminal_and_keeps_bytes_in_a_pipe(repo, l
     name = setup(repo, "hostile-logs", f"tasks:\n  - id: evil\n    command: {HOSTILE}\n")
     assert run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2").exit_code == 0
     piped = run("logs", name, "evil", "--stack", "test", "--stderr")
-    assert piped.output == "before\x1b]0;pwned\x07\x1b[2J\x9b2Jafter\n"
+    assert piped.stdout == "before\x1b]0;pwned\x07\x1b[2J\x9b2Jafter\n"
     on_tty = CliRunner().invoke(cli, ["logs", name, "evil", "--stack", "test", "--stderr"],
                                 env={"TTY_COMPATIBLE": "1"}, catch_exceptions=False)
-    assert on_tty.output == "beforeafter\n"
+    assert on_tty.stdout == "beforeafter\n"
 
 
 def test_logs_of_a_file_uses_the_workload_named_inside_it(repo, local_files):
@@ -209,4 +210,4 @@ def test_logs_of_a_file_uses_the_workload_named_inside_it(repo, local_files):
     assert run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2").exit_code == 0
     result = run("logs", "workloads/some-other-stem.yaml", "hello", "--stack", "test")
     assert result.exit_code == 0, result.output
-    assert result.output == "hi from the file\n"
+    assert result.stdout == "hi from the file\n"
