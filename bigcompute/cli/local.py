@@ -21,13 +21,6 @@ def _local() -> Path:
         raise Exit(EXIT_INVALID, f"error: {e}") from None
 
 
-def _checked_transitions(value: str) -> str:
-    try:
-        return launcher.check_transitions(value)
-    except ValueError as e:
-        raise _Invalid(str(e)) from None
-
-
 @click.group("local")
 def local_group() -> None:
     """Run the local target: Azurite + the Batch emulator on 127.0.0.1."""
@@ -43,7 +36,6 @@ def local_group() -> None:
 @click.option("--time-scale", type=float, default=1.0, show_default=True,
               help="Divide autoscale intervals and the transitions' durations.")
 @click.option("--transitions", default="azure", show_default=True, metavar="azure|instant[,NAME=SECONDS...]",
-              callback=lambda ctx, param, value: _checked_transitions(value),
               help="How long pools stay resizing, nodes creating/starting, jobs deleting...: Azure's typical times "
                    "(a pool's nodes take about 3 minutes; --time-scale 30 makes it 6 s), none, or overrides "
                    "such as job-deleting=5.")
@@ -54,10 +46,15 @@ def local_group() -> None:
 def up(stack: str, port: int, azurite_port: int, time_scale: float, transitions: str, faults: str,
        task_user: str) -> None:
     """Start Azurite and the emulator, create the stack's containers and pools, write outputs.json."""
-    App().run(lambda app: _up(stack, port, azurite_port, time_scale, faults, task_user))
+    App().run(lambda app: _up(stack, port, azurite_port, time_scale, transitions, faults, task_user))
 
 
-def _up(stack: str, port: int, azurite_port: int, time_scale: float, faults: str, task_user: str) -> int:
+def _up(stack: str, port: int, azurite_port: int, time_scale: float, transitions: str, faults: str,
+        task_user: str) -> int:
+    try:
+        transitions = launcher.check_transitions(transitions)
+    except ValueError as e:
+        raise Exit(EXIT_INVALID, f"error: {e}") from None
     local = _local()
     private_dir(local.parent.parent.resolve())
     try:

@@ -134,7 +134,7 @@ def test_logs_follow_streams_until_the_task_completes(repo, local_files):
 
 def test_a_pool_missing_on_the_target_stops_with_one_sentence(repo, local_files):
     stack = repo / "stacks" / "Pulumi.test.yaml"
-    stack.write_text(stack.read_text() + "    - {name: gpu, vmSize: Standard_NC6s_v3, image: ubuntu-24.04, "
+    stack.write_text(stack.read_text() + "    - {name: gpu, vmSize: Standard_NC6s_v3, image: ubuntu-hpc-22.04-gpu, "
                                           "scale: {fixed: {dedicated: 1}}}\n")
     setup(repo, "gpuwork", "tasks:\n  - {id: a, command: nvidia-smi}\n".replace("cpu", "gpu"))
     path = next((repo / "workloads").glob("gpuwork-*.yaml"))
