@@ -20,6 +20,7 @@ from bigcompute.emulator.compute.lifecycle import Lifecycle
 from bigcompute.emulator.compute.node_ops import NodeOps
 from bigcompute.emulator.compute.node_python import NodePython
 from bigcompute.emulator.compute.nodes import NodeLayout, task_path
+from bigcompute.emulator.compute.recurrence import Recurrence
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
 from bigcompute.emulator.compute.scheduler import Scheduler
@@ -61,6 +62,7 @@ class BatchState:
         self.scheduler = Scheduler(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
                                    runs=self.runs, settler=self.settler)
         self.stores.set_wake(self.scheduler.wake)
+        self.recurrence = Recurrence(self.stores)
         self._recover()
 
     @property
@@ -77,8 +79,10 @@ class BatchState:
 
     def start(self) -> None:
         self.scheduler.start()
+        self.recurrence.start()
 
     def stop(self) -> None:
+        self.recurrence.stop()
         self.scheduler.stop()
         self.stores.close()
 

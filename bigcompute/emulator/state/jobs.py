@@ -95,7 +95,10 @@ class JobStore:
         set_state(doc, new, self.ctx.clock())
 
     def create(self, spec: dict[str, Any]) -> JobDoc:
-        job_id = check_id(spec.get("id"))
+        return self.insert(check_id(spec.get("id")), spec)
+
+    def insert(self, job_id: str, spec: dict[str, Any]) -> JobDoc:
+        """A new job under `job_id`: a checked user id, or `<schedule>:job-<n>` when a job schedule runs."""
         pool_info = spec.get("poolInfo") or {}
         if pool_info.get("autoPoolSpecification"):
             raise unsupported_locally("poolInfo.autoPoolSpecification", "create the pool in the stack config and "

@@ -204,3 +204,21 @@ def check_task_transition(old: str, new: str) -> None:
 def check_job_transition(old: str, new: str) -> None:
     if (JobState(old), JobState(new)) not in JOB_TRANSITIONS:
         raise BatchError(409, "OperationInvalidForCurrentState", f"A job cannot move from state {old} to {new}.")
+
+
+class JobScheduleState(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    TERMINATING = "terminating"
+    COMPLETED = "completed"
+    DELETING = "deleting"
+
+
+class JobScheduleDoc(Resource, total=False):
+    schedule: dict[str, Any]  # doNotRunUntil, doNotRunAfter, startWindow, recurrenceInterval
+    jobSpecification: dict[str, Any]
+    executionInfo: dict[str, Any]  # nextRunTime, recentJob {id, url}, endTime
+    metadata: list[dict[str, str]]
+    _runs: int  # jobs created so far: the next one is `<id>:job-<_runs + 1>`
+    _due: float | None  # the clock time of the next recurrence, None when no job is due any more
+    _last: float  # the recurrence the last job was created for
