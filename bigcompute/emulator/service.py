@@ -27,6 +27,7 @@ from bigcompute.emulator.compute.scheduler import Scheduler
 from bigcompute.emulator.compute.settle import Settler
 from bigcompute.emulator.core.errors import BatchError, missing_property
 from bigcompute.emulator.core.formats import iso
+from bigcompute.emulator.core.tokens import JobTokens
 from bigcompute.emulator.state.common import public
 from bigcompute.emulator.state.models import NodeDoc, NodeState, TaskState
 from bigcompute.emulator.state.stores import Stores
@@ -63,6 +64,8 @@ class BatchState:
                                    runs=self.runs, settler=self.settler)
         self.stores.set_wake(self.scheduler.wake)
         self.recurrence = Recurrence(self.stores)
+        self.job_tokens = JobTokens(account)  # AZ_BATCH_AUTHENTICATION_TOKEN: issued to tasks, verified by the wire
+        self.runs.job_token = self.job_tokens.issue
         self._recover()
 
     @property

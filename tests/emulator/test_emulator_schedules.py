@@ -194,7 +194,7 @@ def test_terminate_ends_the_active_job_and_completes(batch, pool) -> None:
     got = batch.get_job_schedule(schedule_id)
     assert got.state == "completed" and got.execution_info.end_time
     job = batch.get_job(f"{schedule_id}:job-1")
-    assert job.state == "completed" and job.execution_info.termination_reason == "UserTerminate"
+    assert job.state == "completed" and job.execution_info.termination_reason == "TerminateJobSchedule"
     with pytest.raises(ResourceExistsError) as info:
         batch.enable_job_schedule(schedule_id)
     assert info.value.error.code == "JobScheduleCompleted"

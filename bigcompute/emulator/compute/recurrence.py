@@ -109,7 +109,7 @@ class Recurrence:
         if busy is None:
             self.stores.schedules.finish(doc)
         elif busy["state"] in (JobState.ACTIVE, JobState.DISABLED):
-            self.stores.jobs.request_terminate(busy["id"], "UserTerminate")
+            self.stores.jobs.request_terminate(busy["id"], "TerminateJobSchedule")
 
     def _deleting(self, doc: JobScheduleDoc) -> None:
         """Deleting deletes every job of the schedule; the schedule goes when the last of them has."""

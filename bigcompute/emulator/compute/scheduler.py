@@ -95,12 +95,13 @@ class Scheduler:
                     continue
                 excluded = set(job.get("_prepFailed") or [])
                 for doc in stores.tasks.runnable(job["id"], cap, spt):
-                    need = doc.get("requiredSlots", 1)
+                    # runExclusive: a job manager task takes the whole node while it runs.
+                    need = spt if doc.get("_exclusive") else doc.get("requiredSlots", 1)
                     fits = [nid for nid, f in free.items() if f >= need and nid not in excluded]
                     if not fits:
                         continue
                     nid = (min if pack else max)(fits, key=lambda x: free[x])
-                    launches.append(self._claim(pool, nodes[nid], job, doc))
+                    launches.append(self._claim(pool, nodes[nid], job, doc, need))
                     free[nid] -= need
                     total -= need
                     if total <= 0:
@@ -109,11 +110,11 @@ class Scheduler:
                     break
         return launches
 
-    def _claim(self, pool: PoolDoc, node: NodeDoc, job: JobDoc, doc: TaskDoc) -> Launch:
+    def _claim(self, pool: PoolDoc, node: NodeDoc, job: JobDoc, doc: TaskDoc, slots: int) -> Launch:
         preparing = bool(job.get("jobPreparationTask")) and (job.get("_prep") or {}).get(node["id"]) != "done"
         rel = self.layout.task_rel(job["id"], doc["id"])
         attempt, text = self.life.claim(job["id"], doc, pool["id"], node, rel, preparing)
-        r = Running(job["id"], doc["id"], pool["id"], node["id"], doc.get("requiredSlots", 1), attempt, claimed=text)
+        r = Running(job["id"], doc["id"], pool["id"], node["id"], slots, attempt, claimed=text)
         self.runtime.add(r)
         return (r, pool, node, job, doc, preparing)
 

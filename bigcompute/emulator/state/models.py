@@ -150,6 +150,7 @@ class JobDoc(Resource, total=False):
     metadata: list[dict[str, str]]
     jobPreparationTask: dict[str, Any]
     jobReleaseTask: dict[str, Any]
+    jobManagerTask: dict[str, Any]
     networkConfiguration: dict[str, Any]
     executionInfo: dict[str, Any]
     _created: float  # the clock at creation, for maxWallClockTime
@@ -177,6 +178,8 @@ class TaskDoc(Resource, total=False):
     _attempt: int  # the current attempt's number: a late result of an older one is ignored
     _waiting: bool  # blocked on dependencies not yet satisfied
     _depOk: bool  # completed in a way that satisfies its dependents
+    _killJob: bool  # a job manager task with killJobOnCompletion: the job terminates when it completes
+    _exclusive: bool  # a job manager task with runExclusive: nothing else runs on its node meanwhile
 
 
 T, J = TaskState, JobState

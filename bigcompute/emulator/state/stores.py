@@ -35,7 +35,9 @@ class Stores:
     def open(cls, path: Path | None, *, time_scale: float = 1.0) -> Stores:
         ctx = Ctx(Database(path), time_scale=time_scale)
         jobs = JobStore(ctx)
-        return cls(ctx, PoolStore(ctx), jobs, TaskStore(ctx, jobs), ScheduleStore(ctx, jobs))
+        tasks = TaskStore(ctx, jobs)
+        jobs.on_insert = tasks.add_manager
+        return cls(ctx, PoolStore(ctx), jobs, tasks, ScheduleStore(ctx, jobs))
 
     @property
     def db(self) -> Database:
