@@ -167,6 +167,10 @@ def run_plan(paths: tuple[str, ...], target: TargetArgs, fmt: str, term: Termina
 def run_apply(args: ApplyArgs, term: Terminal) -> int:
     clients, plan = open_plan(args.paths, args.target, args.given)
     try:
+        scheduled = [wp.name for wp in plan.workloads if wp.loaded.workload.schedule]
+        if args.wait and scheduled:  # refused before anything is created
+            raise DeployError(f"--wait cannot follow {', '.join(scheduled)}: a scheduled workload runs on its "
+                              "schedule; follow its runs with `bigcompute status`")
         if plan.new_jobs > plan.headroom:
             raise DeployError(f"this apply creates {plan.new_jobs} jobs but the account has room for "
                               f"{plan.headroom} more active jobs ({plan.active_jobs} of {plan.quota} in use); "

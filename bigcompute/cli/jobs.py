@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 
 import click
@@ -22,7 +24,7 @@ from bigcompute.runner.jobs import wire
 from bigcompute.runner.plan import Plan, WorkloadPlan
 from bigcompute.runner.prune import remove, workload_jobs
 from bigcompute.runner.session import TargetArgs, load_inputs, open_clients
-from bigcompute.runner.status import pool_status, workload_status
+from bigcompute.runner.status import WorkloadStatus, pool_status, workload_status
 
 FORMAT = click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 
@@ -57,16 +59,35 @@ def status_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
         rows = workload_status(clients, plan)
         clients.close()
         if fmt == "json":
-            term.write(json.dumps([{**r.__dict__, "started": r.started.isoformat() if r.started else None}
-                                   for r in rows], indent=2) + "\n")
+            term.write(json.dumps([dataclasses.asdict(r) for r in rows], indent=2, default=_iso) + "\n")
         else:
             term.table(simple_table("bigcompute status", ["workload", "job", "state", "active", "running",
                                                           "succeeded", "failed", "started", "duration"],
                                     [(r.workload, r.job or "-", r.state, r.active, r.running, r.succeeded,
                                       r.failed, r.started.strftime("%Y-%m-%d %H:%M:%S") if r.started else "-",
                                       f"{r.duration_s:.0f}s" if r.duration_s is not None else "-") for r in rows]))
+            for r in rows:
+                if r.schedule is not None:
+                    term.table(schedule_runs_table(r))
         return EXIT_OK
     Exit.run(lambda: guarded(body))
+
+
+def _iso(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def schedule_runs_table(row: WorkloadStatus):
+    """A scheduled workload's runs (its latest jobs), and when the next one is due."""
+    s = row.schedule
+    assert s is not None
+    due = f"next run {s.next_run:%Y-%m-%d %H:%M:%S}" if s.next_run else "no run due"
+    when = lambda t: t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"  # noqa: E731
+    return simple_table(f"{row.workload}: runs of job schedule {row.job} ({s.state}, {due})",
+                        ["job", "state", "active", "running", "succeeded", "failed", "started", "ended",
+                         "job manager"],
+                        [(r.job, r.state, r.active, r.running, r.succeeded, r.failed, when(r.started), when(r.ended),
+                          r.manager) for r in s.runs])
 
 
 @click.command("pools")

@@ -20,6 +20,7 @@ from bigcompute.workload.model import (
     Workload,
 )
 from bigcompute.workload.parameters import environment
+from bigcompute.workload.schedule import build_schedule
 from bigcompute.workload.storage import BlobSource, UrlInput, url_name
 
 
@@ -65,6 +66,7 @@ def build_workload(data: Mapping[str, Any], path: Path, values: Mapping[str, Any
         container_image=container["image"] if container else None,
         container_options=container.get("options") if container else None,
         download=tuple(data.get("download", [])),
+        schedule=build_schedule(data["schedule"]) if "schedule" in data else None,
     )
 
 

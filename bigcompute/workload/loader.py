@@ -12,6 +12,7 @@ from bigcompute.workload import checks, parameters
 from bigcompute.workload.build import build_workload
 from bigcompute.workload.inputs import InputFile, repository_root
 from bigcompute.workload.model import Workload
+from bigcompute.workload.schedule import check_schedule
 from bigcompute.workload.storage_checks import check_storage
 
 WORKLOAD_SUFFIXES = (".yaml", ".yml")
@@ -46,6 +47,7 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     doc, values, problems = with_parameters(doc, given)
     if not problems:
         problems = checks.check_values(doc) + checks.check_job_limits(doc) + list(checks.check_names(doc, values))
+        problems += check_schedule(doc)
     if problems:
         raise WorkloadError(problems)
     workload = build_workload(doc.data, path, values)
