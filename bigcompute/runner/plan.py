@@ -14,7 +14,7 @@ from bigcompute.runner.clients import Clients
 from bigcompute.runner.jobs import JobInfo, attempt_id, job_info, repository_identity
 from bigcompute.runner.prune import Removal, Scope, prune_candidates
 from bigcompute.runner.reuse import Reuse, plan_reuse, recorded
-from bigcompute.runner.schedules import list_schedules
+from bigcompute.runner.schedules import list_schedules, schedule_refusal
 from bigcompute.runner.session import InvalidInput
 from bigcompute.runner.storage import (
     StorageRefusal,
@@ -90,6 +90,10 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
     scope = Scope(repository_identity(Path.cwd()), clients.target.stack, whole_folder)
     plans, current, empty = [], {}, []
     for lw in loaded:
+        refusal = schedule_refusal(lw.workload, clients.target.kind)
+        if refusal:
+            empty.append(_at(lw.workload, ("schedule",), refusal, "schedule"))
+            continue
         try:
             lw, sync = _storage(clients, lw, inputs)
         except _Refused as e:

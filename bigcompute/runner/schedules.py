@@ -47,6 +47,18 @@ def stored_name(workload: str, spec: str, name: str) -> str:
     return f".schedules/{workload}/{spec}/{name}"
 
 
+def schedule_refusal(wl: Workload, target_kind: str) -> str | None:
+    """Why the target cannot run the workload's schedule, or None. A run's job manager adds the tasks with the
+    job's authentication token, and Batch retired task authentication tokens on 30 September 2024: the last
+    data-plane version with authenticationTokenSettings is 2024-07-01.20.0, and the Az.Batch breaking-change
+    notes say so (https://learn.microsoft.com/powershell/azure/upcoming-breaking-changes, Get-AzBatchJobSchedule).
+    On Azure the manager would find no token, so the schedule is refused there before anything is created."""
+    if wl.schedule is None or target_kind == "local":
+        return None
+    return ("a scheduled workload runs on the local target only: each run's job manager task adds the tasks with "
+            "the job's authentication token, which Azure Batch retired on 30 September 2024")
+
+
 # --- apply ------------------------------------------------------------------------------------------------
 def ensure_schedule(clients: Clients, plan: WorkloadPlan, ctx: StorageContext, hooks: Hooks) -> SubmitReport:
     """Create the workload's job schedule unless it exists (then check it is this spec's): idempotent."""

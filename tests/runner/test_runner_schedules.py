@@ -14,7 +14,8 @@ from bigcompute.cli.main import cli
 from bigcompute.local.testing import wait_for
 from bigcompute.runner.schedules import MANAGER_ID
 from tests.conftest import run_cli as run
-from tests.runner.conftest import make_target, write_local_files, write_workload
+from tests.runner.conftest import EntraCredential, make_target, write_local_files, write_workload
+from tests.runner.test_runner_azure import deploy_azure_like
 
 HOURLY = """\
 description: a report every minute
@@ -102,3 +103,18 @@ def test_wait_is_refused_for_a_scheduled_workload_before_anything_is_created(sch
     refused = run("apply", "--stack", "test", "--wait")
     assert refused.exit_code != 0 and f"--wait cannot follow {name}" in refused.output
     assert not [s for s in batch.list_job_schedules() if s.id.startswith(f"{name}-")]
+
+
+def test_the_azure_target_refuses_a_schedule_before_anything_is_created(repo, azure_like, https_azurite,
+                                                                         signing_key, monkeypatch) -> None:
+    """Azure Batch retired task authentication tokens (2024-09-30): the manager could not add the tasks there."""
+    credential = EntraCredential(signing_key)
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: credential)
+    batch = deploy_azure_like(repo, azure_like, https_azurite, credential)
+    name = f"every-{uuid.uuid4().hex[:6]}"
+    write_workload(repo, name, "schedule:\n  interval: PT1H\ntasks:\n  - {id: a, command: 'true'}\n")
+    for command in ("plan", "apply"):
+        result = CliRunner().invoke(cli, [command, "--target", "azure", "--stack", "test", "--outputs", "outputs.json"])
+        assert result.exit_code == 2, result.output
+        assert f"{name}.yaml:6" in result.output and "retired on 30 September 2024" in result.output
+    assert list(batch.list_job_schedules()) == [] and list(batch.list_jobs()) == []
