@@ -119,3 +119,16 @@ def test_a_forged_token_is_refused(emulator) -> None:
     res = requests.get(f"{emulator.url}/jobs/j?api-version=2025-06-01", headers={"Authorization": f"Bearer {forged}"},
                        timeout=10)
     assert res.status_code == 403 and res.json()["code"] == "AuthenticationFailed"
+
+
+def test_a_manager_kept_off_spot_nodes_waits_for_a_dedicated_one(batch) -> None:
+    pool = make_pool(batch, nodes=0, target_low_priority_nodes=1)
+    job_id = make_job(batch, pool, job_manager_task=manager(allowLowPriorityNode=False))
+    batch.create_task(job_id, m.BatchTaskCreateOptions(id="spot-ok", command_line="exit 0"))
+    wait_task(batch, job_id, "spot-ok")  # the spot node runs other tasks
+    assert batch.get_task(job_id, "manager").state == "active"
+    batch.begin_resize_pool(pool, m.BatchPoolResizeOptions(target_dedicated_nodes=1, target_low_priority_nodes=1),
+                            polling_interval=0).result()
+    task = wait_task(batch, job_id, "manager")
+    node = batch.get_node(pool, task.node_info.node_id)
+    assert node.is_dedicated is True

@@ -94,14 +94,21 @@ class Scheduler:
                 if cap <= 0:
                     continue
                 excluded = set(job.get("_prepFailed") or [])
-                for doc in stores.tasks.runnable(job["id"], cap, spt):
+                # A job manager task that cannot start yet (kept off spot nodes, or waiting for a whole node) must
+                # not hold back the tasks queued after it: look one task further, still starting at most `cap`.
+                extra = 1 if job.get("jobManagerTask") else 0
+                for doc in stores.tasks.runnable(job["id"], cap + extra, spt):
+                    if cap <= 0:
+                        break
                     # runExclusive: a job manager task takes the whole node while it runs.
                     need = spt if doc.get("_exclusive") else doc.get("requiredSlots", 1)
-                    fits = [nid for nid, f in free.items() if f >= need and nid not in excluded]
+                    fits = [nid for nid, f in free.items() if f >= need and nid not in excluded
+                            and (nodes[nid]["isDedicated"] or not doc.get("_dedicatedOnly"))]
                     if not fits:
                         continue
                     nid = (min if pack else max)(fits, key=lambda x: free[x])
                     launches.append(self._claim(pool, nodes[nid], job, doc, need))
+                    cap -= 1
                     free[nid] -= need
                     total -= need
                     if total <= 0:

@@ -180,6 +180,7 @@ class TaskDoc(Resource, total=False):
     _depOk: bool  # completed in a way that satisfies its dependents
     _killJob: bool  # a job manager task with killJobOnCompletion: the job terminates when it completes
     _exclusive: bool  # a job manager task with runExclusive: nothing else runs on its node meanwhile
+    _dedicatedOnly: bool  # a job manager task with allowLowPriorityNode false: never on a spot node
 
 
 T, J = TaskState, JobState

@@ -145,6 +145,7 @@ class TaskStore:
         doc = self._build(job, spec, self.ctx.clock())
         doc["_killJob"] = spec.get("killJobOnCompletion", True)  # both default to true (BatchJobManagerTask)
         doc["_exclusive"] = spec.get("runExclusive", True)
+        doc["_dedicatedOnly"] = not spec.get("allowLowPriorityNode", True)  # default true
         self._insert(job, doc)
 
     def add_collection(self, job_id: str, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
