@@ -40,6 +40,9 @@ def find_workload(plan: Plan, name: str) -> WorkloadPlan:
 
 def _current_job(plan: Plan, wp: WorkloadPlan) -> str:
     """The job of the workload's current spec, or its most recent job when the spec changed since."""
+    if wp.loaded.workload.schedule is not None:
+        raise DeployError(f"workload {wp.name} runs as a job schedule: each run is a job `<schedule id>:job-<n>`, "
+                          "listed by `bigcompute status`; this command reads one job of an unscheduled workload")
     if any(j.id == wp.job_id for j in plan.jobs):
         return wp.job_id
     mine = sorted((j for j in plan.jobs_of(wp.name) if j.creation_time), key=lambda j: j.creation_time)

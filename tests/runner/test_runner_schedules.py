@@ -118,3 +118,12 @@ def test_the_azure_target_refuses_a_schedule_before_anything_is_created(repo, az
         assert result.exit_code == 2, result.output
         assert f"{name}.yaml:6" in result.output and "retired on 30 September 2024" in result.output
     assert list(batch.list_job_schedules()) == [] and list(batch.list_jobs()) == []
+
+
+def test_commands_that_read_one_job_say_a_schedule_has_runs(scheduled) -> None:
+    name, batch, _ = scheduled
+    assert run("apply", "--stack", "test").exit_code == 0
+    for command in (["logs", name], ["download", name], ["retry", name]):
+        result = run(*command, "--stack", "test")
+        assert result.exit_code != 0 and "runs as a job schedule" in result.output, (command, result.output)
+    assert run("delete", name, "--stack", "test", "--yes", "--force").exit_code == 0
