@@ -42,6 +42,8 @@ class Recurrence:
                 log.exception("job schedule pass failed")
 
     def tick(self) -> None:
+        if not self.stores.schedules.any_unsettled():
+            return
         now = self.stores.ctx.clock()
         with self.stores.tx():
             for doc in self.stores.schedules.unsettled():

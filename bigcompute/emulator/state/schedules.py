@@ -65,6 +65,12 @@ class ScheduleStore:
         self.ctx.db.conn.execute("UPDATE jobschedules SET doc=?, state=? WHERE id=?",
                                  (dumps(doc), doc["state"], doc["id"]))
 
+    def any_unsettled(self) -> bool:
+        """Whether a schedule may need the driver: a cheap read, so an account without schedules costs nothing."""
+        with self.ctx.db.lock:
+            return self.ctx.db.conn.execute(
+                "SELECT 1 FROM jobschedules WHERE state != 'completed' LIMIT 1").fetchone() is not None
+
     def unsettled(self) -> list[JobScheduleDoc]:
         rows = self.ctx.db.conn.execute("SELECT doc FROM jobschedules WHERE state != 'completed'").fetchall()
         return [cast(JobScheduleDoc, loads(text)) for (text,) in rows]
