@@ -223,6 +223,10 @@ def apply_one(clients: Clients, wp: WorkloadPlan, term: Terminal) -> None:
         hooks = Hooks(step=lambda m: term.step(f"{wp.name}: {m}"),
                       added=lambda n: bar.advance(task, n))
         report = apply_workload(clients, wp, hooks)
+    if wp.loaded.workload.schedule is not None:
+        term.success(f"{wp.name}: job schedule {wp.job_id} in place: each run adds the workload's {wp.runs:,} tasks "
+                     "(`bigcompute status` lists the runs)")
+        return
     term.success(f"{wp.name}: job {wp.job_id} submitted ({report.added:,} tasks added, "
                  f"{report.existing:,} already there)")
 

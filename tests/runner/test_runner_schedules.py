@@ -55,6 +55,7 @@ def test_a_scheduled_workload_runs_again_and_status_shows_its_runs(scheduled) ->
 
     applied = run("apply", "--stack", "test")
     assert applied.exit_code == 0, applied.output
+    assert f"job schedule {schedule_id} in place: each run adds the workload's 4 tasks" in applied.output
     schedule = batch.get_job_schedule(schedule_id)
     assert schedule.schedule.recurrence_interval.total_seconds() == 60
     assert schedule.job_specification.job_manager_task.id == MANAGER_ID
