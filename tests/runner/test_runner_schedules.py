@@ -128,3 +128,19 @@ def test_commands_that_read_one_job_say_a_schedule_has_runs(scheduled) -> None:
         result = run(*command, "--stack", "test")
         assert result.exit_code != 0 and "runs as a job schedule" in result.output, (command, result.output)
     assert run("delete", name, "--stack", "test", "--yes", "--force").exit_code == 0
+
+
+def test_a_changed_schedule_supersedes_the_old_one_and_prune_removes_it(scheduled, repo) -> None:
+    name, batch, _ = scheduled
+    assert run("apply", "--stack", "test").exit_code == 0
+    [old] = [s.id for s in batch.list_job_schedules() if s.id.startswith(f"{name}-")]
+    path = repo / "workloads" / f"{name}.yaml"
+    path.write_text(path.read_text().replace("interval: PT1M", "interval: PT2M"))
+    [row] = json.loads(run("plan", "--stack", "test", "--format", "json").output)["workloads"]
+    assert row["status"] == "changed" and row["supersedes"] == [old]  # the spec hash is the schedule's identity
+    pruned = run("apply", "--stack", "test", "--prune", "--force", "--yes")
+    assert pruned.exit_code == 0, pruned.output
+    assert f"deleted job schedule {old}" in pruned.output
+    left = [s for s in batch.list_job_schedules() if s.id.startswith(f"{name}-")]
+    assert [s.id for s in left] == [row["job"]] and left[0].schedule.recurrence_interval.total_seconds() == 120
+    assert run("delete", name, "--stack", "test", "--yes", "--force").exit_code == 0
