@@ -34,8 +34,24 @@ def status_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
                                           r.failed, r.started.strftime("%Y-%m-%d %H:%M:%S") if r.started else "-",
                                           f"{r.duration_s:.0f}s" if r.duration_s is not None else "-")
                                          for r in rows]))
+            for r in rows:
+                if r.schedule is not None:
+                    app.term.table(schedule_runs_table(r))
         return EXIT_OK
     App(fmt).run(body)
+
+
+def schedule_runs_table(row):
+    """A scheduled workload's runs (its latest jobs), and when the next one is due."""
+    s = row.schedule
+    assert s is not None
+    due = f"next run {s.next_run:%Y-%m-%d %H:%M:%S}" if s.next_run else "no run due"
+    when = lambda t: t.strftime("%Y-%m-%d %H:%M:%S") if t else "-"  # noqa: E731
+    return simple_table(f"{row.workload}: runs of job schedule {row.job} ({s.state}, {due})",
+                        ["job", "state", "active", "running", "succeeded", "failed", "started", "ended",
+                         "job manager"],
+                        [(r.job, r.state, r.active, r.running, r.succeeded, r.failed, when(r.started), when(r.ended),
+                          r.manager) for r in s.runs])
 
 
 @click.command("pools")

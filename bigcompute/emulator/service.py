@@ -20,6 +20,7 @@ from bigcompute.emulator.compute.lifecycle import Lifecycle
 from bigcompute.emulator.compute.node_ops import NodeOps
 from bigcompute.emulator.compute.node_python import NodePython
 from bigcompute.emulator.compute.nodes import NodeLayout, task_path
+from bigcompute.emulator.compute.recurrence import Recurrence
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
 from bigcompute.emulator.compute.scheduler import Scheduler
@@ -27,6 +28,7 @@ from bigcompute.emulator.compute.settle import Settler
 from bigcompute.emulator.compute.transitions import INSTANT, Durations, Timing
 from bigcompute.emulator.core.errors import BatchError, missing_property
 from bigcompute.emulator.core.formats import iso
+from bigcompute.emulator.core.tokens import JobTokens
 from bigcompute.emulator.state.common import public
 from bigcompute.emulator.state.models import NodeDoc, NodeState, TaskState
 from bigcompute.emulator.state.stores import Stores
@@ -64,6 +66,9 @@ class BatchState:
         self.scheduler = Scheduler(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
                                    runs=self.runs, settler=self.settler)
         self.stores.set_wake(self.scheduler.wake)
+        self.recurrence = Recurrence(self.stores)
+        self.job_tokens = JobTokens(account)  # AZ_BATCH_AUTHENTICATION_TOKEN: issued to tasks, verified by the wire
+        self.runs.job_token = self.job_tokens.issue
         self._recover()
 
     @property
@@ -80,8 +85,10 @@ class BatchState:
 
     def start(self) -> None:
         self.scheduler.start()
+        self.recurrence.start()
 
     def stop(self) -> None:
+        self.recurrence.stop()
         self.scheduler.stop()
         self.stores.close()
 

@@ -170,6 +170,10 @@ class Runner:
         from bigcompute.runner.prune import remove
 
         with self._planned(paths, given) as (clients, plan):
+            scheduled = [wp.name for wp in plan.workloads if wp.loaded.workload.schedule]
+            if wait and scheduled:  # refused before anything is created
+                raise DeployError(f"--wait cannot follow {', '.join(scheduled)}: a scheduled workload runs on its "
+                                  "schedule; follow its runs with `bigcompute status`")
             if plan.new_jobs > plan.headroom:
                 raise DeployError(f"this apply creates {plan.new_jobs} jobs but the account has room for "
                                   f"{plan.headroom} more active jobs ({plan.active_jobs} of {plan.quota} in use); "
@@ -218,6 +222,10 @@ class Runner:
         hooks = Hooks(step=lambda m: self._say(f"{wp.name}: {m}"), added=lambda n: self.emit(TasksAdded(wp.name, n)))
         with translated():
             report = apply_workload(clients, wp, hooks)
+        if wp.loaded.workload.schedule is not None:
+            self._say(f"{wp.name}: job schedule {wp.job_id} in place: each run adds the workload's {wp.runs:,} tasks "
+                      "(`bigcompute status` lists the runs)", OK)
+            return Submitted(wp.name, wp.job_id, False, report.added, report.existing)
         self._say(f"{wp.name}: job {wp.job_id} submitted ({report.added:,} tasks added, {report.existing:,} already "
                   "there)", OK)
         return Submitted(wp.name, wp.job_id, False, report.added, report.existing)
@@ -506,6 +514,9 @@ def _find(plan: Plan, name: str) -> WorkloadPlan:
 def _chosen_job(plan: Plan, wp: WorkloadPlan, job: str | None, stored=None) -> str:
     """`job` when it is one of the workload's jobs (with `stored`, the outputs container: also a deleted job whose
     outputs it still holds); else the job of the current spec, or the latest one when the spec changed since."""
+    if wp.loaded.workload.schedule is not None:
+        raise DeployError(f"workload {wp.name} runs as a job schedule: each run is a job `<schedule id>:job-<n>`, "
+                          "listed by `bigcompute status`; this command reads one job of an unscheduled workload")
     if job is not None:
         known = job == wp.job_id or any(j.id == job and j.workload == wp.name for j in plan.jobs)
         kept = stored is not None and job.startswith(f"{wp.name}-") and _has_outputs(stored, job)

@@ -19,6 +19,7 @@ from bigcompute.runner.monitor import TASK_FAILED, terminate_reason
 from bigcompute.runner.plan import WorkloadPlan
 from bigcompute.runner.prune import wait_deleted
 from bigcompute.runner.reuse import copy_outputs, record
+from bigcompute.runner.schedules import ensure_schedule
 from bigcompute.runner.submit import SubmitReport, add_tasks, existing_tasks
 from bigcompute.runner.sync import upload_missing
 from bigcompute.workload import iter_tasks
@@ -48,6 +49,8 @@ def apply_workload(clients: Clients, plan: WorkloadPlan, hooks: Hooks | None = N
             kill_point("uploaded")
         lease.check("creating the job")
         specs.record(clients.container("inputs"), wl, plan.spec, plan.sync.digests)  # what a later plan compares
+        if wl.schedule is not None:
+            return ensure_schedule(clients, plan, storage_context(clients), hooks)
         existed = ensure_job(clients, plan, hooks)
         kill_point("job-created")
         if existed is not None and (existed.submitted or existed.finished):

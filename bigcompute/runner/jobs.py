@@ -41,6 +41,7 @@ class JobInfo:
     repository: str | None = None  # None: created before jobs recorded their repository and stack
     stack: str | None = None
     attempt: int = 1  # `bigcompute retry` of an ended job runs the same spec again as attempt 2, 3, …
+    kind: str = "job"  # or "schedule": a scheduled workload's job schedule (runner.schedules)
 
     @property
     def managed(self) -> bool:

@@ -15,6 +15,7 @@ from bigcompute.runner.errors import InvalidInput
 from bigcompute.runner.jobs import JobInfo, attempt_id, job_info, repository_identity
 from bigcompute.runner.prune import Removal, Scope, prune_candidates
 from bigcompute.runner.reuse import Reuse, plan_reuse, recorded
+from bigcompute.runner.schedules import list_schedules, schedule_refusal
 from bigcompute.runner.storage import (
     StorageRefusal,
     check_destinations,
@@ -75,8 +76,9 @@ class Plan:
 
 
 def list_jobs(client: BatchClient) -> list[JobInfo]:
+    """The account's jobs and job schedules (a scheduled workload's "job" is its schedule)."""
     return [job_info(j) for j in client.list_jobs(select=["id", "state", "metadata", "creationTime",
-                                                          "executionInfo"], max_results=1000)]
+                                                          "executionInfo"], max_results=1000)] + list_schedules(client)
 
 
 def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_folder: bool = False,
@@ -98,6 +100,10 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
             if refused:
                 empty += refused
                 continue
+        refusal = schedule_refusal(lw.workload, clients.target.kind)
+        if refusal:
+            empty.append(_at(lw.workload, ("schedule",), refusal, "schedule"))
+            continue
         try:
             lw, sync = _storage(clients, lw, inputs, max_tasks)
         except _Refused as e:
@@ -113,7 +119,9 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
         older = tuple(j.id for j in mine if j.id != job_id)
         if existing is None:
             status = "changed" if older else "new"
-            reuse = plan_reuse(clients, lw, job_id, spec, sync, [j for j in mine if j.id != job_id])
+            # each run of a schedule runs every task: nothing is reused from earlier jobs
+            reuse = Reuse() if lw.workload.schedule else plan_reuse(clients, lw, job_id, spec, sync,
+                                                                     [j for j in mine if j.id != job_id])
         else:
             # a job that ended before it was marked submitted (a task failed while tasks were being added, and
             # the job's merge could never run) is over all the same: `retry` starts it again

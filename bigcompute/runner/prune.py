@@ -19,6 +19,7 @@ from azure.core.exceptions import ResourceNotFoundError
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.errors import DeployError
 from bigcompute.runner.jobs import JobInfo, wire
+from bigcompute.runner.schedules import KIND, delete_schedule
 
 TERMINAL_STATES = {"completed", "deleting"}
 DELETION_TIMEOUT = 3600.0  # seconds a job's deletion is waited for (Batch deletes its tasks first)
@@ -90,7 +91,10 @@ def workload_jobs(jobs: Iterable[JobInfo], workload: str, scope: Scope) -> Remov
 
 def remove(clients: Clients, candidates: Iterable[Candidate], reason: str) -> Iterator[str]:
     for c in candidates:
-        yield from delete_job(clients, c.job.id, reason)
+        if c.job.kind == KIND:
+            yield from delete_schedule(clients, c.job.id)
+        else:
+            yield from delete_job(clients, c.job.id, reason)
 
 
 def delete_job(clients: Clients, job_id: str, reason: str) -> Iterator[str]:

@@ -42,6 +42,8 @@ def failed_task_ids(clients: Clients, job_id: str) -> list[str]:
 
 def plan_retry(clients: Clients, wp: WorkloadPlan, earlier: list[JobInfo], only: tuple[str, ...] = ()) -> RetryPlan:
     """What `retry` will do; raises NotRetryable before any change when it cannot do what was asked."""
+    if wp.loaded.workload.schedule is not None:
+        raise NotRetryable(f"workload {wp.name} runs as a job schedule: its next run runs every task again")
     if wp.status in ("new", "changed"):
         raise DeployError(f"workload {wp.name} has no job for its current definition: run `bigcompute apply` (which "
                           "reuses the tasks of earlier jobs that did not change)")

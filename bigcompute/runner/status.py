@@ -12,6 +12,7 @@ from bigcompute.config import AutoScale, FixedScale, StackConfig
 from bigcompute.runner.clients import Clients
 from bigcompute.runner.jobs import JobInfo, wire
 from bigcompute.runner.plan import Plan
+from bigcompute.runner.schedules import KIND, ScheduleRuns, schedule_runs
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class WorkloadStatus:
     failed: int = 0
     started: datetime | None = None
     duration_s: float | None = None
+    schedule: ScheduleRuns | None = None  # a scheduled workload: its runs and next run time
 
 
 def workload_status(clients: Clients, plan: Plan) -> list[WorkloadStatus]:
@@ -35,6 +37,9 @@ def workload_status(clients: Clients, plan: Plan) -> list[WorkloadStatus]:
         if job is None:
             rows.append(WorkloadStatus(wp.name, None, "not applied"))
             continue
+        if job.kind == KIND:
+            rows.append(_schedule_row(clients, wp.name, job, job.id == wp.job_id))
+            continue
         counts = clients.batch.get_job_task_counts(job.id).task_counts
         start, end = job.creation_time, job.end_time
         duration = ((end or datetime.now(tz=start.tzinfo)) - start).total_seconds() if start else None
@@ -42,6 +47,15 @@ def workload_status(clients: Clients, plan: Plan) -> list[WorkloadStatus]:
         rows.append(WorkloadStatus(wp.name, job.id, state, counts.active, counts.running, counts.succeeded,
                                    counts.failed, start, duration))
     return rows
+
+
+def _schedule_row(clients: Clients, workload: str, schedule: JobInfo, current: bool) -> WorkloadStatus:
+    """A schedule's row: its state, and its runs' task counts summed (each run is listed apart)."""
+    runs = schedule_runs(clients, schedule.id)
+    total = lambda name: sum(getattr(r, name) for r in runs.runs)  # noqa: E731
+    state = f"schedule {runs.state}" + ("" if current else " (outdated spec)")
+    return WorkloadStatus(workload, schedule.id, state, total("active"), total("running"), total("succeeded"),
+                          total("failed"), schedule.creation_time, None, runs)
 
 
 def _latest(jobs: list[JobInfo]) -> JobInfo | None:

@@ -23,6 +23,7 @@ from bigcompute.workload.model import (
     Workload,
 )
 from bigcompute.workload.parameters import environment
+from bigcompute.workload.schedule import build_schedule
 from bigcompute.workload.storage import BlobSource, UrlInput, url_name
 
 
@@ -70,6 +71,7 @@ def build_workload(data: Mapping[str, Any], path: Path, values: Mapping[str, Any
         download=tuple(data.get("download", [])),
         release=ReleaseSpec(release["command"], bool(release.get("elevated", False)),
                             parse_duration(release["timeout"]) if "timeout" in release else None) if release else None,
+        schedule=build_schedule(data["schedule"]) if "schedule" in data else None,
     )
 
 

@@ -14,6 +14,7 @@ from bigcompute.workload.fit import PoolShape, check_fit
 from bigcompute.workload.inputs import InputFile, repository_root
 from bigcompute.workload.model import Workload
 from bigcompute.workload.runtime_checks import check_runtime
+from bigcompute.workload.schedule import check_schedule
 from bigcompute.workload.storage_checks import check_storage
 
 WORKLOAD_SUFFIXES = (".yaml", ".yml")
@@ -51,6 +52,7 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     if not problems:
         problems = checks.check_values(doc) + checks.check_job_limits(doc) + list(checks.check_names(doc, values))
         problems += check_runtime(doc)
+        problems += check_schedule(doc)
     if problems:
         raise WorkloadError(problems)
     workload = build_workload(doc.data, path, values)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -121,6 +121,16 @@ class JobSettings:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """`schedule:`: the workload runs as a Batch job schedule (see workload.schedule for its rules)."""
+
+    interval: timedelta | None = None
+    start_window: timedelta | None = None
+    not_before: datetime | None = None  # doNotRunUntil
+    not_after: datetime | None = None  # doNotRunAfter
+
+
+@dataclass(frozen=True)
 class Application:
     id: str
     version: str | None = None
@@ -152,6 +162,7 @@ class Workload:
     # Per `foreach: {blobs: …}` group index, the blobs the plan listed (runner.plan); empty until then.
     listings: Mapping[int, tuple[ListedFile, ...]] = field(default_factory=dict)
     parameters: Mapping[str, Any] = field(default_factory=dict)  # submit-time values, by name (workload.parameters)
+    schedule: Schedule | None = None  # runs as a job schedule rather than one job
     # What expanding one group costs another (a `{group: …}` dependency's ids): computed once per workload.
     cache: dict = field(default_factory=dict, init=False, compare=False, repr=False)
 

@@ -150,6 +150,23 @@ def test_job_and_task_updates(az, pool: str) -> None:
     az("job", "delete", "--job-id", job_id, "--yes", output="")
 
 
+def test_job_schedule_lifecycle(az, pool: str) -> None:
+    schedule_id = unique("azsched")
+    az("job-schedule", "create", "--id", schedule_id, "--pool-id", pool, "--do-not-run-until",
+       "2099-01-01T00:00:00Z", "--recurrence-interval", "PT1H", output="")
+    shown = az("job-schedule", "show", "--job-schedule-id", schedule_id)
+    assert shown["state"] == "active" and shown["schedule"]["recurrenceInterval"] in ("PT1H", "PT01H00M00S", "1:00:00")  # as each az prints it
+    assert shown["executionInfo"]["nextRunTime"].startswith("2099-01-01T00:00:00")
+    assert schedule_id in [s["id"] for s in az("job-schedule", "list")]
+    az("job-schedule", "disable", "--job-schedule-id", schedule_id, output="")
+    assert az("job-schedule", "show", "--job-schedule-id", schedule_id)["state"] == "disabled"
+    az("job-schedule", "enable", "--job-schedule-id", schedule_id, output="")
+    az("job-schedule", "stop", "--job-schedule-id", schedule_id, output="")
+    wait_for(lambda: az("job-schedule", "show", "--job-schedule-id", schedule_id)["state"] == "completed")
+    az("job-schedule", "delete", "--job-schedule-id", schedule_id, "--yes", output="")
+    wait_for(lambda: schedule_id not in [s["id"] for s in az("job-schedule", "list")])
+
+
 def test_errors_are_reported(az, pool: str) -> None:
     proc = az("job", "show", "--job-id", unique("missing"), check=False)
     assert proc.returncode != 0

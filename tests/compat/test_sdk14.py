@@ -222,6 +222,29 @@ def test_job_terminate_and_delete(client: BatchServiceClient, pool: str) -> None
     wait_for(gone)
 
 
+# --- job schedules ----------------------------------------------------------------------------------------
+def test_job_schedule_with_a_job_manager_and_its_token(client: BatchServiceClient, pool: str) -> None:
+    """A schedule that runs once: its job's manager sees AZ_BATCH_AUTHENTICATION_TOKEN (exit 0 only then) and
+    ends the job (killJobOnCompletion), which completes the schedule."""
+    schedule_id = unique("sched")
+    manager = bm.JobManagerTask(id="jm", command_line="/bin/sh -c 'test -n \"$AZ_BATCH_AUTHENTICATION_TOKEN\"'",
+                                authentication_token_settings=bm.AuthenticationTokenSettings(access=[bm.AccessScope.job]))
+    client.job_schedule.add(bm.JobScheduleAddParameter(id=schedule_id, schedule=bm.Schedule(), job_specification=
+                            bm.JobSpecification(pool_info=bm.PoolInformation(pool_id=pool), job_manager_task=manager)))
+    assert client.job_schedule.exists(schedule_id) is True
+    assert schedule_id in [s.id for s in client.job_schedule.list()]
+    done = wait_for(lambda: (s := client.job_schedule.get(schedule_id)).state == bm.JobScheduleState.completed and s)
+    assert done.execution_info.recent_job.id == f"{schedule_id}:job-1"
+    [job] = client.job.list_from_job_schedule(schedule_id)
+    assert job.execution_info.terminate_reason == "JMComplete"
+    assert client.task.get(job.id, "jm").execution_info.exit_code == 0
+    with pytest.raises(bm.BatchErrorException) as info:
+        client.job_schedule.disable(schedule_id)
+    assert info.value.error.code == "JobScheduleCompleted"
+    assert client.job_schedule.delete(schedule_id, raw=True).response.status_code == 202
+    wait_for(lambda: not client.job_schedule.exists(schedule_id))
+
+
 # --- errors -------------------------------------------------------------------------------------------
 def test_errors_are_batch_error_exceptions(client: BatchServiceClient, pool: str) -> None:
     job_id = new_job(client, pool)

@@ -65,10 +65,9 @@ def test_a_newline_id_sent_raw_gets_a_batch_error_not_a_dropped_connection(emula
     assert resp.status_code == 400 and resp.json()["code"] == "InvalidPropertyValue"
 
 
-def test_job_schedules_are_not_served(emulator) -> None:
-    # No job schedule exists locally, so no schedule id can be stored (the id rule above would apply).
+def test_a_newline_job_schedule_id_is_refused(emulator) -> None:
     resp = signed(emulator, "POST", "/jobschedules", Q, json.dumps({"id": "s1\n"}).encode())
-    assert resp.status_code == 404 and resp.json()["code"] == "ResourceNotFound"
+    assert resp.status_code == 400 and resp.json()["code"] == "InvalidPropertyValue"
 
 
 # --- text no process can carry (issue 13, Low 15) ----------------------------------------------------------

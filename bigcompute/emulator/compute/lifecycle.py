@@ -97,6 +97,14 @@ class Lifecycle:
         self.tasks.save(job_id, doc)
         if doc["_depOk"] and job.get("usesTaskDependencies"):
             self.tasks.release_waiting(job_id)
+        if doc.get("_killJob") and job["state"] == JobState.ACTIVE:
+            # killJobOnCompletion: "when the Job Manager Task completes, the Batch service marks the Job as
+            # complete" (terminateReason JMComplete); the settler ends the job's other tasks.
+            job = self.jobs.load(job_id)
+            self.jobs.transition(job, JobState.TERMINATING)
+            job["executionInfo"]["terminateReason"] = "JMComplete"
+            self.jobs.save(job)
+            return doc
         if job.get("onTaskFailure") == "performexitoptionsjobaction" and job["state"] == JobState.ACTIVE:
             action = options.get("jobAction") or ("terminate" if failed else "none")
             if action in ("terminate", "disable"):

@@ -38,8 +38,15 @@ class NodeLayout:
         return root
 
     @staticmethod
-    def task_rel(job_id: str, task_id: str) -> str:
-        return f"workitems/{job_id}/job-1/{task_id}"
+    def job_rel(job_id: str) -> str:
+        """A job's folder: `workitems/<job>/job-1`, or `workitems/<schedule>/job-<n>` for the job `<schedule>:job-<n>`
+        a job schedule created (the reference's node layout, §A9)."""
+        schedule, sep, run = job_id.partition(":")
+        return f"workitems/{schedule}/{run}" if sep else f"workitems/{job_id}/job-1"
+
+    @classmethod
+    def task_rel(cls, job_id: str, task_id: str) -> str:
+        return f"{cls.job_rel(job_id)}/{task_id}"
 
     def task_dir(self, pool_id: str, node_id: str, job_id: str, task_id: str) -> Path:
         return self.root(pool_id, node_id) / self.task_rel(job_id, task_id)

@@ -11,6 +11,7 @@ from bigcompute.emulator.compute.executor import Executor, RunHandle, TaskRun
 from bigcompute.emulator.compute.isolation import elevated
 from bigcompute.emulator.compute.nodes import NodeLayout, task_env
 from bigcompute.emulator.core.formats import iso, parse_duration
+from bigcompute.emulator.core.tokens import JOB_SCOPE
 from bigcompute.emulator.state.models import JobDoc, NodeDoc, PoolDoc, TaskDoc
 
 RELEASE_WALL_CLOCK = 900.0  # Batch caps job release tasks at 15 minutes
@@ -25,6 +26,7 @@ class Runs:
         self.clock = clock
         self.layout = layout
         self.executor = executor
+        self.job_token: Callable[[str], str] | None = None  # issues a task's job-scoped token (the service's)
 
     def task_run(self, pool: PoolDoc, node: NodeDoc, job: JobDoc,
                  doc: TaskDoc) -> TaskRun:
@@ -35,6 +37,8 @@ class Runs:
         settings = (job.get("commonEnvironmentSettings") or []) + (doc.get("environmentSettings") or [])
         env = self._env(pool, node, task_dir, job["id"], doc["id"], prep_dir, settings,
                         doc.get("applicationPackageReferences") or [])
+        if self.job_token and JOB_SCOPE in (doc.get("authenticationTokenSettings") or {}).get("access", []):
+            env["AZ_BATCH_AUTHENTICATION_TOKEN"] = self.job_token(job["id"])
         return TaskRun("task", doc["commandLine"], task_dir, env,
                        parse_duration(doc["constraints"].get("maxWallClockTime"), "maxWallClockTime"),
                        doc.get("resourceFiles") or [], doc.get("outputFiles") or [], elevated(doc.get("userIdentity")),

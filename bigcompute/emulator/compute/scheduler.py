@@ -94,13 +94,21 @@ class Scheduler:
                 if cap <= 0:
                     continue
                 excluded = set(job.get("_prepFailed") or [])
-                for doc in stores.tasks.runnable(job["id"], cap, spt):
-                    need = doc.get("requiredSlots", 1)
-                    fits = [nid for nid, f in free.items() if f >= need and nid not in excluded]
+                # A job manager task that cannot start yet (kept off spot nodes, or waiting for a whole node) must
+                # not hold back the tasks queued after it: look one task further, still starting at most `cap`.
+                extra = 1 if job.get("jobManagerTask") else 0
+                for doc in stores.tasks.runnable(job["id"], cap + extra, spt):
+                    if cap <= 0:
+                        break
+                    # runExclusive: a job manager task takes the whole node while it runs.
+                    need = spt if doc.get("_exclusive") else doc.get("requiredSlots", 1)
+                    fits = [nid for nid, f in free.items() if f >= need and nid not in excluded
+                            and (nodes[nid]["isDedicated"] or not doc.get("_dedicatedOnly"))]
                     if not fits:
                         continue
                     nid = (min if pack else max)(fits, key=lambda x: free[x])
-                    launches.append(self._claim(pool, nodes[nid], job, doc))
+                    launches.append(self._claim(pool, nodes[nid], job, doc, need))
+                    cap -= 1
                     free[nid] -= need
                     total -= need
                     if total <= 0:
@@ -109,11 +117,11 @@ class Scheduler:
                     break
         return launches
 
-    def _claim(self, pool: PoolDoc, node: NodeDoc, job: JobDoc, doc: TaskDoc) -> Launch:
+    def _claim(self, pool: PoolDoc, node: NodeDoc, job: JobDoc, doc: TaskDoc, slots: int) -> Launch:
         preparing = bool(job.get("jobPreparationTask")) and (job.get("_prep") or {}).get(node["id"]) != "done"
         rel = self.layout.task_rel(job["id"], doc["id"])
         attempt, text = self.life.claim(job["id"], doc, pool["id"], node, rel, preparing)
-        r = Running(job["id"], doc["id"], pool["id"], node["id"], doc.get("requiredSlots", 1), attempt, claimed=text)
+        r = Running(job["id"], doc["id"], pool["id"], node["id"], slots, attempt, claimed=text)
         self.runtime.add(r)
         return (r, pool, node, job, doc, preparing)
 

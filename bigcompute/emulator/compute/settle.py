@@ -4,6 +4,7 @@ retention) and samples metrics."""
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import shutil
 import threading
@@ -185,8 +186,10 @@ class Settler:
 
     def _remove_job_dirs(self, job_id: str) -> None:
         root = self.layout.nodes_root
-        for path in root.glob(f"*/*/workitems/{job_id}"):
+        for path in root.glob(f"*/*/{self.layout.job_rel(job_id)}"):
             shutil.rmtree(path, ignore_errors=True)
+            with contextlib.suppress(OSError):  # workitems/<job> (or a schedule's folder once its last job went)
+                path.parent.rmdir()
 
     # --- pools -----------------------------------------------------------------------------------------
     def _pools(self, now: float) -> None:

@@ -23,6 +23,7 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_sched ON tasks (job_id, state, waiting, seq);
 -- Covers task counts (GROUP BY state, result with slots): a poll reads this index, never the task docs.
 CREATE INDEX IF NOT EXISTS tasks_counts ON tasks (job_id, state, result, slots);
+CREATE TABLE IF NOT EXISTS jobschedules (id TEXT PRIMARY KEY COLLATE NOCASE, state TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
@@ -81,7 +82,7 @@ class Database:
 
     def reset(self) -> None:
         with self.tx() as c:
-            for table in ("pools", "jobs", "tasks", "meta"):
+            for table in ("pools", "jobs", "tasks", "jobschedules", "meta"):
                 c.execute(f"DELETE FROM {table}")
 
 

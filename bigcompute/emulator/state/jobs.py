@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, cast
 
 from bigcompute.emulator.core.errors import (
@@ -16,12 +17,12 @@ from bigcompute.emulator.core.formats import UNBOUNDED, iso, parse_duration
 from bigcompute.emulator.state.common import Ctx, new_doc, set_state, touch
 from bigcompute.emulator.state.db import dumps, loads
 from bigcompute.emulator.state.models import JobDoc, JobState, check_job_transition
-from bigcompute.emulator.state.validate import check_id, check_runnable
+from bigcompute.emulator.state.validate import check_id, check_job_manager, check_runnable
 
 _CREATE_KEYS = (
     "id", "displayName", "priority", "maxParallelTasks", "allowTaskPreemption", "usesTaskDependencies",
     "constraints", "poolInfo", "commonEnvironmentSettings", "onAllTasksComplete", "onTaskFailure", "metadata",
-    "jobPreparationTask", "jobReleaseTask", "networkConfiguration",
+    "jobPreparationTask", "jobReleaseTask", "networkConfiguration", "jobManagerTask",
 )
 _PATCH_KEYS = ("priority", "allowTaskPreemption", "maxParallelTasks", "constraints", "poolInfo",
                "onAllTasksComplete", "metadata", "networkConfiguration")
@@ -30,6 +31,8 @@ _PATCH_KEYS = ("priority", "allowTaskPreemption", "maxParallelTasks", "constrain
 class JobStore:
     def __init__(self, ctx: Ctx) -> None:
         self.ctx = ctx
+        # Called inside the transaction that adds a job (the task store adds its job manager task then).
+        self.on_insert: Callable[[JobDoc], None] = lambda doc: None
 
     def load(self, job_id: str) -> JobDoc:
         row = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE id=?", (job_id,)).fetchone()
@@ -96,7 +99,10 @@ class JobStore:
         doc.pop("_until", None)  # a new transitional state runs on its own clock (compute/transitions.py)
 
     def create(self, spec: dict[str, Any]) -> JobDoc:
-        job_id = check_id(spec.get("id"))
+        return self.insert(check_id(spec.get("id")), spec)
+
+    def insert(self, job_id: str, spec: dict[str, Any]) -> JobDoc:
+        """A new job under `job_id`: a checked user id, or `<schedule>:job-<n>` when a job schedule runs."""
         pool_info = spec.get("poolInfo") or {}
         if pool_info.get("autoPoolSpecification"):
             raise unsupported_locally("poolInfo.autoPoolSpecification", "create the pool in the stack config and "
@@ -104,8 +110,7 @@ class JobStore:
         if not pool_info.get("poolId"):
             raise missing_property("poolInfo.poolId")
         if spec.get("jobManagerTask"):
-            raise unsupported_locally("jobManagerTask", "job manager tasks are not run by the local emulator; "
-                                      "add the work as ordinary tasks.")
+            check_job_manager(spec["jobManagerTask"], spec)
         for key in ("jobPreparationTask", "jobReleaseTask"):
             if spec.get(key):
                 check_runnable(spec[key], f"{key}.")
@@ -121,6 +126,7 @@ class JobStore:
                 raise exists("Job")
             c.execute("INSERT INTO jobs (id, state, pool_id, priority, doc) VALUES (?, ?, ?, ?, ?)",
                       (job_id, doc["state"], pool_info["poolId"], doc["priority"], dumps(doc)))
+            self.on_insert(doc)
         return doc
 
     @staticmethod

@@ -159,6 +159,7 @@ class JobDoc(Resource, total=False):
     metadata: list[dict[str, str]]
     jobPreparationTask: dict[str, Any]
     jobReleaseTask: dict[str, Any]
+    jobManagerTask: dict[str, Any]
     networkConfiguration: dict[str, Any]
     executionInfo: dict[str, Any]
     _created: float  # the clock at creation, for maxWallClockTime
@@ -187,6 +188,9 @@ class TaskDoc(Resource, total=False):
     _attempt: int  # the current attempt's number: a late result of an older one is ignored
     _waiting: bool  # blocked on dependencies not yet satisfied
     _depOk: bool  # completed in a way that satisfies its dependents
+    _killJob: bool  # a job manager task with killJobOnCompletion: the job terminates when it completes
+    _exclusive: bool  # a job manager task with runExclusive: nothing else runs on its node meanwhile
+    _dedicatedOnly: bool  # a job manager task with allowLowPriorityNode false: never on a spot node
 
 
 T, J = TaskState, JobState
@@ -214,3 +218,21 @@ def check_task_transition(old: str, new: str) -> None:
 def check_job_transition(old: str, new: str) -> None:
     if (JobState(old), JobState(new)) not in JOB_TRANSITIONS:
         raise BatchError(409, "OperationInvalidForCurrentState", f"A job cannot move from state {old} to {new}.")
+
+
+class JobScheduleState(StrEnum):
+    ACTIVE = "active"
+    DISABLED = "disabled"
+    TERMINATING = "terminating"
+    COMPLETED = "completed"
+    DELETING = "deleting"
+
+
+class JobScheduleDoc(Resource, total=False):
+    schedule: dict[str, Any]  # doNotRunUntil, doNotRunAfter, startWindow, recurrenceInterval
+    jobSpecification: dict[str, Any]
+    executionInfo: dict[str, Any]  # nextRunTime, recentJob {id, url}, endTime
+    metadata: list[dict[str, str]]
+    _runs: int  # jobs created so far: the next one is `<id>:job-<_runs + 1>`
+    _due: float | None  # the clock time of the next recurrence, None when no job is due any more
+    _last: float  # the recurrence the last job was created for

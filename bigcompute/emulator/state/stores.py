@@ -19,6 +19,7 @@ from bigcompute.emulator.state.db import Database, loads
 from bigcompute.emulator.state.jobs import JobStore
 from bigcompute.emulator.state.models import Predicate
 from bigcompute.emulator.state.pools import PoolStore
+from bigcompute.emulator.state.schedules import ScheduleStore
 from bigcompute.emulator.state.tasks import TaskStore
 
 
@@ -28,12 +29,15 @@ class Stores:
     pools: PoolStore
     jobs: JobStore
     tasks: TaskStore
+    schedules: ScheduleStore
 
     @classmethod
     def open(cls, path: Path | None, *, time_scale: float = 1.0) -> Stores:
         ctx = Ctx(Database(path), time_scale=time_scale)
         jobs = JobStore(ctx)
-        return cls(ctx, PoolStore(ctx), jobs, TaskStore(ctx, jobs))
+        tasks = TaskStore(ctx, jobs)
+        jobs.on_insert = tasks.add_manager
+        return cls(ctx, PoolStore(ctx), jobs, tasks, ScheduleStore(ctx, jobs))
 
     @property
     def db(self) -> Database:
@@ -55,8 +59,8 @@ class Stores:
             yield conn
 
     def page(self, table: str, pred: Predicate | None, limit: int, after: str) -> tuple[list[dict[str, Any]], str | None]:
-        """Pools or jobs in id order after `after`, filtered: a page and the id to continue after, if more."""
-        if table not in ("pools", "jobs"):
+        """Pools, jobs or job schedules in id order after `after`, filtered: a page and the id to continue after."""
+        if table not in ("pools", "jobs", "jobschedules"):
             raise ValueError(table)
         with self.ctx.db.lock:
             rows = self.ctx.db.conn.execute(f"SELECT id, doc FROM {table} WHERE id > ? ORDER BY id", (after,))

@@ -135,6 +135,19 @@ class TaskStore:
         self.ctx.wake()
         return doc
 
+    def add_manager(self, job: JobDoc) -> None:
+        """The job manager task, added with its job (inside the job's transaction) and so queued first: "the
+        Batch service creates the Job Manager Task when the Job is created, and will try to schedule the Job
+        Manager Task before scheduling other Tasks in the Job" (BatchJobSpecification.jobManagerTask)."""
+        spec = job.get("jobManagerTask")
+        if not spec:
+            return
+        doc = self._build(job, spec, self.ctx.clock())
+        doc["_killJob"] = spec.get("killJobOnCompletion", True)  # both default to true (BatchJobManagerTask)
+        doc["_exclusive"] = spec.get("runExclusive", True)
+        doc["_dedicatedOnly"] = not spec.get("allowLowPriorityNode", True)  # default true
+        self._insert(job, doc)
+
     def add_collection(self, job_id: str, specs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if len(specs) > MAX_COLLECTION:
             raise BatchError(413, "RequestBodyTooLarge", "The request body is too large: a task collection may hold "

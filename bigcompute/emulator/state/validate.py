@@ -15,6 +15,7 @@ from bigcompute.emulator.core.errors import (
     unsupported_locally,
 )
 from bigcompute.emulator.core.formats import parse_duration
+from bigcompute.emulator.core.tokens import JOB_SCOPE
 from bigcompute.emulator.state.models import JobDoc
 
 # Matched with fullmatch: `$` would also accept a trailing newline ("job1\n"), an id no URL can name again.
@@ -83,10 +84,36 @@ def check_runnable(spec: dict[str, Any], prop: str) -> None:
         raise unsupported_locally(f"{prop}containerSettings".lstrip("."), "container tasks need a container "
                                   f"engine (docker or podman), and {why}; run the command directly.")
     _check_identity(spec.get("userIdentity"), f"{prop}userIdentity".lstrip("."))
+    _check_token_settings(spec.get("authenticationTokenSettings"), f"{prop}authenticationTokenSettings".lstrip("."))
     for field in ("maxWallClockTime", "retentionTime"):
         parse_duration((spec.get("constraints") or {}).get(field), f"constraints.{field}")
     for i, rf in enumerate(spec.get("resourceFiles") or []):
         _check_resource_file(rf, f"resourceFiles[{i}]")
+
+
+def _check_token_settings(settings: Any, prop: str) -> None:
+    # "Currently the only supported value for the access property is 'job'" (AuthenticationTokenSettings).
+    if settings is None:
+        return
+    access = settings.get("access") if isinstance(settings, dict) else None
+    if not isinstance(access, list) or any(scope != JOB_SCOPE for scope in access):
+        raise invalid_property(f"{prop}.access", "The only access scope a task authentication token grants is job.",
+                               access)
+
+
+def check_job_manager(spec: dict[str, Any], job_spec: dict[str, Any]) -> None:
+    """A job manager task is a task of its job: an id of its own (not the preparation or release task's) and
+    what every runnable task needs."""
+    manager_id = check_id(spec.get("id"), "jobManagerTask.id")
+    check_runnable(spec, "jobManagerTask.")
+    for key, default, _ in SPECIAL_TASKS:
+        special = job_spec.get(key)
+        if special and manager_id.lower() == (special.get("id") or default).lower():
+            raise invalid_property("jobManagerTask.id", f"The job manager task's id is the same as the {key}'s id.",
+                                   manager_id)
+    slots = spec.get("requiredSlots", 1)
+    if not isinstance(slots, int) or slots < 1:
+        raise invalid_property("jobManagerTask.requiredSlots", "requiredSlots must be a positive integer.", slots)
 
 
 def _check_web_url(url: Any, prop: str) -> None:

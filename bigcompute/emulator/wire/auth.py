@@ -7,10 +7,11 @@ import hashlib
 import hmac
 import time
 from collections.abc import Mapping
-from urllib.parse import parse_qs, parse_qsl
+from urllib.parse import parse_qs, parse_qsl, unquote
 
 from bigcompute.emulator.core.errors import BatchError
 from bigcompute.emulator.core.formats import parse_rfc1123
+from bigcompute.emulator.core.tokens import JobTokens
 
 # "The Batch service must receive a request within 15 minutes of when it is created" (guards against replay):
 # https://learn.microsoft.com/rest/api/batchservice/authenticate-requests-to-the-azure-batch-service
@@ -129,10 +130,25 @@ class TokenVerifier:
                              {"AuthenticationErrorDetail": f"The bearer token was refused: {e}"}) from None
 
 
+def verify_job_token(job_tokens: JobTokens, token: str, raw_path: str) -> None:
+    """A task's job-scoped token: valid only for `/jobs/<its job>` and what lies under it."""
+    job = job_tokens.job_of(token)
+    if job is None:
+        raise _failed("The task authentication token is not valid for this account.")
+    parts = unquote(raw_path).split("/")
+    if len(parts) < 3 or parts[1] != "jobs" or parts[2].lower() != job.lower():
+        raise _failed(f"The task authentication token grants access to the operations of job {job} only.")
+
+
 def verify_request(method: str, raw_path: str, query: str | Mapping[str, str], headers: Mapping[str, str], account: str,
-                   key_b64: str, tokens: TokenVerifier | None) -> None:
-    """SharedKey always; a bearer token only where the emulator trusts a token-signing key."""
+                   key_b64: str, tokens: TokenVerifier | None, job_tokens: JobTokens | None = None) -> None:
+    """SharedKey always; a task's job-scoped token for its own job; an Entra ID bearer token only where the
+    emulator trusts a token-signing key."""
     if headers.get("authorization", "").startswith("Bearer "):
+        bearer = headers["authorization"][len("Bearer "):]
+        if job_tokens is not None and JobTokens.looks_like(bearer):
+            verify_job_token(job_tokens, bearer, raw_path)
+            return
         if tokens is None:
             raise _failed("Bearer tokens are not accepted here: this emulator trusts no token-signing key.")
         tokens.verify(headers["authorization"][len("Bearer "):])

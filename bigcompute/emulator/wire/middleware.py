@@ -12,6 +12,7 @@ from urllib.parse import quote, urlencode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bigcompute.emulator.core.errors import ERROR_CONTENT_TYPE, BatchError, error_body, new_request_id
+from bigcompute.emulator.core.tokens import JobTokens
 from bigcompute.emulator.wire import auth, versions
 from bigcompute.emulator.wire.faults import FaultPlan, as_error
 
@@ -30,12 +31,13 @@ async def send_error(send: Send, err: BatchError, request_id: str, extra: Sequen
 
 class BatchMiddleware:
     def __init__(self, app: ASGIApp, account: str, key: str, faults: FaultPlan | None = None,
-                 tokens: auth.TokenVerifier | None = None) -> None:
+                 tokens: auth.TokenVerifier | None = None, job_tokens: JobTokens | None = None) -> None:
         self.app = app
         self.account = account
         self._key = key
         self.faults = faults or FaultPlan()
         self.tokens = tokens
+        self.job_tokens = job_tokens
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +67,8 @@ class BatchMiddleware:
                 canonical = urlencode([(k, v) for k, v in query.items() if v], quote_via=quote)
                 scope["query_string"] = canonical.encode("latin-1")
                 scope["state"]["api_version"] = versions.check(canonical)
-                auth.verify_request(scope["method"], raw_path, query, headers, self.account, self._key, self.tokens)
+                auth.verify_request(scope["method"], raw_path, query, headers, self.account, self._key, self.tokens,
+                                    self.job_tokens)
             except BatchError as err:
                 await send_error(send, err, request_id)
                 return

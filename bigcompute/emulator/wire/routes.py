@@ -5,10 +5,12 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from bigcompute.emulator.wire import handlers as h
+from bigcompute.emulator.wire import schedule_handlers as sh
 from bigcompute.emulator.wire import unsupported
 
 _J, _T, _P = "/jobs/{job_id}", "/jobs/{job_id}/tasks/{task_id}", "/pools/{pool_id}"
 _N = f"{_P}/nodes/{{node_id}}"
+_S = "/jobschedules/{schedule_id}"
 
 ROUTES: list[tuple[str, str, object]] = [
     ("POST", "/pools", h.create_pool),
@@ -75,6 +77,17 @@ ROUTES: list[tuple[str, str, object]] = [
     ("HEAD", f"{_T}/files/{{file_path:path}}", h.one_file),
     ("DELETE", f"{_T}/files/{{file_path:path}}", h.one_file),
     *unsupported.ROUTES,
+    ("POST", "/jobschedules", sh.create_schedule),
+    ("GET", "/jobschedules", sh.list_schedules),
+    ("GET", _S, sh.get_schedule),
+    ("HEAD", _S, sh.get_schedule),
+    ("PATCH", _S, sh.patch_schedule),
+    ("PUT", _S, sh.replace_schedule),
+    ("DELETE", _S, sh.delete_schedule),
+    ("POST", f"{_S}/terminate", sh.terminate_schedule),
+    ("POST", f"{_S}/disable", sh.disable_schedule),
+    ("POST", f"{_S}/enable", sh.enable_schedule),
+    ("GET", f"{_S}/jobs", sh.list_schedule_jobs),
 ]
 
 

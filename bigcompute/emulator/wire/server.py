@@ -47,7 +47,8 @@ def build_app(state: BatchState, key: str, faults: FaultPlan | None = None,
     faults = faults or FaultPlan()
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(BatchMiddleware, account=state.account, key=key, faults=faults, tokens=tokens)],
+        middleware=[Middleware(BatchMiddleware, account=state.account, key=key, faults=faults, tokens=tokens,
+                               job_tokens=state.job_tokens)],
         exception_handlers={HTTPException: _no_route},
     )
     app.state.batch = state

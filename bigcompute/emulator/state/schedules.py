@@ -1,0 +1,274 @@
+"""Job schedules: add/get/list/update/replace, disable/enable/terminate/delete, and the jobs a schedule runs.
+
+When a recurrence is due is the compute layer's question (compute/recurrence.py); this store keeps the
+documents, checks every request against Batch's rules and creates a run's job (`<schedule>:job-<n>`).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, cast
+
+from bigcompute.emulator.core.errors import (
+    BatchError,
+    exists,
+    invalid_property,
+    missing_property,
+    not_found,
+    unsupported_locally,
+)
+from bigcompute.emulator.core.formats import iso, parse_duration, parse_iso
+from bigcompute.emulator.state.common import Ctx, new_doc, set_state, touch
+from bigcompute.emulator.state.db import dumps, loads
+from bigcompute.emulator.state.jobs import JobStore, check_if_match
+from bigcompute.emulator.state.models import JobDoc, JobScheduleDoc, JobScheduleState, JobState
+from bigcompute.emulator.state.validate import check_id, check_runnable
+
+S = JobScheduleState
+_CREATE_KEYS = ("id", "displayName", "schedule", "jobSpecification", "metadata")
+_UPDATE_KEYS = ("schedule", "jobSpecification", "metadata")
+# "The minimum value is 1 minute. If you specify a lower value, the Batch service rejects the schedule with an
+# error ... 400 (Bad Request)": startWindow and recurrenceInterval of BatchJobScheduleConfiguration (azure-batch
+# 15.1.0 models, Job Schedule - Add in the Batch REST reference).
+MIN_SCHEDULE_DURATION = 60.0
+_DURATIONS = ("startWindow", "recurrenceInterval")
+_TIMES = ("doNotRunUntil", "doNotRunAfter")
+# Jobs that still count as the schedule's one active job: a new one is created only when none is left.
+_BUSY_JOB = (JobState.ACTIVE, JobState.DISABLING, JobState.DISABLED, JobState.ENABLING, JobState.TERMINATING)
+
+
+def _schedule_not_found() -> BatchError:
+    return not_found("JobSchedule")
+
+
+class ScheduleStore:
+    def __init__(self, ctx: Ctx, jobs: JobStore) -> None:
+        self.ctx = ctx
+        self.jobs = jobs
+
+    # --- persistence -------------------------------------------------------------------------------
+    def load(self, schedule_id: str) -> JobScheduleDoc:
+        row = self.ctx.db.conn.execute("SELECT doc FROM jobschedules WHERE id=?", (schedule_id,)).fetchone()
+        if row is None:
+            raise _schedule_not_found()
+        return cast(JobScheduleDoc, loads(row[0]))
+
+    def get(self, schedule_id: str) -> JobScheduleDoc:
+        with self.ctx.db.lock:
+            return self.load(schedule_id)
+
+    def save(self, doc: JobScheduleDoc, *, touched: bool = True) -> None:
+        # lastModified is "the last time at which the schedule level data ... changed"; the driver's own
+        # bookkeeping (next run, recent job) saves with touched=False.
+        if touched:
+            touch(doc, self.ctx.clock())
+        self.ctx.db.conn.execute("UPDATE jobschedules SET doc=?, state=? WHERE id=?",
+                                 (dumps(doc), doc["state"], doc["id"]))
+
+    def any_unsettled(self) -> bool:
+        """Whether a schedule may need the driver: a cheap read, so an account without schedules costs nothing."""
+        with self.ctx.db.lock:
+            return self.ctx.db.conn.execute(
+                "SELECT 1 FROM jobschedules WHERE state != 'completed' LIMIT 1").fetchone() is not None
+
+    def unsettled(self) -> list[JobScheduleDoc]:
+        rows = self.ctx.db.conn.execute("SELECT doc FROM jobschedules WHERE state != 'completed'").fetchall()
+        return [cast(JobScheduleDoc, loads(text)) for (text,) in rows]
+
+    def purge(self, schedule_id: str) -> None:
+        self.ctx.db.conn.execute("DELETE FROM jobschedules WHERE id=?", (schedule_id,))
+
+    def jobs_of(self, schedule_id: str) -> list[JobDoc]:
+        """The jobs the schedule created (`<id>:job-<n>`) that still exist, oldest first."""
+        prefix = f"{schedule_id}:".lower()
+        rows = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE lower(substr(id, 1, ?)) = ? ORDER BY rowid",
+                                        (len(prefix), prefix)).fetchall()
+        return [cast(JobDoc, loads(text)) for (text,) in rows]
+
+    def list_jobs(self, schedule_id: str) -> list[JobDoc]:
+        with self.ctx.db.lock:
+            self.load(schedule_id)
+            return self.jobs_of(schedule_id)
+
+    def busy_job(self, doc: JobScheduleDoc) -> JobDoc | None:
+        """The schedule's job still running (a schedule has at most one active job at a time)."""
+        return next((j for j in self.jobs_of(doc["id"]) if j["state"] in _BUSY_JOB), None)
+
+    # --- add / update ------------------------------------------------------------------------------
+    def create(self, spec: dict[str, Any]) -> JobScheduleDoc:
+        schedule_id = check_id(spec.get("id"))
+        if "schedule" not in spec:
+            raise missing_property("schedule")
+        _check_spec(spec)
+        now = self.ctx.clock()
+        doc = cast(JobScheduleDoc, new_doc({k: spec[k] for k in _CREATE_KEYS if k in spec},
+                                           f"{self.ctx.base_url}/jobschedules/{schedule_id}", now, S.ACTIVE))
+        doc["schedule"] = doc.get("schedule") or {}
+        doc["_runs"] = 0
+        doc["executionInfo"] = {}
+        self._plan(doc, now)
+        with self.ctx.db.tx() as c:
+            if c.execute("SELECT 1 FROM jobschedules WHERE id=?", (schedule_id,)).fetchone():
+                raise exists("JobSchedule")
+            c.execute("INSERT INTO jobschedules (id, state, doc) VALUES (?, ?, ?)", (schedule_id, doc["state"], dumps(doc)))
+        return doc
+
+    def update(self, schedule_id: str, body: dict[str, Any], if_match: str | None, *, replace: bool) -> JobScheduleDoc:
+        """PATCH changes what the body names; PUT replaces every updatable property (one left out is reset:
+        no schedule means run once, now). Jobs already created keep the specification they started with."""
+        if replace and "jobSpecification" not in body:
+            raise missing_property("jobSpecification")
+        _check_spec(body)
+        with self.ctx.db.tx():
+            doc = self.load(schedule_id)
+            check_if_match(cast(JobDoc, doc), if_match)
+            _check_changeable(doc)
+            fields = cast(dict[str, Any], doc)
+            for key in _UPDATE_KEYS:
+                if key in body:
+                    fields[key] = body[key] or ({} if key == "schedule" else body[key])
+                elif replace:
+                    fields.pop(key, None)
+            doc.setdefault("schedule", {})
+            if replace or "schedule" in body:
+                self._plan(doc, self.ctx.clock())
+            self.save(doc)
+        return doc
+
+    def _plan(self, doc: JobScheduleDoc, now: float) -> None:
+        """When the next job is due: the first recurrence not before doNotRunUntil, or the next one after the
+        last run; none past doNotRunAfter, and none after the one run of a schedule that does not recur."""
+        sched = doc["schedule"]
+        until = _time(sched, "doNotRunUntil")
+        start = max(now, until) if until is not None else now
+        interval = self.scaled(sched, "recurrenceInterval")
+        last = doc.get("_last")
+        if last is not None:
+            start = max(start, last + interval) if interval else math.inf
+        self.set_due(doc, None if start == math.inf else start)
+
+    @staticmethod
+    def deadline(doc: JobScheduleDoc) -> float | None:
+        """doNotRunAfter on the clock: no job is created after it."""
+        return _time(doc["schedule"], "doNotRunAfter")
+
+    def set_due(self, doc: JobScheduleDoc, due: float | None) -> None:
+        after = self.deadline(doc)
+        if due is not None and after is not None and due > after:
+            due = None
+        doc["_due"] = due
+        info = doc["executionInfo"]
+        if due is None:
+            info.pop("nextRunTime", None)
+        else:
+            info["nextRunTime"] = iso(due)
+
+    def scaled(self, sched: dict[str, Any], key: str) -> float | None:
+        """A duration of the schedule in seconds of the emulator's clock (divided by --time-scale)."""
+        seconds = parse_duration(sched.get(key), f"schedule.{key}")
+        return None if seconds is None else seconds / self.ctx.time_scale
+
+    # --- runs --------------------------------------------------------------------------------------
+    def run(self, doc: JobScheduleDoc, due: float) -> JobDoc:
+        """Create the schedule's next job from its job specification (inside the caller's transaction)."""
+        n = doc.get("_runs", 0) + 1
+        job_id = f"{doc['id']}:job-{n}"
+        job = self.jobs.insert(job_id, {**doc["jobSpecification"], "id": job_id})
+        doc["_runs"] = n
+        doc["_last"] = due
+        doc["executionInfo"]["recentJob"] = {"id": job_id, "url": job["url"]}
+        return job
+
+    def finish(self, doc: JobScheduleDoc, state: JobScheduleState = S.COMPLETED) -> None:
+        set_state(doc, state, self.ctx.clock())
+        if state == S.COMPLETED:
+            self.set_due(doc, None)
+            doc["executionInfo"]["endTime"] = iso(self.ctx.clock())
+        self.save(doc, touched=False)
+
+    # --- state changes the user asks for ---------------------------------------------------------------
+    def disable(self, schedule_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(schedule_id)
+            _check_changeable(doc)
+            if doc["state"] == S.ACTIVE:
+                set_state(doc, S.DISABLED, self.ctx.clock())
+                self.save(doc)
+
+    def enable(self, schedule_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(schedule_id)
+            _check_changeable(doc)
+            if doc["state"] == S.DISABLED:
+                set_state(doc, S.ACTIVE, self.ctx.clock())
+                self.save(doc)
+
+    def terminate(self, schedule_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(schedule_id)
+            if doc["state"] == S.TERMINATING:
+                return
+            _check_changeable(doc)
+            set_state(doc, S.TERMINATING, self.ctx.clock())
+            self.set_due(doc, None)
+            self.save(doc)
+
+    def delete(self, schedule_id: str) -> None:
+        with self.ctx.db.tx():
+            doc = self.load(schedule_id)
+            if doc["state"] == S.DELETING:
+                return
+            set_state(doc, S.DELETING, self.ctx.clock())
+            self.set_due(doc, None)
+            self.save(doc)
+
+
+def _check_changeable(doc: JobScheduleDoc) -> None:
+    state = doc["state"]
+    if state == S.DELETING:
+        raise BatchError(409, "JobScheduleBeingDeleted", "The specified job schedule has been marked for deletion "
+                         "and is being reclaimed.")
+    if state == S.TERMINATING:
+        raise BatchError(409, "JobScheduleBeingTerminated", "The specified job schedule is being terminated.")
+    if state == S.COMPLETED:
+        raise BatchError(409, "JobScheduleCompleted", "The specified job schedule is already in a completed state.")
+
+
+def _time(sched: dict[str, Any], key: str) -> float | None:
+    value = sched.get(key)
+    if value is None:
+        return None
+    try:
+        return parse_iso(value)
+    except (TypeError, ValueError) as exc:
+        raise invalid_property(f"schedule.{key}", f"The value for schedule.{key} is not a valid date-time.",
+                               value) from exc
+
+
+def _check_spec(body: dict[str, Any]) -> None:
+    """What Batch refuses in a job schedule's `schedule` and `jobSpecification`, before anything is stored."""
+    sched = body.get("schedule")
+    if sched is not None:
+        if not isinstance(sched, dict):
+            raise invalid_property("schedule", "schedule must be an object.")
+        for key in _TIMES:
+            _time(sched, key)
+        for key in _DURATIONS:
+            seconds = parse_duration(sched.get(key), f"schedule.{key}")
+            if seconds is not None and seconds < MIN_SCHEDULE_DURATION:
+                raise invalid_property(f"schedule.{key}", f"The value for schedule.{key} must be at least 1 minute.",
+                                       sched[key])
+    if "jobSpecification" not in body:
+        return
+    spec = body["jobSpecification"]
+    if not isinstance(spec, dict):
+        raise invalid_property("jobSpecification", "jobSpecification must be an object.")
+    pool_info = spec.get("poolInfo") or {}
+    if pool_info.get("autoPoolSpecification"):
+        raise unsupported_locally("jobSpecification.poolInfo.autoPoolSpecification", "create the pool in the stack "
+                                  "config and reference it with poolInfo.poolId.")
+    if not pool_info.get("poolId"):
+        raise missing_property("jobSpecification.poolInfo.poolId")
+    for key in ("jobManagerTask", "jobPreparationTask", "jobReleaseTask"):
+        if spec.get(key):
+            check_runnable(spec[key], f"jobSpecification.{key}.")

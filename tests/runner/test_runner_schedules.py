@@ -1,0 +1,146 @@
+"""Scheduled workloads end to end on the local target (Azurite + an emulator running real processes, its clock
+60x faster): `apply` creates the job schedule, each run's job manager task adds the workload's tasks with the
+job's token, the tasks run and succeed, `status` lists the runs, and `delete` removes the schedule."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from click.testing import CliRunner
+
+from bigcompute.cli.main import cli
+from bigcompute.local.testing import wait_for
+from bigcompute.runner.schedules import MANAGER_ID
+from tests.conftest import run_cli as run
+from tests.runner.conftest import EntraCredential, make_target, write_local_files, write_workload
+from tests.runner.test_runner_azure import deploy_azure_like
+
+HOURLY = """\
+description: a report every minute
+inputs: [prog/square.sh]
+schedule:
+  interval: PT1M
+tasks:
+  - id: sq{i}
+    command: sh prog/square.sh {i}
+    sweep: {i: {start: 1, stop: 4}}
+    outputs: [sq.txt]
+merge:
+  command: cat $BIGCOMPUTE_TASK_OUTPUTS/*/sq.txt | sort -n | tr '\\n' ' ' > total.txt
+  outputs: [total.txt]
+"""
+
+
+@pytest.fixture
+def scheduled(repo, fast_process_emulator, azurite):
+    """A repository whose local target is the fast emulator, and a scheduled workload's unique name."""
+    target = make_target(fast_process_emulator, azurite)
+    write_local_files(repo, target)
+    name = f"every-{uuid.uuid4().hex[:6]}"
+    (repo / "workloads" / "prog").mkdir()
+    (repo / "workloads" / "prog" / "square.sh").write_text("echo $(( $1 * $1 )) > sq.txt\n")
+    write_workload(repo, name, HOURLY)
+    return name, fast_process_emulator.client(), azurite.service().get_container_client(target.containers["outputs"])
+
+
+def test_a_scheduled_workload_runs_again_and_status_shows_its_runs(scheduled) -> None:
+    name, batch, outputs = scheduled
+    plan = run("plan", "--stack", "test", "--format", "json")
+    assert plan.exit_code == 0, plan.output
+    [row] = json.loads(plan.output)["workloads"]
+    schedule_id = row["job"]
+    assert row["status"] == "new" and row["tasks"] == 4
+
+    applied = run("apply", "--stack", "test")
+    assert applied.exit_code == 0, applied.output
+    assert f"job schedule {schedule_id} in place: each run adds the workload's 4 tasks" in applied.output
+    schedule = batch.get_job_schedule(schedule_id)
+    assert schedule.schedule.recurrence_interval.total_seconds() == 60
+    assert schedule.job_specification.job_manager_task.id == MANAGER_ID
+
+    def completed_runs():
+        jobs = [j for j in batch.list_jobs_from_schedule(schedule_id) if j.state == "completed"]
+        return len(jobs) >= 2 and sorted(jobs, key=lambda j: j.creation_time)
+
+    runs = wait_for(completed_runs, timeout=90, interval=0.5)[:2]
+    for job in runs:
+        assert job.id.startswith(f"{schedule_id}:job-")
+        tasks = {t.id: t for t in batch.list_tasks(job.id)}
+        assert set(tasks) == {MANAGER_ID, "sq1", "sq2", "sq3", "merge"}  # the manager added the workload's tasks
+        assert all(t.execution_info.result == "success" for t in tasks.values()), \
+            {t.id: t.execution_info.failure_info for t in tasks.values()}
+        total = outputs.download_blob(f"{job.id}/merge/total.txt").readall().decode()
+        assert total.split() == ["1", "4", "9"]  # each run's merge read that run's outputs
+
+    again = run("apply", "--stack", "test")
+    assert again.exit_code == 0 and "is up to date" in again.output  # the spec hash is the schedule's identity
+
+    status = run("status", "--stack", "test", "--format", "json")
+    assert status.exit_code == 0, status.output
+    [st] = json.loads(status.output)
+    assert st["job"] == schedule_id and st["state"] == "schedule active"
+    shown = {r["job"]: r for r in st["schedule"]["runs"]}
+    for job in runs:
+        assert (shown[job.id]["state"], shown[job.id]["succeeded"], shown[job.id]["failed"],
+                shown[job.id]["manager"]) == ("completed", 4, 0, "succeeded")
+    assert st["schedule"]["next_run"]
+    table = CliRunner().invoke(cli, ["status", "--stack", "test"], env={"COLUMNS": "300"})
+    assert f"runs of job schedule {schedule_id}" in table.output and runs[0].id in table.output
+
+    kept = run("delete", name, "--stack", "test", "--yes")
+    assert kept.exit_code == 0 and "still active; --force" in kept.output  # an active schedule, as an active job
+    assert batch.get_job_schedule(schedule_id).state == "active"
+    deleted = run("delete", name, "--stack", "test", "--yes", "--force")
+    assert deleted.exit_code == 0, deleted.output
+    assert f"deleted job schedule {schedule_id}" in deleted.output
+    assert schedule_id not in {s.id for s in batch.list_job_schedules()}
+    assert not [j for j in batch.list_jobs() if j.id.startswith(f"{schedule_id}:")]
+
+
+def test_wait_is_refused_for_a_scheduled_workload_before_anything_is_created(scheduled) -> None:
+    name, batch, _ = scheduled
+    refused = run("apply", "--stack", "test", "--wait")
+    assert refused.exit_code != 0 and f"--wait cannot follow {name}" in refused.output
+    assert not [s for s in batch.list_job_schedules() if s.id.startswith(f"{name}-")]
+
+
+def test_the_azure_target_refuses_a_schedule_before_anything_is_created(repo, azure_like, https_azurite,
+                                                                         signing_key, monkeypatch) -> None:
+    """Azure Batch retired task authentication tokens (2024-09-30): the manager could not add the tasks there."""
+    credential = EntraCredential(signing_key)
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: credential)
+    batch = deploy_azure_like(repo, azure_like, https_azurite, credential)
+    name = f"every-{uuid.uuid4().hex[:6]}"
+    write_workload(repo, name, "schedule:\n  interval: PT1H\ntasks:\n  - {id: a, command: 'true'}\n")
+    for command in ("plan", "apply"):
+        result = CliRunner().invoke(cli, [command, "--target", "azure", "--stack", "test", "--outputs", "outputs.json"])
+        assert result.exit_code == 2, result.output
+        assert f"{name}.yaml:6" in result.output and "retired on 30 September 2024" in result.output
+    assert list(batch.list_job_schedules()) == [] and list(batch.list_jobs()) == []
+
+
+def test_commands_that_read_one_job_say_a_schedule_has_runs(scheduled) -> None:
+    name, batch, _ = scheduled
+    assert run("apply", "--stack", "test").exit_code == 0
+    for command in (["logs", name], ["download", name], ["retry", name]):
+        result = run(*command, "--stack", "test")
+        assert result.exit_code != 0 and "runs as a job schedule" in result.output, (command, result.output)
+    assert run("delete", name, "--stack", "test", "--yes", "--force").exit_code == 0
+
+
+def test_a_changed_schedule_supersedes_the_old_one_and_prune_removes_it(scheduled, repo) -> None:
+    name, batch, _ = scheduled
+    assert run("apply", "--stack", "test").exit_code == 0
+    [old] = [s.id for s in batch.list_job_schedules() if s.id.startswith(f"{name}-")]
+    path = repo / "workloads" / f"{name}.yaml"
+    path.write_text(path.read_text().replace("interval: PT1M", "interval: PT2M"))
+    [row] = json.loads(run("plan", "--stack", "test", "--format", "json").output)["workloads"]
+    assert row["status"] == "changed" and row["supersedes"] == [old]  # the spec hash is the schedule's identity
+    pruned = run("apply", "--stack", "test", "--prune", "--force", "--yes")
+    assert pruned.exit_code == 0, pruned.output
+    assert f"deleted job schedule {old}" in pruned.output
+    left = [s for s in batch.list_job_schedules() if s.id.startswith(f"{name}-")]
+    assert [s.id for s in left] == [row["job"]] and left[0].schedule.recurrence_interval.total_seconds() == 120
+    assert run("delete", name, "--stack", "test", "--yes", "--force").exit_code == 0
