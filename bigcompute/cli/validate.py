@@ -31,15 +31,16 @@ class ValidateArgs:
 
 def run_validate(args: ValidateArgs) -> int:
     results: list[FileResult] = []
-    pools = None
+    pools, stack_pools = None, ()
     if args.stack:
         try:
             stack = load_stack(args.stack)
-            pools = stack.task_slots()
+            pools, stack_pools = stack.task_slots(), stack.pools
             results.append(FileResult(stack.path, "stack", summary=f"{len(pools)} pools"))
         except ConfigError as e:
             results.append(FileResult(e.diagnostics[0].file, "stack", e.diagnostics))
-    for path, loaded, problems in check_workloads(args.paths, given=args.given, pools=pools, max_tasks=args.max_tasks):
+    for path, loaded, problems in check_workloads(args.paths, given=args.given, pools=pools, max_tasks=args.max_tasks,
+                                                      stack_pools=stack_pools):
         summary = ""
         if loaded:
             n = count_tasks(loaded.workload, loaded.files)

@@ -48,7 +48,8 @@ def load_inputs(paths: Iterable[str], stack_name: str,
     except ConfigError as e:
         raise InvalidInput(e.diagnostics) from None
     loaded, problems = [], []
-    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.task_slots()):
+    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.task_slots(),
+                                              stack_pools=stack.pools):
         problems += diagnostics
         if lw:
             loaded.append(lw)

@@ -14,6 +14,7 @@ from bigcompute.workload.model import (
     Dependency,
     JobSettings,
     MergeSpec,
+    MultiInstance,
     OutputSpec,
     TaskGroup,
     TaskSettings,
@@ -86,7 +87,12 @@ def _group(index: int, g: Mapping[str, Any]) -> TaskGroup:
         depends_on=tuple(d.task for d in dependencies if d.task is not None),
         dependencies=dependencies,
         settings=_settings(g.get("settings", {})),
+        multi_instance=_multi_instance(g["multiInstance"]) if "multiInstance" in g else None,
     )
+
+
+def _multi_instance(m: Mapping[str, Any]) -> MultiInstance:
+    return MultiInstance(m["nodes"], m.get("coordination"), tuple(m.get("commonInputs", ())))
 
 
 def _dependency(d: Any) -> Dependency:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bigcompute.document import Diagnostic, Document, DocumentError, check_schema, load_document
 from bigcompute.document.schema import packaged_validator
-from bigcompute.workload import checks, parameters
+from bigcompute.workload import checks, multi_instance, parameters
 from bigcompute.workload.build import build_workload
 from bigcompute.workload.inputs import InputFile, repository_root
 from bigcompute.workload.model import Workload
@@ -34,10 +34,12 @@ def _validator():
 
 def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS,
                   pools: Iterable[str] | Mapping[str, int] | None = None, root: Path | None = None,
-                  given: Sequence[parameters.Given] = ()) -> LoadedWorkload:
+                  given: Sequence[parameters.Given] = (),
+                  stack_pools: Sequence[multi_instance.PoolFacts] = ()) -> LoadedWorkload:
     """Load one workload file; raises WorkloadError listing every problem found. `pools`: the stack's pool
     names, or a mapping of each to its taskSlotsPerNode (then tasks' slots are checked against it). `given`:
-    parameter values from `--set`/`--values` (names this workload does not declare are ignored here)."""
+    parameter values from `--set`/`--values` (names this workload does not declare are ignored here).
+    `stack_pools`: the stack's pools, which multi-instance task groups are checked against."""
     path = Path(path)
     try:
         doc = load_document(path)
@@ -53,6 +55,10 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     problems += list(checks.check_paths(doc, workload))
     problems += list(checks.check_output_names(doc, workload))
     problems += list(check_storage(doc, workload, files))
+    problems += list(multi_instance.check_groups(doc, workload, files))
+    fit = next((p for p in stack_pools if p.name == workload.pool), None)
+    if fit is not None:
+        problems += list(multi_instance.check_pool(doc, workload, fit))
     if pools is not None and workload.pool not in set(pools):
         known = ", ".join(sorted(pools)) or "none"
         problems.append(doc.diagnostic(("pool",), f"pool '{workload.pool}' is not a pool of the stack "

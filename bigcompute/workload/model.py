@@ -60,6 +60,18 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class MultiInstance:
+    """`multiInstance:` of a task group: each task runs on `nodes` nodes at once (Batch's multiInstanceSettings).
+    The coordination command runs on every node first, then the task's command on the primary alone;
+    `common_inputs` are globs over the workload's input files placed on every node, below the task's
+    shared directory (AZ_BATCH_TASK_SHARED_DIR)."""
+
+    nodes: int
+    coordination: str | None = None
+    common_inputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TaskGroup:
     index: int
     id: str
@@ -75,6 +87,7 @@ class TaskGroup:
     depends_on: tuple[str, ...] = ()  # the plain ids and `{task: …}` entries' templates
     dependencies: tuple[Dependency, ...] = ()  # every `dependsOn` entry, in order
     settings: TaskSettings = TaskSettings()
+    multi_instance: MultiInstance | None = None
 
     @property
     def generated_names(self) -> tuple[str, ...]:
@@ -151,6 +164,10 @@ class Workload:
     @property
     def uses_dependencies(self) -> bool:
         return self.merge is not None or any(g.dependencies for g in self.groups)
+
+    @property
+    def multi_instance_groups(self) -> tuple[TaskGroup, ...]:
+        return tuple(g for g in self.groups if g.multi_instance is not None)
 
     def group_named(self, name: str) -> TaskGroup | None:
         return next((g for g in self.groups if g.name == name), None)
