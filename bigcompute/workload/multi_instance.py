@@ -16,7 +16,7 @@ The rules come from "Use multi-instance tasks to run MPI applications in Batch"
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from bigcompute.document import Diagnostic, Document
@@ -55,11 +55,12 @@ def check_groups(doc: Document, wl: Workload, files: Sequence[InputFile]) -> Ite
             yield doc.diagnostic(where, f"slots: {slots} on a multi-instance task: Batch requires requiredSlots 1 "
                                  f"for multi-instance tasks ({MPI_DOC}); each instance takes a whole node",
                                  code="multi-instance")
+        paths = [f.relpath for f in files] + [u.path for u in wl.url_inputs]
         for j, pattern in enumerate(g.multi_instance.common_inputs if g.multi_instance else ()):
-            if not any(glob_match(pattern, f.relpath) for f in files):
+            if not any(glob_match(pattern, p) for p in paths):
                 yield doc.diagnostic((*at, "multiInstance", "commonInputs", j),
                                      f"common input '{pattern}' matches no input file of the workload: list the "
-                                     "files under `inputs:` too", code="multi-instance")
+                                     "files (or URLs) under `inputs:` too", code="multi-instance")
 
 
 def _slots(wl: Workload, g: TaskGroup) -> tuple[int | None, tuple]:
@@ -91,17 +92,25 @@ def check_pool(doc: Document, wl: Workload, pool: PoolFacts) -> Iterator[Diagnos
 
 
 def common_files(mi: MultiInstance, relpaths: Sequence[str]) -> list[str]:
-    """The input files (relative paths) the common input globs match, sorted."""
+    """The paths (input files, URL inputs' landing paths) the common input globs match, sorted."""
     return sorted(p for p in relpaths if any(glob_match(pattern, p) for pattern in mi.common_inputs))
 
 
-def settings(mi: MultiInstance, digests: Mapping[str, str], url_of: Any, identity: dict | None) -> dict[str, Any]:
-    """`multiInstanceSettings` of one task: `url_of(relpath)` is the content-addressed blob of an input file.
-    The coordination command first checks the common files it received, as a task checks its own inputs."""
-    common = common_files(mi, list(digests))
-    resources = [{"httpUrl": url_of(p), "filePath": p, **({"identityReference": identity} if identity else {})}
-                 for p in common]
-    lines = "".join(checksum_line(p, digests[p]) for p in common)
+def settings(mi: MultiInstance, wl: Workload, digests: Mapping[str, str], url_of: Callable[[str], str],
+             identity: dict | None) -> dict[str, Any]:
+    """`multiInstanceSettings` of one task: `url_of(relpath)` is the stored blob of an input file; a URL input
+    is downloaded from its URL. The coordination command first checks the common files it received against
+    their SHA-256 (every input file; a URL input with `sha256`), as a task checks its own inputs."""
+    urls = {u.path: u for u in wl.url_inputs}
+    resources, lines = [], ""
+    for path in common_files(mi, [*digests, *urls]):
+        if path in digests:
+            resources.append({"httpUrl": url_of(path), "filePath": path,
+                              **({"identityReference": identity} if identity else {})})
+            lines += checksum_line(path, digests[path])
+        else:
+            resources.append({"httpUrl": urls[path].url, "filePath": path})
+            lines += checksum_line(path, urls[path].sha256) if urls[path].sha256 else ""
     steps = []
     if lines:
         steps.append(f'r=$(cd "${SHARED_DIR_VAR}" && printf %s {shlex.quote(lines)} | sha256sum -c --quiet --strict '

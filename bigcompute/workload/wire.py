@@ -145,7 +145,7 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
     mi = None if task.is_merge else workload.groups[task.group].multi_instance
     if mi is not None:  # see workload.multi_instance: requiredSlots must be 1, so it is not sent
         body["multiInstanceSettings"] = multi_instance.settings(
-            mi, digests, lambda p: blob_url(ctx.inputs_url, stage.stored_name(p)), identity)
+            mi, workload, digests, lambda p: blob_url(ctx.inputs_url, stage.stored_name(p)), identity)
         body.pop("requiredSlots", None)
         # ranks started on other nodes run as the user they were started by: the pool-scope auto-user exists
         # on every node, a task-scope one on its own node only

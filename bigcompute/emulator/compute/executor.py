@@ -30,6 +30,9 @@ class TaskRun:
     resource_files: list[dict[str, Any]] = field(default_factory=list)
     output_files: list[dict[str, Any]] = field(default_factory=list)
     elevated: bool = False  # autoUser elevationLevel admin: runs as the emulator's user, never the task user
+    # a multi-instance task's coordination command: what it starts in the background runs on until the
+    # task ends (its caller kills the group through the RunHandle)
+    keep_background: bool = False
 
 
 @dataclass
@@ -241,7 +244,8 @@ class SubprocessExecutor:
             return ExecResult(128 + signal.SIGKILL, _failure(
                 "TaskEnded", "The task exceeded its maximum wall clock time and was ended."), "timeout")
         finally:
-            _killpg(proc.pid)  # leftovers of the group (background children) go with the task
+            if not run.keep_background:
+                _killpg(proc.pid)  # leftovers of the group (background children) go with the task
         if handle.killed.is_set():
             return ExecResult(128 + signal.SIGKILL, None, "killed")
         # Batch reports a signal death as 128+N on Linux nodes; Popen gives -N.
