@@ -55,7 +55,7 @@ def test_broken_workloads_give_github_annotations_exactly(repo):
         "$.tasks[0].command: unknown placeholder {seed}; available here: index, task, workload",
         "::error file=workloads/odd%2Cname.yaml,line=6,col=28,title=bigcompute unknown-key::"
         "$.tasks[0].share%25: unknown key 'share%25'; expected one of: combinations, command, dependsOn, "
-        "displayName, env, foreach, id, name, outputs, random, repeat, settings, sweep, zip",
+        "displayName, env, foreach, id, multiInstance, name, outputs, random, repeat, settings, sweep, zip",
         "4 files checked, 2 invalid",
     ]
 
