@@ -5,6 +5,8 @@ listing; the task holding all its nodes; and the refusals Batch's rules call for
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
 
 import pytest
 from azure.batch import models as m
@@ -173,3 +175,35 @@ def test_bad_settings_are_refused(batch, emulator, settings, extra, code, prop) 
         batch.create_task(job_id, {"id": "t", "commandLine": "x", "multiInstanceSettings": settings, **extra})
     assert e.value.error.code == code
     assert dict((d.code, d.message) for d in e.value.error.details)["PropertyName"] == prop
+
+
+def test_terminating_it_ends_every_instance(process_batch, mpi_pool, tmp_path) -> None:
+    job_id = make_job(process_batch, mpi_pool)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    marks.chmod(0o777)
+    # every coordination command leaves a background process behind, which must end with the task
+    coordination = (f"/bin/sh -c 'sh -c \"echo \\$\\$ > {marks}/\\$AZ_BATCH_NODE_ID; exec sleep 30\" & "
+                    f"[ \"$AZ_BATCH_IS_CURRENT_NODE_MASTER\" = true ] || sleep 30'")
+    process_batch.create_task(job_id, _mi_task("long", 2, "/bin/sh -c 'sleep 30'", coordination))
+    wait_for(lambda: {s.state for s in process_batch.list_subtasks(job_id, "long")} == {"running"}, timeout=20)
+    process_batch.terminate_task(job_id, "long")
+    task = wait_task(process_batch, job_id, "long", timeout=10)
+    assert task.execution_info.result == "failure"
+    [sub] = wait_for(lambda: [s for s in process_batch.list_subtasks(job_id, "long") if s.state == "completed"],
+                     timeout=10)
+    assert sub.result == "failure"
+    # the nodes are free again: an ordinary task runs on them
+    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="after", command_line="/bin/sh -c true"))
+    assert wait_task(process_batch, job_id, "after", timeout=20).execution_info.exit_code == 0
+    pids = [int(p.read_text()) for p in marks.iterdir()]
+    assert len(pids) == 2  # one background process per node, each ended with the task
+    wait_for(lambda: not any(_alive(pid) for pid in pids), timeout=10)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return not Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")

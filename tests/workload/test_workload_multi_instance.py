@@ -14,7 +14,7 @@ from azure.batch import models as batch
 
 from bigcompute.config.images import IMAGE_ALIASES
 from bigcompute.config.model import AutoScale, FixedScale, LocalPool, PoolConfig
-from bigcompute.workload import WorkloadError, iter_tasks, load_workload
+from bigcompute.workload import iter_tasks, load_workload
 from bigcompute.workload.inputs import file_digest
 from bigcompute.workload.wire import Staging, StorageContext, job_id, task_body
 
@@ -35,12 +35,9 @@ tasks:
 """ % ("ab" * 32)
 
 
-def problems(write, body: str, **kwargs) -> list[tuple[int, int, str, str]]:
-    try:
-        load_workload(write(HEAD + body), **kwargs)
-    except WorkloadError as e:
-        return [(d.line, d.column, d.code, d.message) for d in e.diagnostics]
-    return []
+@pytest.fixture
+def problems(refused):
+    return lambda body, **kwargs: refused(HEAD + body, **kwargs)
 
 
 def pool(**kw) -> PoolConfig:
@@ -64,27 +61,27 @@ def test_every_new_schema_field_is_described():
     ("{nodes: 2, slots: 1}", 8, "unknown key 'slots'"),
     ("{nodes: 2, commonInputs: []}", 8, "should be non-empty"),
 ])
-def test_the_schema_refuses_bad_blocks_at_their_line(write, block, line, fragment):
-    found = problems(write, f"tasks:\n  - id: a\n    command: x\n    multiInstance: {block}\n")
+def test_the_schema_refuses_bad_blocks_at_their_line(problems, block, line, fragment):
+    found = problems(f"tasks:\n  - id: a\n    command: x\n    multiInstance: {block}\n")
     assert found and all(f[0] == line for f in found), found
     assert any(fragment in f[3] for f in found), found
 
 
-def test_slots_on_a_multi_instance_group_are_refused_where_they_are_set(write):
-    found = problems(write, "tasks:\n  - id: a\n    command: x\n    multiInstance: {nodes: 2}\n"
+def test_slots_on_a_multi_instance_group_are_refused_where_they_are_set(problems):
+    found = problems("tasks:\n  - id: a\n    command: x\n    multiInstance: {nodes: 2}\n"
                             "    settings: {slots: 2}\n")
     assert [(f[0], f[2]) for f in found] == [(9, "multi-instance")]
     assert "requiredSlots 1" in found[0][3] and "batch-mpi" in found[0][3]
     # from the defaults: located at defaults.slots
-    found = problems(write, "defaults: {slots: 2}\ntasks:\n  - id: a\n    command: x\n    multiInstance: {nodes: 2}\n")
+    found = problems("defaults: {slots: 2}\ntasks:\n  - id: a\n    command: x\n    multiInstance: {nodes: 2}\n")
     assert [(f[0], f[2]) for f in found] == [(5, "multi-instance")]
     # slots 1 is what Batch asks for
-    assert problems(write, "tasks:\n  - id: a\n    command: x\n    multiInstance: {nodes: 2}\n"
+    assert problems("tasks:\n  - id: a\n    command: x\n    multiInstance: {nodes: 2}\n"
                            "    settings: {slots: 1}\n") == []
 
 
-def test_a_common_input_that_matches_nothing_is_refused(write):
-    found = problems(write, "inputs: [prog/run.py]\ntasks:\n  - id: a\n    command: x\n"
+def test_a_common_input_that_matches_nothing_is_refused(problems):
+    found = problems("inputs: [prog/run.py]\ntasks:\n  - id: a\n    command: x\n"
                             "    multiInstance: {nodes: 2, commonInputs: [prog/*.py, lib/*.so]}\n")
     assert [(f[0], f[2]) for f in found] == [(9, "multi-instance")]
     assert "'lib/*.so' matches no input file" in found[0][3]
@@ -97,12 +94,12 @@ def test_a_common_input_that_matches_nothing_is_refused(write):
     (pool(scale=FixedScale(1, 1)), 10, "nodes: 3 is more than pool 'mpi' can have (2)"),
     (pool(scale=AutoScale(preset="queue-pending", params={"maxNodes": 2})), 10, "can have (2)"),
 ])
-def test_a_pool_that_would_never_run_it_is_refused_with_the_stack(write, fit, line, fragment):
+def test_a_pool_that_would_never_run_it_is_refused_with_the_stack(problems, fit, line, fragment):
     body = "inputs: [prog/run.py]\ntasks:\n  - id: a\n    command: x\n    multiInstance:\n      nodes: 3\n"
-    [(got_line, _, code, message)] = problems(write, body, stack_pools=(fit,))
+    [(got_line, _, code, message)] = problems(body, stack_pools=(fit,))
     assert (got_line, code) == (line, "multi-instance-pool") and fragment in message, message
-    assert problems(write, body, stack_pools=(pool(),)) == []
-    assert problems(write, body) == []  # without a stack there is no pool to check against
+    assert problems(body, stack_pools=(pool(),)) == []
+    assert problems(body) == []  # without a stack there is no pool to check against
 
 
 def _body(write, text: str):

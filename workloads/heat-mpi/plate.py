@@ -21,7 +21,7 @@ import numpy as np
 from mpi4py import MPI
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "heat-sweep"))
-from heat import AMBIENT, BOUNDARIES, GHOSTS, initial_field  # noqa: E402
+from heat import AMBIENT, GHOSTS, initial_field, plate_arguments  # noqa: E402
 
 
 def bands(cells: int, ranks: int) -> list[tuple[int, int]]:
@@ -65,12 +65,7 @@ def solve(comm: MPI.Comm, alpha: float, boundary: str, side: float, cells: int, 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--alpha", type=float, required=True, help="thermal diffusivity, m^2/s")
-    parser.add_argument("--boundary", choices=BOUNDARIES, required=True)
-    parser.add_argument("--side", type=float, default=0.1, help="plate side, m")
-    parser.add_argument("--cells", type=int, default=64, help="grid cells per side")
-    parser.add_argument("--seconds", type=float, default=30.0, help="simulated time, s")
+    parser = plate_arguments(argparse.ArgumentParser())
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     comm = MPI.COMM_WORLD

@@ -30,6 +30,7 @@ from bigcompute.emulator.compute import storage
 from bigcompute.emulator.compute.executor import ExecResult, RunHandle, TaskRun
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Running
+from bigcompute.emulator.core.errors import BatchError
 from bigcompute.emulator.core.formats import iso
 from bigcompute.emulator.state.common import public
 from bigcompute.emulator.state.models import JobDoc, NodeDoc, PoolDoc, TaskDoc
@@ -140,10 +141,12 @@ class MultiInstance:
         return done
 
     def _save(self, r: Running, records: list[dict[str, Any]]) -> None:
-        with self.stores.tx(), contextlib.suppress(Exception):  # deleted meanwhile: nothing to record
+        """The attempt's subtask records, unless a later attempt has recorded its own (a terminate counts as an
+        attempt of its own, yet the subtasks it ended are this attempt's)."""
+        with self.stores.tx(), contextlib.suppress(BatchError):  # deleted meanwhile: nothing to record
             doc = self.stores.tasks.load(r.job_id, r.task_id)
-            if doc.get("_attempt") == r.attempt:
-                doc["_subtasks"] = records
+            if doc.get("_subtasksAttempt", 0) <= r.attempt:
+                doc["_subtasks"], doc["_subtasksAttempt"] = records, r.attempt
                 self.stores.tasks.save(r.job_id, doc, touched=False)
 
 

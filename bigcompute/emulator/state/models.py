@@ -179,6 +179,7 @@ class TaskDoc(Resource, total=False):
     _waiting: bool  # blocked on dependencies not yet satisfied
     _depOk: bool  # completed in a way that satisfies its dependents
     _subtasks: list[dict[str, Any]]  # a multi-instance task's BatchSubtask records, ids 1..n-1 (compute/multi_instance)
+    _subtasksAttempt: int  # the attempt `_subtasks` belong to
 
 
 T, J = TaskState, JobState

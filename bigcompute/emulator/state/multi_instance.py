@@ -11,6 +11,7 @@ the SDK's MultiInstanceSettings / BatchTaskCreateOptions docstrings):
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from bigcompute.emulator.core.errors import invalid_property, missing_property
@@ -32,12 +33,12 @@ def check_settings(spec: dict[str, Any]) -> None:
                                spec.get("requiredSlots"))
 
 
-def instances(spec: dict[str, Any]) -> int:
+def instances(spec: Mapping[str, Any]) -> int:
     """How many nodes the task needs at once: 1 for an ordinary task."""
     return (spec.get(PROP) or {}).get("numberOfInstances", 1)
 
 
-def check_pool(spec: dict[str, Any], pool: dict[str, Any] | None) -> None:
+def check_pool(spec: Mapping[str, Any], pool: Mapping[str, Any] | None) -> None:
     """The job's pool, when it exists (a task may be added before its pool): one that never schedules it."""
     if pool is None or not spec.get(PROP):
         return
