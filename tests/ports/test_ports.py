@@ -235,6 +235,15 @@ def check_blast(job: dict) -> None:
     assert job["job"]["usesTaskDependencies"] is True
 
 
+def check_namd_tcp(job: dict) -> None:
+    [task] = job["tasks"]
+    # multi_instance with no coordination command: Batch requires one, so it is a no-op
+    assert task["multiInstanceSettings"] == {"numberOfInstances": 4, "coordinationCommandLine": "/bin/sh -c true"}
+    assert task["containerSettings"] == {"imageName": "alfpark/namd:2.11-tcp", "containerRunOptions": "--net=host"}
+    assert runs(task, "/sw/run_namd.sh apoa1 100")
+    assert "requiredSlots" not in task and task["userIdentity"]["autoUser"]["scope"] == "pool"
+
+
 def check_jobs_template(job: dict) -> None:
     tasks = tasks_of(job)
 
@@ -302,6 +311,10 @@ PORTS = [
         "the merge task's own docker_image: one image per workload",
         "task_filepath: file_name: each blob lands at its full name (output/fasta-chunks/query-1.fa)",
         "blobxfer_extra_options --strip-components: the merge reads $BIGCOMPUTE_TASK_OUTPUTS/<task id>/")),
+    Port("shipyard-namd-tcp", check_namd_tcp, notes=(
+        "num_instances: pool_current_dedicated: a fixed number, the recipe pool's 4 dedicated nodes "
+        "(validate --stack checks it against the stack pool)",
+        "auto_complete: the runner ends the job when its tasks are done")),
     Port("shipyard-jobs-template", check_jobs_template, notes=(
         "recurrence (job schedules, job manager), exit_conditions, singularity_image, "
         "auto_pool, user_identity, federation_constraints, data_volumes, shm_size, infiniband/gpu flags, "
