@@ -158,6 +158,10 @@ class PoolConfig:
         return self.local.task_slots_per_node or self.task_slots_per_node
 
     @property
+    def local_nodes(self) -> int:
+        return self.local.nodes
+
+    @property
     def max_nodes(self) -> int | None:
         """The most nodes the pool can have on Azure; None when a raw formula states no ceiling we can read."""
         from bigcompute.config.capacity import pool_capacity

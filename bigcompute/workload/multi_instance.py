@@ -43,6 +43,8 @@ class PoolFacts(Protocol):
     @property
     def local_slots(self) -> int: ...
     @property
+    def local_nodes(self) -> int: ...
+    @property
     def max_nodes(self) -> int | None: ...
 
 
@@ -89,6 +91,11 @@ def check_pool(doc: Document, wl: Workload, pool: PoolFacts) -> Iterator[Diagnos
         if pool.max_nodes is not None and nodes > pool.max_nodes:
             yield doc.diagnostic((*at, "nodes"), f"nodes: {nodes} is more than pool '{wl.pool}' can have "
                                  f"({pool.max_nodes}): the task would never start", code="multi-instance-pool")
+        if nodes > pool.local_nodes:
+            yield doc.diagnostic((*at, "nodes"), f"nodes: {nodes} is more than the {pool.local_nodes} local node(s) of "
+                                 f"pool '{wl.pool}' (local.nodes): on the local target the task would never start; "
+                                 f"set local.nodes to at least {nodes} on the pool in the stack",
+                                 code="multi-instance-pool")
 
 
 def common_files(mi: MultiInstance, relpaths: Sequence[str]) -> list[str]:

@@ -28,7 +28,7 @@ config:
   bigcompute:pools:
     - {{name: cpu, vmSize: Standard_D2s_v5, image: ubuntu-24.04, scale: {{fixed: {{dedicated: 2}}}}}}
     - {{name: mpi, vmSize: Standard_D2s_v5, image: ubuntu-24.04, interNodeCommunication: true,
-       scale: {{fixed: {{dedicated: {mpi_nodes}}}}}}}
+       scale: {{fixed: {{dedicated: {mpi_nodes}}}}}, local: {{nodes: 2}}}}
 """
 
 

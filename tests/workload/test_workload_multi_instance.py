@@ -42,7 +42,7 @@ def problems(refused):
 
 def pool(**kw) -> PoolConfig:
     base = {"name": "mpi", "vm_size": "Standard_D2s_v5", "image": IMAGE_ALIASES["ubuntu-24.04"],
-            "scale": FixedScale(3), "inter_node_communication": True}
+            "scale": FixedScale(3), "inter_node_communication": True, "local": LocalPool(3)}
     return PoolConfig(**{**base, **kw})
 
 
@@ -93,6 +93,7 @@ def test_a_common_input_that_matches_nothing_is_refused(problems):
     (pool(local=LocalPool(3, 2)), 9, "runs 2 tasks per node (local.taskSlotsPerNode)"),
     (pool(scale=FixedScale(1, 1)), 10, "nodes: 3 is more than pool 'mpi' can have (2)"),
     (pool(scale=AutoScale(preset="queue-pending", params={"maxNodes": 2})), 10, "can have (2)"),
+    (pool(local=LocalPool(2)), 10, "more than the 2 local node(s) of pool 'mpi' (local.nodes)"),
 ])
 def test_a_pool_that_would_never_run_it_is_refused_with_the_stack(problems, fit, line, fragment):
     body = "inputs: [prog/run.py]\ntasks:\n  - id: a\n    command: x\n    multiInstance:\n      nodes: 3\n"
