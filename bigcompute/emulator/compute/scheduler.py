@@ -8,12 +8,14 @@ import threading
 
 from bigcompute.emulator.compute.executor import ExecResult, TaskRun
 from bigcompute.emulator.compute.lifecycle import Lifecycle
+from bigcompute.emulator.compute.multi_instance import MultiInstance
 from bigcompute.emulator.compute.nodes import NodeLayout
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Running, Runtime
 from bigcompute.emulator.compute.settle import Settler
 from bigcompute.emulator.core.formats import parse_duration
 from bigcompute.emulator.state.models import USABLE_NODE_STATES, JobDoc, NodeDoc, PoolDoc, PoolState, TaskDoc
+from bigcompute.emulator.state.multi_instance import instances
 from bigcompute.emulator.state.stores import Stores
 
 log = logging.getLogger("bigcompute.emulator")
@@ -35,6 +37,7 @@ class Scheduler:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._prep_locks: dict[tuple[str, str], threading.Lock] = {}
+        self.multi = MultiInstance(stores=stores, runs=runs)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="emulator-scheduler", daemon=True)
@@ -95,25 +98,28 @@ class Scheduler:
                     continue
                 excluded = set(job.get("_prepFailed") or [])
                 for doc in stores.tasks.runnable(job["id"], cap, spt):
-                    need = doc.get("requiredSlots", 1)
+                    need, width = doc.get("requiredSlots", 1), instances(doc)
                     fits = [nid for nid, f in free.items() if f >= need and nid not in excluded]
-                    if not fits:
-                        continue
-                    nid = (min if pack else max)(fits, key=lambda x: free[x])
-                    launches.append(self._claim(pool, nodes[nid], job, doc))
-                    free[nid] -= need
-                    total -= need
+                    if len(fits) < width or not fits:
+                        continue  # a multi-instance task waits for `width` nodes free at once
+                    fits.sort(key=lambda x: free[x], reverse=not pack)
+                    chosen = fits[:width]
+                    launches.append(self._claim(pool, nodes[chosen[0]], job, doc, tuple(chosen[1:])))
+                    for nid in chosen:
+                        free[nid] -= need
+                    total -= need * width
                     if total <= 0:
                         break
                 if total <= 0:
                     break
         return launches
 
-    def _claim(self, pool: PoolDoc, node: NodeDoc, job: JobDoc, doc: TaskDoc) -> Launch:
+    def _claim(self, pool: PoolDoc, node: NodeDoc, job: JobDoc, doc: TaskDoc, extra: tuple[str, ...] = ()) -> Launch:
         preparing = bool(job.get("jobPreparationTask")) and (job.get("_prep") or {}).get(node["id"]) != "done"
         rel = self.layout.task_rel(job["id"], doc["id"])
         attempt, text = self.life.claim(job["id"], doc, pool["id"], node, rel, preparing)
-        r = Running(job["id"], doc["id"], pool["id"], node["id"], doc.get("requiredSlots", 1), attempt, claimed=text)
+        r = Running(job["id"], doc["id"], pool["id"], node["id"], doc.get("requiredSlots", 1), attempt, claimed=text,
+                    extra_nodes=extra)
         self.runtime.add(r)
         return (r, pool, node, job, doc, preparing)
 
@@ -146,7 +152,10 @@ class Scheduler:
                     if not self.life.started(r.job_id, r.task_id, r.attempt):
                         return self._refill(r)
             run = self.runs.task_run(pool, node, job, doc)
-            result = self.runs.executor.run(run, r.handle)
+            if doc.get("multiInstanceSettings"):
+                result = self.multi.run(r, pool, job, doc, run, self._prep_for)
+            else:
+                result = self.runs.executor.run(run, r.handle)
             with self.stores.tx():
                 final = self.life.finish(r.job_id, r.task_id, r.attempt, result, (r.claimed, doc))
                 return self._refill(r)
@@ -179,6 +188,10 @@ class Scheduler:
             return []
 
     # --- job preparation ------------------------------------------------------------------------------
+    def _prep_for(self, pool: PoolDoc, node: NodeDoc, job_id: str) -> bool:
+        """A subtask's node: the job preparation task first, as for any task of the job."""
+        return not self.stores.jobs.get(job_id).get("jobPreparationTask") or self._ensure_prep(pool, node, job_id)
+
     def _ensure_prep(self, pool: PoolDoc, node: NodeDoc, job_id: str) -> bool:
         lock = self._prep_locks.setdefault((job_id.lower(), node["id"]), threading.Lock())
         with lock:

@@ -172,11 +172,14 @@ class TaskDoc(Resource, total=False):
     dependsOn: dict[str, Any]
     applicationPackageReferences: list[dict[str, Any]]
     authenticationTokenSettings: dict[str, Any]
+    multiInstanceSettings: dict[str, Any]
     executionInfo: dict[str, Any]
     nodeInfo: dict[str, Any]
     _attempt: int  # the current attempt's number: a late result of an older one is ignored
     _waiting: bool  # blocked on dependencies not yet satisfied
     _depOk: bool  # completed in a way that satisfies its dependents
+    _subtasks: list[dict[str, Any]]  # a multi-instance task's BatchSubtask records, ids 1..n-1 (compute/multi_instance)
+    _subtasksAttempt: int  # the attempt `_subtasks` belong to
 
 
 T, J = TaskState, JobState

@@ -32,8 +32,8 @@ class Stores:
     @classmethod
     def open(cls, path: Path | None, *, time_scale: float = 1.0) -> Stores:
         ctx = Ctx(Database(path), time_scale=time_scale)
-        jobs = JobStore(ctx)
-        return cls(ctx, PoolStore(ctx), jobs, TaskStore(ctx, jobs))
+        jobs, pools = JobStore(ctx), PoolStore(ctx)
+        return cls(ctx, pools, jobs, TaskStore(ctx, jobs, pools))
 
     @property
     def db(self) -> Database:
