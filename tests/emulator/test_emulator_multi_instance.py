@@ -20,6 +20,11 @@ _SEEN = ("import json, os; keys = ['AZ_BATCH_HOST_LIST', 'AZ_BATCH_NODE_LIST', '
          "'AZ_BATCH_TASK_ID']; print(json.dumps({k: os.environ.get(k) for k in keys}))")
 
 
+def _delete(batch, job_id: str, pool_id: str) -> None:
+    batch.begin_delete_job(job_id, polling_interval=0).result()
+    batch.begin_delete_pool(pool_id, polling_interval=0).result()
+
+
 def _mi_task(task_id: str, nodes: int, command: str, coordination: str, **kwargs) -> m.BatchTaskCreateOptions:
     return m.BatchTaskCreateOptions(id=task_id, command_line=command, multi_instance_settings=m.MultiInstanceSettings(
         number_of_instances=nodes, coordination_command_line=coordination), **kwargs)
@@ -144,10 +149,11 @@ def test_an_ordinary_task_has_no_subtasks(process_batch, mpi_pool) -> None:
     ({}, "does not enable inter-node communication"),
     ({"enable_inter_node_communication": True, "slots": 2}, "taskSlotsPerNode 2"),
 ])
-def test_a_pool_that_would_never_schedule_it_is_refused(batch, emulator, pool_kwargs, fragment) -> None:
+def test_a_pool_that_would_never_schedule_it_is_refused(batch, emulator, request, pool_kwargs, fragment) -> None:
     kwargs = {"nodes": 2, "slots": 1, **pool_kwargs}
     pool_id = make_pool(emulator.client(), **kwargs)
     job_id = make_job(batch, pool_id)
+    request.addfinalizer(lambda: _delete(batch, job_id, pool_id))  # the shared emulator's active-job quota
     with pytest.raises(HttpResponseError) as e:
         batch.create_task(job_id, _mi_task("mpi", 2, "/bin/sh -c true", "/bin/sh -c true"))
     assert e.value.status_code == 400 and e.value.error.code == "InvalidPropertyValue"
@@ -168,9 +174,10 @@ def test_a_pool_that_would_never_schedule_it_is_refused(batch, emulator, pool_kw
     ({"numberOfInstances": 2, "coordinationCommandLine": "x"}, {"requiredSlots": 2}, "InvalidPropertyValue",
      "requiredSlots"),
 ])
-def test_bad_settings_are_refused(batch, emulator, settings, extra, code, prop) -> None:
+def test_bad_settings_are_refused(batch, emulator, request, settings, extra, code, prop) -> None:
     pool_id = make_pool(emulator.client(), nodes=1, slots=2, enable_inter_node_communication=True)
     job_id = make_job(batch, pool_id)
+    request.addfinalizer(lambda: _delete(batch, job_id, pool_id))
     with pytest.raises(HttpResponseError) as e:
         batch.create_task(job_id, {"id": "t", "commandLine": "x", "multiInstanceSettings": settings, **extra})
     assert e.value.error.code == code
