@@ -31,12 +31,16 @@ $(AZURITE): package.json
 	npm install --no-audit --no-fund --loglevel=error
 	touch $(AZURITE)
 
-# Real tools of the example workloads (Debian packages), installed when missing.
+# Real tools of the example workloads (Debian packages), installed when missing: ffmpeg and blender for
+# transcode-media and render-frames; Open MPI and mpi4py for heat-mpi (the local nodes' python3 links Debian's
+# mpi4py, see bigcompute/emulator/compute/node_python.py).
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 .PHONY: tools
 tools:
-	@command -v ffmpeg >/dev/null && command -v blender >/dev/null || { $(SUDO) apt-get update -qq && \
-	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg blender; }
+	@command -v ffmpeg >/dev/null && command -v blender >/dev/null && command -v mpirun >/dev/null && \
+	  [ -e /usr/lib/python3/dist-packages/mpi4py/__init__.py ] || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends ffmpeg blender \
+	    openmpi-bin python3-mpi4py; }
 
 # The Monte Carlo VaR workload end to end on the local target, which is stopped again afterwards. Time runs
 # 30x faster there: the pools' nodes come up in seconds rather than Azure's few minutes (--transitions).

@@ -187,6 +187,8 @@ def pool_settings(pool: PoolConfig) -> dict[str, Any]:
         "target_node_communication_mode": "Simplified",
         "metadata": [{"name": k, "value": v} for k, v in sorted(pool.metadata.items())],
     }
+    if pool.inter_node_communication:  # only when asked: a new input on an existing pool would replace it
+        settings["inter_node_communication"] = "Enabled"
     task = start_task(pool)
     if task is not None:
         settings["start_task"] = task

@@ -23,6 +23,8 @@ SIMPLIFIED_NO_PUBLIC_IP = "https://learn.microsoft.com/azure/batch/simplified-no
 PUBLIC_NETWORK_ACCESS = "https://learn.microsoft.com/azure/batch/public-network-access"
 ACR_ANONYMOUS_PULL = "https://learn.microsoft.com/azure/container-registry/anonymous-pull-access"
 GPU_DRIVERS = "https://learn.microsoft.com/azure/batch/batch-pool-compute-intensive-sizes"
+INTER_NODE_POOL_SIZE = "https://learn.microsoft.com/azure/batch/batch-quota-limit#pool-size-limits"
+MAX_INTER_NODE_NODES = 100  # Batch-service pool allocation mode, which components/batch_account.py sets
 ACR_LOGIN_SERVER = "https://learn.microsoft.com/azure/container-registry/container-registry-get-started-portal#log-in-to-registry"
 
 Locate = Callable[..., tuple]
@@ -39,6 +41,7 @@ def azure_problems(doc: Document, values: Mapping[str, Any], locate: Locate) -> 
         yield from _gpu_drivers(doc, pool, at)
         yield from _registries(doc, pool, at)
         yield from _deallocation(doc, pool, at)
+        yield from _inter_node_size(doc, pool, at)
 
 
 def _premium_storage(doc: Document, storage: Mapping[str, Any], at: Locate) -> Iterator[Diagnostic]:
@@ -217,3 +220,18 @@ def _network_path(doc: Document, values: Mapping[str, Any], locate: Locate) -> I
         if net.version != 4:  # Batch IP rules take IPv4 only (PUBLIC_NETWORK_ACCESS)
             yield doc.diagnostic(at("runnerAccess", "ips", i), f"{ip} is not IPv4; Batch IP rules take IPv4 "
                                  "addresses and ranges", code="network-path")
+
+
+def _inter_node_size(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[Diagnostic]:
+    # "Compute nodes in inter-node communication enabled pool: Batch service pool allocation mode 100"; these
+    # limits "can't be changed" (INTER_NODE_POOL_SIZE). A raw formula states no ceiling we can read.
+    if not pool.get("interNodeCommunication"):
+        return
+    scale = pool["scale"]
+    if "fixed" in scale:
+        where, count = at("scale", "fixed"), scale["fixed"].get("dedicated", 0) + scale["fixed"].get("spot", 0)
+    else:
+        where, count = at("scale", "autoscale", "maxNodes"), scale["autoscale"].get("maxNodes", 0)
+    if count > MAX_INTER_NODE_NODES:
+        yield doc.diagnostic(where, f"{count} nodes in a pool with interNodeCommunication: Batch allows at most "
+                             f"{MAX_INTER_NODE_NODES} ({INTER_NODE_POOL_SIZE})", code="azure-inter-node-size")

@@ -266,6 +266,7 @@ def _pool(p: Mapping[str, Any]) -> PoolConfig:
         metadata=dict(p.get("metadata", {})),
         pricing=_pricing(pricing) if pricing else None,
         local=LocalPool(local.get("nodes", 1), local.get("taskSlotsPerNode")),
+        inter_node_communication=p.get("interNodeCommunication", False),
     )
 
 

@@ -131,6 +131,8 @@ class PoolConfig:
     pricing: Pricing | None = None
     local: LocalPool = LocalPool()
     image_alias: str | None = None
+    # enableInterNodeCommunication: nodes reach each other directly, which multi-instance (MPI) tasks need
+    inter_node_communication: bool = False
 
     def formula(self) -> str | None:
         """The autoscale formula Batch will run: a rendered preset or the raw formula."""
@@ -154,6 +156,17 @@ class PoolConfig:
     @property
     def local_slots(self) -> int:
         return self.local.task_slots_per_node or self.task_slots_per_node
+
+    @property
+    def local_nodes(self) -> int:
+        return self.local.nodes
+
+    @property
+    def max_nodes(self) -> int | None:
+        """The most nodes the pool can have on Azure; None when a raw formula states no ceiling we can read."""
+        from bigcompute.config.capacity import pool_capacity
+
+        return pool_capacity(self).max_nodes
 
 
 @dataclass(frozen=True)

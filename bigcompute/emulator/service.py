@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Any, cast
 
-from bigcompute.emulator.compute import files, node_python, storage
+from bigcompute.emulator.compute import files, multi_instance, node_python, storage
 from bigcompute.emulator.compute.executor import Executor, InstantExecutor
 from bigcompute.emulator.compute.lifecycle import Lifecycle
 from bigcompute.emulator.compute.node_ops import NodeOps
@@ -136,6 +136,9 @@ class BatchState:
         with self.stores.tx():
             self.life.reactivate(job_id, task_id)
         self.scheduler.wake()
+
+    def subtasks(self, job_id: str, task_id: str) -> list[dict[str, Any]]:
+        return multi_instance.subtasks(self.tasks.get(job_id, task_id))
 
     def task_dir(self, job_id: str, task_id: str) -> Path | None:
         doc = self.tasks.get(job_id, task_id)

@@ -294,7 +294,7 @@ def _create_resources(stack: Any, url: str, blob_port: int, key: str) -> dict[st
             node_agent_sku_id=image.node_agent_sku)
         options = m.BatchPoolCreateOptions(
             id=pool.name, vm_size=pool.vm_size, target_dedicated_nodes=pool.local.nodes, virtual_machine_configuration=vm,
-            task_slots_per_node=pool.local_slots,
+            task_slots_per_node=pool.local_slots, enable_inter_node_communication=pool.inter_node_communication,
             task_scheduling_policy=m.BatchTaskSchedulingPolicy(node_fill_type=pool.scheduling),
             metadata=[m.BatchMetadataItem(name=k, value=v) for k, v in pool.metadata.items()] or None)
         with contextlib.suppress(ResourceExistsError):

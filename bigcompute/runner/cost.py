@@ -101,7 +101,10 @@ def estimate(workload: Workload, task_count: int, pool: PoolConfig, times: TaskT
     if prices is None:
         return None
     slots = max((s.slots or 1) for s in _settings(workload))
-    per_node = max(1, pool.task_slots_per_node // slots)  # tasks one node runs at once
+    # tasks one node runs at once; a multi-instance task holds `nodes` whole nodes (Batch runs one instance per
+    # node): 1/nodes of a task per node
+    width = max((g.multi_instance.nodes for g in workload.multi_instance_groups if g.multi_instance), default=0)
+    per_node = 1 / width if width else max(1, pool.task_slots_per_node // slots)
     ceiling = pool_capacity(pool).max_nodes
     nodes = max(1, math.ceil(task_count / per_node))
     nodes = min(nodes, ceiling) if ceiling else nodes
@@ -112,7 +115,7 @@ def estimate(workload: Workload, task_count: int, pool: PoolConfig, times: TaskT
     return _hourly(workload, task_count, per_node, prices, common)
 
 
-def _from_history(task_count: int, per_node: int, prices: Pricing, pool: PoolConfig, times: TaskTimes,
+def _from_history(task_count: int, per_node: float, prices: Pricing, pool: PoolConfig, times: TaskTimes,
                   target_kind: str, common: dict[str, Any]) -> CostEstimate:
     low_hours = task_count * times.median / 3600 / per_node
     high_hours = task_count * times.p90 / 3600 / per_node
@@ -124,7 +127,7 @@ def _from_history(task_count: int, per_node: int, prices: Pricing, pool: PoolCon
                         per_hour=None, node_hours=(low_hours, high_hours), how=how, **common)
 
 
-def _hourly(workload: Workload, task_count: int, per_node: int, prices: Pricing,
+def _hourly(workload: Workload, task_count: int, per_node: float, prices: Pricing,
             common: dict[str, Any]) -> CostEstimate:
     per_hour = common["nodes"] * prices.dedicated_per_hour
     limits = [(workload.job.max_wall_clock_time.total_seconds() / 3600 * per_hour, "the job's maxWallClockTime "

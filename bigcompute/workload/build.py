@@ -16,6 +16,7 @@ from bigcompute.workload.model import (
     Dependency,
     JobSettings,
     MergeSpec,
+    MultiInstance,
     OutputSpec,
     ReleaseSpec,
     TaskGroup,
@@ -94,7 +95,12 @@ def _group(index: int, g: Mapping[str, Any]) -> TaskGroup:
         dependencies=dependencies,
         settings=_settings(g.get("settings", {})),
         container=build_container(g.get("container")),
+        multi_instance=_multi_instance(g["multiInstance"]) if "multiInstance" in g else None,
     )
+
+
+def _multi_instance(m: Mapping[str, Any]) -> MultiInstance:
+    return MultiInstance(m["nodes"], m.get("coordination"), tuple(m.get("commonInputs", ())))
 
 
 def _dependency(d: Any) -> Dependency:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bigcompute.document import Diagnostic, Document, DocumentError, check_schema, load_document
 from bigcompute.document.schema import packaged_validator
-from bigcompute.workload import checks, parameters
+from bigcompute.workload import checks, multi_instance, parameters
 from bigcompute.workload.build import build_workload
 from bigcompute.workload.fit import PoolShape, check_fit
 from bigcompute.workload.inputs import InputFile, repository_root
@@ -42,7 +42,8 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     """Load one workload file; raises WorkloadError listing every problem found. `pools`: the stack's pool
     names, a mapping of each to its taskSlotsPerNode (then tasks' slots are checked against it), or to the pool
     itself (then also the images, the OS and the slots: workload.fit; a Windows pool's commands run under cmd). `given`:
-    parameter values from `--set`/`--values` (names this workload does not declare are ignored here)."""
+    parameter values from `--set`/`--values` (names this workload does not declare are ignored here). With the
+    pools themselves, multi-instance task groups are checked against their pool too (workload.multi_instance)."""
     path = Path(path)
     try:
         doc = load_document(path)
@@ -61,6 +62,7 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
     problems += list(checks.check_output_names(doc, workload))
     problems += list(check_storage(doc, workload, files))
     warnings: list[Diagnostic] = []
+    problems += list(multi_instance.check_groups(doc, workload, files))
     if pools is not None and workload.pool not in set(pools):
         known = ", ".join(sorted(pools)) or "none"
         problems.append(doc.diagnostic(("pool",), f"pool '{workload.pool}' is not a pool of the stack "
@@ -72,6 +74,7 @@ def load_workload(path: str | Path, *, max_tasks: int = checks.DEFAULT_MAX_TASKS
             workload = replace(workload, windows=bool(getattr(pool.image, "is_windows", False)))
             fit_problems, warnings = check_fit(doc, workload, pool)
             problems += fit_problems
+            problems += list(multi_instance.check_pool(doc, workload, pool))
     compiled, template_problems = checks.compile_groups(doc, workload)
     problems += template_problems
     if not template_problems:

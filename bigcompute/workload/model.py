@@ -64,6 +64,18 @@ class Dependency:
 
 
 @dataclass(frozen=True)
+class MultiInstance:
+    """`multiInstance:` of a task group: each task runs on `nodes` nodes at once (Batch's multiInstanceSettings).
+    The coordination command runs on every node first, then the task's command on the primary alone;
+    `common_inputs` are globs over the workload's input files placed on every node, below the task's
+    shared directory (AZ_BATCH_TASK_SHARED_DIR)."""
+
+    nodes: int
+    coordination: str | None = None
+    common_inputs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class TaskGroup:
     index: int
     id: str
@@ -80,6 +92,7 @@ class TaskGroup:
     dependencies: tuple[Dependency, ...] = ()  # every `dependsOn` entry, in order
     settings: TaskSettings = TaskSettings()
     container: ContainerSpec | None = None  # the group's own image, over the workload's
+    multi_instance: MultiInstance | None = None
 
     @property
     def generated_names(self) -> tuple[str, ...]:
@@ -201,6 +214,10 @@ class Workload:
     def containers(self) -> tuple[ContainerSpec, ...]:
         found = [self.container, *(g.container for g in self.groups), self.merge.container if self.merge else None]
         return tuple(dict.fromkeys(c for c in found if c is not None))
+
+    @property
+    def multi_instance_groups(self) -> tuple[TaskGroup, ...]:
+        return tuple(g for g in self.groups if g.multi_instance is not None)
 
     def group_named(self, name: str) -> TaskGroup | None:
         return next((g for g in self.groups if g.name == name), None)

@@ -76,6 +76,11 @@ def checksum_line(path: str, digest: str) -> str:
     return f"{digest}  {path}\n"
 
 
+def content_blob_name(workload: Workload, relpath: str, digest: str) -> str:
+    """An input file stored on its own, content-addressed, so a running job never sees a later edit of it."""
+    return f"{workload.name}/{digest[:32]}/{relpath}"
+
+
 def url_digests(workload: Workload) -> dict[str, str]:
     """Where each URL input with a `sha256` lands → that digest: checked on the node like the input files."""
     return {u.path: u.sha256 for u in workload.url_inputs if u.sha256}
@@ -129,6 +134,12 @@ class Staging:
     def blob_name(self, relpath: str) -> str:
         assert self.prefix is not None
         return self.prefix + relpath
+
+    def stored_name(self, relpath: str) -> str:
+        """Where an input file is stored: in the snapshot, or content-addressed on its own."""
+        if relpath in self.owned:
+            return content_blob_name(self.workload, relpath, self.digests[relpath])
+        return self.blob_name(relpath)
 
     @property
     def marker(self) -> str | None:

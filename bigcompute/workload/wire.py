@@ -27,6 +27,7 @@ from urllib.parse import quote
 
 import isodate
 
+from bigcompute.workload import multi_instance
 from bigcompute.workload.containers import container_settings
 from bigcompute.workload.deps import DependencyCollector
 from bigcompute.workload.exits import batch_exit_conditions
@@ -34,7 +35,13 @@ from bigcompute.workload.expand import TaskSpec
 from bigcompute.workload.globs import has_wildcard
 from bigcompute.workload.inputs import InputFile
 from bigcompute.workload.model import UPLOAD_CONDITIONS, OutputSpec, Workload
-from bigcompute.workload.staging import CHECKSUMS_PATH, InputChecksums, Staging, url_digests
+from bigcompute.workload.staging import (
+    CHECKSUMS_PATH,
+    InputChecksums,
+    Staging,
+    content_blob_name,
+    url_digests,
+)
 from bigcompute.workload.storage import ListedFile, container_url, destination_blob_path, fill_job
 
 __all__ = ["CHECKSUMS_PATH", "InputChecksums", "Staging", "url_digests"]  # re-exported: where callers found them
@@ -82,7 +89,7 @@ def job_id(workload: Workload, digests: Mapping[str, str]) -> str:
 
 def input_blob_name(workload: Workload, file: InputFile, digest: str) -> str:
     """Content-addressed, so a running job never sees a later edit of its inputs."""
-    return f"{workload.name}/{digest[:32]}/{file.relpath}"
+    return content_blob_name(workload, file.relpath, digest)
 
 
 def blob_url(container_url: str, name: str) -> str:
@@ -155,6 +162,15 @@ def task_body(task: TaskSpec, workload: Workload, job: str, ctx: StorageContext,
         body["dependsOn"] = _drop_none({"taskIds": list(task.depends_on) or None,
                                         "taskIdRanges": [{"start": a, "end": b} for a, b in task.depends_ranges]
                                         or None})
+    mi = None if task.is_merge else workload.groups[task.group].multi_instance
+    if mi is not None:  # see workload.multi_instance: requiredSlots must be 1, so it is not sent
+        body["multiInstanceSettings"] = multi_instance.settings(
+            mi, workload, digests, lambda p: blob_url(ctx.inputs_url, stage.stored_name(p)), identity)
+        body.pop("requiredSlots", None)
+        # ranks started on other nodes run as the user they were started by: the pool-scope auto-user exists
+        # on every node, a task-scope one on its own node only
+        # (https://learn.microsoft.com/azure/batch/batch-user-accounts#auto-user-accounts)
+        body["userIdentity"] = {"autoUser": {"scope": "pool", "elevationLevel": "admin" if s.elevated else "nonadmin"}}
     if workload.applications:
         body["applicationPackageReferences"] = [_drop_none({"applicationId": a.id, "version": a.version})
                                                 for a in workload.applications]

@@ -54,7 +54,8 @@ def test_minimal_stack_gets_safe_defaults(tmp_path):
 
 def test_stack_files_in_the_repository_load():
     dev, prod = load_stack("dev", root=ROOT), load_stack("prod", root=ROOT)
-    assert {p.name for p in dev.pools} == {p.name for p in prod.pools} == {"cpu", "render"}
+    assert {p.name for p in dev.pools} == {p.name for p in prod.pools} == {"cpu", "render", "mpi"}
+    assert [p.name for p in prod.pools if p.inter_node_communication] == ["mpi"]
     assert prod.batch.authentication_modes == ("AAD",) and prod.network.public_ips == "none"
     # the runner reaches prod's account endpoint from its allow-listed egress; nodes use the private endpoint
     assert prod.batch.public_network_access

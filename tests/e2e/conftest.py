@@ -31,6 +31,13 @@ RENDER_POOL = """\
 """
 
 
+# The MPI workload's pool: 3 local nodes that talk to each other, one task slot each, as multi-instance tasks need.
+MPI_POOL = """\
+    - {name: mpi, vmSize: Standard_D2s_v5, image: ubuntu-24.04, taskSlotsPerNode: 1, interNodeCommunication: true,
+       scale: {fixed: {dedicated: 3}}, local: {nodes: 3}}
+"""
+
+
 @dataclass(frozen=True)
 class Run:
     name: str  # the unique workload name of this run
@@ -71,3 +78,22 @@ def run_workload(e2e_repo: Path):
         return Run(unique, e2e_repo / "out" / unique, result.output)
 
     return _run
+
+
+@pytest.fixture(scope="session")
+def mpi_pool_id(process_emulator) -> str:
+    """The session's inter-node pool on the process emulator (3 nodes, 1 slot each)."""
+    from bigcompute.local.testing import make_pool
+
+    return make_pool(process_emulator.client(), nodes=3, slots=1, enable_inter_node_communication=True)
+
+
+@pytest.fixture
+def mpi_repo(e2e_repo: Path, local_files: Path, mpi_pool_id: str) -> Path:  # noqa: F811
+    """e2e_repo with the `mpi` pool in its stack and in the local target's outputs."""
+    stack = e2e_repo / "stacks" / "Pulumi.test.yaml"
+    stack.write_text(stack.read_text().rstrip("\n") + "\n" + MPI_POOL)
+    outputs = json.loads((local_files / "outputs.json").read_text())
+    outputs["poolIds"]["mpi"] = mpi_pool_id
+    (local_files / "outputs.json").write_text(json.dumps(outputs))
+    return e2e_repo

@@ -65,11 +65,13 @@ def test_up_status_down(project: Path) -> None:
         pid = json.loads((local / "processes.json").read_text())["emulatorPid"]
         assert creds["batchAccountKey"].encode() not in Path(f"/proc/{pid}/environ").read_bytes()
         assert outputs["resourceGroup"] == "local" and outputs["storageAccountName"] == DEV_ACCOUNT
-        assert set(outputs["poolIds"]) == {"cpu", "render"}
+        assert set(outputs["poolIds"]) == {"cpu", "render", "mpi"}
         blob = BlobServiceClient(outputs["blobEndpoint"], credential={"account_name": DEV_ACCOUNT, "account_key": DEV_KEY})
         assert {c.name for c in blob.list_containers()} >= set(outputs["containers"].values())
         client = BatchClient(outputs["batchAccountEndpoint"],
                              AzureNamedKeyCredential(outputs["batchAccountName"], creds["batchAccountKey"]))
+        mpi = client.get_pool(outputs["poolIds"]["mpi"])  # the stack's interNodeCommunication reaches the pool
+        assert (mpi.enable_inter_node_communication, mpi.task_slots_per_node, mpi.target_dedicated_nodes) == (True, 1, 3)
         client.create_job(m.BatchJobCreateOptions(id="j", pool_info=m.BatchPoolInfo(pool_id=outputs["poolIds"]["cpu"])))
         client.create_task("j", m.BatchTaskCreateOptions(id="t", command_line="/bin/echo hello"))
         assert wait_task(client, "j", "t").execution_info.exit_code == 0

@@ -54,8 +54,8 @@ def test_broken_workloads_give_github_annotations_exactly(repo):
         "::error file=workloads/broken.yaml,line=7,col=14,title=bigcompute template::"
         "$.tasks[0].command: unknown placeholder {seed}; available here: index, task, workload",
         "::error file=workloads/odd%2Cname.yaml,line=6,col=28,title=bigcompute unknown-key::"
-        "$.tasks[0].share%25: unknown key 'share%25'; expected one of: combinations, command, dependsOn, "
-        "displayName, env, foreach, id, name, outputs, random, repeat, settings, sweep, zip",
+        "$.tasks[0].share%25: unknown key 'share%25'; expected one of: combinations, command, container, "
+        "dependsOn, displayName, env, foreach, id, multiInstance, name, outputs, random, repeat, settings, sweep, zip",
         "4 files checked, 2 invalid",
     ]
 

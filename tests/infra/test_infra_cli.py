@@ -35,7 +35,7 @@ def test_json_is_the_graph_with_review_properties():
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert data["stack"] == "dev" and data["violations"] == []
-    assert set(data["outputs"]["poolIds"]) == {"cpu", "render"}
+    assert set(data["outputs"]["poolIds"]) == {"cpu", "render", "mpi"}
     pools = {r["inputs"]["poolName"]: r for r in data["resources"] if r["type"] == "azure-native:batch:Pool"}
     assert pools["render"]["review"]["scale"] == "fixed: 0 dedicated, 1 spot"
     assert "vmSize" in pools["cpu"]["replaceOnChanges"]

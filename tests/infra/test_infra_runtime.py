@@ -86,4 +86,4 @@ def test_program_runs_under_set_mocks_and_runpy():
 
     contextvars.copy_context().run(scenario)
     # and a plan run afterwards is unaffected by those process-global mocks
-    assert run("dev").outputs["poolIds"] == {"cpu": "cpu", "render": "render"}
+    assert run("dev").outputs["poolIds"] == {"cpu": "cpu", "render": "render", "mpi": "mpi"}

@@ -236,6 +236,17 @@ def check_blast(job: dict) -> None:
     assert job["job"]["usesTaskDependencies"] is True
 
 
+def check_namd_tcp(job: dict) -> None:
+    [task] = job["tasks"]
+    # multi_instance with no coordination command: Batch requires one, so it is a no-op
+    assert task["multiInstanceSettings"] == {"numberOfInstances": 4, "coordinationCommandLine": "/bin/sh -c true"}
+    # the image's ENTRYPOINT cleared (--entrypoint=): the command is a shell line, as Shipyard runs it
+    assert task["containerSettings"] == {"imageName": "alfpark/namd:2.11-tcp",
+                                         "containerRunOptions": "--entrypoint= --net=host"}
+    assert runs(task, "/sw/run_namd.sh apoa1 100")
+    assert "requiredSlots" not in task and task["userIdentity"]["autoUser"]["scope"] == "pool"
+
+
 def check_jobs_template(job: dict) -> None:
     tasks = tasks_of(job)
 
@@ -261,6 +272,11 @@ def check_jobs_template(job: dict) -> None:
         "storageContainerUrl": f"{ACCOUNT}/jobcontainer", "blobPrefix": "dir/jobdata", "filePath": "jobdata",
         "identityReference": {"resourceId": IDENTITY}}
     assert {"httpUrl": "https://some.url/", "filePath": "some/path/in/wd/file"} in resources(mytask)
+    # multi_instance: two instances, Shipyard's resource_files on every one of them, no coordination command
+    assert mytask["multiInstanceSettings"] == {
+        "numberOfInstances": 2, "coordinationCommandLine": "/bin/sh -c true",
+        "commonResourceFiles": [{"httpUrl": "https://some.url/", "filePath": "some/path/in/sharedtask/file"}]}
+    assert "requiredSlots" not in mytask and mytask["userIdentity"]["autoUser"]["scope"] == "pool"
     consumer = tasks["consumer"]
     assert consumer["dependsOn"] == {"taskIds": ["mytask"]}
     assert container_input(consumer, f"{ACCOUNT}/outputs")["blobPrefix"] == f"{job['jobId']}/mytask/"
@@ -303,15 +319,23 @@ PORTS = [
     Port("shipyard-blast", check_blast, notes=(
         "task_filepath: file_name: each blob lands at its full name (output/fasta-chunks/query-1.fa)",
         "blobxfer_extra_options --strip-components: the merge reads $BIGCOMPUTE_TASK_OUTPUTS/<task id>/")),
+    Port("shipyard-namd-tcp", check_namd_tcp, notes=(
+        "num_instances: pool_current_dedicated: a fixed number, the recipe pool's 4 dedicated nodes "
+        "(validate --stack checks it against the stack pool)",
+        "auto_complete: the runner ends the job when its tasks are done")),
     Port("shipyard-jobs-template", check_jobs_template, notes=(
         "recurrence (job schedules, job manager), multi_instance, singularity_image, "
         "auto_pool, user_identity, federation_constraints, data_volumes, infiniband/gpu flags, "
+        "recurrence (job schedules, job manager), exit_conditions, singularity_image, "
+        "auto_pool, user_identity, federation_constraints, data_volumes, shm_size, infiniband/gpu flags, "
         "keyvault environment secrets: not supported",
         "task_factory: custom and random distributions beta, gamma, pareto, weibull: not supported",
         "include/exclude filters of input and output data: a blob prefix and one pattern per output",
         "input_data: azure_batch from another job: only tasks of the same job (dependsOn outputs: true)",
         "several task factories in one task: one task group per factory",
-        "resource_files file_mode: not supported")),
+        "resource_files file_mode: not supported",
+        "multi_instance num_instances pool_current_dedicated/pool_current_low_priority/pool_specification_vm_count: "
+        "a fixed number of nodes; its resource_files are also every task's inputs (one `inputs:` list)")),
 ]
 
 

@@ -326,11 +326,11 @@ def test_prod_pools_outgrow_the_example_accounts_quotas():
         200, example("BatchAccountGet.json")["responses"]["200"]["body"])})[0], "default-azurebatch-japaneast",
         "sampleacct")
     needs = [quotas.pool_need(p) for p in stack.pools]
-    assert [(n.name, n.dedicated, n.spot) for n in needs] == [("cpu", 640, 0), ("render", 640, 0)]
+    assert [(n.name, n.dedicated, n.spot) for n in needs] == [("cpu", 640, 0), ("render", 640, 0), ("mpi", 128, 0)]
     found = by_check_list(quotas.quota_findings(got, needs, {}, pools_in_account=2, stack="prod"))
     total = found["quota: dedicated vCPU quota"]
     assert total.status == FAIL
-    assert total.detail == "pools may ask for 1280 vCPUs (cpu 640 + render 640) of a quota of 20"
+    assert total.detail == "pools may ask for 1408 vCPUs (cpu 640 + render 640 + mpi 128) of a quota of 20"
     assert "Request quota increase" in total.action and "stacks/Pulumi.prod.yaml" in total.action
     assert found["quota: spot vCPU quota"].detail == "pools may ask for 0 vCPUs (no pool) of a quota of 20"
     assert found["quota: pools"].status == OK
@@ -355,10 +355,10 @@ def test_per_family_quotas_when_the_account_enforces_them():
     assert families["standard_d1_v2"] == "standardDFamily" and families["standard_d2s_v5"] == "standardDSv5Family"
     stack = load_stack("dev", REPO)
     needs = [quotas.pool_need(p) for p in stack.pools]
-    assert [(n.name, n.dedicated, n.spot) for n in needs] == [("cpu", 8, 8), ("render", 0, 4)]
+    assert [(n.name, n.dedicated, n.spot) for n in needs] == [("cpu", 8, 8), ("render", 0, 4), ("mpi", 6, 0)]
     found = by_check_list(quotas.quota_findings(got, needs, families, pools_in_account=2, stack="dev"))
     family = found["quota: standardDSv5Family vCPU quota"]
-    assert family.status == FAIL and family.detail == "pools may ask for 8 vCPUs (cpu 8) of a quota of 4"
+    assert family.status == FAIL and family.detail == "pools may ask for 14 vCPUs (cpu 8 + mpi 6) of a quota of 4"
     assert found["quota: dedicated vCPU quota"].status == OK
     assert found["quota: spot vCPU quota"].detail == "pools may ask for 12 vCPUs (cpu 8 + render 4) of a quota of 20"
     assert "quota: standardFSv2Family vCPU quota" not in found  # render asks for no dedicated node

@@ -68,3 +68,11 @@ def test_without_history_the_hourly_cost_is_capped_by_the_pool_and_the_job(loade
 def test_slots_per_task_take_nodes(loaded):
     workload, pool = loaded(SWEEP + "defaults: {slots: 2}\n")
     assert estimate(workload, 4, pool, None, "azure").nodes == 2  # 2 tasks of 2 slots per 4-slot node
+
+
+def test_a_multi_instance_task_takes_its_nodes(loaded):
+    workload, pool = loaded("tasks:\n  - {id: 't{i}', command: mpirun x, sweep: {i: {start: 0, stop: 2}}, "
+                            "multiInstance: {nodes: 2}}\n")
+    assert estimate(workload, 2, pool, None, "azure").nodes == 4  # 2 tasks x 2 whole nodes, not 1 node of slots
+    times = TaskTimes((3600.0,), ("w-1234abcd",))
+    assert estimate(workload, 2, pool, times, "azure").node_hours == pytest.approx((4.0, 4.0))

@@ -28,3 +28,18 @@ def write(repo: Path):
             path.write_bytes(text)
         return path
     return _write
+
+
+@pytest.fixture
+def refused(write):
+    """`refused(text, **load_workload kwargs)`: (line, column, code, message) of each problem of the workload
+    file holding `text`; [] when it loads."""
+    from bigcompute.workload import WorkloadError, load_workload
+
+    def _refused(text: str, **kwargs) -> list[tuple[int, int, str, str]]:
+        try:
+            load_workload(write(text), **kwargs)
+        except WorkloadError as e:
+            return [(d.line, d.column, d.code, d.message) for d in e.diagnostics]
+        return []
+    return _refused

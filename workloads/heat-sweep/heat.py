@@ -21,12 +21,23 @@ Two checks come with every run, because both are exact properties of this scheme
 
 from __future__ import annotations
 
+import argparse
 import math
 
 import numpy as np
 
 AMBIENT = 20.0  # degrees C
 BOUNDARIES = ("insulated", "cold")
+
+
+def plate_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The plate's command-line arguments, shared by every program that simulates it (simulate.py, heat-mpi)."""
+    parser.add_argument("--alpha", type=float, required=True, help="thermal diffusivity, m^2/s")
+    parser.add_argument("--boundary", choices=BOUNDARIES, required=True)
+    parser.add_argument("--side", type=float, default=0.1, help="plate side, m")
+    parser.add_argument("--cells", type=int, default=64, help="grid cells per side")
+    parser.add_argument("--seconds", type=float, default=30.0, help="simulated time, s")
+    return parser
 
 
 def initial_field(n: int, side: float) -> np.ndarray:

@@ -6,14 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from heat import BOUNDARIES, check, simulate
+from heat import check, plate_arguments, simulate
 
-parser = argparse.ArgumentParser()
-parser.add_argument("--alpha", type=float, required=True, help="thermal diffusivity, m^2/s")
-parser.add_argument("--boundary", choices=BOUNDARIES, required=True)
-parser.add_argument("--side", type=float, default=0.1, help="plate side, m")
-parser.add_argument("--cells", type=int, default=64, help="grid cells per side")
-parser.add_argument("--seconds", type=float, default=30.0, help="simulated time, s")
+parser = plate_arguments(argparse.ArgumentParser())
 parser.add_argument("--out", type=Path, default=Path("results"))
 args = parser.parse_args()
 

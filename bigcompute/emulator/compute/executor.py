@@ -32,6 +32,9 @@ class TaskRun:
     output_files: list[dict[str, Any]] = field(default_factory=list)
     elevated: bool = False  # autoUser elevationLevel admin: runs as the emulator's user, never the task user
     container: dict[str, Any] | None = None  # the task's containerSettings: run in its image (compute.containers)
+    # a multi-instance task's coordination command: what it starts in the background runs on until the
+    # task ends (its caller kills the group through the RunHandle)
+    keep_background: bool = False
 
 
 @dataclass
@@ -255,7 +258,8 @@ class SubprocessExecutor:
             return ExecResult(128 + signal.SIGKILL, _failure(
                 "TaskEnded", "The task exceeded its maximum wall clock time and was ended."), "timeout")
         finally:
-            _killpg(proc.pid)  # leftovers of the group (background children) go with the task
+            if not run.keep_background:
+                _killpg(proc.pid)  # leftovers of the group (background children) go with the task
         if handle.killed.is_set():
             return ExecResult(128 + signal.SIGKILL, None, "killed")
         # Batch reports a signal death as 128+N on Linux nodes; Popen gives -N.

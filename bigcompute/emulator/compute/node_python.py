@@ -20,9 +20,12 @@ from pathlib import Path
 
 from packaging.requirements import Requirement
 
-# What the shipped stacks' start tasks install (aptPackages python3-numpy, python3-matplotlib): the default
-# of an executor built without an explicit list (tests, in-process emulators).
-DEFAULT_PACKAGES = ("numpy", "matplotlib")
+# What the shipped stacks' start tasks install (aptPackages python3-numpy, python3-matplotlib, python3-mpi4py):
+# the default of an executor built without an explicit list (tests, in-process emulators).
+DEFAULT_PACKAGES = ("numpy", "matplotlib", "mpi4py")
+# Where Debian's python3-* packages live. mpi4py is built against the system's MPI library, so a node gets it
+# from Debian (python3-mpi4py with openmpi-bin), not from the emulator's environment.
+DEBIAN_SITE = Path("/usr/lib/python3/dist-packages")
 _APT_PYTHON = re.compile(r"python3-(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)")
 
 
@@ -66,6 +69,20 @@ def _top_level(dist: metadata.Distribution) -> set[str]:
         if first and first not in ("..", "__pycache__"):
             names.add(first)
     return names
+
+
+def debian_packages(names: Iterable[str], site: Path, debian: Path = DEBIAN_SITE) -> list[Path]:
+    """Packages of Debian's python3-* found in `debian` that `site` does not hold yet (what `closure` found in
+    the emulator's environment wins): python3-mpi4py's mpi4py. Debian builds them for its python3 of the same
+    minor version, which this interpreter must be to load their extension modules."""
+    if f"python{sys.version_info.major}.{sys.version_info.minor}" != _debian_python():
+        return []
+    return [debian / n for n in names if (debian / n / "__init__.py").exists() and not (site / n).exists()]
+
+
+def _debian_python() -> str | None:
+    found = sorted(Path("/usr/bin").glob("python3.[0-9]*"))
+    return next((p.name for p in found if re.fullmatch(r"python3\.\d+", p.name)), None)
 
 
 def clean_path(path: str | None = None) -> str:
@@ -112,6 +129,8 @@ class NodePython:
                 source, link = Path(str(dist.locate_file(name))), site / name
                 if source.exists() and not link.exists():
                     link.symlink_to(source)
+        for source in debian_packages(self.packages, site):
+            (site / source.name).symlink_to(source)
         # Readable by a task user (who may run tasks when the emulator runs as root).
         for folder in (self.root, site):
             folder.chmod(0o755)

@@ -22,6 +22,11 @@ class Running:
     handle: RunHandle = field(default_factory=RunHandle)
     removed: bool = False  # remove() is idempotent: a slot is freed once
     claimed: str = ""  # the task's stored text when this attempt was claimed (Lifecycle.finish)
+    extra_nodes: tuple[str, ...] = ()  # a multi-instance task's other nodes, each held whole (compute/multi_instance)
+
+    @property
+    def nodes(self) -> tuple[str, ...]:
+        return (self.node_id, *self.extra_nodes)
 
 
 class Runtime:
@@ -42,8 +47,9 @@ class Runtime:
     def add(self, r: Running) -> None:
         with self.lock:
             self.tasks[self.key(r.job_id, r.task_id)] = r
-            nk = (r.pool_id.lower(), r.node_id)
-            self.node_slots[nk] = self.node_slots.get(nk, 0) + r.slots
+            for node_id in r.nodes:
+                nk = (r.pool_id.lower(), node_id)
+                self.node_slots[nk] = self.node_slots.get(nk, 0) + r.slots
             self.job_count[r.job_id.lower()] = self.job_count.get(r.job_id.lower(), 0) + 1
 
     def remove(self, r: Running) -> None:
@@ -53,8 +59,9 @@ class Runtime:
             r.removed = True
             if self.tasks.get(self.key(r.job_id, r.task_id)) is r:
                 del self.tasks[self.key(r.job_id, r.task_id)]
-            nk = (r.pool_id.lower(), r.node_id)
-            self.node_slots[nk] = self.node_slots.get(nk, 0) - r.slots
+            for node_id in r.nodes:
+                nk = (r.pool_id.lower(), node_id)
+                self.node_slots[nk] = self.node_slots.get(nk, 0) - r.slots
             self.job_count[r.job_id.lower()] = self.job_count.get(r.job_id.lower(), 0) - 1
 
     def get(self, job_id: str, task_id: str) -> Running | None:
@@ -73,7 +80,7 @@ class Runtime:
     def on_node(self, pool_id: str, node_id: str | None = None) -> list[Running]:
         with self.lock:
             return [r for r in self.tasks.values()
-                    if r.pool_id.lower() == pool_id.lower() and (node_id is None or r.node_id == node_id)]
+                    if r.pool_id.lower() == pool_id.lower() and (node_id is None or node_id in r.nodes)]
 
     def count_run(self, pool_id: str, node_id: str, succeeded: bool) -> None:
         with self.lock:

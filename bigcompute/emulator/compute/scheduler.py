@@ -8,12 +8,14 @@ import threading
 
 from bigcompute.emulator.compute.executor import ExecResult, TaskRun
 from bigcompute.emulator.compute.lifecycle import Lifecycle
+from bigcompute.emulator.compute.multi_instance import MultiInstance
 from bigcompute.emulator.compute.nodes import NodeLayout
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Running, Runtime
 from bigcompute.emulator.compute.settle import Settler
 from bigcompute.emulator.core.formats import parse_duration
 from bigcompute.emulator.state.models import USABLE_NODE_STATES, JobDoc, NodeDoc, PoolDoc, PoolState, TaskDoc
+from bigcompute.emulator.state.multi_instance import instances
 from bigcompute.emulator.state.stores import Stores
 
 log = logging.getLogger("bigcompute.emulator")
@@ -35,6 +37,7 @@ class Scheduler:
         self._stopping = False
         self._thread: threading.Thread | None = None
         self._prep_locks: dict[tuple[str, str], threading.Lock] = {}
+        self.multi = MultiInstance(stores=stores, runs=runs)
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._loop, name="emulator-scheduler", daemon=True)
@@ -102,26 +105,30 @@ class Scheduler:
                         break
                     # runExclusive: a job manager task takes the whole node while it runs.
                     need = spt if doc.get("_exclusive") else doc.get("requiredSlots", 1)
+                    width = instances(doc)
                     fits = [nid for nid, f in free.items() if f >= need and nid not in excluded
                             and (nodes[nid]["isDedicated"] or not doc.get("_dedicatedOnly"))]
-                    if not fits:
-                        continue
-                    nid = (min if pack else max)(fits, key=lambda x: free[x])
-                    launches.append(self._claim(pool, nodes[nid], job, doc, need))
+                    if len(fits) < width or not fits:
+                        continue  # a multi-instance task waits for `width` nodes free at once
+                    fits.sort(key=lambda x: free[x], reverse=not pack)
+                    chosen = fits[:width]
+                    launches.append(self._claim(pool, nodes[chosen[0]], job, doc, need, tuple(chosen[1:])))
                     cap -= 1
-                    free[nid] -= need
-                    total -= need
+                    for nid in chosen:
+                        free[nid] -= need
+                    total -= need * width
                     if total <= 0:
                         break
                 if total <= 0:
                     break
         return launches
 
-    def _claim(self, pool: PoolDoc, node: NodeDoc, job: JobDoc, doc: TaskDoc, slots: int) -> Launch:
+    def _claim(self, pool: PoolDoc, node: NodeDoc, job: JobDoc, doc: TaskDoc, slots: int,
+               extra: tuple[str, ...] = ()) -> Launch:
         preparing = bool(job.get("jobPreparationTask")) and (job.get("_prep") or {}).get(node["id"]) != "done"
         rel = self.layout.task_rel(job["id"], doc["id"])
         attempt, text = self.life.claim(job["id"], doc, pool["id"], node, rel, preparing)
-        r = Running(job["id"], doc["id"], pool["id"], node["id"], slots, attempt, claimed=text)
+        r = Running(job["id"], doc["id"], pool["id"], node["id"], slots, attempt, claimed=text, extra_nodes=extra)
         self.runtime.add(r)
         return (r, pool, node, job, doc, preparing)
 
@@ -154,7 +161,10 @@ class Scheduler:
                     if not self.life.started(r.job_id, r.task_id, r.attempt):
                         return self._refill(r)
             run = self.runs.task_run(pool, node, job, doc)
-            result = self.runs.executor.run(run, r.handle)
+            if doc.get("multiInstanceSettings"):
+                result = self.multi.run(r, pool, job, doc, run, self._prep_for)
+            else:
+                result = self.runs.executor.run(run, r.handle)
             self.runtime.count_run(r.pool_id, r.node_id, result.phase == "exit" and result.exit_code == 0)
             with self.stores.tx():
                 final = self.life.finish(r.job_id, r.task_id, r.attempt, result, (r.claimed, doc))
@@ -188,6 +198,10 @@ class Scheduler:
             return []
 
     # --- job preparation ------------------------------------------------------------------------------
+    def _prep_for(self, pool: PoolDoc, node: NodeDoc, job_id: str) -> bool:
+        """A subtask's node: the job preparation task first, as for any task of the job."""
+        return not self.stores.jobs.get(job_id).get("jobPreparationTask") or self._ensure_prep(pool, node, job_id)
+
     def _ensure_prep(self, pool: PoolDoc, node: NodeDoc, job_id: str) -> bool:
         lock = self._prep_locks.setdefault((job_id.lower(), node["id"]), threading.Lock())
         with lock:

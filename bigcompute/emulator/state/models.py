@@ -167,11 +167,13 @@ class JobDoc(Resource, total=False):
     _prep: dict[str, str]  # node id -> done | failed: the job preparation task's outcome on that node
     _prepInfo: dict[str, dict[str, Any]]  # node id -> its preparation and release task status (wire shape)
     _prepFailed: list[str]  # nodes no task of this job is sent to again
+    _releasedOnDelete: bool  # its release task ran because it was deleted before it ended
     _until: float  # when the transition under way (deleting, terminating, disabling) ends
 
 
 class TaskDoc(Resource, total=False):
     commandLine: str
+    containerSettings: dict[str, Any]
     resourceFiles: list[dict[str, Any]]
     outputFiles: list[dict[str, Any]]
     environmentSettings: list[dict[str, str]]
@@ -183,6 +185,7 @@ class TaskDoc(Resource, total=False):
     dependsOn: dict[str, Any]
     applicationPackageReferences: list[dict[str, Any]]
     authenticationTokenSettings: dict[str, Any]
+    multiInstanceSettings: dict[str, Any]
     executionInfo: dict[str, Any]
     nodeInfo: dict[str, Any]
     _attempt: int  # the current attempt's number: a late result of an older one is ignored
@@ -191,6 +194,8 @@ class TaskDoc(Resource, total=False):
     _killJob: bool  # a job manager task with killJobOnCompletion: the job terminates when it completes
     _exclusive: bool  # a job manager task with runExclusive: nothing else runs on its node meanwhile
     _dedicatedOnly: bool  # a job manager task with allowLowPriorityNode false: never on a spot node
+    _subtasks: list[dict[str, Any]]  # a multi-instance task's BatchSubtask records, ids 1..n-1 (compute/multi_instance)
+    _subtasksAttempt: int  # the attempt `_subtasks` belong to
 
 
 T, J = TaskState, JobState

@@ -54,6 +54,11 @@ class PoolStore:
             raise not_found("Pool")
         return cast(PoolDoc, loads(row[0]))
 
+    def find(self, pool_id: str) -> PoolDoc | None:
+        """The pool, or None when there is none of that id (inside the caller's transaction)."""
+        row = self.ctx.db.conn.execute("SELECT doc FROM pools WHERE id=?", (pool_id,)).fetchone()
+        return None if row is None else cast(PoolDoc, loads(row[0]))
+
     def get(self, pool_id: str) -> PoolDoc:
         """`load` under the database lock, for a read outside any transaction."""
         with self.ctx.db.lock:

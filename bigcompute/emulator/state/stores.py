@@ -34,10 +34,10 @@ class Stores:
     @classmethod
     def open(cls, path: Path | None, *, time_scale: float = 1.0) -> Stores:
         ctx = Ctx(Database(path), time_scale=time_scale)
-        jobs = JobStore(ctx)
-        tasks = TaskStore(ctx, jobs)
+        jobs, pools = JobStore(ctx), PoolStore(ctx)
+        tasks = TaskStore(ctx, jobs, pools)
         jobs.on_insert = tasks.add_manager
-        return cls(ctx, PoolStore(ctx), jobs, tasks, ScheduleStore(ctx, jobs))
+        return cls(ctx, pools, jobs, tasks, ScheduleStore(ctx, jobs))
 
     @property
     def db(self) -> Database:

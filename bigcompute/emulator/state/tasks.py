@@ -11,6 +11,8 @@ from bigcompute.emulator.state.common import Ctx, new_doc, touch
 from bigcompute.emulator.state.db import dumps, loads
 from bigcompute.emulator.state.jobs import JobStore
 from bigcompute.emulator.state.models import JobDoc, Predicate, TaskDoc, TaskState
+from bigcompute.emulator.state.multi_instance import check_pool
+from bigcompute.emulator.state.pools import PoolStore
 from bigcompute.emulator.state.validate import check_task
 
 MAX_COLLECTION = 100
@@ -18,15 +20,16 @@ PENDING = (TaskState.ACTIVE, TaskState.PREPARING, TaskState.RUNNING)
 _CREATE_KEYS = (
     "id", "displayName", "commandLine", "resourceFiles", "outputFiles", "environmentSettings", "affinityInfo",
     "constraints", "requiredSlots", "userIdentity", "exitConditions", "dependsOn", "applicationPackageReferences",
-    "authenticationTokenSettings",
+    "authenticationTokenSettings", "multiInstanceSettings",
 )
 _ID_CHUNK = 500
 
 
 class TaskStore:
-    def __init__(self, ctx: Ctx, jobs: JobStore) -> None:
+    def __init__(self, ctx: Ctx, jobs: JobStore, pools: PoolStore | None = None) -> None:
         self.ctx = ctx
         self.jobs = jobs
+        self.pools = pools  # for multi-instance tasks, checked against their job's pool
         row = ctx.db.conn.execute("SELECT MAX(seq) FROM tasks").fetchone()
         self._seq = (row[0] or 0) + 1
 
@@ -100,6 +103,8 @@ class TaskStore:
     # --- add ---------------------------------------------------------------------------------------
     def _build(self, job: JobDoc, spec: dict[str, Any], now: float) -> TaskDoc:
         check_task(spec, job)
+        if spec.get("multiInstanceSettings") and self.pools is not None:
+            check_pool(spec, self.pools.find((job.get("poolInfo") or {}).get("poolId") or ""))
         doc = cast(TaskDoc, new_doc({k: spec[k] for k in _CREATE_KEYS if k in spec},
                                     f"{self.ctx.base_url}/jobs/{job['id']}/tasks/{spec['id']}", now,
                                     TaskState.ACTIVE))

@@ -16,6 +16,7 @@ from bigcompute.emulator.core.errors import (
 )
 from bigcompute.emulator.core.formats import parse_duration
 from bigcompute.emulator.core.tokens import JOB_SCOPE
+from bigcompute.emulator.state import multi_instance
 from bigcompute.emulator.state.models import JobDoc
 
 # Matched with fullmatch: `$` would also accept a trailing newline ("job1\n"), an id no URL can name again.
@@ -152,9 +153,10 @@ def check_task(spec: dict[str, Any], job: JobDoc) -> None:
         if special and task_id.lower() == (special.get("id") or default).lower():
             raise BatchError(409, code, f"The specified task id is the same as the job's {key}'s id.")
     check_runnable(spec, "")
-    if spec.get("multiInstanceSettings"):
-        raise unsupported_locally("multiInstanceSettings", "multi-instance (MPI) tasks need several nodes "
-                                  "linked by a network; the local emulator runs each task as one process.")
+    if spec.get("multiInstanceSettings") is not None:
+        multi_instance.check_settings(spec)
+        for i, rf in enumerate(spec["multiInstanceSettings"].get("commonResourceFiles") or []):
+            _check_resource_file(rf, f"multiInstanceSettings.commonResourceFiles[{i}]")
     deps = spec.get("dependsOn")
     if deps and not job.get("usesTaskDependencies"):
         raise BatchError(

@@ -310,8 +310,8 @@ async def reactivate_task(req: Request) -> Response:
 
 
 async def list_subtasks(req: Request) -> Response:
-    _st(req).task_dir(_p(req, "job_id"), _p(req, "task_id"))  # 404s like Batch for an unknown task
-    return json_response({"value": []})
+    # 404s like Batch for an unknown task; an ordinary task has none
+    return json_response({"value": _st(req).subtasks(_p(req, "job_id"), _p(req, "task_id"))})
 
 
 # --- task and node files ------------------------------------------------------------------------------
