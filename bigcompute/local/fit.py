@@ -3,6 +3,9 @@ machine's Linux processes) and container images when no container engine works h
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from typing import Any
+
 from bigcompute.document import Diagnostic, load_document
 from bigcompute.emulator.core.engine import EngineProbe, machine_engine
 from bigcompute.workload import LoadedWorkload
@@ -27,7 +30,7 @@ def local_refusals(lw: LoadedWorkload, engine: EngineProbe | None = None) -> lis
                            "container engine, or run this workload on Azure (--target azure)", code="local-target")]
 
 
-def _container_spots(lw: LoadedWorkload):
+def _container_spots(lw: LoadedWorkload) -> Iterator[tuple[tuple[str | int, ...], Any]]:
     wl = lw.workload
     yield ("container",), wl.container
     for g in wl.groups:
