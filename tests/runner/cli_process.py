@@ -6,6 +6,7 @@ it stood and leaves what it wrote. Its environment is the one given; nothing was
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -53,6 +54,13 @@ class CliProcess:
     def poll(self) -> int | None:
         return self.returncode
 
+    def kill(self) -> None:
+        """kill -9 its process group. One that ended on its own is left as it is: the server reaps its children
+        at once, so there is no zombie to signal as there would be with Popen."""
+        if self._proc.is_alive():
+            with contextlib.suppress(ProcessLookupError):  # it ended between the check and the kill
+                os.killpg(self.pid, signal.SIGKILL)
+
     def wait(self, timeout: float | None = None) -> int:
         self._proc.join(timeout)
         if self._proc.exitcode is None:
@@ -74,7 +82,7 @@ def run_cli_process(args: list[str], cwd: Path, env: dict[str, str] | None = Non
     try:
         proc.wait(timeout)
     except TimeoutError:
-        os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
         proc.wait()
         raise
     return proc

@@ -64,7 +64,7 @@ def test_storage_stopping_during_sync_then_next_apply_uploads_only_what_is_missi
             time.sleep(0.05)
         os.killpg(storage.pid, signal.SIGTERM)  # storage stops mid-sync ...
         storage.wait()
-        os.killpg(apply.pid, signal.SIGKILL)  # ... and that apply gives up (here: is killed)
+        apply.kill()  # ... and that apply gives up (here: is killed)
         apply.wait()
         storage = start_azurite(location, port)  # storage comes back with what it had committed
         present = len(list(inputs.list_blobs(name_starts_with=f"{name}/")))

@@ -200,7 +200,7 @@ def kill_at(root: Path, name: str, phase: str, nth: int, fifo_path: Path, check:
         check()
         assert proc.poll() is None and alive(proc.pid)  # still there, waiting, when killed
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
         proc.wait()
         os.close(fifo)
     assert proc.returncode == -signal.SIGKILL
@@ -269,7 +269,7 @@ def test_kill_minus_nine_at_a_random_moment_then_rerun_equals_an_uninterrupted_r
     write_workload(root, name, workload(RANDOM_TASKS))
     proc = apply(root, name, background=True)
     time.sleep(random.Random(seed).uniform(0.05, duration))  # anywhere from upload to download
-    os.killpg(proc.pid, signal.SIGKILL)
+    proc.kill()  # unless it had ended already
     proc.wait()
 
     done = apply(root, name)
