@@ -53,7 +53,7 @@ demo: $(STAMP) $(AZURITE)
 	$(VENV)/bin/bigcompute local down; exit $$status
 
 test: $(STAMP) $(AZURITE) tools
-	$(VENV)/bin/pytest -n 2 -q
+	$(VENV)/bin/pytest -n 2 --maxschedchunk 1 -q
 
 # mypy checks the packages listed in pyproject's [tool.mypy] (the emulator and the local target).
 lint: $(STAMP)

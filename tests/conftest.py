@@ -29,6 +29,13 @@ REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "devbatch"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `slow` tests first. `make test` deals tests to its two workers one at a time (--maxschedchunk 1), so
+    the long ones start early, spread over both workers, and the many short ones even out the end, instead of
+    one worker running a long test alone while the other has finished."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)  # stable: file order otherwise
+
+
 @dataclass
 class Azurite:
     port: int

@@ -24,6 +24,8 @@ from bigcompute.config import ConfigError, load_stack
 from bigcompute.document import Diagnostic, DocumentError, load_text
 from bigcompute.workload import WorkloadError, count_tasks, iter_tasks, load_workload
 
+pytestmark = pytest.mark.slow  # 200 generated examples a property
+
 PROPERTY = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 MAX_TASKS = 1000  # generated sweeps stay cheap: anything larger is refused as over the cap
 

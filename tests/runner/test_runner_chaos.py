@@ -5,11 +5,10 @@ from __future__ import annotations
 import os
 import re
 import signal
-import subprocess
-import sys
 import time
 import uuid
 
+import pytest
 from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
@@ -18,7 +17,10 @@ from bigcompute.runner.clients import connect
 from bigcompute.runner.target import Target
 from bigcompute.workload.wire import CHECKSUMS_PATH
 from tests.conftest import start_azurite
+from tests.runner.cli_process import CliProcess, run_cli_process
 from tests.runner.conftest import write_local_files, write_workload
+
+pytestmark = pytest.mark.slow  # own Azurite processes, stopped and started again
 
 
 def test_killed_task_processes_are_retried_then_reported(repo, local_files, clients):
@@ -55,21 +57,20 @@ def test_storage_stopping_during_sync_then_next_apply_uploads_only_what_is_missi
         name = f"sync-{uuid.uuid4().hex[:6]}"
         write_workload(repo, name, "inputs: [data/*.bin]\ntasks:\n  - {id: a, command: exit 0}\n")
         inputs = service.get_container_client(target.containers["inputs"])
-        cmd = [sys.executable, "-m", "bigcompute", "apply", "--stack", "test"]
-        apply = subprocess.Popen(cmd, cwd=repo, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                 start_new_session=True)
+        cmd = ["apply", "--stack", "test"]
+        apply = CliProcess(cmd, repo)  # its own process and session, forked from one that imported the CLI
         deadline = time.monotonic() + 60
         while len(list(inputs.list_blobs(name_starts_with=f"{name}/"))) < 30 and time.monotonic() < deadline:
             time.sleep(0.05)
         os.killpg(storage.pid, signal.SIGTERM)  # storage stops mid-sync ...
         storage.wait()
-        os.killpg(apply.pid, signal.SIGKILL)  # ... and that apply gives up (here: is killed)
+        apply.kill()  # ... and that apply gives up (here: is killed)
         apply.wait()
         storage = start_azurite(location, port)  # storage comes back with what it had committed
         present = len(list(inputs.list_blobs(name_starts_with=f"{name}/")))
         assert 0 < present < files
 
-        again = subprocess.run(cmd, cwd=repo, capture_output=True, text=True, timeout=300)
+        again = run_cli_process(cmd, repo, timeout=300)
         assert again.returncode == 0, again.stderr
         uploaded = int(re.search(r"uploading (\d+) input files", again.stderr).group(1))
         assert uploaded == files - present

@@ -16,6 +16,8 @@ from bigcompute.emulator.wire.faults import FaultPlan
 from tests.conftest import ACCOUNT, Emulator, new_key
 from tests.runner.conftest import make_target, write_local_files, write_workload
 
+pytestmark = pytest.mark.slow  # 5,000 task processes
+
 TASKS = 5000
 FAULTS = "503=0.10,429=0.05,reset=0.01,drop=0.01"
 AT_LEAST = 2  # each advertised fault kind must have been served at least this often

@@ -15,8 +15,6 @@ import os
 import random
 import select
 import signal
-import subprocess
-import sys
 import textwrap
 import time
 import uuid
@@ -30,7 +28,10 @@ from bigcompute.runner.jobs import job_info
 from bigcompute.runner.killpoint import ENV as KILL_POINT
 from bigcompute.runner.submit import CHUNK
 from bigcompute.workload.wire import CHECKSUMS_PATH
+from tests.runner.cli_process import CliProcess, run_cli_process
 from tests.runner.conftest import STACK, make_target, write_local_files, write_workload
+
+pytestmark = pytest.mark.slow  # started first by `make test` (tests/conftest.py): each test runs apply twice or more
 
 FILES = 3
 TASKS = CHUNK + 20  # two task collections, so a kill can land between them
@@ -62,13 +63,10 @@ def make_repo(root: Path, target) -> Path:
 
 
 def apply(root: Path, name: str, background: bool = False, env: dict[str, str] | None = None):
-    cmd = [sys.executable, "-m", "bigcompute", "apply", f"workloads/{name}.yaml", "--stack", "test", "--wait",
-           "--poll-interval", "0.2", "--download", "out"]
-    environ = {**os.environ, **(env or {})}
-    if background:
-        return subprocess.Popen(cmd, cwd=root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                start_new_session=True, env=environ)
-    return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=600, env=environ)
+    """`bigcompute apply` in its own process and session (forked from a process that imported the CLI once)."""
+    args = ["apply", f"workloads/{name}.yaml", "--stack", "test", "--wait", "--poll-interval", "0.2",
+            "--download", "out"]
+    return CliProcess(args, root, env) if background else run_cli_process(args, root, env)
 
 
 def downloaded(root: Path, name: str) -> dict[str, str]:
@@ -202,13 +200,13 @@ def kill_at(root: Path, name: str, phase: str, nth: int, fifo_path: Path, check:
         check()
         assert proc.poll() is None and alive(proc.pid)  # still there, waiting, when killed
     finally:
-        os.killpg(proc.pid, signal.SIGKILL)
+        proc.kill()
         proc.wait()
         os.close(fifo)
     assert proc.returncode == -signal.SIGKILL
 
 
-def wait_for_report(fifo: int, proc: subprocess.Popen, timeout: float = 300) -> str:
+def wait_for_report(fifo: int, proc: CliProcess, timeout: float = 300) -> str:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if select.select([fifo], [], [], 0.2)[0]:
@@ -271,7 +269,7 @@ def test_kill_minus_nine_at_a_random_moment_then_rerun_equals_an_uninterrupted_r
     write_workload(root, name, workload(RANDOM_TASKS))
     proc = apply(root, name, background=True)
     time.sleep(random.Random(seed).uniform(0.05, duration))  # anywhere from upload to download
-    os.killpg(proc.pid, signal.SIGKILL)
+    proc.kill()  # unless it had ended already
     proc.wait()
 
     done = apply(root, name)
