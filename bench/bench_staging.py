@@ -17,11 +17,11 @@ import time
 from pathlib import Path
 
 from bench.bench_runner import _target_file
-from bench.harness import Figure
+from bench.harness import Figure, scaled
 from bench.services import Azurite, Service
 
-JSON_INPUTS, JSON_TASKS = 10_000, 1000
-START_INPUTS, START_TASKS = 2000, 200
+JSON_INPUTS, JSON_TASKS = scaled(10_000, 100), scaled(1000, 10)
+START_INPUTS, START_TASKS = scaled(2000, 100), scaled(200, 10)
 READ = "data/d07/f00007.txt"  # what each task of the task-start figure reads
 
 WORKLOAD = """\
@@ -116,9 +116,9 @@ def json_size() -> list[Figure]:
             emu.close()
             az.close()
     return [
-        Figure("task JSON size, 10,000 shared inputs (largest of 1,000 tasks)", largest, "bytes", floor,
+        Figure(f"task JSON size, {JSON_INPUTS:,} shared inputs (largest of {JSON_TASKS:,} tasks)", largest, "bytes", floor,
                "the same task with no input", "<= 4 KB a task", largest <= 4096),
-        Figure("apply of 1,000 tasks sharing 10,000 inputs, local target (sync, job, add, mark submitted)", applied,
+        Figure(f"apply of {JSON_TASKS:,} tasks sharing {JSON_INPUTS:,} inputs, local target (sync, job, add, mark submitted)", applied,
                "s", None, "", "succeeds", report.added == submitted == JSON_TASKS),
     ]
 
@@ -162,7 +162,7 @@ def task_start() -> Figure:
         finally:
             emu.close()
             az.close()
-    return Figure("task start, 2,000 shared inputs x 200 tasks, local target (apply to last task)", value, "s", floor,
+    return Figure(f"task start, {START_INPUTS:,} shared inputs x {START_TASKS} tasks, local target (apply to last task)", value, "s", floor,
                   "the same snapshot staged once per node, read in place", "<= 1.2x", value <= 1.2 * floor)
 
 

@@ -40,10 +40,26 @@ class Service:
                 return int(line.split()[1]) * 1024
         return 0
 
+    def rss(self) -> int:
+        """The service's resident memory now (VmRSS), where `peak_rss` is its high-water mark."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+        return 0
+
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the service has used so far, from /proc/PID/stat."""
+        return process_cpu_seconds(self.proc.pid)
+
     def close(self) -> None:
         self.proc.terminate()
         self.proc.wait(10)
         self.tmp.cleanup()
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (fields 14, 15)
 
 
 class Azurite:
@@ -63,6 +79,9 @@ class Azurite:
         from bigcompute.local import azurite as az
 
         return BlobServiceClient.from_connection_string(az.connection_string(self.port))
+
+    def cpu_seconds(self) -> float:
+        return process_cpu_seconds(self.proc.pid)
 
     def close(self) -> None:
         self.proc.terminate()
