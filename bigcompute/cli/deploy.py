@@ -106,8 +106,8 @@ def _local_endpoints() -> dict[str, str]:
     return {"storage": target.blob_endpoint, "the Batch emulator": target.batch_endpoint} if target else {}
 
 
-def open_plan(paths, target: TargetArgs, given=()) -> tuple[Clients, Plan]:
-    stack, loaded = load_inputs(paths, target.stack, given)  # validate everything first
+def open_plan(paths, target: TargetArgs, given=(), scan_tasks: bool = True) -> tuple[Clients, Plan]:
+    stack, loaded = load_inputs(paths, target.stack, given, scan_tasks)  # validate everything first
     clients = open_clients(target)
     return clients, make_plan(clients, loaded, stack.batch.active_job_quota, whole_folder(paths))
 

@@ -53,7 +53,9 @@ def _current_job(plan: Plan, wp: WorkloadPlan) -> str:
 def status_command(workloads, target_kind, stack, outputs_file, fmt) -> None:
     """A row per workload: job, state, task counts, started, duration."""
     def body(term: Terminal) -> int:
-        clients, plan = open_plan(workload_paths(workloads), target_args(target_kind, stack, outputs_file))
+        # a read: the per-task checks are apply's (a 1M-task sweep would spend seconds on them)
+        clients, plan = open_plan(workload_paths(workloads), target_args(target_kind, stack, outputs_file),
+                                  scan_tasks=False)
         rows = workload_status(clients, plan)
         clients.close()
         if fmt == "json":

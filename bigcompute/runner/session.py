@@ -41,14 +41,15 @@ class InvalidInput(Exception):
 
 
 def load_inputs(paths: Iterable[str], stack_name: str,
-                given: Sequence[Given] = ()) -> tuple[StackConfig, list[LoadedWorkload]]:
-    """`given`: values of the workloads' parameters (`--set`, `--values`)."""
+                given: Sequence[Given] = (), scan_tasks: bool = True) -> tuple[StackConfig, list[LoadedWorkload]]:
+    """`given`: values of the workloads' parameters (`--set`, `--values`); `scan_tasks=False` for commands that
+    only read (see `load_workload`)."""
     try:
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise InvalidInput(e.diagnostics) from None
     loaded, problems = [], []
-    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.task_slots()):
+    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.task_slots(), scan_tasks=scan_tasks):
         problems += diagnostics
         if lw:
             loaded.append(lw)
