@@ -12,6 +12,7 @@ import os
 import pkgutil
 import sys
 import time
+import traceback
 from pathlib import Path
 
 from bench.harness import Figure, loadavg, machine, scale
@@ -46,7 +47,12 @@ def main(argv: list[str]) -> int:
     for name in names:
         print(f"== {name} (load {loadavg():.1f})", flush=True)
         module = importlib.import_module(f"bench.{name}")
-        figures: list[Figure] = module.run()
+        try:
+            figures: list[Figure] = module.run()
+        except Exception as e:  # one broken benchmark must not lose the run's other rows: it shows as a row
+            traceback.print_exc()
+            figures = [Figure(f"{name} failed: {type(e).__name__}: {str(e).splitlines()[-1][:300]}", float("nan"), "",
+                              met=False)]
         for fig in figures:
             print(fig.line(), flush=True)
             loads.append(fig.load)

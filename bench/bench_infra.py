@@ -53,7 +53,7 @@ def generated_stack(pools: int = POOLS) -> str:
         "  bigcompute:location: westeurope",
         "  bigcompute:environment: bench",
         "  bigcompute:allowSpot: true",
-        "  bigcompute:batch: {publicNetworkAccess: false, authenticationModes: [AAD]}",
+        "  bigcompute:batch: {publicNetworkAccess: false, authenticationModes: [AAD], runnerAccess: {mode: privateEndpoint}}",
         "  bigcompute:network: {addressSpace: 10.40.0.0/16, subnetPrefix: 10.40.0.0/20, publicIps: none}",
         "  bigcompute:pools:",
     ]

@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 class Service:
     """The emulator as `local up` runs it: its own process, so its RSS and CPU are its own."""
 
-    def __init__(self, executor: str) -> None:
+    def __init__(self, executor: str, faults: str = "") -> None:
         from bigcompute.local import azurite as az
 
         self.tmp = tempfile.TemporaryDirectory(prefix="bench-emu-")
@@ -25,7 +25,8 @@ class Service:
         env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": self.key}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bigcompute.emulator", "--data-dir", self.tmp.name, "--port", str(self.port),
-             "--account", ACCOUNT, "--executor", executor], env=env, start_new_session=True)
+             "--account", ACCOUNT, "--executor", executor, *(["--faults", faults, "--fault-seed", "18"] if faults else [])],
+            env=env, start_new_session=True)
         az.wait_port(self.port, proc=self.proc)
 
     def client(self):  # noqa: ANN201
@@ -33,6 +34,14 @@ class Service:
         from azure.core.credentials import AzureNamedKeyCredential
 
         return BatchClient(f"http://127.0.0.1:{self.port}", AzureNamedKeyCredential(ACCOUNT, self.key))
+
+    def faults_served(self) -> dict[str, int]:
+        """The faults the service injected so far, by kind (its signed `GET /_emulator/faults`)."""
+        from azure.core.rest import HttpRequest
+
+        response = self.client().send_request(HttpRequest("GET", f"http://127.0.0.1:{self.port}/_emulator/faults"))
+        response.raise_for_status()
+        return response.json()
 
     def peak_rss(self) -> int:
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
