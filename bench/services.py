@@ -25,7 +25,7 @@ class Service:
         env = {**os.environ, "BIGCOMPUTE_EMULATOR_KEY": self.key}
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bigcompute.emulator", "--data-dir", self.tmp.name, "--port", str(self.port),
-             "--account", ACCOUNT, "--executor", executor, *(["--faults", faults, "--fault-seed", "18"] if faults else [])],
+             "--account", ACCOUNT, "--executor", executor, *(["--faults", faults, "--fault-seed", "7"] if faults else [])],
             env=env, start_new_session=True)
         az.wait_port(self.port, proc=self.proc)
 
@@ -39,7 +39,7 @@ class Service:
         """The faults the service injected so far, by kind (its signed `GET /_emulator/faults`)."""
         from azure.core.rest import HttpRequest
 
-        response = self.client().send_request(HttpRequest("GET", f"http://127.0.0.1:{self.port}/_emulator/faults"))
+        response = self.client().send_request(HttpRequest("GET", f"http://127.0.0.1:{self.port}/_emulator/faults?api-version=2025-06-01"))
         response.raise_for_status()
         return response.json()
 
