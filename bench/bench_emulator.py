@@ -48,7 +48,7 @@ def _tasks(n: int, start: int = 0) -> list:
     return [m.BatchTaskCreateOptions(id=f"t{i}", command_line=_command(i)) for i in range(start, start + n)]
 
 
-def end_to_end() -> Figure:
+def end_to_end() -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
         listing = Path(tmp) / "ids"
         listing.write_text("\n".join(str(i) for i in range(E2E_TASKS)) + "\n")
@@ -60,17 +60,23 @@ def end_to_end() -> Figure:
         client = svc.client()
         job = _setup(client, nodes=1, slots=2)
         tasks = _tasks(E2E_TASKS)
-        t0 = time.perf_counter()
+        cpu0, t0 = svc.cpu_seconds(), time.perf_counter()
         client.create_tasks(job, tasks, max_concurrency=4)
         while client.get_job_task_counts(job).task_counts.completed < E2E_TASKS:
             time.sleep(0.02)
         value = time.perf_counter() - t0
+        service_cpu = svc.cpu_seconds() - cpu0  # the emulator's own process, its tasks' shells not included
         counts = client.get_job_task_counts(job).task_counts
         assert counts.succeeded == E2E_TASKS, counts
     finally:
         svc.close()
-    return Figure(f"{E2E_TASKS:,} trivial tasks, 2-slot pool, end to end", value, "s", floor,
-                  "xargs -P 2, same commands", "<= 1.4x", value <= 1.4 * floor)
+    return [
+        Figure(f"{E2E_TASKS:,} trivial tasks, 2-slot pool, end to end", value, "s", floor,
+               "xargs -P 2, same commands", "<= 1.4x", value <= 1.4 * floor),
+        Figure(f"  the emulator's own CPU time meanwhile ({1e3 * service_cpu / E2E_TASKS:.2f} ms a task: add, "
+               "schedule, start, settle; on the same 2 cores as the tasks)", service_cpu, "s", floor,
+               "xargs -P 2's wall time"),
+    ]
 
 
 def _collections(client, job: str, total: int) -> float:  # noqa: ANN001
@@ -138,4 +144,4 @@ def rss_holding() -> Figure:
 
 
 def run() -> list[Figure]:
-    return [end_to_end(), *add_throughput(), rss_holding()]
+    return [*end_to_end(), *add_throughput(), rss_holding()]
