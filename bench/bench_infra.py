@@ -15,6 +15,12 @@ from pathlib import Path
 
 from bench.harness import Figure, run_child
 
+NOTES = """\
+The floor is importing the modules the program needs (pulumi, pulumi-azure-native's resource classes);
+under load it alone exceeds the 2 s target. Beyond it, the plan runs the program under Pulumi's mocks
+(a thread per resource registration) and renders the table.
+"""
+
 REPO = Path(__file__).resolve().parents[1]
 POOLS = 50
 RUNS = 3

@@ -19,6 +19,16 @@ from pathlib import Path
 from bench.harness import Figure, run_child, scaled
 from bench.services import ACCOUNT, Azurite, Service
 
+NOTES = """\
+The first sync uploads each input as its own blob (the staging snapshot is a blob prefix the nodes fetch with
+one container resource file), several uploads in flight. Azurite handles requests on one Node.js thread: its
+CPU time during the sync, in the row above, is the least any order of the same uploads can take, so the ratio
+to the sequential loop stays near (loop time) / (Azurite CPU) whatever the runner does. Reaching 4x would mean
+fewer requests (one archive of the snapshot): a change to how nodes stage inputs, not made this round.
+The submit row's bare floor builds the SDK's model objects; the runner sends JSON it built itself, so it is
+faster than its floor. The emulator's CPU per task (row above) makes up most of a quiet submit's 10 s budget.
+"""
+
 SUBMIT_TASKS = scaled(100_000, 100)
 FILES, FILE_SIZE = scaled(2000), 64 * 1024
 
