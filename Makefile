@@ -52,16 +52,19 @@ demo: $(STAMP) $(AZURITE)
 	[ $$status -ne 0 ] || $(PY) workloads/montecarlo-var/report.py out/montecarlo-var/merge/var.json || status=$$?; \
 	$(VENV)/bin/bigcompute local down; exit $$status
 
+# The run's wall time is recorded (.bigcompute/make-test.json) for the `make test` row of `make bench`.
 test: $(STAMP) $(AZURITE) tools
-	$(VENV)/bin/pytest -n 2 --maxschedchunk 1 -q
+	$(PY) -m bench.record_test_run $(VENV)/bin/pytest -n 2 --maxschedchunk 1 -q
 
 # mypy checks the packages listed in pyproject's [tool.mypy] (the emulator and the local target).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy
 
-bench: $(STAMP)
-	$(PY) -m bench
+# Every row of bench/RESULTS.md from one run; `make bench ARGS='--scale 0.1 emulator'` for a quick subset
+# (which does not write RESULTS.md). Needs Azurite.
+bench: $(STAMP) $(AZURITE)
+	$(PY) -m bench $(ARGS)
 
 # Deliberate bugs, one at a time in a temporary copy of the tree, and the test that catches each.
 .PHONY: mutations

@@ -1,7 +1,10 @@
 """Emulator benchmarks, each beside a floor measured in the same run:
 
-- 2,000 trivial tasks on a 2-slot pool, end to end through the SDK, vs `xargs -P 2` running the same commands;
-- task-add throughput with 100-task collections vs inserting the same task docs straight into SQLite;
+- 2,000 trivial tasks on a 2-slot pool, end to end through the SDK, vs `xargs -P 2` running the same commands
+  (target <= 1.4x);
+- task-add throughput with 100-task collections vs inserting the same task docs straight into SQLite (target
+  >= 15,000 tasks/s), beside the service's own CPU time per task added: the ceiling one service process
+  can reach on one core whatever the client does;
 - peak service RSS holding 100,000 tasks vs the idle service's peak RSS.
 """
 
@@ -14,12 +17,24 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.harness import Figure
+from bench.harness import Figure, scaled
 from bench.services import Service
 
-E2E_TASKS = 2000
-ADD_TASKS = 20_000
-HOLD_TASKS = 100_000
+NOTES = """\
+Where the emulator rows stop: every figure here shares 2 cores with its own client (and, at a load above 2,
+with other processes). The service's CPU time per task added is its ceiling on one core whatever the client
+does: 15,000 tasks/s needs at most 67 µs. What is left in that time is Python handling each task's JSON
+(check, document, encode) after the collection's rows went to SQLite in one statement (the per-task
+statement was the largest cost, profiled); the runner that sends them needs about as much CPU again on the
+other core, so on this machine the two together cannot reach 15,000/s even quiet. End to end, the emulator's
+own CPU per task (add, schedule, start, settle) runs on the same 2 cores as the tasks' shells; `xargs -P 2`
+spends none.
+"""
+
+E2E_TASKS = scaled(2000)
+ADD_TASKS = scaled(20_000, 100)
+HOLD_TASKS = scaled(100_000, 100)
+ADD_TARGET = 15_000
 
 
 def _command(i: int) -> str:
@@ -44,7 +59,7 @@ def _tasks(n: int, start: int = 0) -> list:
     return [m.BatchTaskCreateOptions(id=f"t{i}", command_line=_command(i)) for i in range(start, start + n)]
 
 
-def end_to_end() -> Figure:
+def end_to_end() -> list[Figure]:
     with tempfile.TemporaryDirectory() as tmp:
         listing = Path(tmp) / "ids"
         listing.write_text("\n".join(str(i) for i in range(E2E_TASKS)) + "\n")
@@ -56,17 +71,23 @@ def end_to_end() -> Figure:
         client = svc.client()
         job = _setup(client, nodes=1, slots=2)
         tasks = _tasks(E2E_TASKS)
-        t0 = time.perf_counter()
+        cpu0, t0 = svc.cpu_seconds(), time.perf_counter()
         client.create_tasks(job, tasks, max_concurrency=4)
         while client.get_job_task_counts(job).task_counts.completed < E2E_TASKS:
             time.sleep(0.02)
         value = time.perf_counter() - t0
+        service_cpu = svc.cpu_seconds() - cpu0  # the emulator's own process, its tasks' shells not included
         counts = client.get_job_task_counts(job).task_counts
         assert counts.succeeded == E2E_TASKS, counts
     finally:
         svc.close()
-    return Figure("2,000 trivial tasks, 2-slot pool, end to end", value, "s", floor, "xargs -P 2, same commands",
-                  "within 2x", value <= 2 * floor)
+    return [
+        Figure(f"{E2E_TASKS:,} trivial tasks, 2-slot pool, end to end", value, "s", floor,
+               "xargs -P 2, same commands", "<= 1.4x", value <= 1.4 * floor),
+        Figure(f"  the emulator's own CPU time meanwhile ({1e3 * service_cpu / E2E_TASKS:.2f} ms a task: add, "
+               "schedule, start, settle; on the same 2 cores as the tasks)", service_cpu, "s", floor,
+               "xargs -P 2's wall time"),
+    ]
 
 
 def _collections(client, job: str, total: int) -> float:  # noqa: ANN001
@@ -76,7 +97,18 @@ def _collections(client, job: str, total: int) -> float:  # noqa: ANN001
     return time.perf_counter() - t0
 
 
-def add_throughput() -> Figure:
+def _runner_adds(client, job: str, total: int) -> float:  # noqa: ANN001
+    """The tasks as the runner sends them (JSON bodies, 100 a collection, 6 in flight): the emulator's client."""
+    from bigcompute.runner.submit import add_tasks
+
+    bodies = [{"id": f"t{i}", "commandLine": _command(i)} for i in range(total)]
+    t0 = time.perf_counter()
+    report = add_tasks(client, job, bodies, {})
+    assert report.added == total, report
+    return time.perf_counter() - t0
+
+
+def add_throughput() -> list[Figure]:
     docs = [json.dumps({"id": f"t{i}", "commandLine": _command(i), "state": "active"}) for i in range(ADD_TASKS)]
     conn = sqlite3.connect(":memory:")
     conn.execute("CREATE TABLE t (job TEXT, id TEXT, doc TEXT, PRIMARY KEY (job, id))")
@@ -90,11 +122,18 @@ def add_throughput() -> Figure:
     try:
         client = svc.client()
         job = _setup(client, nodes=0, slots=1)
-        value = ADD_TASKS / _collections(client, job, ADD_TASKS)
+        cpu0 = svc.cpu_seconds()
+        value = ADD_TASKS / _runner_adds(client, job, ADD_TASKS)
+        per_task = (svc.cpu_seconds() - cpu0) / ADD_TASKS
     finally:
         svc.close()
-    return Figure("task-add throughput, 100-task collections", value, "tasks/s", floor,
-                  "SQLite inserts of the same docs", ">= 5,000 tasks/s", value >= 5000)
+    return [
+        Figure("task-add throughput, 100-task collections (the runner's add_tasks)", value, "tasks/s", floor,
+               "SQLite inserts of the same docs", f">= {ADD_TARGET:,} tasks/s", value >= ADD_TARGET),
+        Figure("service CPU per task added (its ceiling on one core: 1 / this)", per_task * 1e6, "µs",
+               1e6 / floor, "SQLite insert of the same doc", f"<= {1e6 / ADD_TARGET:.0f} µs for {ADD_TARGET:,}/s",
+               per_task * ADD_TARGET <= 1),
+    ]
 
 
 def rss_holding() -> Figure:
@@ -111,9 +150,9 @@ def rss_holding() -> Figure:
     finally:
         svc.close()
     mib = 2**20
-    return Figure("peak service RSS holding 100,000 tasks", peak / mib, "MiB", idle / mib, "idle service",
+    return Figure(f"peak service RSS holding {HOLD_TASKS:,} tasks", peak / mib, "MiB", idle / mib, "idle service",
                   "< 300 MB", peak < 300e6)
 
 
 def run() -> list[Figure]:
-    return [end_to_end(), add_throughput(), rss_holding()]
+    return [*end_to_end(), *add_throughput(), rss_holding()]

@@ -2,7 +2,7 @@
 
 - `bigcompute infra plan` (table) for a generated stack with 50 pools, in a fresh interpreter, vs importing
   the program's modules alone (azure-native packages included) in a fresh interpreter: the part no plan
-  can avoid; target under 3 s;
+  can avoid; target under 2 s;
 - the same plan's peak RSS vs the imports' peak RSS.
 """
 
@@ -15,10 +15,16 @@ from pathlib import Path
 
 from bench.harness import Figure, run_child
 
+NOTES = """\
+The floor is importing the modules the program needs (pulumi, pulumi-azure-native's resource classes);
+under load it alone exceeds the 2 s target. Beyond it, the plan runs the program under Pulumi's mocks
+(a thread per resource registration) and renders the table.
+"""
+
 REPO = Path(__file__).resolve().parents[1]
 POOLS = 50
 RUNS = 3
-TARGET_S = 3.0
+TARGET_S = 2.0
 
 # the program's modules, including the azure-native resource classes it declares: the SDK loads those
 # lazily, on first attribute access, so the floor touches each one
@@ -53,7 +59,7 @@ def generated_stack(pools: int = POOLS) -> str:
         "  bigcompute:location: westeurope",
         "  bigcompute:environment: bench",
         "  bigcompute:allowSpot: true",
-        "  bigcompute:batch: {publicNetworkAccess: false, authenticationModes: [AAD]}",
+        "  bigcompute:batch: {publicNetworkAccess: false, authenticationModes: [AAD], runnerAccess: {mode: privateEndpoint}}",
         "  bigcompute:network: {addressSpace: 10.40.0.0/16, subnetPrefix: 10.40.0.0/20, publicIps: none}",
         "  bigcompute:pools:",
     ]

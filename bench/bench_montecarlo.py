@@ -9,10 +9,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.harness import Figure
+from bench.harness import Figure, scaled
 
 FOLDER = Path(__file__).resolve().parents[1] / "workloads" / "montecarlo-var"
-REPLICATIONS, TASKS, PATHS = 1000, 16, 5000
+REPLICATIONS, TASKS, PATHS = scaled(1000, 20), 16, 5000
 
 
 def coverage() -> dict[str, tuple[float, float]]:

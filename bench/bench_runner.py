@@ -1,7 +1,7 @@
 """Runner benchmarks (issue 7), each beside a floor measured in the same run:
 
 - submitting 100,000 tasks with `apply` vs a bare `BatchClient.create_tasks` of the same precomputed list
-  (target within 1.15x; runner peak RSS under 250 MB);
+  (target <= 1.0x and <= 10 s; runner peak RSS under 250 MB);
 - first sync of 2,000 x 64 KB inputs to Azurite vs a sequential `upload_blob` loop (target >= 4x faster),
   and the unchanged re-sync (target < 1 s, zero uploads);
 - requests per monitoring poll for 1,000- and 10,000-task jobs (target: equal).
@@ -16,11 +16,21 @@ import textwrap
 import time
 from pathlib import Path
 
-from bench.harness import Figure, run_child
+from bench.harness import Figure, run_child, scaled
 from bench.services import ACCOUNT, Azurite, Service
 
-SUBMIT_TASKS = 100_000
-FILES, FILE_SIZE = 2000, 64 * 1024
+NOTES = """\
+The first sync uploads each input as its own blob (the staging snapshot is a blob prefix the nodes fetch with
+one container resource file), several uploads in flight. Azurite handles requests on one Node.js thread: its
+CPU time during the sync, in the row above, is the least any order of the same uploads can take, so the ratio
+to the sequential loop stays near (loop time) / (Azurite CPU) whatever the runner does. Reaching 4x would mean
+fewer requests (one archive of the snapshot): a change to how nodes stage inputs, not made this round.
+The submit row's bare floor builds the SDK's model objects; the runner sends JSON it built itself, so it is
+faster than its floor. The emulator's CPU per task (row above) makes up most of a quiet submit's 10 s budget.
+"""
+
+SUBMIT_TASKS = scaled(100_000, 100)
+FILES, FILE_SIZE = scaled(2000), 64 * 1024
 
 WORKLOAD = textwrap.dedent("""\
     apiVersion: bigcompute/v1
@@ -106,17 +116,22 @@ def submit() -> list[Figure]:
             try:
                 _pool(emu)
                 target = _target_file(folder, emu, az)
+                cpu0 = emu.cpu_seconds()
                 wall, rss, out = run_child(code, str(target), str(workload), str(SUBMIT_TASKS))
                 results[mode] = (float(out.strip()) if mode == "bare" else wall, rss)
+                service_cpu = emu.cpu_seconds() - cpu0
             finally:
                 emu.close()
                 az.close()
     (bare, _), (runner, rss) = results["bare"], results["runner"]
     mb = 2**20
     return [
-        Figure("apply: submit 100,000 tasks (validate, plan, create job, add, mark submitted)", runner, "s", bare,
-               "bare create_tasks of the precomputed list", "within 1.15x", runner <= 1.15 * bare),
-        Figure("apply: runner peak RSS submitting 100,000 tasks", rss / mb, "MiB", None, "", "< 250 MB",
+        Figure(f"apply: submit {SUBMIT_TASKS:,} tasks (validate, plan, create job, add, mark submitted)", runner,
+               "s", bare, "bare create_tasks of the precomputed list", "<= 1.0x, <= 10 s",
+               runner <= bare and runner <= 10),
+        Figure(f"emulator CPU time while apply submitted them ({1e6 * service_cpu / SUBMIT_TASKS:.0f} µs a task): "
+               "the service alone, on one core", service_cpu, "s", runner, "apply's wall time"),
+        Figure(f"apply: runner peak RSS submitting {SUBMIT_TASKS:,} tasks", rss / mb, "MiB", None, "", "< 250 MB",
                rss < 250e6),
     ]
 
@@ -146,10 +161,11 @@ def sync() -> list[Figure]:
                     container.upload_blob(f"sequential/{path.name}", data, overwrite=True)
             floor = time.perf_counter() - t0
             lw = load_workload(folder / "w.yaml")
-            t0 = time.perf_counter()
+            cpu0, t0 = az.cpu_seconds(), time.perf_counter()
             plan = plan_sync(lw.workload, lw.files, container)
             upload_missing(lw.workload, plan, container)
             first = time.perf_counter() - t0
+            azurite_cpu = az.cpu_seconds() - cpu0
             t0 = time.perf_counter()
             again = plan_sync(lw.workload, lw.files, container)
             resync = time.perf_counter() - t0
@@ -158,8 +174,10 @@ def sync() -> list[Figure]:
     finally:
         az.close()
     return [
-        Figure("first sync of 2,000 x 64 KB inputs", first, "s", floor, "sequential upload_blob loop",
+        Figure(f"first sync of {FILES:,} x 64 KB inputs", first, "s", floor, "sequential upload_blob loop",
                ">= 4x faster", floor / first >= 4),
+        Figure("Azurite's CPU time during the first sync (one Node.js process: its request handling is "
+               "single-threaded, so this is the least the sync can take)", azurite_cpu, "s", first, "first sync"),
         Figure("unchanged re-sync (0 uploads)", resync, "s", first, "first sync", "< 1 s, zero uploads",
                resync < 1 and not again.missing),
     ]

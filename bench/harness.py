@@ -2,6 +2,11 @@
 
 A benchmark module `bench/bench_<area>.py` defines `run() -> list[Figure]`. `python -m bench` runs every
 module (or those named on the command line), prints each figure and writes `bench/RESULTS.md`.
+
+Each figure carries the machine's load average when it was taken (the 1-minute figure of /proc/loadavg): the
+machine is shared, and a figure taken at a load above the core count is marked as measured under load.
+`--scale F` (or BENCH_SCALE) shrinks every size by F for a quick check; only a full run at scale 1 writes
+RESULTS.md.
 """
 
 from __future__ import annotations
@@ -13,7 +18,29 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+
+def loadavg() -> float:
+    """The 1-minute load average: how many runnable processes shared the cores over the last minute."""
+    try:
+        with open("/proc/loadavg") as f:
+            return float(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return os.getloadavg()[0]
+
+
+def scale() -> float:
+    """The sizes' factor: 1 for the issue's figures, smaller for a quick check (`python -m bench --scale 0.1`)."""
+    return float(os.environ.get("BENCH_SCALE", "1"))
+
+
+def scaled(n: int, least: int = 1) -> int:
+    return max(least, round(n * scale()))
+
+
+def under_load(load: float) -> bool:
+    return load > (os.cpu_count() or 1)
 
 
 @dataclass(frozen=True)
@@ -25,6 +52,7 @@ class Figure:
     floor_label: str = ""
     target: str = ""
     met: bool | None = None
+    load: float = field(default_factory=loadavg)  # taken when the figure is made, right after its measurement
 
     @property
     def ratio(self) -> float | None:
@@ -36,7 +64,8 @@ class Figure:
         ratio = f"{self.ratio:.2f}x" if self.ratio is not None else "-"
         floor = f"{self.floor:.4g} {self.unit} ({self.floor_label})" if self.floor is not None else "-"
         verdict = {True: "met", False: "MISSED", None: ""}[self.met]
-        return f"| {self.name} | {self.value:.4g} {self.unit} | {floor} | {ratio} | {self.target} | {verdict} |"
+        load = f"{self.load:.1f}" + (" (under load)" if under_load(self.load) else "")
+        return f"| {self.name} | {self.value:.4g} {self.unit} | {floor} | {ratio} | {self.target} | {verdict} | {load} |"
 
 
 def timed(fn: Callable[[], object]) -> tuple[float, object]:

@@ -130,13 +130,15 @@ class Runner:
         self.emit(Message(text, level))
 
     @contextmanager
-    def _planned(self, paths: Sequence[str], given: Sequence[Given] = ()) -> Iterator[tuple[Clients, Plan]]:
-        """Clients and the plan of `paths` (everything validated before the first side effect), closed after."""
+    def _planned(self, paths: Sequence[str], given: Sequence[Given] = (),
+                 scan_tasks: bool = True) -> Iterator[tuple[Clients, Plan]]:
+        """Clients and the plan of `paths` (everything validated before the first side effect), closed after.
+        `scan_tasks=False` for reads: the per-task checks are apply's (a 1M-task sweep would spend seconds on them)."""
         from bigcompute.runner.plan import make_plan
         from bigcompute.runner.session import load_inputs, open_clients
 
         with translated():
-            stack, loaded = load_inputs(paths, self.target.stack, given, **self._limit())
+            stack, loaded = load_inputs(paths, self.target.stack, given, scan_tasks=scan_tasks, **self._limit())
             clients = open_clients(self.target)
             try:
                 yield clients, make_plan(clients, loaded, stack.batch.active_job_quota, _whole_folder(paths),
@@ -302,7 +304,7 @@ class Runner:
         """A row per workload (runner.status.WorkloadStatus): job, state, task counts, start, duration."""
         from bigcompute.runner.status import workload_status
 
-        with self._planned(paths) as (clients, plan), translated():
+        with self._planned(paths, scan_tasks=False) as (clients, plan), translated():
             return workload_status(clients, plan)
 
     def pools(self) -> list:

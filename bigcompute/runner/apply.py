@@ -134,12 +134,15 @@ def submit_tasks(clients: Clients, plan: WorkloadPlan, known: dict[str, int],
     wl, files = plan.loaded.workload, plan.loaded.files
     ctx, stage = storage_context(clients), plan.sync.stage
     deps = DependencyCollector()
+    merging = wl.merge is not None  # only a merge depends on every task: without one, keep no ids (10^6 of them
+    # that are not plain integers are ~60 MB)
 
     def bodies() -> Iterator[dict]:
         for task in iter_tasks(wl, files):
             if task.is_merge or task.id in plan.reuse.tasks:
                 continue
-            deps.add(task.id)
+            if merging:
+                deps.add(task.id)
             check()
             kill_point("adding-tasks")
             yield task_body(task, wl, plan.job_id, ctx, plan.sync.digests, stage=stage)

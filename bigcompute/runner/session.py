@@ -19,15 +19,16 @@ __all__ = ["InvalidInput", "TargetArgs", "load_inputs", "open_clients", "resolve
 
 
 def load_inputs(paths: Iterable[str], stack_name: str, given: Sequence[Given] = (),
-                max_tasks: int = DEFAULT_MAX_TASKS) -> tuple[StackConfig, list[LoadedWorkload]]:
+                max_tasks: int = DEFAULT_MAX_TASKS, scan_tasks: bool = True) -> tuple[StackConfig, list[LoadedWorkload]]:
     """`given`: values of the workloads' parameters (`--set`, `--values`); `max_tasks`: the most tasks a workload
-    may expand to."""
+    may expand to; `scan_tasks=False` for commands that only read (see `load_workload`)."""
     try:
         stack = load_stack(stack_name)
     except ConfigError as e:
         raise InvalidInput(e.diagnostics) from None
     loaded, problems = [], []
-    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.pools_by_name(), max_tasks=max_tasks):
+    for _, lw, diagnostics in check_workloads(paths, given=given, pools=stack.pools_by_name(), max_tasks=max_tasks,
+                                              scan_tasks=scan_tasks):
         problems += diagnostics
         if lw:
             loaded.append(lw)

@@ -24,6 +24,7 @@ from bigcompute.workload.expand import (
     template_fields,
 )
 from bigcompute.workload.globs import glob_match, has_wildcard, landing
+from bigcompute.workload.hashset import HashSet
 from bigcompute.workload.inputs import InputError, InputFile, check_relative, resolve_inputs
 from bigcompute.workload.model import Workload
 from bigcompute.workload.templates import TemplateError
@@ -307,7 +308,7 @@ def check_sizes(doc: Document, compiled: Sequence[CompiledGroup], files, max_tas
 
 @dataclass
 class _TaskIndex:
-    seen: set[int] = field(default_factory=set)
+    seen: HashSet = field(default_factory=HashSet)  # hash of each task id, lowercased: ~16 bytes a task
     edges: list[tuple[str, int, tuple[str, ...], tuple[tuple[int, int], ...]]] = field(default_factory=list)
     # `{group: …, outputs: true}`: (prefix, group index it belongs to, dependent group) to check ids against
     prefixes: list[tuple[str, int, int]] = field(default_factory=list)
@@ -343,11 +344,10 @@ def _scan_group(doc, wl, c: CompiledGroup, files, index: _TaskIndex) -> Iterator
                 yield doc.diagnostic((*at, "id"), f"task id {tid!r} is not a valid Batch task id: at most 64 "
                                      "letters, digits, hyphens and underscores", code="task-id")
             key = hash(tid.lower())
-            if key in index.seen and not duplicate and _occurrences(wl, _upto(c, wl), files, tid, 2) > 1:
+            if index.seen.add(key) and not duplicate and _occurrences(wl, _upto(c, wl), files, tid, 2) > 1:
                 duplicate = True
                 yield doc.diagnostic((*at, "id"), f"task id {tid!r} is used by more than one task "
                                      "(ids are case-insensitive)", code="duplicate-id")
-            index.seen.add(key)
             index.numeric = index.numeric and is_plain_integer(tid)
             index.chars += len(tid) + 1
             if task.depends_on or task.depends_ranges:

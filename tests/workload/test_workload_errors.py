@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bigcompute.workload import WorkloadError, load_workload
+from bigcompute.workload import WorkloadError, count_tasks, load_workload
 
 HEAD = "apiVersion: bigcompute/v1\nkind: Workload\nname: demo\npool: cpu\n"
 
@@ -129,3 +129,14 @@ def test_control_characters_in_foreach_file_names_are_a_warning(write, repo):
     assert [(d.line, d.column, d.code, d.message) for d in lw.warnings] == [
         (9, 22, "input-name", "input file 'data/new\\nline.csv' has a control character or newline in its name; "
                               "rename it")]
+
+
+def test_reading_commands_skip_only_the_per_task_checks(write):
+    """`status` loads with scan_tasks=False: the per-task checks (here a duplicate id, found only by expanding
+    the tasks) are skipped, every other check still runs."""
+    text = HEAD + "tasks:\n  - id: t-{v}\n    command: x\n    sweep:\n      v: {values: [1, 2, 1]}\n"
+    assert [f[2] for f in errors(write, text)] == ["duplicate-id"]
+    lw = load_workload(write(text), scan_tasks=False)
+    assert (lw.workload.name, count_tasks(lw.workload, lw.files)) == ("demo", 3)
+    with pytest.raises(WorkloadError, match="pool 'cpu' is not a pool of the stack"):
+        load_workload(write(text), scan_tasks=False, pools=["gpu"])
