@@ -510,11 +510,10 @@ def _schedule(emu: Any, ex: Example) -> None:
     call(emu, "POST", "/jobschedules", {"id": schedule_id, "schedule": {"recurrenceInterval": "PT5M"},
                                         "jobSpecification": {"poolInfo": {"poolId": pool_id}}})
     wait_for(lambda: "recentJob" in (_get(emu, path).get("executionInfo") or {}))
-    job_path = f"/jobs/{_get(emu, path)['executionInfo']['recentJob']['id']}"
-    if ex.op == "Jobs_ListJobsFromSchedule" and item.get("previousState") == "disabled":
-        _disable_enable(emu, job_path, {"disableTasks": "requeue"})
+    if ex.op == "Jobs_ListJobsFromSchedule":  # the item shown is the schedule's job
+        path = f"/jobs/{_get(emu, path)['executionInfo']['recentJob']['id']}"
     if item.get("previousState") == "disabled":
-        _disable_enable(emu, path, None)
+        _disable_enable(emu, path, {"disableTasks": "requeue"} if ex.op == "Jobs_ListJobsFromSchedule" else None)
     if ex.op == "JobSchedules_EnableJobSchedule":
         call(emu, "POST", f"{path}/disable", {})
     if item.get("state") == "completed":
