@@ -26,7 +26,7 @@ CPU = """\
 GPU = """\
     - name: gpu
       vmSize: Standard_NC6s_v3
-      image: ubuntu-24.04
+      image: ubuntu-hpc-22.04-gpu
       scale: {autoscale: {formula: "$TargetDedicatedNodes = 1;"}}
 """
 

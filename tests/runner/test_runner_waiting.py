@@ -31,6 +31,17 @@ def zero_node_target(emu, azurite, formula: str | None = None):
     return replace(target, pool_ids={"cpu": pool_id})
 
 
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory):
+    """An emulator of this module's own: the active jobs other tests leave on the shared one count against the
+    test stack's active-job quota, which `apply` checks before it waits."""
+    from bigcompute.emulator import InstantExecutor
+
+    emu = _start(tmp_path_factory.mktemp("emu-waiting"), InstantExecutor())
+    yield emu
+    emu.server.stop()
+
+
 def test_a_pool_at_zero_nodes_is_named_and_the_timeout_ends_the_wait(repo, emulator, azurite):
     write_local_files(repo, zero_node_target(emulator, azurite))
     name = f"idle-{uuid.uuid4().hex[:6]}"
@@ -57,12 +68,14 @@ def test_an_autoscale_pool_asking_for_no_node_shows_its_last_and_next_evaluation
 
 
 def wait_while(action):
-    """`apply --wait` on the workloads, `action` happening 1.5 s into the wait."""
+    """`apply --wait` on the workloads, `action` happening 1.5 s into the wait (never after it returned: an
+    interrupt meant for the command would otherwise land in the test process)."""
     timer = threading.Timer(1.5, action)
     timer.start()
     try:
         return run("apply", "--stack", "test", "--wait", "--poll-interval", "0.2")
     finally:
+        timer.cancel()
         timer.join()
 
 
