@@ -38,7 +38,7 @@ def test_plan_markdown_is_the_summary_table(repo, local_files):
         f"| {name} | `{job}` | new job | 4 | 1 files, {script.stat().st_size:,} bytes |",
     ]
     assert lines[3] == ""
-    assert lines[4].startswith("Active jobs: ") and lines[4].endswith("of a quota of 50; this plan adds 1.")
+    assert lines[4].startswith("Active jobs: ") and lines[4].endswith("of a quota of 500; this plan adds 1.")
 
 
 def test_plan_markdown_of_an_invalid_workload_exits_2_and_changes_nothing(repo, local_files):

@@ -18,6 +18,24 @@ from pathlib import Path
 PRELOAD = ["bigcompute.cli.main", "bigcompute.cli.deploy", "tests.runner.cli_process"]
 _context = multiprocessing.get_context("forkserver")
 _context.set_forkserver_preload(PRELOAD)
+# The server imports PRELOAD with a fresh interpreter's sys.path, which on Python 3.11 is not the test process's
+# (forkserver.main ignores the sys_path it is given): the repository root must reach it through PYTHONPATH, or a
+# server first started from a test's temporary folder cannot import `tests`.
+ROOT = str(Path(__file__).resolve().parents[2])
+
+
+def _ensure_server() -> None:
+    from multiprocessing import forkserver
+
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (ROOT, before) if p)
+    try:
+        forkserver.ensure_running()
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
 
 
 def _cli(args: list[str], cwd: str, env: dict[str, str], out: str, err: str) -> None:
@@ -42,6 +60,7 @@ class CliProcess:
     def __init__(self, args: list[str], cwd: Path, env: dict[str, str] | None = None) -> None:
         self._folder = Path(tempfile.mkdtemp(prefix="bigcompute-cli-"))
         self.stdout = self.stderr = ""
+        _ensure_server()
         self._proc = _context.Process(target=_cli, args=(list(args), str(cwd), {**os.environ, **(env or {})},
                                                           str(self._folder / "out"), str(self._folder / "err")))
         self._proc.start()

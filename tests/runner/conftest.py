@@ -27,7 +27,7 @@ STACK = """\
 config:
   bigcompute:location: westeurope
   bigcompute:environment: test
-  bigcompute:batch: {activeJobQuota: 50}
+  bigcompute:batch: {activeJobQuota: 500}
   bigcompute:pools:
     - {name: cpu, vmSize: Standard_D2s_v5, image: ubuntu-24.04, taskSlotsPerNode: 2,
        scale: {fixed: {dedicated: 1}}}

@@ -85,10 +85,10 @@ def test_a_healthy_pool_is_all_ok_and_the_write_probe_leaves_nothing(repo, emula
             "pool cpu: node health", "quota: active jobs"} <= set(found)
     assert found["pool cpu: node health"].detail == "idle 1"
     assert found["pool cpu: nodes"].detail == "steady; dedicated 1/1, spot 0/0 (current/target)"
-    counted = re.fullmatch(r"(\d+) active job\(s\) of a quota of 50 \(the stack's batch.activeJobQuota\); (\d+) left",
+    counted = re.fullmatch(r"(\d+) active job\(s\) of a quota of 500 \(the stack's batch.activeJobQuota\); (\d+) left",
                            found["quota: active jobs"].detail)
     assert counted, found["quota: active jobs"].detail
-    assert after <= int(counted[1]) <= before and int(counted[1]) + int(counted[2]) == 50
+    assert after <= int(counted[1]) <= before and int(counted[1]) + int(counted[2]) == 500
     outputs = azurite.service().get_container_client(target.containers["outputs"])
     assert not list(outputs.list_blobs(name_starts_with=access.PROBE_PREFIX))
 

@@ -147,7 +147,7 @@ def test_a_pool_missing_on_the_target_stops_with_one_sentence(repo, local_files)
 def test_quota_headroom_is_checked_before_submitting(repo, local_files, clients):
     active = sum(str(getattr(j.state, "value", j.state)) == "active" for j in clients.batch.list_jobs())
     stack = repo / "stacks" / "Pulumi.test.yaml"
-    stack.write_text(stack.read_text().replace("activeJobQuota: 50", f"activeJobQuota: {max(active, 1)}"))
+    stack.write_text(stack.read_text().replace("activeJobQuota: 500", f"activeJobQuota: {max(active, 1)}"))
     clients.batch.create_job(m.BatchJobCreateOptions(id=f"hog-{uuid.uuid4().hex[:6]}",
                                                      pool_info=m.BatchPoolInfo(pool_id="nowhere")))
     setup(repo, "crowded", "tasks:\n  - {id: a, command: x}\n")
