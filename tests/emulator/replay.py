@@ -131,9 +131,6 @@ NOT_MATCHING: dict[str, str] = {
     "JobSchedules_CreateJobSchedule_Complex": f"auto pools (jobSpecification.poolInfo.autoPoolSpecification) are "
                                               f"{LOCAL}: the rest of the schedule (job manager task included) is "
                                               "accepted",
-    "Nodes_CreateNodeUser": f"node user accounts are {LOCAL}: tasks run as the local task user",
-    "Nodes_ReplaceNodeUser": f"node user accounts are {LOCAL}: tasks run as the local task user",
-    "Nodes_DeleteNodeUser": f"node user accounts are {LOCAL}: tasks run as the local task user",
     "Nodes_GetNodeRemoteLoginSettings": f"remote login (SSH/RDP) is {LOCAL}: the node is this machine",
     "Nodes_GetNodeRemoteLoginSettings_DualStackNetworking": f"remote login (SSH/RDP) is {LOCAL}: the node is "
                                                             "this machine",
@@ -490,6 +487,11 @@ def _node_action_state(emu: Any, ex: Example) -> None:
         call(emu, "POST", f"/pools/{pool_id}/nodes/{node_id}/disablescheduling", {})
 
 
+def _node_user(emu: Any, ex: Example) -> None:
+    """The account the example replaces or deletes, added to its node first."""
+    call(emu, "POST", f"/pools/{ex.params['poolId']}/nodes/{ex.params['nodeId']}/users", {"name": ex.params["userName"]})
+
+
 def _autoscale_pool(emu: Any, ex: Example) -> None:
     call(emu, "POST", f"/pools/{ex.params['poolId']}/enableautoscale",
          {"autoScaleFormula": "$TargetDedicatedNodes = 0;", "autoScaleEvaluationInterval": "PT5M"})
@@ -544,6 +546,7 @@ _SETUPS: list[tuple[Callable[[Example], bool], Setup]] = [
     (_is("Pools_StopPoolResize"), _resizing),
     (_has("nodeId"), _node_action_state),
     (_has("poolId", "nodeId", "filePath"), _node_file),
+    (_has("poolId", "nodeId", "userName"), _node_user),
     (lambda ex: "jobId" in ex.params or ex.op == "Jobs_ListJobs", _job),
     (_has("jobId", "taskId"), _tasks),
     (_is("Tasks_ListTasks"), _tasks),

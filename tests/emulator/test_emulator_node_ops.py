@@ -1,6 +1,6 @@
 """Node operations through the real BatchClient: reboot and reimage (with what they do to running tasks and the
-start task), deallocate and start, disable/enable scheduling, remove nodes, service logs to Azurite; node users,
-remote login and VM extensions refused or empty, Batch-shaped."""
+start task), deallocate and start, disable/enable scheduling, remove nodes, service logs to Azurite; remote login and
+VM extensions refused or empty, Batch-shaped (node users: test_emulator_node_users.py)."""
 
 from __future__ import annotations
 
@@ -157,16 +157,13 @@ def test_service_logs_are_uploaded_to_the_container(process_batch, azurite) -> N
     assert names == {f"{result.virtual_directory_name}/stdout.txt", f"{result.virtual_directory_name}/stderr.txt"}
 
 
-def test_users_remote_login_and_extensions(batch) -> None:
+def test_remote_login_refused_and_extensions_empty(batch) -> None:
     pool_id = make_pool(batch, nodes=1)
     node = _idle_node(batch, pool_id)
-    for call in (lambda: batch.create_node_user(pool_id, node.id, m.BatchNodeUserCreateOptions(name="u")),
-                 lambda: batch.get_node_remote_login_settings(pool_id, node.id),
-                 lambda: batch.delete_node_user(pool_id, node.id, "u")):
-        with pytest.raises(HttpResponseError) as info:
-            call()
-        assert (info.value.status_code, info.value.error.code) == (409, "OperationNotValidOnNode")
-        assert "not supported by the local target" in info.value.error.message
+    with pytest.raises(HttpResponseError) as info:
+        batch.get_node_remote_login_settings(pool_id, node.id)
+    assert (info.value.status_code, info.value.error.code) == (409, "OperationNotValidOnNode")
+    assert "not supported by the local target" in info.value.error.message
     assert list(batch.list_node_extensions(pool_id, node.id)) == []
     assert list(batch.list_pool_usage_metrics()) == []
 

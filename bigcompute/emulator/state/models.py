@@ -104,6 +104,7 @@ class NodeDoc(TypedDict, total=False):
     errors: list[dict[str, Any]]
     _pending: str  # a node operation (reboot, reimage, deallocate, start) waiting for its tasks or under way
     _until: float  # when the operation under way, or the boot phase (creating, starting), ends
+    _users: dict[str, dict[str, Any]]  # user accounts by name: name, isAdmin, expiryTime, sshPublicKey (state/node_users)
 
 
 class PoolDoc(Resource, total=False):

@@ -18,6 +18,7 @@ from bigcompute.emulator.state.common import Ctx
 from bigcompute.emulator.state.db import Database, loads
 from bigcompute.emulator.state.jobs import JobStore
 from bigcompute.emulator.state.models import Predicate
+from bigcompute.emulator.state.node_users import NodeUserStore
 from bigcompute.emulator.state.pools import PoolStore
 from bigcompute.emulator.state.schedules import ScheduleStore
 from bigcompute.emulator.state.tasks import TaskStore
@@ -30,6 +31,7 @@ class Stores:
     jobs: JobStore
     tasks: TaskStore
     schedules: ScheduleStore
+    users: NodeUserStore
 
     @classmethod
     def open(cls, path: Path | None, *, time_scale: float = 1.0) -> Stores:
@@ -37,7 +39,7 @@ class Stores:
         jobs, pools = JobStore(ctx), PoolStore(ctx)
         tasks = TaskStore(ctx, jobs, pools)
         jobs.on_insert = tasks.add_manager
-        return cls(ctx, pools, jobs, tasks, ScheduleStore(ctx, jobs))
+        return cls(ctx, pools, jobs, tasks, ScheduleStore(ctx, jobs), NodeUserStore(ctx, pools))
 
     @property
     def db(self) -> Database:

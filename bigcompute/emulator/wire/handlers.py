@@ -124,11 +124,10 @@ async def upload_node_logs(req: Request) -> Response:
 
 
 async def not_on_local_nodes(req: Request) -> Response:
-    """Node users, remote login and VM extensions: a local node has no accounts, no SSH and no VM."""
+    """Remote login and VM extensions: a local node has no SSH server and is no VM."""
     _st(req).node_root(_p(req, "pool_id"), _p(req, "node_id"))  # 404s like Batch for an unknown node
     raise BatchError(409, "OperationNotValidOnNode", "The specified operation is not valid on the node: the local "
-                     "target's nodes have no user accounts, remote login or VM extensions (not supported by the "
-                     "local target).")
+                     "target's nodes have no remote login or VM extensions (not supported by the local target).")
 
 
 async def list_node_extensions(req: Request) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from bigcompute.emulator.wire import handlers as h
+from bigcompute.emulator.wire import node_user_handlers as nu
 from bigcompute.emulator.wire import schedule_handlers as sh
 from bigcompute.emulator.wire import unsupported
 
@@ -35,9 +36,9 @@ ROUTES: list[tuple[str, str, object]] = [
     ("POST", f"{_N}/disablescheduling", h.disable_scheduling),
     ("POST", f"{_N}/enablescheduling", h.enable_scheduling),
     ("POST", f"{_N}/uploadbatchservicelogs", h.upload_node_logs),
-    ("POST", f"{_N}/users", h.not_on_local_nodes),
-    ("PUT", f"{_N}/users/{{user}}", h.not_on_local_nodes),
-    ("DELETE", f"{_N}/users/{{user}}", h.not_on_local_nodes),
+    ("POST", f"{_N}/users", nu.create_node_user),
+    ("PUT", f"{_N}/users/{{user}}", nu.replace_node_user),
+    ("DELETE", f"{_N}/users/{{user}}", nu.delete_node_user),
     ("GET", f"{_N}/remoteloginsettings", h.not_on_local_nodes),
     ("GET", f"{_N}/extensions", h.list_node_extensions),
     ("GET", f"{_N}/extensions/{{extension}}", h.not_on_local_nodes),
