@@ -107,6 +107,16 @@ OPERATIONS: dict[str, tuple[str, str]] = {
 _QUERY = ("recursive",)
 _NOT_PARAMS = ("batchUrl", "api-version", "client-request-id", "ocp-date", "ocp-data")
 
+# Batch removed account certificates: no new ones since 29 February 2024 (learn.microsoft.com/azure/batch/
+# batch-certificate-migration-guide), and the 2025-06-01 spec defines none of their operations, though its examples
+# folder still holds one example of each.
+CERTIFICATE_OPERATIONS = frozenset(op for op in OPERATIONS if op.startswith("Certificates_"))
+CERTIFICATE_EXAMPLES = ("Certificates_CreateCertificate", "Certificates_ListCertificates", "Certificates_GetCertificate",
+                        "Certificates_DeleteCertificate", "Certificates_CancelCertificateDeletion")
+CERTIFICATES_REMOVED = ("not in the 2025-06-01 API (an example left over upstream): Batch retired account "
+                        "certificates on 29 February 2024 and refuses them (400 InvalidUri here)")
+SPEC = SPECS / "data-plane/Azure.Batch/stable/2025-06-01/BatchService.json"
+
 # Every example that does not match, and why: the one place (docs/emulator.md's coverage table is made from it).
 # An entry either is refused Batch-shaped (an error body with a published code; LOCAL in its message where the
 # reason is the local target) or, marked EMPTY, answers the example's status with an empty list.
@@ -136,12 +146,9 @@ NOT_MATCHING: dict[str, str] = {
                                                             "this machine",
     "Nodes_GetNodeExtension": f"VM extensions are {LOCAL}: a local node is no VM",
     "Nodes_ListNodeExtensions": EMPTY + "a local node is no VM and has no VM extensions",
-    "Certificates_CreateCertificate": f"certificates are {LOCAL}: Batch retired account certificates in 2024",
-    "Certificates_ListCertificates": f"certificates are {LOCAL}: Batch retired account certificates in 2024",
-    "Certificates_GetCertificate": f"certificates are {LOCAL}: Batch retired account certificates in 2024",
-    "Certificates_DeleteCertificate": f"certificates are {LOCAL}: Batch retired account certificates in 2024",
-    "Certificates_CancelCertificateDeletion": f"certificates are {LOCAL}: Batch retired account certificates "
-                                              "in 2024",
+    # Left over upstream: the 2025-06-01 API has no certificate operations (CERTIFICATE_OPERATIONS, checked
+    # against the spec by the replay test); Batch retired account certificates on 29 February 2024.
+    **dict.fromkeys(CERTIFICATE_EXAMPLES, CERTIFICATES_REMOVED),
     "Applications_GetApplication": f"application packages are {LOCAL} (they are uploaded through ARM)",
     "Applications_ListApplications": EMPTY + "the local account has no application packages",
     "Pools_ListPoolUsageMetrics": EMPTY + "usage is what Azure bills; the local target bills none",
@@ -201,6 +208,13 @@ class Example:
     @property
     def answer(self) -> dict[str, Any]:
         return self.data["responses"][str(self.status)]
+
+
+def spec_operations() -> frozenset[str]:
+    """The operationIds the vendored 2025-06-01 data-plane spec defines."""
+    paths = json.loads(SPEC.read_text(encoding="utf-8"))["paths"]
+    return frozenset(op["operationId"] for item in paths.values() for op in item.values()
+                     if isinstance(op, dict) and "operationId" in op)
 
 
 def examples() -> list[Example]:

@@ -12,11 +12,17 @@ _ONE_CERTIFICATE = "/certificates(thumbprintAlgorithm={algorithm},thumbprint={th
 
 
 async def certificates(req: Request) -> Response:
-    """Batch retired account certificates on 29 February 2024 ("Migrate Batch account certificates to Azure
-    Key Vault", learn.microsoft.com/azure/batch/batch-certificate-migration-guide): nothing on a local node
-    could use one, and pools that reference one are refused too (pools.py)."""
-    raise BatchError(400, "InvalidUri", "Certificates are not supported by the local target: Batch retired "
-                     "account certificates in February 2024; deliver them with Azure Key Vault instead.")
+    """Batch removed account certificates, so the emulator has none to keep:
+    - Batch refuses new ones and their pool references since 29 February 2024, and no longer defines or fills
+      AZ_BATCH_CERTIFICATES_DIR on Linux nodes ("Migrate Batch account certificates to Azure Key Vault",
+      https://learn.microsoft.com/azure/batch/batch-certificate-migration-guide);
+    - the 2025-06-01 data-plane API has no certificate operation (BatchService.json, the azure-batch 15.x
+      BatchClient), and "all certificate related commands have been removed from Batch" (Migration Guide for
+      Az 15.0.0, https://learn.microsoft.com/powershell/azure/migrate-az-15.0.0).
+    A pool that references one is refused as well (state/pools.py)."""
+    raise BatchError(400, "InvalidUri", "The requested URI does not represent any resource on the server: Batch "
+                     "retired account certificates on 29 February 2024 and the 2025-06-01 API has no certificate "
+                     "operations; deliver certificates with Azure Key Vault instead.")
 
 
 ROUTES: list[tuple[str, str, object]] = [
