@@ -85,3 +85,18 @@ def test_only_an_idle_or_running_node_takes_account_changes(batch) -> None:
                                                  m.BatchNodeUserReplaceOptions(expiry_time=later)),
                  lambda: batch.delete_node_user(pool_id, node_id, "erin")):
         assert _error(call) == (409, "OperationNotValidOnNode")
+
+
+def test_a_windows_node_needs_a_password_and_takes_no_ssh_key(batch) -> None:
+    windows = m.VirtualMachineConfiguration(
+        image_reference=m.BatchVmImageReference(publisher="microsoftwindowsserver", offer="windowsserver",
+                                                sku="2022-datacenter"), node_agent_sku_id="batch.node.windows amd64")
+    pool_id = make_pool(batch, nodes=1, virtual_machine_configuration=windows)
+    node_id = _node(batch, pool_id)
+    no_password = m.BatchNodeUserCreateOptions(name="gina")
+    assert _error(lambda: batch.create_node_user(pool_id, node_id, no_password)) == (400, "MissingRequiredProperty")
+    with_key = m.BatchNodeUserCreateOptions(name="gina", password=SECRET, ssh_public_key=KEY)
+    assert _error(lambda: batch.create_node_user(pool_id, node_id, with_key)) == (400, "InvalidPropertyValue")
+    batch.create_node_user(pool_id, node_id, m.BatchNodeUserCreateOptions(name="gina", password=SECRET))
+    assert _error(lambda: batch.replace_node_user(pool_id, node_id, "gina", m.BatchNodeUserReplaceOptions(
+        expiry_time=datetime.now(UTC) + timedelta(days=2)))) == (400, "MissingRequiredProperty")

@@ -39,9 +39,9 @@ class NodeUserStore:
             raise missing_property("name")
         if not isinstance(name, str):
             raise invalid_property("name", "name must be a string.", name)
-        account = self._account(name, spec)
         with self.ctx.db.tx():
             pool, node = self._ready_node(pool_id, node_id)
+            account = self._account(name, spec, _windows(pool))
             users = node.setdefault("_users", {})
             if name in users:
                 raise BatchError(409, "NodeUserExists", "The specified node user already exists.")
@@ -56,7 +56,7 @@ class NodeUserStore:
             users = node.get("_users") or {}
             if name not in users:
                 raise _no_such_user()
-            users[name] = self._account(name, {**spec, "isAdmin": users[name]["isAdmin"]})
+            users[name] = self._account(name, {**spec, "isAdmin": users[name]["isAdmin"]}, _windows(pool))
             self.pools.save(pool, touched=False)
 
     def delete(self, pool_id: str, node_id: str, name: str) -> None:
@@ -73,8 +73,14 @@ class NodeUserStore:
             node = _node(self.pools.load(pool_id), node_id)
             return dict(node.get("_users") or {})
 
-    def _account(self, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    def _account(self, name: str, spec: dict[str, Any], windows: bool) -> dict[str, Any]:
         """What the node keeps of an account: never its password (Batch returns it from no operation)."""
+        # BatchNodeUserCreateOptions / ...UpdateOptions: "The password is required for Windows Compute Nodes";
+        # sshPublicKey "can be specified only for Linux Compute Nodes ... 400 (Bad Request)" on Windows.
+        if windows and not spec.get("password"):
+            raise missing_property("password")
+        if windows and spec.get("sshPublicKey"):
+            raise invalid_property("sshPublicKey", "sshPublicKey can be specified only for Linux compute nodes.")
         expiry = spec.get("expiryTime")
         if expiry is None:
             at = self.ctx.clock() + DEFAULT_EXPIRY
@@ -102,6 +108,12 @@ class NodeUserStore:
             raise BatchError(409, _NOT_READY_CODES.get(state, "OperationNotValidOnNode"),
                              f"The node is {state}: user accounts can be changed only on an idle or running node.")
         return pool, node
+
+
+def _windows(pool: PoolDoc) -> bool:
+    """A pool of Windows nodes, by its node agent (batch.node.windows amd64)."""
+    vm = pool.get("virtualMachineConfiguration") or {}
+    return str(vm.get("nodeAgentSKUId", "")).lower().startswith("batch.node.windows")
 
 
 def _node(pool: PoolDoc, node_id: str) -> NodeDoc:
