@@ -104,6 +104,7 @@ class NodeDoc(TypedDict, total=False):
     errors: list[dict[str, Any]]
     _pending: str  # a node operation (reboot, reimage, deallocate, start) waiting for its tasks or under way
     _until: float  # when the operation under way, or the boot phase (creating, starting), ends
+    _setup: bool  # starting while its agent sets it up (pulls the pool's container images: compute/node_setup)
 
 
 class PoolDoc(Resource, total=False):
