@@ -226,3 +226,30 @@ def test_extensions_of_an_unknown_node_are_404(batch) -> None:
     with pytest.raises(HttpResponseError) as info:
         list(batch.list_node_extensions(pool_id, "tvm-none"))
     assert (info.value.status_code, info.value.error.code) == (404, "NodeNotFound")
+
+
+def test_a_node_whose_image_pulls_died_with_the_service_is_set_up_again(tmp_path, fake_engine) -> None:
+    """A node the service left `starting` mid-pull (its pull thread died with it) pulls again after a restart."""
+    from bigcompute.emulator.compute.executor import InstantExecutor
+    from bigcompute.emulator.compute.nodes import new_node
+    from bigcompute.emulator.service import BatchState
+    from bigcompute.emulator.state.models import NodeState
+
+    vm = {**LOCAL_VM.as_dict(), "containerConfiguration": {"type": "dockerCompatible",
+                                                            "containerImageNames": ["busybox"]}}
+    state = BatchState(account="acct", data_dir=tmp_path / "data", executor=InstantExecutor())
+    state.pools.create({"id": "p", "vmSize": "standard_d2s_v3", "virtualMachineConfiguration": vm})
+    with state.stores.tx():
+        pool = state.pools.load("p")
+        node = new_node("p", 1, True, state.ctx.clock())
+        node.update({"state": NodeState.STARTING, "_setup": True})
+        pool["_nodes"].append(node)
+        state.pools.save(pool)
+    state.stop()
+    again = BatchState(account="acct", data_dir=tmp_path / "data", executor=InstantExecutor())
+    try:
+        wait_for(lambda: again.pools.get("p")["_nodes"][0]["state"] == NodeState.IDLE)
+        assert "_setup" not in again.pools.get("p")["_nodes"][0]
+        assert (fake_engine / "engine.log").read_text().splitlines() == ["pull busybox"]
+    finally:
+        again.stop()
