@@ -40,10 +40,13 @@ def _stays_active(batch, blocked_pool: str) -> tuple[str, str]:
     run, the dispatcher has passed over the first; it must still wait."""
     blocked_job = make_job(batch, blocked_pool)
     batch.create_task(blocked_job, m.BatchTaskCreateOptions(id="t", command_line="/bin/true"))
-    control_job = make_job(batch, make_pool(batch, nodes=1))
+    control_pool = make_pool(batch, nodes=1)
+    control_job = make_job(batch, control_pool)
     batch.create_task(control_job, m.BatchTaskCreateOptions(id="t", command_line="/bin/true"))
     wait_task(batch, control_job, "t")
     assert batch.get_task(blocked_job, "t").state == "active"
+    batch.begin_delete_job(control_job, polling_interval=0).result()  # the session's emulator is shared: leave
+    batch.begin_delete_pool(control_pool, polling_interval=0).result()  # no active job or extra pool behind
     return blocked_job, "t"
 
 
@@ -65,7 +68,7 @@ def test_a_pool_with_mounts_is_accepted_and_its_nodes_are_unusable_naming_each_m
     assert "blobfuse" in errors[0].message and LOCAL in errors[0].message and "'bfuse'" in errors[0].message
     assert "NFS" in errors[1].message and "10.0.0.4:/exports/ref" in details[1]["Message"]
     assert SECRET not in json.dumps([e.as_dict() for n in nodes for e in n.errors])
-    _stays_active(batch, pool_id)
+    batch.begin_delete_job(_stays_active(batch, pool_id)[0], polling_interval=0).result()
     batch.begin_reboot_node(pool_id, nodes[0].id, BatchNodeRebootOptions(node_reboot_kind="requeue"),
                             polling_interval=0).result()  # a reboot meets the same error
     node = wait_for(lambda: (n := batch.get_node(pool_id, nodes[0].id)).state == "unusable" and n)
@@ -107,6 +110,7 @@ def test_without_an_engine_a_container_pool_is_accepted_and_its_nodes_are_unusab
     batch.create_task(job_id, m.BatchTaskCreateOptions(
         id="c", command_line="echo hi", container_settings=m.BatchTaskContainerSettings(image_name="busybox")))
     assert batch.get_task(job_id, "c").state == "active"
+    batch.begin_delete_job(job_id, polling_interval=0).result()
 
 
 def test_without_an_engine_a_container_task_on_an_ordinary_pool_fails_saying_why(batch, monkeypatch) -> None:
