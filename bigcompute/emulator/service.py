@@ -110,6 +110,8 @@ class BatchState:
                 for node in pool["_nodes"]:
                     if node["state"] == NodeState.WAITING_FOR_START_TASK:  # its start task died with the service
                         node["state"] = NodeState.IDLE
+                    if node.pop("_setup", False):  # its image pulls died with the service: set up again
+                        self.node_ops.boot(pool, node)
                 self.pools.save(pool, touched=False)
         if rows or killed:
             log.warning("recovered after restart: %d task(s) requeued, %d orphan process group(s) ended",

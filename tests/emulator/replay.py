@@ -122,20 +122,11 @@ SPEC = SPECS / "data-plane/Azure.Batch/stable/2025-06-01/BatchService.json"
 # reason is the local target) or, marked EMPTY, answers the example's status with an empty list.
 EMPTY = "empty list: "
 NOT_MATCHING: dict[str, str] = {
-    # Containers: the emulator runs a container task (on an ordinary pool) with docker or podman when a working
-    # engine is found, and refuses it otherwise; this machine and CI have none, so the task example is refused
-    # wherever the replay runs. A pool's containerConfiguration is refused on any machine (state/validate.py).
-    "Tasks_CreateTask_ContainerSettings": f"container tasks are {LOCAL} without a container engine (docker or "
-                                          "podman), and neither this machine nor CI has one",
-    "Pools_CreatePool_VirtualMachineConfigurationWithContainers": f"container pools (containerConfiguration) are "
-                                                                  f"{LOCAL} on any machine: a container task runs on "
-                                                                  "an ordinary pool where an engine works",
     # An upstream contradiction: Batch requires requiredSlots 1 for a multi-instance task.
     "Tasks_CreateTaskCollection_Complex": "its multi-instance task asks requiredSlots 2, which Batch refuses (\"For "
                                           "multi-instance Tasks, this must be 1\"): that task's result is an error, "
                                           "the other is added",
     # What a local node cannot be or have.
-    "Pools_CreatePool_MountConfiguration": f"mounted file systems (blobfuse, Azure Files, NFS, CIFS) are {LOCAL}",
     "Jobs_CreateJob_Complex": f"auto pools (poolInfo.autoPoolSpecification) are {LOCAL}: the rest of the job is "
                               "accepted",
     "JobSchedules_CreateJobSchedule_Complex": f"auto pools (jobSpecification.poolInfo.autoPoolSpecification) are "
@@ -144,8 +135,6 @@ NOT_MATCHING: dict[str, str] = {
     "Nodes_GetNodeRemoteLoginSettings": f"remote login (SSH/RDP) is {LOCAL}: the node is this machine",
     "Nodes_GetNodeRemoteLoginSettings_DualStackNetworking": f"remote login (SSH/RDP) is {LOCAL}: the node is "
                                                             "this machine",
-    "Nodes_GetNodeExtension": f"VM extensions are {LOCAL}: a local node is no VM",
-    "Nodes_ListNodeExtensions": EMPTY + "a local node is no VM and has no VM extensions",
     # Left over upstream: the 2025-06-01 API has no certificate operations (CERTIFICATE_OPERATIONS, checked
     # against the spec by the replay test); Batch retired account certificates on 29 February 2024.
     **dict.fromkeys(CERTIFICATE_EXAMPLES, CERTIFICATES_REMOVED),
@@ -328,8 +317,9 @@ def make_pool(emu: Any, pool_id: str, nodes: int = 0, **spec: Any) -> None:
     body = {"id": pool_id, "vmSize": "standard_d2s_v3", "virtualMachineConfiguration": _LOCAL_VM,
             "targetDedicatedNodes": nodes, **spec}
     call(emu, "POST", "/pools", body)
+    # A node that cannot be set up as its pool asks (a container pool without an engine here) ends unusable.
     wait_for(lambda: _pool(emu, pool_id)["allocationState"] == "steady" and
-             all(n["state"] == "idle" for n in _nodes(emu, pool_id)))
+             all(n["state"] in ("idle", "unusable") for n in _nodes(emu, pool_id)))
 
 
 def _pool(emu: Any, pool_id: str) -> dict[str, Any]:
@@ -381,6 +371,9 @@ def _pool_with_nodes(emu: Any, ex: Example) -> None:
     spec = _pool_spec_of_create_example(ex.params["poolId"])
     if item.get("startTask"):
         spec["startTask"] = item["startTask"]
+    if ex.op in ("Nodes_GetNodeExtension", "Nodes_ListNodeExtensions"):  # the pool declares the extensions shown
+        shown = ex.answer["body"].get("value") or [ex.answer["body"]]
+        spec["virtualMachineConfiguration"] = {**_LOCAL_VM, "extensions": [e["vmExtension"] for e in shown]}
     make_pool(emu, ex.params["poolId"], nodes=len(names), **spec)
     name_nodes(emu, ex.params["poolId"], names)
 
@@ -418,7 +411,12 @@ def _job(emu: Any, ex: Example) -> None:
     job_id = ex.params.get("jobId") or item["id"]
     pool_id = (item.get("poolInfo") or {}).get("poolId") or "poolId"
     nodes = 0 if ex.op in _WAITING else _MPI_INSTANCES if ex.op in _MPI else 1
-    make_pool(emu, pool_id, nodes=nodes, **(_MPI_POOL if ex.op in _MPI else {"taskSlotsPerNode": 2}))
+    pool_spec: dict[str, Any] = _MPI_POOL if ex.op in _MPI else {"taskSlotsPerNode": 2}
+    image = ((ex.body or {}).get("containerSettings") or {}).get("imageName") if ex.op == "Tasks_CreateTask" else None
+    if image:  # a container task's pool is a container pool (TaskContainerSettings)
+        pool_spec = {**pool_spec, "virtualMachineConfiguration": {**_LOCAL_VM, "containerConfiguration": {
+            "type": "dockerCompatible", "containerImageNames": [image]}}}
+    make_pool(emu, pool_id, nodes=nodes, **pool_spec)
     spec: dict[str, Any] = {"id": job_id, "poolInfo": {"poolId": pool_id}, **{k: item[k] for k in _JOB_KEYS if k in item}}
     if ex.op == "Tasks_CreateTask" and (ex.body or {}).get("exitConditions"):
         spec["onTaskFailure"] = "performexitoptionsjobaction"  # a task's jobAction needs it (Batch refuses it otherwise)

@@ -102,16 +102,3 @@ def test_application_packages_are_refused_not_faked(batch) -> None:
         batch.update_pool(pool_id, m.BatchPoolUpdateOptions(application_package_references=ref))
     assert info.value.error.code == "InvalidApplicationPackageReferences"
     assert not batch.get_pool(pool_id).application_package_references
-
-
-def test_mounts_are_refused_not_faked(batch) -> None:
-    from azure.core.exceptions import HttpResponseError
-
-    from bigcompute.local.testing import LOCAL_VM, unique
-
-    mount = m.MountConfiguration(azure_blob_file_system_configuration=m.AzureBlobFileSystemConfiguration(
-        account_name="a", container_name="c", relative_mount_path="data", account_key="eA=="))
-    with pytest.raises(HttpResponseError) as info:
-        batch.create_pool(m.BatchPoolCreateOptions(id=unique("pool"), vm_size="standard_d2s_v3",
-                                                   virtual_machine_configuration=LOCAL_VM, mount_configuration=[mount]))
-    assert (info.value.status_code, info.value.error.code) == (400, "UnsupportedProperty")

@@ -18,7 +18,8 @@ from tests.emulator import replay
 EXAMPLES = replay.examples()
 DOC = Path(__file__).resolve().parents[2] / "docs" / "emulator.md"
 # What the replay matches today. The target is 95%; NOT_MATCHING says what keeps each of the others from matching.
-MATCHED_AT_LEAST = 86
+MATCHED_AT_LEAST = 91
+SHARE_TARGET = 0.95  # issue 15's Done when
 
 
 @pytest.fixture(scope="module")
@@ -65,8 +66,14 @@ def test_example_replays(emu, ex: replay.Example) -> None:
 
 
 def test_the_matched_share() -> None:
+    """The issue's 95% counts the examples of 2025-06-01 operations: the certificate examples are left over
+    upstream for operations that version no longer has (test above), and are refused as Batch refuses them."""
     matched = len(EXAMPLES) - len(replay.NOT_MATCHING)
     assert matched >= MATCHED_AT_LEAST, f"{matched}/{len(EXAMPLES)} match"
+    of_the_version = [ex for ex in EXAMPLES if ex.op in replay.spec_operations()]
+    matched_of_the_version = sum(ex.name not in replay.NOT_MATCHING for ex in of_the_version)
+    assert matched_of_the_version / len(of_the_version) >= SHARE_TARGET, \
+        f"{matched_of_the_version}/{len(of_the_version)} examples of 2025-06-01 operations match"
 
 
 def test_docs_coverage_table_is_the_replays() -> None:

@@ -152,7 +152,6 @@ def test_replace_task_constraints(batch, pool) -> None:
 
 
 @pytest.mark.parametrize("extra, prop", [
-    ({"container_settings": m.BatchTaskContainerSettings(image_name="ubuntu:22.04")}, "containerSettings"),
     ({"user_identity": m.UserIdentity(username="someone")}, "userIdentity.username"),
 ])
 def test_what_cannot_run_locally_is_refused(batch, pool, extra, prop) -> None:

@@ -545,3 +545,17 @@ def test_an_unusable_node_the_emulator_was_asked_for(repo, emulator, instant_tar
     assert found.detail.splitlines() == ["1 node(s) unusable:", f"node {node.id}: unusable (NodeManagementConnectivity"
                                          "Error: The node cannot reach Batch node management (Endpoint: "
                                          "privatelink.batch.azure.com))"]
+
+
+def test_a_node_unusable_because_its_mount_is_not_local_names_the_mount(repo, emulator, instant_target):
+    """A pool with a mount is accepted; its nodes cannot mount locally (emulator compute/node_setup.py), and the
+    doctor quotes the node error that says so."""
+    mount = m.MountConfiguration(nfs_mount_configuration=m.NfsMountConfiguration(
+        source="10.0.0.4:/exports/ref", relative_mount_path="ref"))
+    pool_id = new_pool(emulator, target_dedicated_nodes=1, mount_configuration=[mount])
+    on_pool(repo, instant_target, pool_id)
+    wait_for(lambda: [n.state for n in emulator.client().list_nodes(pool_id)] == ["unusable"])
+    found = by_check(diagnose(load_stack("test"), "local"))["pool cpu: node health (unusable)"]
+    assert found.status == FAIL
+    assert "MountConfigurationError" in found.detail and "NFS mount 'ref' is not supported by the local target" \
+        in found.detail and "MountConfigurationPath: ref" in found.detail

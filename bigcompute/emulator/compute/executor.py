@@ -154,6 +154,8 @@ class InstantExecutor:
         self.exit_code = exit_code
 
     def run(self, run: TaskRun, handle: RunHandle) -> ExecResult:
+        if run.container is not None and machine_engine().engine is None:
+            return _no_engine()  # as a real run: a container task needs an engine even when it runs instantly
         return ExecResult(instant.exit_code(run.command_line) or self.exit_code)
 
 
@@ -229,9 +231,7 @@ class SubprocessExecutor:
         except ValueError as exc:
             return ExecResult(None, _failure("CommandLineParseError", str(exc)), "preprocessing")
         if not argv:
-            return ExecResult(None, _failure("ContainerEngineUnavailable", "The task runs in a container image and "
-                                             f"no container engine works here: {machine_engine().why_not}"),
-                              "preprocessing")
+            return _no_engine()
         # Plain descriptors, not file objects: the child gets its own copies, ours are closed at once.
         out = os.open(run.task_dir / "stdout.txt", _OUTPUT_FLAGS, 0o666)
         try:
@@ -264,3 +264,8 @@ class SubprocessExecutor:
             return ExecResult(128 + signal.SIGKILL, None, "killed")
         # Batch reports a signal death as 128+N on Linux nodes; Popen gives -N.
         return ExecResult(128 - code if code < 0 else code)
+
+
+def _no_engine() -> ExecResult:
+    return ExecResult(None, _failure("ContainerEngineUnavailable", "The task runs in a container image and no "
+                                     f"container engine works here: {machine_engine().why_not}"), "preprocessing")

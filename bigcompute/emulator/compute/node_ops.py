@@ -13,6 +13,7 @@ import shutil
 import threading
 from typing import Any
 
+from bigcompute.emulator.compute import node_setup
 from bigcompute.emulator.compute.lifecycle import Lifecycle
 from bigcompute.emulator.compute.nodes import NodeLayout
 from bigcompute.emulator.compute.runs import Runs
@@ -115,8 +116,38 @@ class NodeOps:
         return True
 
     def boot(self, pool: PoolDoc, node: NodeDoc) -> None:
-        """Run the pool's start task on a node that (re)booted; with waitForSuccess the node is waitingforstarttask
-        until it ends (Batch's state for it), and takes no task meanwhile."""
+        """Set up a node that (re)booted as its pool asks (node_setup: mounts, container runtime and images), then
+        run the pool's start task. A node that cannot be set up is unusable with the reason in its errors; one that
+        pulls images stays starting meanwhile."""
+        errors = node_setup.setup_errors(pool)
+        if errors:
+            node.update({"state": NodeState.UNUSABLE, "errors": errors})
+            return
+        if node_setup.needs_prefetch(pool):
+            node.update({"state": NodeState.STARTING, "_setup": True})
+            threading.Thread(target=self._prefetch, args=(pool, node), daemon=True).start()
+            return
+        self._start_task(pool, node)
+
+    def _prefetch(self, pool: PoolDoc, node: NodeDoc) -> None:
+        errors = node_setup.prefetch(pool)
+        with self.stores.tx():
+            fresh = self.stores.pools.find(pool["id"])
+            mine = next((n for n in fresh["_nodes"] if n["id"] == node["id"]), None) if fresh else None
+            if fresh is None or mine is None or not mine.pop("_setup", False):
+                return  # the pool or node went, or the node was set up again meanwhile
+            mine["stateTransitionTime"] = iso(self.stores.ctx.clock())
+            if errors:
+                mine.update({"state": NodeState.UNUSABLE, "errors": errors})
+            else:
+                mine["state"] = NodeState.IDLE
+                self._start_task(fresh, mine)
+            self.stores.pools.save(fresh, touched=False)
+        self.stores.ctx.wake()
+
+    def _start_task(self, pool: PoolDoc, node: NodeDoc) -> None:
+        """With waitForSuccess the node is waitingforstarttask until its start task ends (Batch's state for it),
+        and takes no task meanwhile."""
         spec = pool.get("startTask")
         if not spec:
             return

@@ -83,9 +83,10 @@ class Timing:
 def advance_boot(node: NodeDoc, timing: Timing, now: float, boot: Callable[[NodeDoc], None]) -> bool:
     """Move a new node on: creating -> starting -> `boot` (its start task: waitingforstarttask, or idle at once).
     Every phase whose time is up is passed in one call (all of them at once in the fast mode). True when the
-    node changed. A node under a node operation (`_pending`: the `start` of a deallocated node) is not booting."""
+    node changed. A node under a node operation (`_pending`: the `start` of a deallocated node) is not booting, nor
+    one `starting` while its agent sets it up (`_setup`: compute/node_setup)."""
     changed = False
-    while node["state"] in _BOOTING and "_pending" not in node:
+    while node["state"] in _BOOTING and "_pending" not in node and "_setup" not in node:
         state = NodeState(node["state"])
         changed = changed or "_until" not in node
         if not timing.due(node, _BOOTING[state], now):

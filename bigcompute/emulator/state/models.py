@@ -105,6 +105,7 @@ class NodeDoc(TypedDict, total=False):
     _pending: str  # a node operation (reboot, reimage, deallocate, start) waiting for its tasks or under way
     _until: float  # when the operation under way, or the boot phase (creating, starting), ends
     _users: dict[str, dict[str, Any]]  # user accounts by name: name, isAdmin, expiryTime, sshPublicKey (state/node_users)
+    _setup: bool  # starting while its agent sets it up (pulls the pool's container images: compute/node_setup)
 
 
 class PoolDoc(Resource, total=False):

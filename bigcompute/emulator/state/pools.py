@@ -17,6 +17,7 @@ from bigcompute.emulator.state import autoscale as autoscale_adapter
 from bigcompute.emulator.state.common import Ctx, new_doc, public, set_state, touch
 from bigcompute.emulator.state.db import dumps, loads
 from bigcompute.emulator.state.models import AllocationState, PoolDoc, PoolState
+from bigcompute.emulator.state.pool_features import check_mounts
 from bigcompute.emulator.state.validate import (
     check_id,
     check_packages,
@@ -99,9 +100,9 @@ class PoolStore:
             check_runnable(spec["startTask"], "startTask.")
         check_packages(spec.get("applicationPackageReferences"), "applicationPackageReferences")
         check_vm_configuration(spec.get("virtualMachineConfiguration"))
-        if spec.get("mountConfiguration"):
-            raise unsupported_locally("mountConfiguration", "file systems are not mounted on local nodes; read "
-                                      "inputs with resource files or from blob storage.")
+        # Accepted as Batch accepts it; a local node mounts nothing, so its nodes turn unusable with a mount
+        # error (compute/node_setup.py) instead of running tasks without their file systems.
+        check_mounts(spec.get("mountConfiguration"))
         doc.setdefault("resizeTimeout", "PT15M")
         doc.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
         # Local nodes are one machine: they can always reach each other, so true is honoured as it is.

@@ -20,7 +20,7 @@ PENDING = (TaskState.ACTIVE, TaskState.PREPARING, TaskState.RUNNING)
 _CREATE_KEYS = (
     "id", "displayName", "commandLine", "resourceFiles", "outputFiles", "environmentSettings", "affinityInfo",
     "constraints", "requiredSlots", "userIdentity", "exitConditions", "dependsOn", "applicationPackageReferences",
-    "authenticationTokenSettings", "multiInstanceSettings",
+    "authenticationTokenSettings", "multiInstanceSettings", "containerSettings",
 )
 _ID_CHUNK = 500
 

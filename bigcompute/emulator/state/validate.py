@@ -7,7 +7,6 @@ import re
 from typing import Any, cast
 from urllib.parse import urlparse
 
-from bigcompute.emulator.core.engine import machine_engine
 from bigcompute.emulator.core.errors import (
     BatchError,
     invalid_property,
@@ -18,6 +17,7 @@ from bigcompute.emulator.core.formats import parse_duration
 from bigcompute.emulator.core.tokens import JOB_SCOPE
 from bigcompute.emulator.state import multi_instance
 from bigcompute.emulator.state.models import JobDoc
+from bigcompute.emulator.state.pool_features import check_container_configuration, check_extensions
 
 # Matched with fullmatch: `$` would also accept a trailing newline ("job1\n"), an id no URL can name again.
 ID_RE = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -68,9 +68,11 @@ def check_vm_configuration(vm: dict[str, Any] | None) -> None:
     for key in ("imageReference", "nodeAgentSKUId"):
         if not vm.get(key):
             raise missing_property(f"virtualMachineConfiguration.{key}")
-    if vm.get("containerConfiguration"):
-        raise unsupported_locally("virtualMachineConfiguration.containerConfiguration", "container tasks need a "
-                                  "container engine, which the local emulator does not drive.")
+    if vm.get("containerConfiguration") is not None:
+        # Accepted as Batch accepts it: without a container engine here, the pool's nodes turn unusable
+        # (compute/node_setup.py), as Azure's nodes do when their container setup fails.
+        check_container_configuration(vm["containerConfiguration"])
+    check_extensions(vm.get("extensions"))
 
 
 def check_runnable(spec: dict[str, Any], prop: str) -> None:
@@ -78,12 +80,13 @@ def check_runnable(spec: dict[str, Any], prop: str) -> None:
     check_packages(spec.get("applicationPackageReferences"), f"{prop}applicationPackageReferences".lstrip("."))
     if not spec.get("commandLine"):
         raise missing_property(f"{prop}.commandLine" if prop else "commandLine")
-    if spec.get("containerSettings") and (prop or machine_engine().engine is None):
-        # tasks run in their image with this machine's docker or podman (compute.containers); start, preparation
-        # and release tasks in containers are not emulated
-        why = "they are run for tasks only" if prop else f"none works here ({machine_engine().why_not})"
+    if spec.get("containerSettings") and prop:
+        # Tasks run in their image with this machine's docker or podman (compute.containers); Batch accepts a
+        # container task without asking the node, so one is added here too, engine or not, and waits for a node
+        # that can run it. Start, preparation and release tasks in containers are not emulated.
         raise unsupported_locally(f"{prop}containerSettings".lstrip("."), "container tasks need a container "
-                                  f"engine (docker or podman), and {why}; run the command directly.")
+                                  "engine (docker or podman), and they are run for tasks only; run the command "
+                                  "directly.")
     _check_identity(spec.get("userIdentity"), f"{prop}userIdentity".lstrip("."))
     _check_token_settings(spec.get("authenticationTokenSettings"), f"{prop}authenticationTokenSettings".lstrip("."))
     for field in ("maxWallClockTime", "retentionTime"):

@@ -130,11 +130,6 @@ async def not_on_local_nodes(req: Request) -> Response:
                      "target's nodes have no remote login or VM extensions (not supported by the local target).")
 
 
-async def list_node_extensions(req: Request) -> Response:
-    _st(req).node_root(_p(req, "pool_id"), _p(req, "node_id"))
-    return json_response({"value": []})  # a local node is no VM: it has no VM extensions
-
-
 async def pool_usage_metrics(req: Request) -> Response:
     # Usage is what Azure bills; the local target bills nothing, so no interval has any.
     return json_response({"value": []})

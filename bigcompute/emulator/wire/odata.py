@@ -35,6 +35,7 @@ FILTERABLE: dict[str, Filterable] = {
         for prop, ops in (("state", _EQ), ("startTime", _ORDER), ("endTime", _ORDER), ("exitCode", _ORDER),
                           ("result", _EQ_NE))}},
     "nodecounts": {"poolId": _EQ},
+    "extensions": {},  # List Node Extensions takes $select and maxresults, no $filter
     "jobschedules": {"id": _ID, "state": _EQ, "stateTransitionTime": _ORDER, "creationTime": _ORDER,
                      "lastModified": _ORDER, "executionInfo/nextRunTime": _ORDER, "executionInfo/endTime": _ORDER,
                      "executionInfo/recentJob/id": _ID},

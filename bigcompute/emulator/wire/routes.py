@@ -5,6 +5,7 @@ from __future__ import annotations
 from starlette.routing import Route
 
 from bigcompute.emulator.wire import handlers as h
+from bigcompute.emulator.wire import node_extensions as ext
 from bigcompute.emulator.wire import node_user_handlers as nu
 from bigcompute.emulator.wire import schedule_handlers as sh
 from bigcompute.emulator.wire import unsupported
@@ -40,8 +41,8 @@ ROUTES: list[tuple[str, str, object]] = [
     ("PUT", f"{_N}/users/{{user}}", nu.replace_node_user),
     ("DELETE", f"{_N}/users/{{user}}", nu.delete_node_user),
     ("GET", f"{_N}/remoteloginsettings", h.not_on_local_nodes),
-    ("GET", f"{_N}/extensions", h.list_node_extensions),
-    ("GET", f"{_N}/extensions/{{extension}}", h.not_on_local_nodes),
+    ("GET", f"{_N}/extensions", ext.list_node_extensions),
+    ("GET", f"{_N}/extensions/{{extension}}", ext.get_node_extension),
     ("GET", "/poolusagemetrics", h.pool_usage_metrics),
     ("GET", f"{_N}/files", h.list_files),
     ("GET", f"{_N}/files/{{file_path:path}}", h.one_file),
