@@ -1,6 +1,7 @@
 """Scheduled workloads end to end on the local target (Azurite + an emulator running real processes, its clock
-60x faster): `apply` creates the job schedule, each run's job manager task adds the workload's tasks with the
-job's token, the tasks run and succeed, `status` lists the runs, and `delete` removes the schedule."""
+60x faster): `apply` creates the job schedule, each run's job manager task adds the workload's tasks as the
+pool's managed identity (a token from the node's IMDS, the emulator's), the tasks run and succeed, `status` lists
+the runs, and `delete` removes the schedule."""
 
 from __future__ import annotations
 
@@ -42,11 +43,12 @@ def scheduled(repo, fast_process_emulator, azurite):
     (repo / "workloads" / "prog").mkdir()
     (repo / "workloads" / "prog" / "square.sh").write_text("echo $(( $1 * $1 )) > sq.txt\n")
     write_workload(repo, name, HOURLY)
-    return name, fast_process_emulator.client(), azurite.service().get_container_client(target.containers["outputs"])
+    return (name, fast_process_emulator.client(), azurite.service().get_container_client(target.containers["outputs"]),
+            target.pool_ids["cpu"], fast_process_emulator.state.identities)
 
 
 def test_a_scheduled_workload_runs_again_and_status_shows_its_runs(scheduled) -> None:
-    name, batch, outputs = scheduled
+    name, batch, outputs, pool_id, identities = scheduled
     plan = run("plan", "--stack", "test", "--format", "json")
     assert plan.exit_code == 0, plan.output
     [row] = json.loads(plan.output)["workloads"]
@@ -58,7 +60,13 @@ def test_a_scheduled_workload_runs_again_and_status_shows_its_runs(scheduled) ->
     assert f"job schedule {schedule_id} in place: each run adds the workload's 4 tasks" in applied.output
     schedule = batch.get_job_schedule(schedule_id)
     assert schedule.schedule.recurrence_interval.total_seconds() == 60
-    assert schedule.job_specification.job_manager_task.id == MANAGER_ID
+    manager = schedule.job_specification.job_manager_task
+    assert manager.id == MANAGER_ID
+    # no task authentication token (retired on Azure): the manager names the pool identity to ask IMDS for
+    assert "authenticationTokenSettings" not in manager.as_dict()
+    [client_id] = [i.client_id for i in batch.get_pool(pool_id).identity.user_assigned_identities]
+    assert [(e.name, e.value) for e in manager.environment_settings] == [("AZURE_CLIENT_ID", client_id)]
+    issued_before = identities.issued.get(client_id, 0)
 
     def completed_runs():
         jobs = [j for j in batch.list_jobs_from_schedule(schedule_id) if j.state == "completed"]
@@ -73,6 +81,7 @@ def test_a_scheduled_workload_runs_again_and_status_shows_its_runs(scheduled) ->
             {t.id: t.execution_info.failure_info for t in tasks.values()}
         total = outputs.download_blob(f"{job.id}/merge/total.txt").readall().decode()
         assert total.split() == ["1", "4", "9"]  # each run's merge read that run's outputs
+    assert identities.issued[client_id] - issued_before >= 2  # every run's manager got its token from IMDS
 
     again = run("apply", "--stack", "test")
     assert again.exit_code == 0 and "is up to date" in again.output  # the spec hash is the schedule's identity
@@ -100,7 +109,7 @@ def test_a_scheduled_workload_runs_again_and_status_shows_its_runs(scheduled) ->
 
 
 def test_wait_is_refused_for_a_scheduled_workload_before_anything_is_created(scheduled) -> None:
-    name, batch, _ = scheduled
+    name, batch, *_ = scheduled
     refused = run("apply", "--stack", "test", "--wait")
     assert refused.exit_code != 0 and f"--wait cannot follow {name}" in refused.output
     assert not [s for s in batch.list_job_schedules() if s.id.startswith(f"{name}-")]
@@ -122,7 +131,7 @@ def test_the_azure_target_refuses_a_schedule_before_anything_is_created(repo, az
 
 
 def test_commands_that_read_one_job_say_a_schedule_has_runs(scheduled) -> None:
-    name, batch, _ = scheduled
+    name, batch, *_ = scheduled
     assert run("apply", "--stack", "test").exit_code == 0
     for command in (["logs", name], ["download", name], ["retry", name]):
         result = run(*command, "--stack", "test")
@@ -131,7 +140,7 @@ def test_commands_that_read_one_job_say_a_schedule_has_runs(scheduled) -> None:
 
 
 def test_a_changed_schedule_supersedes_the_old_one_and_prune_removes_it(scheduled, repo) -> None:
-    name, batch, _ = scheduled
+    name, batch, *_ = scheduled
     assert run("apply", "--stack", "test").exit_code == 0
     [old] = [s.id for s in batch.list_job_schedules() if s.id.startswith(f"{name}-")]
     path = repo / "workloads" / f"{name}.yaml"

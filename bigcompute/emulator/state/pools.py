@@ -13,6 +13,7 @@ from bigcompute.emulator.core.errors import (
     unsupported_locally,
 )
 from bigcompute.emulator.core.formats import iso, parse_duration
+from bigcompute.emulator.core.identities import pool_identity
 from bigcompute.emulator.state import autoscale as autoscale_adapter
 from bigcompute.emulator.state.common import Ctx, new_doc, public, set_state, touch
 from bigcompute.emulator.state.db import dumps, loads
@@ -99,6 +100,8 @@ class PoolStore:
             check_runnable(spec["startTask"], "startTask.")
         check_packages(spec.get("applicationPackageReferences"), "applicationPackageReferences")
         check_vm_configuration(spec.get("virtualMachineConfiguration"))
+        if "identity" in spec:  # set through ARM on Azure: see core/identities.py
+            doc["identity"] = pool_identity(spec["identity"])
         if spec.get("mountConfiguration"):
             raise unsupported_locally("mountConfiguration", "file systems are not mounted on local nodes; read "
                                       "inputs with resource files or from blob storage.")
