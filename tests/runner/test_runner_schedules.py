@@ -9,14 +9,19 @@ import json
 import uuid
 
 import pytest
+from azure.batch import BatchClient
 from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
+from bigcompute.local import azurite as az
 from bigcompute.local.testing import wait_for
 from bigcompute.runner.schedules import MANAGER_ID
 from tests.conftest import run_cli as run
+from tests.contract.conftest import SPECS, SpecSet, body_schema, wire
+from tests.contract.test_contract_dataplane import DATA_PLANE
 from tests.runner.conftest import EntraCredential, make_target, write_local_files, write_workload
-from tests.runner.test_runner_azure import deploy_azure_like
+from tests.runner.test_runner_azure import IDENTITY, deploy_azure_like
+from tests.security.test_security_secrets import LEAK_PATTERNS
 
 HOURLY = """\
 description: a report every minute
@@ -115,9 +120,10 @@ def test_wait_is_refused_for_a_scheduled_workload_before_anything_is_created(sch
     assert not [s for s in batch.list_job_schedules() if s.id.startswith(f"{name}-")]
 
 
-def test_the_azure_target_refuses_a_schedule_before_anything_is_created(repo, azure_like, https_azurite,
-                                                                         signing_key, monkeypatch) -> None:
-    """Azure Batch retired task authentication tokens (2024-09-30): the manager could not add the tasks there."""
+def test_the_azure_target_refuses_a_schedule_whose_pool_lacks_the_identity(repo, azure_like, https_azurite,
+                                                                           signing_key, monkeypatch) -> None:
+    """The manager adds the tasks as the pool's managed identity: a pool without it is refused before anything is
+    created, naming the stack file and the pool."""
     credential = EntraCredential(signing_key)
     monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: credential)
     batch = deploy_azure_like(repo, azure_like, https_azurite, credential)
@@ -126,8 +132,41 @@ def test_the_azure_target_refuses_a_schedule_before_anything_is_created(repo, az
     for command in ("plan", "apply"):
         result = CliRunner().invoke(cli, [command, "--target", "azure", "--stack", "test", "--outputs", "outputs.json"])
         assert result.exit_code == 2, result.output
-        assert f"{name}.yaml:6" in result.output and "retired on 30 September 2024" in result.output
+        assert f"{name}.yaml:6" in result.output and "pool 'cpu' of stack 'test' (stacks/Pulumi.test.yaml)" \
+            in result.output and "does not carry the stack's identity" in result.output
     assert list(batch.list_job_schedules()) == [] and list(batch.list_jobs()) == []
+    assert list(azure_like.state.stores.tasks.keys_in_states("active")) == []
+
+
+def test_the_azure_target_creates_a_schedule_whose_manager_uses_the_pool_identity(repo, azure_like, https_azurite,
+                                                                                  signing_key, monkeypatch) -> None:
+    """The job schedule `apply` sends to Azure matches the 2025-06-01 data-plane spec, and carries the pool
+    identity's client id and neither a task authentication token nor any key or SAS."""
+    credential = EntraCredential(signing_key)
+    monkeypatch.setattr("azure.identity.DefaultAzureCredential", lambda **kw: credential)
+    batch = deploy_azure_like(repo, azure_like, https_azurite, credential, pool_identity=True)
+    sent = []
+    create = BatchClient.create_job_schedule
+    monkeypatch.setattr(BatchClient, "create_job_schedule",
+                        lambda self, options, **kw: sent.append(wire(options)) or create(self, options, **kw))
+    name = f"every-{uuid.uuid4().hex[:6]}"
+    # not before 2099: the schedule is created, its first run is not (this test is about the body)
+    write_workload(repo, name, "inputs: [data.txt]\nschedule:\n  interval: PT1H\n  doNotRunUntil: 2099-01-01T00:00:00Z\n"
+                               "tasks:\n  - {id: a, command: 'cat data.txt'}\n")
+    result = CliRunner().invoke(cli, ["apply", "--target", "azure", "--stack", "test", "--outputs", "outputs.json"])
+    assert result.exit_code == 0, result.output
+    [body] = sent
+    specs = SpecSet(SPECS)
+    assert specs.errors(body_schema(SPECS, DATA_PLANE, "JobSchedules_CreateJobSchedule"), body) == []
+    manager = body["jobSpecification"]["jobManagerTask"]
+    [pool_identity] = batch.get_pool("cpu").identity.user_assigned_identities
+    assert manager["environmentSettings"] == [{"name": "AZURE_CLIENT_ID", "value": pool_identity.client_id}]
+    assert all(f["identityReference"] == {"resourceId": IDENTITY} for f in manager["resourceFiles"])
+    text = json.dumps(body)
+    assert "authenticationTokenSettings" not in text and "AZ_BATCH_AUTHENTICATION_TOKEN" not in text
+    assert [p.pattern for p in LEAK_PATTERNS if p.search(text)] == []
+    assert az.DEV_KEY not in text and az.DEV_KEY[:16] not in text
+    assert [s.id for s in batch.list_job_schedules()] == [body["id"]]
 
 
 def test_commands_that_read_one_job_say_a_schedule_has_runs(scheduled) -> None:
