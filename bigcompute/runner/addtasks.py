@@ -44,18 +44,16 @@ def main(argv: list[str]) -> int:
     job = env["AZ_BATCH_JOB_ID"]
     url = (f"{env['AZ_BATCH_ACCOUNT_URL'].rstrip('/')}/jobs/{urllib.parse.quote(job, safe='')}/addtaskcollection"
            f"?api-version={API_VERSION}")
-    client_id = env.get("AZURE_CLIENT_ID", "")
-    try:
-        bearer = identity_token(env.get(IMDS_ENV) or IMDS, client_id)
-    except TokenError as e:
-        print(f"no token for Batch from the node's managed identity {client_id or '(the only one)'}: {e}",
-              file=sys.stderr)
-        return 1
-    headers = {"Authorization": "Bearer " + bearer, "Content-Type": "application/json; odata=minimalmetadata"}
+    credential = IdentityCredential(env.get(IMDS_ENV) or IMDS, env.get("AZURE_CLIENT_ID", ""))
     refused: list[str] = []
     added = 0
-    for chunk in chunks(argv[1], job):
-        added += add(url, headers, chunk, refused)
+    try:
+        for chunk in chunks(argv[1], job):
+            added += add(url, credential, chunk, refused)
+    except TokenError as e:
+        print(f"no token for Batch from the node's managed identity {credential.client_id or '(the only one)'}: "
+              f"{e}", file=sys.stderr)
+        return 1
     print(f"added {added} tasks to job {job}")
     for line in refused[:20]:
         print(line, file=sys.stderr)
@@ -66,7 +64,23 @@ class TokenError(Exception):
     pass
 
 
-def identity_token(endpoint: str, client_id: str) -> str:
+class IdentityCredential:
+    """Batch's request headers with the pool identity's token, fetched again shortly before it expires: adding
+    a large collection can outlast one token."""
+
+    MARGIN = 300.0  # seconds before expiry
+
+    def __init__(self, endpoint: str, client_id: str) -> None:
+        self.endpoint, self.client_id = endpoint, client_id
+        self._token, self._expires = "", 0.0
+
+    def headers(self) -> dict[str, str]:
+        if time.time() > self._expires - self.MARGIN:
+            self._token, self._expires = identity_token(self.endpoint, self.client_id)
+        return {"Authorization": "Bearer " + self._token, "Content-Type": "application/json; odata=minimalmetadata"}
+
+
+def identity_token(endpoint: str, client_id: str) -> tuple[str, float]:
     """An access token for Batch from IMDS for the user-assigned identity `client_id` (IMDS picks the only one
     when empty). Retries what IMDS documents as transient (404 while it starts, 410, 429, 5xx)."""
     query = {"api-version": "2018-02-01", "resource": BATCH_RESOURCE}
@@ -77,10 +91,11 @@ def identity_token(endpoint: str, client_id: str) -> str:
         request = urllib.request.Request(url, headers={"Metadata": "true"})
         try:
             with urllib.request.urlopen(request, timeout=30) as response:
-                token = json.loads(response.read()).get("access_token")
-                if not token:
-                    raise TokenError("the metadata service answered without an access_token")
-                return token
+                body = json.loads(response.read())
+            if not body.get("access_token"):
+                raise TokenError("the metadata service answered without an access_token")
+            expires = body.get("expires_on") or time.time() + float(body.get("expires_in") or 0)
+            return body["access_token"], float(expires)
         except urllib.error.HTTPError as e:
             if e.code not in (404, 410, 429) and e.code < 500:
                 raise TokenError(f"HTTP {e.code}: {message_of(e)}") from None
@@ -113,13 +128,13 @@ def chunks(path: str, job: str):
         yield chunk
 
 
-def add(url: str, headers: dict[str, str], chunk: list[dict], refused: list[str]) -> int:
+def add(url: str, credential: IdentityCredential, chunk: list[dict], refused: list[str]) -> int:
     """Add one collection; returns how many of its tasks the job now holds."""
     for attempt in range(ATTEMPTS):
-        status, body, retry_after = post(url, headers, {"value": chunk})
+        status, body, retry_after = post(url, credential.headers(), {"value": chunk})
         if status == 413 and len(chunk) > 1:  # RequestBodyTooLarge: the 1 MB cap, in two halves
             half = len(chunk) // 2
-            return add(url, headers, chunk[:half], refused) + add(url, headers, chunk[half:], refused)
+            return add(url, credential, chunk[:half], refused) + add(url, credential, chunk[half:], refused)
         if status == 200:
             again = settle(chunk, body.get("value") or [], refused)
             if not again:

@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -165,14 +166,14 @@ def test_on_azure_the_token_comes_from_the_nodes_imds_address(monkeypatch) -> No
             return False
 
         def read(self):
-            return b'{"access_token": "t"}'
+            return b'{"access_token": "t", "expires_on": "1999999999"}'
 
     def urlopen(request, timeout):
         asked.append((request.full_url, request.headers))
         return Answer()
 
     monkeypatch.setattr(addtasks.urllib.request, "urlopen", urlopen)
-    assert addtasks.identity_token(addtasks.IMDS, "cid") == "t"
+    assert addtasks.identity_token(addtasks.IMDS, "cid") == ("t", 1999999999.0)
     [(url, headers)] = asked
     assert url == ("http://169.254.169.254/metadata/identity/oauth2/token?api-version=2018-02-01"
                    "&resource=https%3A%2F%2Fbatch.core.windows.net%2F&client_id=cid")
@@ -190,3 +191,18 @@ def test_a_manager_without_a_token_for_batch_adds_nothing_and_says_why(flaky, tm
     assert "Identity not found" in result.stderr
     with pytest.raises(BatchError, match="TaskNotFound|does not exist"):
         server.state.stores.tasks.get(JOB, "never")
+
+
+@pytest.mark.parametrize(("lifetime", "fetches"), [(3600.0, 1), (60.0, 3)])
+def test_the_token_is_fetched_again_before_it_expires(monkeypatch, lifetime, fetches) -> None:
+    """A long manager run outlives one token: within five minutes of its expiry the next request gets a new one."""
+    calls = []
+
+    def token(endpoint, client_id):
+        calls.append((endpoint, client_id))
+        return f"t{len(calls)}", time.time() + lifetime
+
+    monkeypatch.setattr(addtasks, "identity_token", token)
+    credential = addtasks.IdentityCredential("http://imds", "cid")
+    seen = [credential.headers()["Authorization"] for _ in range(3)]
+    assert len(calls) == fetches and seen[-1] == f"Bearer t{fetches}"
