@@ -40,16 +40,21 @@ merge:
 
 
 @pytest.fixture
-def scheduled(repo, fast_process_emulator, azurite):
-    """A repository whose local target is the fast emulator, and a scheduled workload's unique name."""
+def scheduled(repo, fast_process_emulator, azurite, monkeypatch):
+    """A repository whose local target is the fast emulator, and a scheduled workload's unique name. The
+    emulator's task authentication tokens (AZ_BATCH_AUTHENTICATION_TOKEN) are recorded: none may be issued."""
+    runs = fast_process_emulator.state.runs
+    monkeypatch.setattr(runs, "job_token", lambda job, issue=runs.job_token: job_tokens.append(job) or issue(job))
+    job_tokens: list[str] = []
     target = make_target(fast_process_emulator, azurite)
     write_local_files(repo, target)
     name = f"every-{uuid.uuid4().hex[:6]}"
     (repo / "workloads" / "prog").mkdir()
     (repo / "workloads" / "prog" / "square.sh").write_text("echo $(( $1 * $1 )) > sq.txt\n")
     write_workload(repo, name, HOURLY)
-    return (name, fast_process_emulator.client(), azurite.service().get_container_client(target.containers["outputs"]),
-            target.pool_ids["cpu"], fast_process_emulator.state.identities)
+    yield (name, fast_process_emulator.client(), azurite.service().get_container_client(target.containers["outputs"]),
+           target.pool_ids["cpu"], fast_process_emulator.state.identities)
+    assert not [j for j in job_tokens if j.startswith(f"{name}-")]  # no run's task got the retired token
 
 
 def test_a_scheduled_workload_runs_again_and_status_shows_its_runs(scheduled) -> None:
