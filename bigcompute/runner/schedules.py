@@ -59,10 +59,13 @@ def schedule_refusal(clients: Clients, wl: Workload) -> str | None:
     if pool_client_id(clients, wl.pool) is not None:
         return None
     stack = clients.target.stack
+    # a data-plane pool cannot gain an identity: Azure's pool is updated through ARM, a local one is recreated
+    fix = (f"deploy the stack again (`pulumi up --stack {stack}`), which assigns it" if clients.target.kind == "azure"
+           else "its local pools predate pool identities: recreate the local target (`bigcompute local down --purge`, "
+                "then `bigcompute local up`)")
     return (f"a scheduled workload's job manager adds the tasks as the pool's managed identity, and pool "
             f"'{wl.pool}' of stack '{stack}' (stacks/Pulumi.{stack}.yaml) does not carry the stack's identity "
-            f"{clients.target.identity_resource_id or '(the stack outputs name none: identityResourceId)'}; deploy "
-            f"the stack again (`pulumi up --stack {stack}`, or `bigcompute local up` locally), which assigns it")
+            f"{clients.target.identity_resource_id or '(the stack outputs name none: identityResourceId)'}; {fix}")
 
 
 def pool_client_id(clients: Clients, pool: str) -> str | None:

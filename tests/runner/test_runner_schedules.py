@@ -7,14 +7,16 @@ from __future__ import annotations
 
 import json
 import uuid
+from dataclasses import replace
 
 import pytest
 from azure.batch import BatchClient
+from azure.batch import models as m
 from click.testing import CliRunner
 
 from bigcompute.cli.main import cli
 from bigcompute.local import azurite as az
-from bigcompute.local.testing import wait_for
+from bigcompute.local.testing import LOCAL_VM, wait_for
 from bigcompute.runner.schedules import MANAGER_ID
 from tests.conftest import run_cli as run
 from tests.contract.conftest import SPECS, SpecSet, body_schema, wire
@@ -141,6 +143,22 @@ def test_the_azure_target_refuses_a_schedule_whose_pool_lacks_the_identity(repo,
             in result.output and "does not carry the stack's identity" in result.output
     assert list(batch.list_job_schedules()) == [] and list(batch.list_jobs()) == []
     assert list(azure_like.state.stores.tasks.keys_in_states("active")) == []
+
+
+def test_a_local_pool_from_before_pool_identities_is_refused_with_how_to_recreate_it(repo, emulator, azurite) -> None:
+    target = make_target(emulator, azurite)
+    old_pool = f"old-{uuid.uuid4().hex[:6]}"  # as `local up` created pools before they carried the identity
+    emulator.client().create_pool(m.BatchPoolCreateOptions(id=old_pool, vm_size="standard_d2s_v5",
+                                                           target_dedicated_nodes=0, virtual_machine_configuration=LOCAL_VM))
+    write_local_files(repo, replace(target, pool_ids={"cpu": old_pool}))
+    name = f"every-{uuid.uuid4().hex[:6]}"
+    write_workload(repo, name, "schedule:\n  interval: PT1H\ntasks:\n  - {id: a, command: 'true'}\n")
+    result = run("apply", "--stack", "test")
+    assert result.exit_code == 2, result.output
+    assert f"{name}.yaml:6" in result.output and "pool 'cpu' of stack 'test' (stacks/Pulumi.test.yaml)" in result.output
+    assert "`bigcompute local down --purge`, then `bigcompute local up`" in result.output
+    assert not [s for s in emulator.client().list_job_schedules() if s.id.startswith(f"{name}-")]
+    assert not list(azurite.service().get_container_client(target.containers["inputs"]).list_blobs())
 
 
 def test_the_azure_target_creates_a_schedule_whose_manager_uses_the_pool_identity(repo, azure_like, https_azurite,
