@@ -52,23 +52,35 @@ class PoolIdentity(pulumi.ComponentResource):
             # (https://learn.microsoft.com/azure/container-registry/container-registry-authentication-managed-identity)
             *((f"acr-pull-{rid.rsplit('/', 1)[1].lower()}", rid, roles.ACR_PULL, {}) for rid in args.registry_ids),
         )
-        self.role_assignments = {
-            suffix: authorization.RoleAssignment(
-                f"{name}-{suffix}",
-                principal_id=self.identity.principal_id,
-                # a new identity takes a while to replicate; the type spares the lookup that would fail
-                principal_type="ServicePrincipal",
-                role_definition_id=roles.role_definition_id(args.subscription, role),
-                scope=scope,
-                **condition,
-                opts=pulumi.ResourceOptions(parent=self),
-            )
-            for suffix, scope, role, condition in grants
-        }
+        self._name, self._subscription = name, args.subscription
+        self.role_assignments = {suffix: self._grant(suffix, scope, role, condition)
+                                 for suffix, scope, role, condition in grants}
         self.resource_id = self.identity.id
         self.principal_id = self.identity.principal_id
         self.client_id = self.identity.client_id
         self.register_outputs({"resource_id": self.resource_id, "client_id": self.client_id})
+
+    def _grant(self, suffix: str, scope: pulumi.Input[str], role: str,
+               condition: Mapping[str, str]) -> authorization.RoleAssignment:
+        return authorization.RoleAssignment(
+            f"{self._name}-{suffix}",
+            principal_id=self.identity.principal_id,
+            # a new identity takes a while to replicate; the type spares the lookup that would fail
+            principal_type="ServicePrincipal",
+            role_definition_id=roles.role_definition_id(self._subscription, role),
+            scope=scope,
+            **condition,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def grant_job_submission(self, batch_account_id: pulumi.Input[str]) -> None:
+        """A scheduled workload's runs are created empty: each run's job manager task adds the tasks as this
+        identity, with a token from the node's IMDS (task authentication tokens were retired on 30 September
+        2024; https://learn.microsoft.com/azure/batch/managed-identity-pools). Azure Batch Job Submitter on the
+        account: jobs and job schedules, no pool or account writes. Declared once the account exists (the
+        account itself needs this identity for auto-storage)."""
+        self.role_assignments["batch-job-submitter"] = self._grant(
+            "batch-job-submitter", batch_account_id, roles.BATCH_JOB_SUBMITTER, {})
 
 
 @dataclass(frozen=True)

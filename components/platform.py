@@ -144,6 +144,8 @@ def declare_platform(stack: StackConfig) -> Platform:
         subnet_id=net.subnet_id if net else None, virtual_network_id=net.vnet_id if net else None,
         node_management_private=stack.network is not None and stack.network.public_ips == "none", tags=tags))
 
+    identity.grant_job_submission(account.account_id)  # before the pools, which wait for the identity's grants
+
     runner = None
     if stack.batch.runner_principal_id:
         runner = RunnerAccess("runner", RunnerAccessArgs(

@@ -9,6 +9,10 @@ import pulumi
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 BATCH_DATA_CONTRIBUTOR = "6aaa78f1-f7de-44ca-8722-c64a23943cae"
+# Jobs and job schedules only (dataActions jobs/*, jobSchedules/*), no pool or account writes: the least of the
+# built-in Batch roles that lets a scheduled run's job manager add tasks
+# (https://learn.microsoft.com/azure/batch/batch-role-based-access-control#azure-batch-job-submitter)
+BATCH_JOB_SUBMITTER = "48e5e92e-a480-4e71-aa9c-2778f4c13781"
 # https://learn.microsoft.com/azure/role-based-access-control/built-in-roles/containers#acrpull
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 
@@ -24,6 +28,7 @@ ROLE_NAMES = {
     STORAGE_BLOB_DATA_READER: "Storage Blob Data Reader",
     STORAGE_BLOB_DATA_CONTRIBUTOR: "Storage Blob Data Contributor",
     BATCH_DATA_CONTRIBUTOR: "Azure Batch Data Contributor",
+    BATCH_JOB_SUBMITTER: "Azure Batch Job Submitter",
     ACR_PULL: "AcrPull",
 }
 

@@ -49,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--task-user", default="auto", metavar="USER|none|auto",
                    help="who non-elevated tasks run as when the emulator runs as root (auto: nobody, when it can "
                         "run sh and python3 from the task PATH)")
+    p.add_argument("--role-assignment", action="append", default=[], metavar="IDENTITY_RESOURCE_ID=ROLE_ID",
+                   help="grant a built-in Batch role (its definition id) on the account to a pool identity, whose "
+                        "tokens from a node's IMDS then carry that role's rights (repeatable)")
     args = p.parse_args(argv)
     key = _key_from_file(args.key_file) if args.key_file else os.environ.pop(KEY_ENV, None)
     if not key:
@@ -75,6 +78,13 @@ def main(argv: list[str] | None = None) -> int:
         else InstantExecutor()
     state = BatchState(account=args.account, data_dir=data_dir, executor=executor, time_scale=args.time_scale,
                        transitions=transitions)
+    try:
+        for grant in args.role_assignment:
+            identity, _, role = grant.rpartition("=")
+            state.identities.assign(identity, role)
+    except ValueError as e:
+        print(f"error: --role-assignment: {e}", file=sys.stderr)
+        return 2
     server = EmulatorServer(state, key, args.port, FaultPlan(args.faults, args.fault_seed))
     # The port file tells `local up` (and tests) where the service listens when --port 0 was asked, and
     # whom tasks run as (`local up` and `local status` repeat the warning when they are not isolated).

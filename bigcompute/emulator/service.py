@@ -28,6 +28,7 @@ from bigcompute.emulator.compute.settle import Settler
 from bigcompute.emulator.compute.transitions import INSTANT, Durations, Timing
 from bigcompute.emulator.core.errors import BatchError, missing_property
 from bigcompute.emulator.core.formats import iso
+from bigcompute.emulator.core.identities import ManagedIdentities
 from bigcompute.emulator.core.tokens import JobTokens
 from bigcompute.emulator.state.common import public
 from bigcompute.emulator.state.models import NodeDoc, NodeState, TaskState
@@ -69,6 +70,8 @@ class BatchState:
         self.recurrence = Recurrence(self.stores)
         self.job_tokens = JobTokens(account)  # AZ_BATCH_AUTHENTICATION_TOKEN: issued to tasks, verified by the wire
         self.runs.job_token = self.job_tokens.issue
+        self.identities = ManagedIdentities(account)  # pool identities' IMDS tokens and the account's role grants
+        self.runs.node_key = self.identities.node_key
         self._recover()
 
     @property

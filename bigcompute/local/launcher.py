@@ -30,6 +30,9 @@ ACCOUNT = "localbatch"
 IDENTITY = ("/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/local/providers/"
             "Microsoft.ManagedIdentity/userAssignedIdentities/bigcompute-local")
 KEY_ENV = "BIGCOMPUTE_EMULATOR_KEY"
+# What the stack grants the pools' identity on the Batch account (components/identity.py): Azure Batch Job
+# Submitter, so a scheduled run's job manager adds its tasks (https://learn.microsoft.com/azure/batch/batch-role-based-access-control)
+JOB_SUBMITTER = "48e5e92e-a480-4e71-aa9c-2778f4c13781"
 
 
 class LauncherError(Exception):
@@ -262,7 +265,8 @@ def _start_emulator(root: Path, port: int, time_scale: float, faults: str, blob:
                     packages: list[str], transitions: str = "azure") -> int:
     argv = [sys.executable, "-m", "bigcompute.emulator", "--data-dir", str(root / "emulator"), "--port", str(port),
             "--account", ACCOUNT, "--time-scale", str(time_scale), "--blob-endpoint", blob, "--task-user", task_user,
-            "--node-packages", ",".join(packages), "--transitions", transitions]
+            "--node-packages", ",".join(packages), "--transitions", transitions,
+            "--role-assignment", f"{IDENTITY}={JOB_SUBMITTER}"]
     if faults:
         argv += ["--faults", faults]
     (root / "emulator").mkdir(parents=True, exist_ok=True)
@@ -297,6 +301,9 @@ def _create_resources(stack: Any, url: str, blob_port: int, key: str) -> dict[st
             task_slots_per_node=pool.local_slots, enable_inter_node_communication=pool.inter_node_communication,
             task_scheduling_policy=m.BatchTaskSchedulingPolicy(node_fill_type=pool.scheduling),
             metadata=[m.BatchMetadataItem(name=k, value=v) for k, v in pool.metadata.items()] or None)
+        # the stack's pools carry its user-assigned identity (components/pool.py); ARM sets it on Azure, the
+        # emulator takes it at creation
+        options["identity"] = {"type": "UserAssigned", "userAssignedIdentities": [{"resourceId": IDENTITY}]}
         with contextlib.suppress(ResourceExistsError):
             client.create_pool(options)
         pool_ids[pool.name] = pool.name

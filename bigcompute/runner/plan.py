@@ -100,7 +100,7 @@ def make_plan(clients: Clients, loaded: list[LoadedWorkload], quota: int, whole_
             if refused:
                 empty += refused
                 continue
-        refusal = schedule_refusal(lw.workload, clients.target.kind)
+        refusal = schedule_refusal(clients, lw.workload)
         if refusal:
             empty.append(_at(lw.workload, ("schedule",), refusal, "schedule"))
             continue

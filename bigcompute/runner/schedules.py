@@ -2,8 +2,9 @@
 
 Batch creates each run's job empty. `apply` therefore stores the workload's tasks, expanded once (Batch's JSON,
 one per line, the job id left as JOB_MARK), beside its inputs, with `addtasks.py`; the job specification carries
-a job manager task that downloads both and adds the tasks with the job's own authentication token
-(`authenticationTokenSettings: {access: [job]}`), then the job ends with its last task (onAllTasksComplete
+a job manager task that downloads both and adds the tasks as the pool's user-assigned managed identity (its
+client id in AZURE_CLIENT_ID; the stack grants it Azure Batch Job Submitter on the account, components/identity.py),
+the same way on Azure and on the local target, then the job ends with its last task (onAllTasksComplete
 terminatejob; the manager does not end it: killJobOnCompletion false). The schedule's id is the job id the
 workload's spec would have, and it carries the same metadata as a job, so plan, prune and delete treat it as
 the workload's job; the run jobs carry none of it (`list_jobs_from_schedule` finds them).
@@ -47,16 +48,34 @@ def stored_name(workload: str, spec: str, name: str) -> str:
     return f".schedules/{workload}/{spec}/{name}"
 
 
-def schedule_refusal(wl: Workload, target_kind: str) -> str | None:
-    """Why the target cannot run the workload's schedule, or None. A run's job manager adds the tasks with the
-    job's authentication token, and Batch retired task authentication tokens on 30 September 2024: the last
-    data-plane version with authenticationTokenSettings is 2024-07-01.20.0, and the Az.Batch breaking-change
-    notes say so (https://learn.microsoft.com/powershell/azure/upcoming-breaking-changes, Get-AzBatchJobSchedule).
-    On Azure the manager would find no token, so the schedule is refused there before anything is created."""
-    if wl.schedule is None or target_kind == "local":
+def schedule_refusal(clients: Clients, wl: Workload) -> str | None:
+    """Why the target cannot run the workload's schedule, or None. Task authentication tokens were retired on
+    30 September 2024 (https://learn.microsoft.com/powershell/azure/upcoming-breaking-changes, Get-AzBatchJobSchedule),
+    so a run's job manager authenticates as the pool's managed identity
+    (https://learn.microsoft.com/azure/batch/managed-identity-pools): a pool without the stack's identity cannot
+    run one. A pool that is not deployed is left to the submission's own refusal."""
+    if wl.schedule is None or wl.pool not in clients.target.pool_ids:
         return None
-    return ("a scheduled workload runs on the local target only: each run's job manager task adds the tasks with "
-            "the job's authentication token, which Azure Batch retired on 30 September 2024")
+    if pool_client_id(clients, wl.pool) is not None:
+        return None
+    stack = clients.target.stack
+    # a data-plane pool cannot gain an identity: Azure's pool is updated through ARM, a local one is recreated
+    fix = (f"deploy the stack again (`pulumi up --stack {stack}`), which assigns it" if clients.target.kind == "azure"
+           else "its local pools predate pool identities: recreate the local target (`bigcompute local down --purge`, "
+                "then `bigcompute local up`)")
+    return (f"a scheduled workload's job manager adds the tasks as the pool's managed identity, and pool "
+            f"'{wl.pool}' of stack '{stack}' (stacks/Pulumi.{stack}.yaml) does not carry the stack's identity "
+            f"{clients.target.identity_resource_id or '(the stack outputs name none: identityResourceId)'}; {fix}")
+
+
+def pool_client_id(clients: Clients, pool: str) -> str | None:
+    """The client id of the stack's identity on the workload's pool, as Batch reports the pool's identities."""
+    wanted = (clients.target.identity_resource_id or "").lower()
+    identity = clients.batch.get_pool(clients.target.pool_id(pool), select=["id", "identity"]).identity
+    for uai in (identity.user_assigned_identities or []) if identity and wanted else []:
+        if uai.resource_id.lower() == wanted and uai.client_id:
+            return uai.client_id
+    return None
 
 
 # --- apply ------------------------------------------------------------------------------------------------
@@ -70,11 +89,14 @@ def ensure_schedule(clients: Clients, plan: WorkloadPlan, ctx: StorageContext, h
     inputs.upload_blob(stored_name(wl.name, plan.spec, "tasks.jsonl"), _task_lines(plan, ctx), overwrite=True)
     inputs.upload_blob(stored_name(wl.name, plan.spec, SCRIPT.name), SCRIPT.read_bytes(), overwrite=True)
     pool_id = clients.target.pool_id(wl.pool)
+    client_id = pool_client_id(clients, wl.pool)
+    if client_id is None:  # checked by the plan; the pool changed since
+        raise DeployError(schedule_refusal(clients, wl) or f"pool {pool_id} lost the stack's identity")
     hooks.step(f"creating job schedule {plan.job_id} on pool {pool_id}")
     try:
         clients.batch.create_job_schedule(batch.BatchJobScheduleCreateOptions(
             id=plan.job_id, display_name=(wl.description or wl.name)[:1024], schedule=configuration(wl),
-            job_specification=job_specification(clients, plan, ctx, pool_id),
+            job_specification=job_specification(clients, plan, ctx, pool_id, client_id),
             metadata=metadata(wl, plan.spec, submitted=True, stack=clients.target.stack)))
     except ResourceExistsError:  # a retried create whose first attempt got through, or a racing apply
         _existing(clients, plan)
@@ -103,21 +125,21 @@ def configuration(wl: Workload) -> batch.BatchJobScheduleConfiguration:
                                                start_window=s.start_window, recurrence_interval=s.interval)
 
 
-def job_specification(clients: Clients, plan: WorkloadPlan, ctx: StorageContext,
-                      pool_id: str) -> batch.BatchJobSpecification:
+def job_specification(clients: Clients, plan: WorkloadPlan, ctx: StorageContext, pool_id: str,
+                      client_id: str) -> batch.BatchJobSpecification:
     """The job `apply` would create for the workload, as every run's job: ended by its last task, its tasks
-    added by the job manager task."""
+    added by the job manager task as the pool identity `client_id`."""
     wl = plan.loaded.workload
     body = job_model(wl, plan.job_id, pool_id, plan.spec, clients.target.stack, stage=plan.sync.stage,
                      ctx=ctx).as_dict()
     body.pop("id")
     body["onAllTasksComplete"] = "terminatejob"  # the manager is a task: no run ends before it added the rest
     body["metadata"] = [{"name": SCHEDULE, "value": plan.job_id}, {"name": WORKLOAD, "value": wl.name}]
-    body["jobManagerTask"] = manager_task(plan, ctx)
+    body["jobManagerTask"] = manager_task(plan, ctx, client_id)
     return batch.BatchJobSpecification(body)
 
 
-def manager_task(plan: WorkloadPlan, ctx: StorageContext) -> dict:
+def manager_task(plan: WorkloadPlan, ctx: StorageContext, client_id: str) -> dict:
     identity = {"resourceId": ctx.identity_resource_id} if ctx.identity_resource_id else None
 
     def resource(name: str) -> dict:
@@ -127,11 +149,11 @@ def manager_task(plan: WorkloadPlan, ctx: StorageContext) -> dict:
     return {"id": MANAGER_ID, "displayName": "adds the workload's tasks to this run's job",
             "commandLine": shell_command(f"python3 {SCRIPT.name} tasks.jsonl"),
             "resourceFiles": [resource("tasks.jsonl"), resource(SCRIPT.name)],
+            # which of the pool's identities to ask IMDS for (the name azure-identity reads it from); not a secret
+            "environmentSettings": [{"name": "AZURE_CLIENT_ID", "value": client_id}],
             "constraints": {"maxTaskRetryCount": 3},
             # Not the job's end (its tasks are), and no reason to keep a node to itself while adding them.
-            "killJobOnCompletion": False, "runExclusive": False,
-            # Not in azure-batch 15's models (Batch retired task tokens on Azure); sent as a raw property.
-            "authenticationTokenSettings": {"access": ["job"]}}
+            "killJobOnCompletion": False, "runExclusive": False}
 
 
 def _task_lines(plan: WorkloadPlan, ctx: StorageContext) -> Iterator[bytes]:

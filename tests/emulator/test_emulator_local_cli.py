@@ -51,6 +51,21 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return tmp_path
 
 
+# A task's token for Batch from its node's IMDS (the emulator's), then a task added to its job with it.
+_ADD_AS_IDENTITY = """
+import json, os, urllib.parse as p, urllib.request as u
+query = p.urlencode({'api-version': '2018-02-01', 'resource': 'https://batch.core.windows.net/',
+                     'client_id': os.environ['AZURE_CLIENT_ID']})
+imds = u.Request(os.environ['AZURE_POD_IDENTITY_AUTHORITY_HOST'] + '/metadata/identity/oauth2/token?' + query,
+                 headers={'Metadata': 'true'})
+token = json.loads(u.urlopen(imds).read())['access_token']
+add = u.Request(os.environ['AZ_BATCH_ACCOUNT_URL'] + '/jobs/' + os.environ['AZ_BATCH_JOB_ID'] + '/tasks?api-version=2025-06-01',
+                data=json.dumps({'id': 'added', 'commandLine': 'true'}).encode(), method='POST',
+                headers={'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json'})
+print(u.urlopen(add).status)
+"""
+
+
 def test_up_status_down(project: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(local_group, ["up", "--stack", "dev", "--transitions", "instant"])
@@ -75,6 +90,15 @@ def test_up_status_down(project: Path) -> None:
         client.create_job(m.BatchJobCreateOptions(id="j", pool_info=m.BatchPoolInfo(pool_id=outputs["poolIds"]["cpu"])))
         client.create_task("j", m.BatchTaskCreateOptions(id="t", command_line="/bin/echo hello"))
         assert wait_task(client, "j", "t").execution_info.exit_code == 0
+        # the stack's pools carry its identity, which may submit jobs: a task adds another one as that identity
+        [identity] = client.get_pool(outputs["poolIds"]["cpu"]).identity.user_assigned_identities
+        assert identity.resource_id == outputs["identityResourceId"]
+        client.create_task("j", m.BatchTaskCreateOptions(
+            id="as-identity", command_line="""python3 -c "import os; exec(os.environ['ADD'])" """,
+            environment_settings=[m.EnvironmentSetting(name="ADD", value=_ADD_AS_IDENTITY),
+                                  m.EnvironmentSetting(name="AZURE_CLIENT_ID", value=identity.client_id)]))
+        assert wait_task(client, "j", "as-identity", timeout=30).execution_info.exit_code == 0
+        assert wait_task(client, "j", "added").execution_info.exit_code == 0
         status = runner.invoke(local_group, ["status"])
         assert "pool cpu: steady, 1 node(s)" in status.output
         assert "job j: active" in status.output

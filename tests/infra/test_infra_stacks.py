@@ -7,6 +7,7 @@ from bigcompute.infra.graph import Graph, Node
 from components.naming import iso_duration
 
 READER, CONTRIBUTOR = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+JOB_SUBMITTER = "48e5e92e-a480-4e71-aa9c-2778f4c13781"  # Azure Batch Job Submitter (batch-role-based-access-control)
 CONTRACT = {"resourceGroup", "batchAccountName", "batchAccountEndpoint", "storageAccountName", "blobEndpoint",
             "containers", "poolIds", "identityResourceId"}
 
@@ -104,8 +105,10 @@ def test_role_assignments_are_least_privilege(stack, stack_plans):
               for r in graph.resources("azure-native:authorization:RoleAssignment")
               if r.inputs["principalId"] == pool_identity.outputs["principalId"]}
     account_id = one(graph, "storage:StorageAccount").id
-    # nothing on the `applications` container: nodes fetch packages from Batch's own app-* containers
-    assert grants == {(containers["inputs"], READER), (containers["outputs"], CONTRIBUTOR), (account_id, READER)}
+    # nothing on the `applications` container: nodes fetch packages from Batch's own app-* containers; on the
+    # Batch account, jobs and schedules only (a scheduled run's job manager adds its tasks), no pool writes
+    assert grants == {(containers["inputs"], READER), (containers["outputs"], CONTRIBUTOR), (account_id, READER),
+                      (one(graph, "batch:BatchAccount").id, JOB_SUBMITTER)}
     packages = one(graph, "authorization:RoleAssignment", "identity-app-packages-reader").inputs
     assert packages["conditionVersion"] == "2.0"
     assert packages["condition"] == (
@@ -133,7 +136,7 @@ def test_pools_wait_for_the_pool_identitys_roles(stack, stack_plans):
     pool_identity = one(graph, "managedidentity:UserAssignedIdentity", "identity-uai")
     grants = {r.urn for r in graph.resources("azure-native:authorization:RoleAssignment")
               if r.inputs["principalId"] == pool_identity.outputs["principalId"]}
-    assert len(grants) == 3
+    assert len(grants) == 4
     for pool in graph.resources("azure-native:batch:Pool"):
         assert grants <= set(pool.dependencies), pool.urn
 

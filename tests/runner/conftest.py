@@ -19,6 +19,7 @@ from bigcompute.emulator import BatchState, EmulatorServer, SubprocessExecutor
 from bigcompute.emulator.wire.auth import TokenVerifier
 from bigcompute.local import azurite as az
 from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
+from bigcompute.local.launcher import JOB_SUBMITTER
 from bigcompute.runner.clients import Clients, RetrySettings, connect
 from bigcompute.runner.target import Target
 from tests.conftest import ACCOUNT, new_key, start_azurite
@@ -34,6 +35,9 @@ config:
 """
 
 
+POOL_IDENTITY = "/subscriptions/0/resourceGroups/local/providers/Microsoft.ManagedIdentity/userAssignedIdentities/local-pool"
+
+
 def make_target(emu, azurite, slots: int = 2) -> Target:
     """Fresh containers and a pool on `emu`, named uniquely, as the runner's target."""
     suffix = uuid.uuid4().hex[:6]
@@ -43,16 +47,18 @@ def make_target(emu, azurite, slots: int = 2) -> Target:
         service.create_container(name)
     pool_id = f"cpu-{suffix}"
     client = emu.client()
-    client.create_pool(m.BatchPoolCreateOptions(
+    options = m.BatchPoolCreateOptions(
         id=pool_id, vm_size="standard_d2s_v5", target_dedicated_nodes=1, task_slots_per_node=slots,
         virtual_machine_configuration=m.VirtualMachineConfiguration(
             image_reference=m.BatchVmImageReference(publisher="canonical", offer="ubuntu-24_04-lts", sku="server"),
-            node_agent_sku_id="batch.node.ubuntu 24.04")))
+            node_agent_sku_id="batch.node.ubuntu 24.04"))
+    # as `local up` creates the stack's pools: with the stack's identity, which may submit jobs on the account
+    options["identity"] = {"type": "UserAssigned", "userAssignedIdentities": [{"resourceId": POOL_IDENTITY}]}
+    client.create_pool(options)
+    emu.state.identities.assign(POOL_IDENTITY, JOB_SUBMITTER)
     return Target(kind="local", stack="test", batch_endpoint=emu.url, batch_account=emu.account, blob_endpoint=azurite.blob_endpoint,
                   storage_account=DEV_ACCOUNT, containers=containers, pool_ids={"cpu": pool_id},
-                  identity_resource_id="/subscriptions/0/resourceGroups/local/providers/"
-                                       "Microsoft.ManagedIdentity/userAssignedIdentities/local-pool",
-                  batch_key=emu.key, storage_key=DEV_KEY)
+                  identity_resource_id=POOL_IDENTITY, batch_key=emu.key, storage_key=DEV_KEY)
 
 
 @pytest.fixture(scope="session")

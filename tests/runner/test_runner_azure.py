@@ -26,16 +26,20 @@ IDENTITY = ("/subscriptions/0/resourceGroups/rg-bigcompute-test/providers/Micros
             "userAssignedIdentities/id-pool")
 
 
-def deploy_azure_like(repo, azure_like, https_azurite, credential) -> BatchClient:
-    """What `pulumi up` leaves: containers, a pool and the stack outputs file; plus a workload doubling a number."""
+def deploy_azure_like(repo, azure_like, https_azurite, credential, pool_identity: bool = False) -> BatchClient:
+    """What `pulumi up` leaves: containers, a pool (with the stack's identity when `pool_identity`, as ARM sets
+    it) and the stack outputs file; plus a workload doubling a number."""
     containers = {"inputs": "inputs", "outputs": "outputs"}
     blob = BlobServiceClient(https_azurite, credential=credential)
     for name in containers.values():
         if not blob.get_container_client(name).exists():
             blob.create_container(name)
     batch = BatchClient(azure_like.url, credential)
-    batch.create_pool(m.BatchPoolCreateOptions(id="cpu", vm_size="standard_d2s_v5", target_dedicated_nodes=1,
-                                               task_slots_per_node=2, virtual_machine_configuration=LOCAL_VM))
+    pool = m.BatchPoolCreateOptions(id="cpu", vm_size="standard_d2s_v5", target_dedicated_nodes=1,
+                                    task_slots_per_node=2, virtual_machine_configuration=LOCAL_VM)
+    if pool_identity:
+        pool["identity"] = {"type": "UserAssigned", "userAssignedIdentities": [{"resourceId": IDENTITY}]}
+    batch.create_pool(pool)
     outputs = {"resourceGroup": "rg-bigcompute-test", "batchAccountName": ACCOUNT,
                "batchAccountEndpoint": azure_like.url, "storageAccountName": az.DEV_ACCOUNT,
                "blobEndpoint": https_azurite, "containers": containers, "poolIds": {"cpu": "cpu"},

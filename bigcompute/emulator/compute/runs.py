@@ -11,6 +11,7 @@ from bigcompute.emulator.compute.executor import Executor, RunHandle, TaskRun
 from bigcompute.emulator.compute.isolation import elevated
 from bigcompute.emulator.compute.nodes import NodeLayout, task_env
 from bigcompute.emulator.core.formats import iso, parse_duration
+from bigcompute.emulator.core.identities import IMDS_ENV, IMDS_PATH
 from bigcompute.emulator.core.tokens import JOB_SCOPE
 from bigcompute.emulator.state.models import JobDoc, NodeDoc, PoolDoc, TaskDoc
 
@@ -27,6 +28,7 @@ class Runs:
         self.layout = layout
         self.executor = executor
         self.job_token: Callable[[str], str] | None = None  # issues a task's job-scoped token (the service's)
+        self.node_key: Callable[[str, str], str] | None = None  # a node's IMDS path segment (the service's)
 
     def task_run(self, pool: PoolDoc, node: NodeDoc, job: JobDoc,
                  doc: TaskDoc) -> TaskRun:
@@ -47,10 +49,15 @@ class Runs:
     def _env(self, pool: PoolDoc, node: NodeDoc, task_dir: Path, job_id: str | None,
              task_id: str | None, prep_dir: Path | None, settings: list[dict[str, str]],
              packages: list[Any]) -> dict[str, str]:
-        return task_env(account=self.account, account_url=self._base_url(), pool_id=pool["id"], node=node,
-                        node_root=self.layout.root(pool["id"], node["id"]), task_dir=task_dir, job_id=job_id,
-                        task_id=task_id, prep_dir=prep_dir, settings=settings,
-                        packages=(pool.get("applicationPackageReferences") or []) + packages, path=self.path)
+        env = task_env(account=self.account, account_url=self._base_url(), pool_id=pool["id"], node=node,
+                       node_root=self.layout.root(pool["id"], node["id"]), task_dir=task_dir, job_id=job_id,
+                       task_id=task_id, prep_dir=prep_dir, settings=settings,
+                       packages=(pool.get("applicationPackageReferences") or []) + packages, path=self.path)
+        if self.node_key and (pool.get("identity") or {}).get("userAssignedIdentities"):
+            # 169.254.169.254 cannot be bound here: the node's IMDS is the emulator's, at the address the Azure
+            # identity libraries (and the job manager of scheduled workloads) take in place of IMDS's
+            env[IMDS_ENV] = f"{self._base_url()}{IMDS_PATH}/{self.node_key(pool['id'], node['id'])}"
+        return env
 
     def node_url(self, pool: PoolDoc, node: NodeDoc) -> str:
         return f"{self._base_url()}/pools/{pool['id']}/nodes/{node['id']}"

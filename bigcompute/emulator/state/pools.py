@@ -13,6 +13,7 @@ from bigcompute.emulator.core.errors import (
     unsupported_locally,
 )
 from bigcompute.emulator.core.formats import iso, parse_duration
+from bigcompute.emulator.core.identities import pool_identity
 from bigcompute.emulator.state import autoscale as autoscale_adapter
 from bigcompute.emulator.state.common import Ctx, new_doc, public, set_state, touch
 from bigcompute.emulator.state.db import dumps, loads
@@ -103,6 +104,8 @@ class PoolStore:
         # Accepted as Batch accepts it; a local node mounts nothing, so its nodes turn unusable with a mount
         # error (compute/node_setup.py) instead of running tasks without their file systems.
         check_mounts(spec.get("mountConfiguration"))
+        if "identity" in spec:  # set through ARM on Azure: see core/identities.py
+            doc["identity"] = pool_identity(spec["identity"])
         doc.setdefault("resizeTimeout", "PT15M")
         doc.setdefault("taskSchedulingPolicy", {"nodeFillType": "spread"})
         # Local nodes are one machine: they can always reach each other, so true is honoured as it is.

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, parse_qsl, unquote
 
 from bigcompute.emulator.core.errors import BatchError
 from bigcompute.emulator.core.formats import parse_rfc1123
+from bigcompute.emulator.core.identities import ManagedIdentities, action
 from bigcompute.emulator.core.tokens import JobTokens
 
 # "The Batch service must receive a request within 15 minutes of when it is created" (guards against replay):
@@ -140,14 +141,31 @@ def verify_job_token(job_tokens: JobTokens, token: str, raw_path: str) -> None:
         raise _failed(f"The task authentication token grants access to the operations of job {job} only.")
 
 
+def verify_identity_token(identities: ManagedIdentities, token: str, method: str, raw_path: str) -> None:
+    """A token a node's IMDS issued for one of its pool's identities: what that identity's roles allow."""
+    identity = identities.identity_of(token)
+    if identity is None:
+        raise BatchError(401, "AuthenticationFailed", "Server failed to authenticate the request.",
+                         {"AuthenticationErrorDetail": "The managed identity token is not valid for this account."})
+    if not identities.allowed(identity, method, raw_path):
+        # Batch's answer to a principal without the data action (Azure RBAC on the account)
+        raise BatchError(403, "AuthorizationFailure", "This request is not authorized to perform this operation.",
+                         {"AuthorizationFailureDetail": f"managed identity {identity.rsplit('/', 1)[-1]} has no role on this account "
+                          f"that allows {action(method, raw_path) or method + ' ' + raw_path}"})
+
+
 def verify_request(method: str, raw_path: str, query: str | Mapping[str, str], headers: Mapping[str, str], account: str,
-                   key_b64: str, tokens: TokenVerifier | None, job_tokens: JobTokens | None = None) -> None:
-    """SharedKey always; a task's job-scoped token for its own job; an Entra ID bearer token only where the
-    emulator trusts a token-signing key."""
+                   key_b64: str, tokens: TokenVerifier | None, job_tokens: JobTokens | None = None,
+                   identities: ManagedIdentities | None = None) -> None:
+    """SharedKey always; a task's job-scoped token for its own job; a pool identity's token from a node's IMDS,
+    with its roles' rights; an Entra ID bearer token only where the emulator trusts a token-signing key."""
     if headers.get("authorization", "").startswith("Bearer "):
         bearer = headers["authorization"][len("Bearer "):]
         if job_tokens is not None and JobTokens.looks_like(bearer):
             verify_job_token(job_tokens, bearer, raw_path)
+            return
+        if identities is not None and ManagedIdentities.is_ours(bearer):
+            verify_identity_token(identities, bearer, method, raw_path)
             return
         if tokens is None:
             raise _failed("Bearer tokens are not accepted here: this emulator trusts no token-signing key.")

@@ -12,12 +12,14 @@ from urllib.parse import quote, urlencode
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bigcompute.emulator.core.errors import ERROR_CONTENT_TYPE, BatchError, error_body, new_request_id
+from bigcompute.emulator.core.identities import IMDS_PATH, ManagedIdentities
 from bigcompute.emulator.core.tokens import JobTokens
 from bigcompute.emulator.wire import auth, versions
 from bigcompute.emulator.wire.faults import FaultPlan, as_error
 
 log = logging.getLogger("bigcompute.emulator")
 UNAUTHENTICATED = ("/_emulator/health",)
+NOT_BATCH = IMDS_PATH + "/"  # a node's IMDS (wire/imds.py): neither Batch's auth nor its api-version
 UNFAULTED = "/_emulator/"
 
 
@@ -31,13 +33,15 @@ async def send_error(send: Send, err: BatchError, request_id: str, extra: Sequen
 
 class BatchMiddleware:
     def __init__(self, app: ASGIApp, account: str, key: str, faults: FaultPlan | None = None,
-                 tokens: auth.TokenVerifier | None = None, job_tokens: JobTokens | None = None) -> None:
+                 tokens: auth.TokenVerifier | None = None, job_tokens: JobTokens | None = None,
+                 identities: ManagedIdentities | None = None) -> None:
         self.app = app
         self.account = account
         self._key = key
         self.faults = faults or FaultPlan()
         self.tokens = tokens
         self.job_tokens = job_tokens
+        self.identities = identities
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -47,7 +51,7 @@ class BatchMiddleware:
         scope.setdefault("state", {})["request_id"] = request_id
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
         fault = None
-        if scope["path"] not in UNAUTHENTICATED:
+        if scope["path"] not in UNAUTHENTICATED and not scope["path"].startswith(NOT_BATCH):
             # The emulator's own routes are never faulted: a test must read the counts it asserts and set up
             # the conditions it asks for.
             fault = None if scope["path"].startswith(UNFAULTED) else self.faults.draw()
@@ -68,7 +72,7 @@ class BatchMiddleware:
                 scope["query_string"] = canonical.encode("latin-1")
                 scope["state"]["api_version"] = versions.check(canonical)
                 auth.verify_request(scope["method"], raw_path, query, headers, self.account, self._key, self.tokens,
-                                    self.job_tokens)
+                                    self.job_tokens, self.identities)
             except BatchError as err:
                 await send_error(send, err, request_id)
                 return

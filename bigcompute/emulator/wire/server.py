@@ -16,6 +16,7 @@ from starlette.routing import Route
 
 from bigcompute.emulator.core.errors import BatchError
 from bigcompute.emulator.service import BatchState
+from bigcompute.emulator.wire import imds
 from bigcompute.emulator.wire.auth import TokenVerifier
 from bigcompute.emulator.wire.faults import FaultPlan
 from bigcompute.emulator.wire.middleware import BatchMiddleware
@@ -43,12 +44,12 @@ async def _faults_served(req: Request) -> Response:
 def build_app(state: BatchState, key: str, faults: FaultPlan | None = None,
               tokens: TokenVerifier | None = None) -> Starlette:
     routes = [Route("/_emulator/health", _health, methods=["GET"]),
-              Route("/_emulator/faults", _faults_served, methods=["GET"]), *starlette_routes()]
+              Route("/_emulator/faults", _faults_served, methods=["GET"]), *imds.ROUTES, *starlette_routes()]
     faults = faults or FaultPlan()
     app = Starlette(
         routes=routes,
         middleware=[Middleware(BatchMiddleware, account=state.account, key=key, faults=faults, tokens=tokens,
-                               job_tokens=state.job_tokens)],
+                               job_tokens=state.job_tokens, identities=state.identities)],
         exception_handlers={HTTPException: _no_route},
     )
     app.state.batch = state
