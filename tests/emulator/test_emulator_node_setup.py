@@ -257,3 +257,36 @@ def test_a_node_whose_image_pulls_died_with_the_service_is_set_up_again(tmp_path
         assert (fake_engine / "engine.log").read_text().splitlines() == ["pull busybox"]
     finally:
         again.stop()
+
+
+# --- secrets -----------------------------------------------------------------------------------------------------
+def test_secrets_the_spec_marks_are_never_answered_back(emulator) -> None:
+    """A mount's account key and SAS, a registry password and a user's password go in, and no GET or list of the
+    pool answers them (the spec marks them x-ms-secret); the rest of each object does come back."""
+    spec = json.loads((Path(__file__).resolve().parents[1] / "data/specs/batch/data-plane/Azure.Batch/stable/"
+                       "2025-06-01/BatchService.json").read_text(encoding="utf-8"))
+    marked = {name for d in spec["definitions"].values() for name, p in d.get("properties", {}).items()
+              if p.get("x-ms-secret")}
+    from bigcompute.emulator.wire.httpio import SECRET_PROPERTIES
+    assert marked == SECRET_PROPERTIES
+    pool_id = unique("pool")
+    vm = {**LOCAL_VM.as_dict(), "containerConfiguration": {
+        "type": "dockerCompatible", "containerImageNames": ["busybox"],
+        "containerRegistries": [{"registryServer": "r.example", "username": "u", "password": SECRET}]}}
+    body = {"id": pool_id, "vmSize": "standard_d2s_v3", "virtualMachineConfiguration": vm,
+            "userAccounts": [{"name": "ops", "password": SECRET}],
+            "mountConfiguration": [{"azureBlobFileSystemConfiguration": {
+                "accountName": "acct", "containerName": "data", "relativeMountPath": "bfuse", "sasKey": SECRET}}]}
+    assert signed(emulator, "POST", "/pools", "api-version=2025-06-01", json.dumps(body).encode()).status_code == 201
+    got = signed(emulator, "GET", f"/pools/{pool_id}", "api-version=2025-06-01").json()
+    listed = [p for p in signed(emulator, "GET", "/pools", "api-version=2025-06-01").json()["value"]
+              if p["id"] == pool_id]
+    for view in (got, *listed):
+        text = json.dumps(view)
+        assert SECRET not in text
+        registry = view["virtualMachineConfiguration"]["containerConfiguration"]["containerRegistries"][0]
+        assert registry == {"registryServer": "r.example", "username": "u"}
+        assert view["userAccounts"] == [{"name": "ops"}]
+        assert view["mountConfiguration"][0]["azureBlobFileSystemConfiguration"]["accountName"] == "acct"
+    assert listed
+    assert signed(emulator, "DELETE", f"/pools/{pool_id}", "api-version=2025-06-01").status_code == 202

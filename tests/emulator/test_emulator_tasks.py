@@ -69,7 +69,7 @@ def test_oversized_collection_is_split_by_the_sdk(batch, pool, emulator) -> None
 def test_list_with_filter_select_and_next_link(batch, pool) -> None:
     job_id = make_job(batch, pool)
     batch.create_tasks(job_id, [_task(f"a{i}", "exit 1" if i % 3 == 0 else "/bin/true") for i in range(30)])
-    wait_for(lambda: batch.get_job_task_counts(job_id).task_counts.completed == 30)
+    wait_for(lambda: batch.get_job_task_counts(job_id).task_counts.completed == 30, timeout=60)  # 30 real processes: slow under load
     failed = list(batch.list_tasks(job_id, max_results=4, select=["id", "executionInfo"],
                                    filter="state eq 'completed' and executionInfo/exitCode ne 0"))
     assert sorted(t.id for t in failed) == sorted(f"a{i}" for i in range(0, 30, 3))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote, urlencode
 
 from starlette.requests import Request
@@ -114,8 +114,26 @@ def empty(status: int, doc: Mapping[str, Any] | None = None) -> Response:
     return Response(b"", status, resource_headers(doc))
 
 
+# The properties the 2025-06-01 spec marks `x-ms-secret` (passwords, storage keys, SAS tokens, SSH private keys):
+# Batch takes them and never answers them back, at any depth of a pool, job, task or schedule.
+SECRET_PROPERTIES = frozenset({"password", "accountKey", "sasKey", "sshPrivateKey"})
+
+
+def without_secrets(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: without_secrets(v) for k, v in value.items() if k not in SECRET_PROPERTIES}
+    if isinstance(value, list):
+        return [without_secrets(v) for v in value]
+    return value
+
+
+def wire_view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """What a GET answers of a stored resource: no bookkeeping, no secret."""
+    return cast(dict[str, Any], without_secrets(public(doc)))
+
+
 def one(req: Request, doc: Mapping[str, Any]) -> Response:
-    view = project(public(doc), parse_select(req.query_params.get("$select")))
+    view = project(wire_view(doc), parse_select(req.query_params.get("$select")))
     return json_response(view, 200, doc)
 
 
@@ -151,7 +169,7 @@ class ListQuery:
         return self.page(items[start:end], str(end) if end < len(items) else None)
 
     def page(self, docs: Sequence[Mapping[str, Any]], next_token: str | None) -> Response:
-        out: dict[str, Any] = {"value": [project(public(d), self.select) for d in docs]}
+        out: dict[str, Any] = {"value": [project(wire_view(d), self.select) for d in docs]}
         if next_token is not None:
             params: dict[str, Any] = {"api-version": self.api_version} if self.api_version else {}
             params.update({"$skiptoken": next_token, "maxresults": self.limit})
