@@ -10,6 +10,7 @@ from typing import Any
 from bigcompute.emulator.compute.executor import Executor, RunHandle, TaskRun
 from bigcompute.emulator.compute.isolation import elevated
 from bigcompute.emulator.compute.nodes import NodeLayout, task_env
+from bigcompute.emulator.compute.packages import Packages
 from bigcompute.emulator.core.formats import iso, parse_duration
 from bigcompute.emulator.core.tokens import JOB_SCOPE
 from bigcompute.emulator.state.models import JobDoc, NodeDoc, PoolDoc, TaskDoc
@@ -19,8 +20,9 @@ RELEASE_WALL_CLOCK = 900.0  # Batch caps job release tasks at 15 minutes
 
 class Runs:
     def __init__(self, *, account: str, base_url: Callable[[], str], clock: Callable[[], float],
-                 layout: NodeLayout, executor: Executor, path: str) -> None:
+                 layout: NodeLayout, executor: Executor, path: str, packages: Packages) -> None:
         self.account = account
+        self.packages = packages  # installs the pool's and the task's application packages on the node
         self.path = path  # every task's PATH: the node's Python, then the machine's programs
         self._base_url = base_url  # known once the server listens
         self.clock = clock
@@ -47,10 +49,11 @@ class Runs:
     def _env(self, pool: PoolDoc, node: NodeDoc, task_dir: Path, job_id: str | None,
              task_id: str | None, prep_dir: Path | None, settings: list[dict[str, str]],
              packages: list[Any]) -> dict[str, str]:
+        node_root = self.layout.root(pool["id"], node["id"])
+        installed = self.packages.install(node_root, (pool.get("applicationPackageReferences") or []) + packages)
         return task_env(account=self.account, account_url=self._base_url(), pool_id=pool["id"], node=node,
-                        node_root=self.layout.root(pool["id"], node["id"]), task_dir=task_dir, job_id=job_id,
-                        task_id=task_id, prep_dir=prep_dir, settings=settings,
-                        packages=(pool.get("applicationPackageReferences") or []) + packages, path=self.path)
+                        node_root=node_root, task_dir=task_dir, job_id=job_id, task_id=task_id, prep_dir=prep_dir,
+                        settings=settings, package_env=installed, path=self.path)
 
     def node_url(self, pool: PoolDoc, node: NodeDoc) -> str:
         return f"{self._base_url()}/pools/{pool['id']}/nodes/{node['id']}"

@@ -222,6 +222,7 @@ class Settler:
                 r.handle.kill()
         if self.timing.due(pool, "pool_deleting", now):
             self.stores.pools.purge(pool["id"])
+            self.stores.usage.pool_gone(pool["id"], now)
             shutil.rmtree(self.layout.nodes_root / pool["id"].lower(), ignore_errors=True)
         elif fresh:
             self.stores.pools.save(pool, touched=False)
@@ -254,6 +255,7 @@ class Settler:
                 node = new_node(pool["id"], pool["_nodeSeq"], dedicated, now)
                 node["state"] = NodeState.CREATING
                 self.layout.create(pool["id"], node["id"])
+                self.stores.usage.joined(pool["id"], node["id"], pool["vmSize"], now)
                 nodes.append(node)
                 live.append(node)
                 advance_boot(node, self.timing, now, partial(self.node_ops.boot, pool))
@@ -273,6 +275,7 @@ class Settler:
                 removed.append(node)
         for node in removed:
             nodes.remove(node)
+            self.stores.usage.left(pool["id"], node["id"], now)
             shutil.rmtree(self.layout.root(pool["id"], node["id"]), ignore_errors=True)
         pool["currentDedicatedNodes"] = sum(1 for n in nodes if n["isDedicated"])
         pool["currentLowPriorityNodes"] = sum(1 for n in nodes if not n["isDedicated"])

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bigcompute.emulator.state.applications import ApplicationStore
 from bigcompute.emulator.state.common import Ctx
 from bigcompute.emulator.state.db import Database, loads
 from bigcompute.emulator.state.jobs import JobStore
@@ -21,6 +22,7 @@ from bigcompute.emulator.state.models import Predicate
 from bigcompute.emulator.state.pools import PoolStore
 from bigcompute.emulator.state.schedules import ScheduleStore
 from bigcompute.emulator.state.tasks import TaskStore
+from bigcompute.emulator.state.usage import UsageStore
 
 
 @dataclass
@@ -30,14 +32,17 @@ class Stores:
     jobs: JobStore
     tasks: TaskStore
     schedules: ScheduleStore
+    usage: UsageStore
+    applications: ApplicationStore
 
     @classmethod
     def open(cls, path: Path | None, *, time_scale: float = 1.0) -> Stores:
         ctx = Ctx(Database(path), time_scale=time_scale)
-        jobs, pools = JobStore(ctx), PoolStore(ctx)
+        applications = ApplicationStore(ctx)
+        jobs, pools = JobStore(ctx), PoolStore(ctx, applications)
         tasks = TaskStore(ctx, jobs, pools)
         jobs.on_insert = tasks.add_manager
-        return cls(ctx, pools, jobs, tasks, ScheduleStore(ctx, jobs))
+        return cls(ctx, pools, jobs, tasks, ScheduleStore(ctx, jobs), UsageStore(ctx), applications)
 
     @property
     def db(self) -> Database:

@@ -35,6 +35,8 @@ FILTERABLE: dict[str, Filterable] = {
         for prop, ops in (("state", _EQ), ("startTime", _ORDER), ("endTime", _ORDER), ("exitCode", _ORDER),
                           ("result", _EQ_NE))}},
     "nodecounts": {"poolId": _EQ},
+    "poolusagemetrics": {"poolId": _ID, "startTime": _ORDER, "endTime": _ORDER},
+    "applications": {},  # List Applications takes no $filter
     "jobschedules": {"id": _ID, "state": _EQ, "stateTransitionTime": _ORDER, "creationTime": _ORDER,
                      "lastModified": _ORDER, "executionInfo/nextRunTime": _ORDER, "executionInfo/endTime": _ORDER,
                      "executionInfo/recentJob/id": _ID},
