@@ -128,11 +128,6 @@ NOT_MATCHING: dict[str, str] = {
                                           "the other is added",
     # What a local node cannot be or have.
     "Pools_CreatePool_MountConfiguration": f"mounted file systems (blobfuse, Azure Files, NFS, CIFS) are {LOCAL}",
-    "Jobs_CreateJob_Complex": f"auto pools (poolInfo.autoPoolSpecification) are {LOCAL}: the rest of the job is "
-                              "accepted",
-    "JobSchedules_CreateJobSchedule_Complex": f"auto pools (jobSpecification.poolInfo.autoPoolSpecification) are "
-                                              f"{LOCAL}: the rest of the schedule (job manager task included) is "
-                                              "accepted",
     "Nodes_CreateNodeUser": f"node user accounts are {LOCAL}: tasks run as the local task user",
     "Nodes_ReplaceNodeUser": f"node user accounts are {LOCAL}: tasks run as the local task user",
     "Nodes_DeleteNodeUser": f"node user accounts are {LOCAL}: tasks run as the local task user",

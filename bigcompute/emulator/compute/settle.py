@@ -20,6 +20,7 @@ from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
 from bigcompute.emulator.compute.transitions import INSTANT, Timing, advance_boot
 from bigcompute.emulator.core.formats import iso, parse_duration
+from bigcompute.emulator.state.jobs import pool_of
 from bigcompute.emulator.state.models import (
     AllocationState,
     JobDoc,
@@ -158,7 +159,7 @@ class Settler:
 
     def _release(self, job: JobDoc, node_ids: list[str]) -> None:
         try:
-            pool_id = job["poolInfo"]["poolId"]
+            pool_id = pool_of(job) or ""
             pool = self.stores.pools.get(pool_id)
             nodes = {n["id"]: n for n in pool["_nodes"]}
             infos = {nid: self.runs.run_special("release", job["jobReleaseTask"], pool, nodes[nid], job,

@@ -241,3 +241,4 @@ class JobScheduleDoc(Resource, total=False):
     _runs: int  # jobs created so far: the next one is `<id>:job-<_runs + 1>`
     _due: float | None  # the clock time of the next recurrence, None when no job is due any more
     _last: float  # the recurrence the last job was created for
+    _autoPool: str  # the auto pool its jobs share (poolLifetimeOption jobschedule), once the first job created it

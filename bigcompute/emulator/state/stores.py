@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from bigcompute.emulator.state.applications import ApplicationStore
+from bigcompute.emulator.state.auto_pools import AutoPools
 from bigcompute.emulator.state.common import Ctx
 from bigcompute.emulator.state.db import Database, loads
 from bigcompute.emulator.state.jobs import JobStore
@@ -39,7 +40,8 @@ class Stores:
     def open(cls, path: Path | None, *, time_scale: float = 1.0) -> Stores:
         ctx = Ctx(Database(path), time_scale=time_scale)
         applications = ApplicationStore(ctx)
-        jobs, pools = JobStore(ctx), PoolStore(ctx, applications)
+        pools = PoolStore(ctx, applications)
+        jobs = JobStore(ctx, AutoPools(ctx, pools))
         tasks = TaskStore(ctx, jobs, pools)
         jobs.on_insert = tasks.add_manager
         return cls(ctx, pools, jobs, tasks, ScheduleStore(ctx, jobs), UsageStore(ctx), applications)
