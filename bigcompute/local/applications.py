@@ -8,9 +8,10 @@ from __future__ import annotations
 import io
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from azure.batch import BatchClient
-from azure.core.rest import HttpRequest
+if TYPE_CHECKING:  # the SDK loads when a package is uploaded, not with every command that imports the launcher
+    from azure.batch import BatchClient
 
 API_VERSION = "2025-06-01"
 
@@ -30,6 +31,8 @@ def package_bytes(source: Path) -> bytes:
 def upload(client: BatchClient, app_id: str, version: str, data: bytes, *, display_name: str | None = None,
            default: bool = False) -> None:
     """Add (or replace) one package version; `default` makes it the application's default version."""
+    from azure.core.rest import HttpRequest
+
     params = {"api-version": API_VERSION, **({"displayName": display_name} if display_name else {}),
               **({"default": "true"} if default else {})}
     request = HttpRequest("PUT", f"/_emulator/applications/{app_id}/versions/{version}", params=params,
