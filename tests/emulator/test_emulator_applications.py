@@ -9,10 +9,11 @@ import zipfile
 
 import pytest
 from azure.batch import models as m
+from azure.batch.models._models import BatchNodeRebootOptions  # not exported by azure-batch 15.1
 from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
 
 from bigcompute.local.applications import package_bytes, upload
-from bigcompute.local.testing import make_job, make_pool, unique, wait_task
+from bigcompute.local.testing import make_job, make_pool, unique, wait_for, wait_task
 
 ARM_APPS = "/subscriptions/0000/resourceGroups/rg/providers/Microsoft.Batch/batchAccounts/acct/applications/"
 
@@ -120,3 +121,24 @@ def test_an_upload_must_be_a_zip_and_a_folder_is_zipped_with_its_modes(process_b
     (tmp_path / "bin" / "run").chmod(0o755)
     with zipfile.ZipFile(io.BytesIO(package_bytes(tmp_path))) as archive:
         assert (archive.getinfo("bin/run").external_attr >> 16) & 0o777 == 0o755
+
+
+def test_a_pools_new_references_reach_a_node_when_it_reboots(process_batch, apps) -> None:
+    """"Changes to Package references affect all new Nodes joining the Pool, but do not affect Compute Nodes that
+    are already in the Pool until they are rebooted or reimaged" (BatchPoolSpecification)."""
+    hello, _ = apps
+    pool_id = make_pool(process_batch, nodes=1)
+    job_id = make_job(process_batch, pool_id)
+    probe = f"/bin/sh -c 'echo ${{{_env_name(hello, '1.0')}:-none}}'"
+    process_batch.update_pool(pool_id, m.BatchPoolUpdateOptions(
+        application_package_references=[m.BatchApplicationPackageReference(application_id=hello, version="1.0")]))
+    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="before", command_line=probe))
+    wait_task(process_batch, job_id, "before")
+    assert _stdout(process_batch, job_id, "before").strip() == "none"
+    [node] = process_batch.list_nodes(pool_id)
+    process_batch.begin_reboot_node(pool_id, node.id, BatchNodeRebootOptions(node_reboot_kind="requeue"),
+                                    polling_interval=0).result()
+    wait_for(lambda: process_batch.get_node(pool_id, node.id).state == "idle")
+    process_batch.create_task(job_id, m.BatchTaskCreateOptions(id="after", command_line=probe))
+    wait_task(process_batch, job_id, "after")
+    assert _stdout(process_batch, job_id, "after").strip().endswith(f"/applications/{hello}#1.0")

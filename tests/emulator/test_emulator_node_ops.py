@@ -168,7 +168,6 @@ def test_users_remote_login_and_extensions(batch) -> None:
         assert (info.value.status_code, info.value.error.code) == (409, "OperationNotValidOnNode")
         assert "not supported by the local target" in info.value.error.message
     assert list(batch.list_node_extensions(pool_id, node.id)) == []
-    assert list(batch.list_pool_usage_metrics()) == []
 
 
 def test_pools_and_nodes_carry_batchs_read_only_properties(batch) -> None:

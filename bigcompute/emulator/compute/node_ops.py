@@ -116,7 +116,10 @@ class NodeOps:
 
     def boot(self, pool: PoolDoc, node: NodeDoc) -> None:
         """Run the pool's start task on a node that (re)booted; with waitForSuccess the node is waitingforstarttask
-        until it ends (Batch's state for it), and takes no task meanwhile."""
+        until it ends (Batch's state for it), and takes no task meanwhile. The pool's package references as they
+        are now are the node's: "Changes to Package references affect all new Nodes joining the Pool, but do not
+        affect Compute Nodes that are already in the Pool until they are rebooted or reimaged" (BatchPoolSpecification)."""
+        node["_packages"] = list(pool.get("applicationPackageReferences") or [])
         spec = pool.get("startTask")
         if not spec:
             return

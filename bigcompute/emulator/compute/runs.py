@@ -50,7 +50,8 @@ class Runs:
              task_id: str | None, prep_dir: Path | None, settings: list[dict[str, str]],
              packages: list[Any]) -> dict[str, str]:
         node_root = self.layout.root(pool["id"], node["id"])
-        installed = self.packages.install(node_root, (pool.get("applicationPackageReferences") or []) + packages)
+        booted_with = node.get("_packages", pool.get("applicationPackageReferences") or [])
+        installed = self.packages.install(node_root, booted_with + packages)
         return task_env(account=self.account, account_url=self._base_url(), pool_id=pool["id"], node=node,
                         node_root=node_root, task_dir=task_dir, job_id=job_id, task_id=task_id, prep_dir=prep_dir,
                         settings=settings, package_env=installed, path=self.path)

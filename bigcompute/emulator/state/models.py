@@ -104,6 +104,7 @@ class NodeDoc(TypedDict, total=False):
     errors: list[dict[str, Any]]
     _pending: str  # a node operation (reboot, reimage, deallocate, start) waiting for its tasks or under way
     _until: float  # when the operation under way, or the boot phase (creating, starting), ends
+    _packages: list[dict[str, Any]]  # the pool's package references when the node last booted: what it installs
 
 
 class PoolDoc(Resource, total=False):
