@@ -116,3 +116,18 @@ def test_a_schedules_job_lifetime_gives_each_job_its_own_pool(batch) -> None:
     assert pools[0] != pools[1]
     wait_for(lambda: _gone(batch, pools[0]) and _gone(batch, pools[1]))
     batch.begin_terminate_job_schedule(schedule_id, polling_interval=0).result()
+
+
+def test_an_update_may_change_only_keep_alive_of_a_jobs_auto_pool(batch) -> None:
+    """"only the keepAlive property of the autoPoolSpecification can be updated, and then only if the
+    autoPoolSpecification has a poolLifetimeOption of Job" (BatchJobUpdateOptions.poolInfo)."""
+    job_id, pool_id = _job_with_auto_pool(batch, nodes=0)
+    with pytest.raises(HttpResponseError) as info:
+        batch.update_job(job_id, m.BatchJobUpdateOptions(pool_info=_auto(nodes=2)))
+    assert (info.value.status_code, info.value.error.code) == (400, "InvalidPropertyValue")
+    batch.update_job(job_id, m.BatchJobUpdateOptions(pool_info=_auto(nodes=0, keep_alive=True)))
+    assert batch.get_job(job_id).pool_info.auto_pool_specification.keep_alive is True
+    batch.begin_terminate_job(job_id, _TERMINATE, polling_interval=0).result()
+    wait_for(lambda: batch.get_job(job_id).state == "completed")
+    assert batch.get_pool(pool_id).state == "active"  # kept: the update's keepAlive holds
+    batch.begin_delete_pool(pool_id, polling_interval=0)

@@ -62,6 +62,22 @@ def check_pool_info(pool_info: dict[str, Any], prop: str, *, in_schedule: bool) 
         raise missing_property(f"{prop}.poolId")
 
 
+def check_update(current: dict[str, Any] | None, new: dict[str, Any] | None) -> None:
+    """A job's poolInfo changed by Job - Update or Replace: "If you specify an autoPoolSpecification in the
+    poolInfo, only the keepAlive property of the autoPoolSpecification can be updated, and then only if the
+    autoPoolSpecification has a poolLifetimeOption of Job" (BatchJobUpdateOptions.poolInfo)."""
+    new_auto = spec_of(new)
+    if new_auto is None:
+        return
+    old_auto = spec_of(current) or {}
+    same = {k: v for k, v in new_auto.items() if k != "keepAlive"} == {k: v for k, v in old_auto.items()
+                                                                        if k != "keepAlive"}
+    keep_alive_changed = bool(new_auto.get("keepAlive")) != bool(old_auto.get("keepAlive"))
+    if not same or (keep_alive_changed and old_auto.get("poolLifetimeOption") != "job"):
+        raise invalid_property("poolInfo.autoPoolSpecification", "Only keepAlive of a job's auto pool specification "
+                               "can be updated, and only with poolLifetimeOption job.")
+
+
 def spec_of(pool_info: dict[str, Any] | None) -> dict[str, Any] | None:
     return (pool_info or {}).get("autoPoolSpecification")
 

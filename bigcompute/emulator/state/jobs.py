@@ -9,7 +9,6 @@ from bigcompute.emulator.core.errors import (
     BatchError,
     exists,
     invalid_property,
-    missing_property,
     not_found,
 )
 from bigcompute.emulator.core.formats import UNBOUNDED, iso, parse_duration
@@ -172,6 +171,9 @@ class JobStore:
             doc = self.load(job_id)
             check_if_match(doc, if_match)
             self._check_writable(doc)
+            if "poolInfo" in body:
+                auto_pools.check_pool_info(body["poolInfo"] or {}, "poolInfo", in_schedule=":" in job_id)
+                auto_pools.check_update(doc.get("poolInfo"), body["poolInfo"])
             fields = cast(dict[str, Any], doc)  # the keys below are names from a list, not literals
             for key in _PATCH_KEYS:
                 if key in body:
@@ -183,12 +185,12 @@ class JobStore:
 
     def replace(self, job_id: str, body: dict[str, Any], if_match: str | None) -> JobDoc:
         """PUT: every updatable property is replaced; one left out goes back to its default."""
-        if not (body.get("poolInfo") or {}).get("poolId"):
-            raise missing_property("poolInfo.poolId")
+        auto_pools.check_pool_info(body.get("poolInfo") or {}, "poolInfo", in_schedule=":" in job_id)
         with self.ctx.db.tx():
             doc = self.load(job_id)
             check_if_match(doc, if_match)
             self._check_writable(doc)
+            auto_pools.check_update(doc.get("poolInfo"), body["poolInfo"])
             if doc.get("onAllTasksComplete") == "terminatejob" and body.get("onAllTasksComplete", "noaction") \
                     == "noaction":
                 raise invalid_property("onAllTasksComplete", "A job's completion behavior cannot be changed from "
