@@ -116,6 +116,10 @@ def test_an_upload_must_be_a_zip_and_a_folder_is_zipped_with_its_modes(process_b
     with pytest.raises(HttpResponseError) as info:
         upload(process_batch, unique("app"), "1", b"not a zip")
     assert info.value.status_code == 400
+    for app_id, version in (("bad.name", "1"), (unique("app"), ".hidden")):  # ARM's application/version names
+        with pytest.raises(HttpResponseError) as info:
+            upload(process_batch, app_id, version, _tool("x"))
+        assert (info.value.status_code, info.value.error.code) == (400, "InvalidPropertyValue")
     (tmp_path / "bin").mkdir()
     (tmp_path / "bin" / "run").write_text("#!/bin/sh\n")
     (tmp_path / "bin" / "run").chmod(0o755)

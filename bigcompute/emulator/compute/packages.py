@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from bigcompute.emulator.core.errors import BatchError
-from bigcompute.emulator.state.applications import ApplicationDoc, ApplicationStore, Resolved
+from bigcompute.emulator.state.applications import ApplicationDoc, ApplicationStore, Resolved, check_names
 
 
 class PackageError(Exception):
@@ -43,13 +43,13 @@ class Packages:
         """An uploaded, active package version (ARM's create application package, upload, activate as zip)."""
         if not zipfile.is_zipfile(BytesIO(data)):
             raise BatchError(400, "InvalidRequestBody", "An application package must be a zip file.")
-        doc = self.store.add_version(app_id, version, display_name=display_name, default=default)
-        target = self.zip_path(doc["id"], version)
+        check_names(app_id, version)  # before its name becomes a path
+        target = self.zip_path(app_id, version)  # in place before the account lists it: no task finds it missing
         target.parent.mkdir(parents=True, exist_ok=True)
         partial = target.with_suffix(".part")
         partial.write_bytes(data)
         partial.replace(target)
-        return doc
+        return self.store.add_version(app_id, version, display_name=display_name, default=default)
 
     def zip_path(self, app_id: str, version: str) -> Path:
         return self.root / app_id.lower() / f"{version}.zip"

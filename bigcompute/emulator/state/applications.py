@@ -36,6 +36,15 @@ class Resolved:
     version: str
 
 
+def check_names(app_id: str, version: str) -> None:
+    if not APP_ID_RE.fullmatch(app_id):
+        raise invalid_property("applicationId", "An application name is 1-64 letters, digits, hyphens and "
+                               "underscores.", app_id)
+    if not VERSION_RE.fullmatch(version):
+        raise invalid_property("version", "A package version is 1-64 letters, digits, hyphens, underscores and "
+                               "periods, not starting with a period.", version)
+
+
 def short_id(application_id: str) -> str:
     """A pool names an application by its ARM id (`.../batchAccounts/<account>/applications/<name>`); a task by
     its name. Either way the name is the last segment."""
@@ -48,12 +57,7 @@ class ApplicationStore:
 
     def add_version(self, app_id: str, version: str, *, display_name: str | None, default: bool) -> ApplicationDoc:
         """An active package version (an upload over a version replaces it: ARM's allowUpdates, true by default)."""
-        if not APP_ID_RE.fullmatch(app_id):
-            raise invalid_property("applicationId", "An application name is 1-64 letters, digits, hyphens and "
-                                   "underscores.", app_id)
-        if not VERSION_RE.fullmatch(version):
-            raise invalid_property("version", "A package version is 1-64 letters, digits, hyphens, underscores and "
-                                   "periods, not starting with a period.", version)
+        check_names(app_id, version)
         with self.ctx.db.tx() as c:
             row = c.execute("SELECT doc FROM applications WHERE id=?", (app_id,)).fetchone()
             doc = cast(ApplicationDoc, loads(row[0])) if row else ApplicationDoc(id=app_id, versions=[])
