@@ -117,7 +117,7 @@ def _interval(text: str | None, item: PoolFormula) -> timedelta:
 
 def _config(item: PoolFormula, o: dict[str, Any], runs: int) -> Any:
     from bigcompute.autoscale.simulate import SimConfig
-    from bigcompute.config.vm_sizes import vcpus
+    from bigcompute.vm_sizes import vcpus
 
     try:
         formula = parse(item.text, item.label)
@@ -130,7 +130,7 @@ def _config(item: PoolFormula, o: dict[str, Any], runs: int) -> Any:
     cores = vcpus(vm_size) if vm_size else None
     if vm_size and cores is None:
         raise Exit(EXIT_INVALID, f"--vm-size {vm_size}: unknown VM size; add it with its vCPUs to "
-                                 "bigcompute/config/vm_sizes.py")
+                                 "bigcompute/vm_sizes.py")
     if (o.get("core_quota") or o.get("spot_core_quota")) and cores is None:
         raise Exit(EXIT_INVALID, "--core-quota needs the pool's VM size: use --stack/--pool or give --vm-size")
     prices = item.pricing

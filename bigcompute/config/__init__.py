@@ -15,6 +15,7 @@ from bigcompute.config.model import (
     ContainerRegistry,
     Containers,
     FixedScale,
+    LocalApplication,
     LocalPool,
     MonitoringConfig,
     NetworkConfig,
@@ -28,6 +29,6 @@ from bigcompute.config.model import (
 
 __all__ = [
     "IMAGE_ALIASES", "ApplicationRef", "AutoScale", "BatchConfig", "ConfigError", "ContainerRegistry", "Containers", "FixedScale",
-    "ImageReference", "LocalPool", "MonitoringConfig", "NetworkConfig", "PoolConfig", "Pricing", "RunnerNetworkAccess", "StackConfig",
+    "ImageReference", "LocalApplication", "LocalPool", "MonitoringConfig", "NetworkConfig", "PoolConfig", "Pricing", "RunnerNetworkAccess", "StackConfig",
     "StartTask", "StorageConfig", "build_stack", "find_stack_file", "load_stack", "stack_from_document",
 ]

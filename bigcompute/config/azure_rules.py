@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from bigcompute.config.images import CONTAINER_OFFERS, GPU_OFFERS, IMAGE_ALIASES, is_gpu_size
-from bigcompute.config.vm_sizes import VCPUS, vcpus
 from bigcompute.document import Diagnostic, Document
+from bigcompute.vm_sizes import VCPUS, vcpus
 
 BATCH_STORAGE = "https://learn.microsoft.com/azure/batch/accounts#azure-storage-accounts"
 PREMIUM_BLOBS = "https://learn.microsoft.com/azure/storage/common/storage-account-overview#types-of-storage-accounts"
@@ -66,7 +66,7 @@ def _task_slots(doc: Document, pool: Mapping[str, Any], at: Locate) -> Iterator[
         hint = f"did you mean {', '.join(close)}? " if close else ""
         yield doc.diagnostic(at("vmSize"), f"unknown VM size '{size}': its vCPUs bound taskSlotsPerNode "
                              f"({TASK_SLOTS}). {hint}The {len(VCPUS)} known sizes are listed in "
-                             "bigcompute/config/vm_sizes.py; to use another size, add it there with its vCPU "
+                             "bigcompute/vm_sizes.py; to use another size, add it there with its vCPU "
                              "count from its Azure page", code="azure-vm-size")
         return
     slots, limit = pool.get("taskSlotsPerNode", 1), min(4 * cores, MAX_TASK_SLOTS)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bigcompute.config.model import AutoScale, FixedScale, PoolConfig, Pricing
-from bigcompute.config.vm_sizes import vcpus
+from bigcompute.vm_sizes import vcpus
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ class Capacity:
         if self.max_nodes is None:
             return "maximum unknown (a raw formula: bigcompute cannot read its ceiling)"
         cores = f"{self.max_vcpus:,} vCPUs" if self.max_vcpus is not None else \
-            f"vCPUs unknown ({self.vm_size} is not in bigcompute/config/vm_sizes.py)"
+            f"vCPUs unknown ({self.vm_size} is not in bigcompute/vm_sizes.py)"
         cost = money(self.max_per_hour, self.currency) + "/h" if self.max_per_hour is not None else "no pricing"
         return f"at most {plural(self.max_nodes, 'node')}, {cores}, {cost}"
 

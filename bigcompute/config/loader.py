@@ -20,6 +20,7 @@ from bigcompute.config.model import (
     ContainerRegistry,
     Containers,
     FixedScale,
+    LocalApplication,
     LocalPool,
     MonitoringConfig,
     NetworkConfig,
@@ -140,6 +141,7 @@ def _semantic_problems(doc: Document, values: Mapping[str, Any]):
         autoscale = pool["scale"].get("autoscale")
         if autoscale is not None:
             yield from _autoscale_problems(doc, autoscale, lambda *p, at=at: at("scale", "autoscale", *p))
+    yield from _local_application_problems(doc, values)
     network = values.get("network")
     if network:
         nets = {}
@@ -154,6 +156,39 @@ def _semantic_problems(doc: Document, values: Mapping[str, Any]):
         if not subnet.subnet_of(space):
             yield doc.diagnostic(_locate(("network", "subnetPrefix")),
                                  f"subnet {subnet} is not inside the address space {space}", code="network")
+
+
+def _local_application_problems(doc: Document, values: Mapping[str, Any]):
+    """localApplications: ids once each (Batch compares them case-insensitively), a defaultVersion among the
+    versions, and what the pools reference of them resolving as Batch resolves a pool's package references (a
+    version the application has, or its default): the local account would refuse the pool otherwise."""
+    apps: dict[str, Mapping[str, Any]] = {}
+    for i, app in enumerate(values.get("localApplications", ())):
+        at = lambda *p, i=i: _locate(("localApplications", i, *p))  # noqa: E731
+        if app["id"].lower() in apps:
+            yield doc.diagnostic(at("id"), f"application '{app['id']}' is declared twice", code="duplicate-application")
+        apps.setdefault(app["id"].lower(), app)
+        default = app.get("defaultVersion")
+        if default is not None and default not in app["versions"]:
+            yield doc.diagnostic(at("defaultVersion"), f"defaultVersion '{default}' is not one of the versions "
+                                 f"({', '.join(app['versions'])})", code="unknown-version")
+    if not apps:
+        return
+    for i, pool in enumerate(values["pools"]):
+        for j, ref in enumerate(pool.get("applications", ())):
+            app = apps.get(ref["id"].lower())
+            version = ref.get("version")
+            if app is None:
+                yield doc.diagnostic(_locate(("pools", i, "applications", j, "id")), f"application '{ref['id']}' is "
+                                     "not in localApplications: the local target would have no package to install",
+                                     code="unknown-application")
+            elif version is None and not app.get("defaultVersion"):
+                yield doc.diagnostic(_locate(("pools", i, "applications", j)), f"application '{ref['id']}' has no "
+                                     "defaultVersion in localApplications: name a version", code="unknown-version")
+            elif version is not None and version not in app["versions"]:
+                yield doc.diagnostic(_locate(("pools", i, "applications", j, "version")), f"application "
+                                     f"'{ref['id']}' has no version '{version}' in localApplications",
+                                     code="unknown-version")
 
 
 def _autoscale_problems(doc: Document, spec: Mapping[str, Any], at):
@@ -234,6 +269,8 @@ def build_stack(values: Mapping[str, Any], name: str, path: str) -> StackConfig:
                               network.get("publicIps", "batchManaged")) if network else None,
         monitoring=MonitoringConfig(values.get("monitoring", {}).get("logRetentionDays", 30)),
         pools=tuple(_pool(p) for p in values["pools"]),
+        local_applications=tuple(LocalApplication(a["id"], dict(a["versions"]), a.get("displayName"),
+                                                  a.get("defaultVersion")) for a in values.get("localApplications", ())),
     )
 
 

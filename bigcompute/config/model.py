@@ -85,6 +85,16 @@ class ApplicationRef:
 
 
 @dataclass(frozen=True)
+class LocalApplication:
+    """An application package of the local target's account (`localApplications`): version -> folder or zip,
+    relative to the project root."""
+    id: str
+    versions: Mapping[str, str]
+    display_name: str | None = None
+    default_version: str | None = None
+
+
+@dataclass(frozen=True)
 class ContainerRegistry:
     """An Azure Container Registry the nodes pull from as the pool identity (AcrPull on `resource_id`)."""
     server: str
@@ -186,6 +196,7 @@ class StackConfig:
     subscription_id: str | None = None
     # protect stateful resources from `pulumi destroy`/replacement and lock the storage account
     protect: bool = False
+    local_applications: tuple[LocalApplication, ...] = ()
 
     def pool(self, name: str) -> PoolConfig | None:
         return next((p for p in self.pools if p.name == name), None)

@@ -20,6 +20,7 @@ from bigcompute.emulator.compute.lifecycle import Lifecycle
 from bigcompute.emulator.compute.node_ops import NodeOps
 from bigcompute.emulator.compute.node_python import NodePython
 from bigcompute.emulator.compute.nodes import NodeLayout, task_path
+from bigcompute.emulator.compute.packages import Packages
 from bigcompute.emulator.compute.recurrence import Recurrence
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
@@ -58,8 +59,10 @@ class BatchState:
         self.runtime = Runtime()
         self.layout = NodeLayout(self.data_dir / "nodes")
         executor = executor or InstantExecutor()
+        self.packages = Packages(self.data_dir / "applications", self.stores.applications)
         self.runs = Runs(account=account, base_url=lambda: self.ctx.base_url, clock=lambda: self.ctx.clock(),
-                         layout=self.layout, executor=executor, path=node_path(self.data_dir, executor))
+                         layout=self.layout, executor=executor, path=node_path(self.data_dir, executor),
+                         packages=self.packages)
         self.node_ops = NodeOps(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,
                                 runs=self.runs)
         self.settler = Settler(stores=self.stores, life=self.life, runtime=self.runtime, layout=self.layout,

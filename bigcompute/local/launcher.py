@@ -15,14 +15,15 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from bigcompute.emulator.compute import isolation, node_python
 from bigcompute.emulator.compute.transitions import Durations
+from bigcompute.local import applications, ports, records
 from bigcompute.local import azurite as az
-from bigcompute.local import ports, records
 from bigcompute.local.azurite import DEV_ACCOUNT, DEV_KEY
 
 LOCAL = Path(".bigcompute/local")
@@ -102,6 +103,7 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
             raise LauncherError(f"--task-user {task_user}: there is no user {task_user}") from None
     if running(root) and (root / "outputs.json").exists():
         return _already_running(root, port, azurite_port)
+    packages_found = _local_packages(stack, root.resolve().parents[1])  # refuses before anything starts
     binary, installed = _azurite_binary(root)  # refuses before anything starts
     notes = stop(root) + installed
     secure(root, _task_group(task_user))
@@ -122,7 +124,7 @@ def up(stack_name: str = "dev", port: int = 0, azurite_port: int = 0, time_scale
         az.wait_port(blob_port)
         az.wait_port(emu_port)
         procs.update(_task_user(home, procs["emulatorPid"]))
-        pool_ids = _create_resources(stack, url, blob_port, creds["batchAccountKey"])
+        pool_ids = _create_resources(stack, url, blob_port, creds["batchAccountKey"], packages_found)
     except Exception as e:
         stop(root)
         raise LauncherError(f"local target failed to start: {e} (see {root}/*.log)") from e
@@ -274,7 +276,29 @@ def _start_emulator(root: Path, port: int, time_scale: float, faults: str, blob:
     return _spawn(argv, root / "emulator.log")
 
 
-def _create_resources(stack: Any, url: str, blob_port: int, key: str) -> dict[str, str]:
+def _local_packages(stack: Any, project: Path) -> list[tuple[Any, str, Path]]:
+    """Every (application, version, folder or zip) of the stack's localApplications; LauncherError when one is
+    missing or a pool references an application the local account would not have."""
+    declared = {app.id.lower() for app in stack.local_applications}
+    for pool in stack.pools:
+        for ref in pool.applications:
+            if ref.id.lower() not in declared:
+                raise LauncherError(f"stack {stack.name}: pool {pool.name} references application {ref.id}, which "
+                                    f"{stack.path} does not declare in localApplications: the local target has no "
+                                    "package to install (nothing was started)")
+    found = []
+    for app in stack.local_applications:
+        for version, source in app.versions.items():
+            path = project / source
+            if not path.is_dir() and not (path.is_file() and zipfile.is_zipfile(path)):
+                raise LauncherError(f"{stack.path}: localApplications {app.id} version {version}: {source} is neither "
+                                    "a folder nor a zip file under the project root (nothing was started)")
+            found.append((app, version, path))
+    return found
+
+
+def _create_resources(stack: Any, url: str, blob_port: int, key: str,
+                      packages: list[tuple[Any, str, Path]]) -> dict[str, str]:
     from azure.batch import BatchClient
     from azure.batch import models as m
     from azure.core.credentials import AzureNamedKeyCredential
@@ -287,6 +311,9 @@ def _create_resources(stack: Any, url: str, blob_port: int, key: str) -> dict[st
         with contextlib.suppress(ResourceExistsError):
             service.create_container(name)
     client = BatchClient(url, AzureNamedKeyCredential(ACCOUNT, key))
+    for app, version, source in packages:  # the account's packages first: the pools reference them
+        applications.upload_source(client, app.id, version, source, display_name=app.display_name,
+                                   default=version == app.default_version)
     pool_ids: dict[str, str] = {}
     for pool in stack.pools:
         # Locally every pool is a fixed set of `local.nodes` nodes on this machine. The stack's start task
@@ -300,6 +327,8 @@ def _create_resources(stack: Any, url: str, blob_port: int, key: str) -> dict[st
             id=pool.name, vm_size=pool.vm_size, target_dedicated_nodes=pool.local.nodes, virtual_machine_configuration=vm,
             task_slots_per_node=pool.local_slots, enable_inter_node_communication=pool.inter_node_communication,
             task_scheduling_policy=m.BatchTaskSchedulingPolicy(node_fill_type=pool.scheduling),
+            application_package_references=[m.BatchApplicationPackageReference(application_id=a.id, version=a.version)
+                                            for a in pool.applications] or None,
             metadata=[m.BatchMetadataItem(name=k, value=v) for k, v in pool.metadata.items()] or None)
         # the stack's pools carry its user-assigned identity (components/pool.py); ARM sets it on Azure, the
         # emulator takes it at creation

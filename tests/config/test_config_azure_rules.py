@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bigcompute.config import load_stack
-from bigcompute.config.vm_sizes import vcpus
 from bigcompute.document.diagnostics import render_path
+from bigcompute.vm_sizes import vcpus
 
 ROOT = Path(__file__).resolve().parents[2]
 SIZE = "      vmSize: {size}\n      image: ubuntu-hpc-22.04\n      taskSlotsPerNode: {slots}\n      scale: {{fixed: {{}}}}\n"
@@ -62,7 +62,7 @@ def test_an_unknown_size_is_refused_with_suggestions_and_where_to_add_it(refusal
     d = _only(refusals(SIZE.format(size="Standard_D3s_v5", slots=1)), "azure-vm-size")
     assert _where(d) == (6, "$.config.bigcompute:pools[0].vmSize")
     assert "did you mean" in d.message and "Standard_D32s_v5" in d.message
-    assert "bigcompute/config/vm_sizes.py" in d.message
+    assert "bigcompute/vm_sizes.py" in d.message
 
 
 @pytest.mark.parametrize("stack", sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml")

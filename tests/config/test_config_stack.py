@@ -185,3 +185,34 @@ def test_stack_with_a_network_path_loads(tmp_path, batch):
 def test_runner_access_defaults_to_open(tmp_path):
     assert load_stack(stack_file(tmp_path, BASE)).batch.runner_access == RunnerNetworkAccess("open", ())
 
+
+
+LOCAL_APPS = BASE + """\
+      applications: [{id: hello}, {id: tools, version: "2"}]
+  bigcompute:localApplications:
+    - id: hello
+      displayName: Hello tool
+      defaultVersion: "1.0"
+      versions: {"1.0": apps/hello-1.0, "1.1": apps/hello-1.1.zip}
+    - id: tools
+      versions: {"2": apps/tools}
+"""
+
+
+def test_local_applications_load_with_their_versions(tmp_path):
+    stack = load_stack(stack_file(tmp_path, LOCAL_APPS))
+    hello, tools = stack.local_applications
+    assert (hello.id, hello.display_name, hello.default_version) == ("hello", "Hello tool", "1.0")
+    assert dict(hello.versions) == {"1.0": "apps/hello-1.0", "1.1": "apps/hello-1.1.zip"}
+    assert (tools.default_version, dict(tools.versions)) == (None, {"2": "apps/tools"})
+
+
+@pytest.mark.parametrize(("change", "where", "code", "says"), [
+    (('defaultVersion: "1.0"', 'defaultVersion: "3.0"'), (15, 23), "unknown-version", "not one of the versions"),
+    (('{id: tools, version: "2"}', '{id: tools, version: "9"}'), (11, 56), "unknown-version", "no version '9'"),
+    (("[{id: hello},", "[{id: nope},"), (11, 27), "unknown-application", "not in localApplications"),
+    (('{id: tools, version: "2"}', "{id: tools}"), (11, 35), "unknown-version", "has no defaultVersion"),
+], ids=["default-not-a-version", "unknown-version", "undeclared-application", "no-version-no-default"])
+def test_local_applications_that_would_not_resolve_are_located_errors(tmp_path, change, where, code, says):
+    line, column, got_code, message = only_error(tmp_path, LOCAL_APPS.replace(*change))
+    assert ((line, column), got_code) == (where, code) and says in message

@@ -7,8 +7,10 @@ one place that says why. `python -m tests.emulator.replay` prints the coverage t
 
 from __future__ import annotations
 
+import io
 import json
 import re
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -127,20 +129,12 @@ NOT_MATCHING: dict[str, str] = {
                                           "multi-instance Tasks, this must be 1\"): that task's result is an error, "
                                           "the other is added",
     # What a local node cannot be or have.
-    "Jobs_CreateJob_Complex": f"auto pools (poolInfo.autoPoolSpecification) are {LOCAL}: the rest of the job is "
-                              "accepted",
-    "JobSchedules_CreateJobSchedule_Complex": f"auto pools (jobSpecification.poolInfo.autoPoolSpecification) are "
-                                              f"{LOCAL}: the rest of the schedule (job manager task included) is "
-                                              "accepted",
     "Nodes_GetNodeRemoteLoginSettings": f"remote login (SSH/RDP) is {LOCAL}: the node is this machine",
     "Nodes_GetNodeRemoteLoginSettings_DualStackNetworking": f"remote login (SSH/RDP) is {LOCAL}: the node is "
                                                             "this machine",
     # Left over upstream: the 2025-06-01 API has no certificate operations (CERTIFICATE_OPERATIONS, checked
     # against the spec by the replay test); Batch retired account certificates on 29 February 2024.
     **dict.fromkeys(CERTIFICATE_EXAMPLES, CERTIFICATES_REMOVED),
-    "Applications_GetApplication": f"application packages are {LOCAL} (they are uploaded through ARM)",
-    "Applications_ListApplications": EMPTY + "the local account has no application packages",
-    "Pools_ListPoolUsageMetrics": EMPTY + "usage is what Azure bills; the local target bills none",
     # An upstream defect: the example names no poolId, so its request has no pool to patch.
     "Pools_Update_CustomerManagedKey_ForBatchManagedAccounts": "the example names no poolId (an upstream defect): "
                                                                "PATCH /pools is not an operation",
@@ -542,6 +536,31 @@ def _disable_enable(emu: Any, path: str, body: dict[str, Any] | None) -> None:
     wait_for(lambda: _get(emu, path)["state"] == "active")
 
 
+def add_package(emu: Any, app_id: str, version: str, files: dict[str, str], query: str = "") -> None:
+    """An application package version, uploaded as a zip through the emulator's own route (ARM's, on Azure)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    resp = signed(emu, "PUT", f"/_emulator/applications/{app_id}/versions/{version}",
+                  f"api-version={API_VERSION}" + (f"&{query}" if query else ""), buffer.getvalue())
+    assert resp.status_code == 201, resp.text
+
+
+def _applications(emu: Any, ex: Example) -> None:
+    for item in ex.answer["body"].get("value") or [ex.answer["body"]]:
+        for version in item["versions"]:
+            add_package(emu, item["id"], version, {"bin/tool": "#!/bin/sh\n"},
+                        urlencode({"displayName": item["displayName"]}))
+
+
+def _usage(emu: Any, ex: Example) -> None:
+    """The example's pools, with a node each, until an aggregation interval they had nodes in has ended."""
+    for item in ex.answer["body"]["value"]:
+        make_pool(emu, item["poolId"], nodes=1, vmSize=item["vmSize"])
+    wait_for(lambda: _get(emu, "/poolusagemetrics")["value"])
+
+
 def _has(*names: str) -> Callable[[Example], bool]:
     return lambda ex: all(n in ex.params for n in names)
 
@@ -563,6 +582,8 @@ _SETUPS: list[tuple[Callable[[Example], bool], Setup]] = [
     (_has("jobId", "taskId"), _tasks),
     (_is("Tasks_ListTasks"), _tasks),
     (lambda ex: "jobScheduleId" in ex.params or ex.op == "JobSchedules_ListJobSchedules", _schedule),
+    (_is("Applications_ListApplications", "Applications_GetApplication"), _applications),
+    (_is("Pools_ListPoolUsageMetrics"), _usage),
 ]
 
 

@@ -136,13 +136,3 @@ def test_disable_and_enable(batch, pool) -> None:
     batch.begin_enable_job(job_id, polling_interval=0).result()
     wait_for(lambda: batch.get_task(job_id, "t").state == "completed")
 
-
-def test_auto_pool_is_refused_with_clear_message(batch) -> None:
-    from azure.core.exceptions import HttpResponseError
-
-    spec = m.BatchAutoPoolSpecification(pool_lifetime_option="job",
-                                        pool=m.BatchPoolSpecification(vm_size="standard_d2s_v3"))
-    with pytest.raises(HttpResponseError) as info:
-        batch.create_job(m.BatchJobCreateOptions(id=unique("j"), pool_info=m.BatchPoolInfo(auto_pool_specification=spec)))
-    assert info.value.error.code == "UnsupportedProperty"
-    assert "local Batch emulator" in info.value.error.message

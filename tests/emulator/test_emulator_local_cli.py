@@ -331,3 +331,56 @@ def test_an_unknown_task_user_is_refused_before_anything_starts(project: Path) -
     assert result.exit_code == 1
     assert "--task-user no-such-user: there is no user no-such-user" in result.output
     assert not (project / ".bigcompute/local/processes.json").exists()
+
+
+LOCAL_APPS = """\
+  bigcompute:localApplications:
+    - id: hello-tool
+      displayName: Hello tool
+      defaultVersion: "1.0"
+      versions: {"1.0": apps/hello}
+"""
+
+
+def test_up_uploads_the_stacks_local_applications_and_tasks_find_them(project: Path) -> None:
+    """The stack's localApplications become the local account's packages; a pool's `applications` install them on
+    its nodes, where a task finds them through AZ_BATCH_APP_PACKAGE_* (the default version's, here)."""
+    stack = project / "stacks" / "Pulumi.dev.yaml"
+    text = stack.read_text().replace("      local: {nodes: 1, taskSlotsPerNode: 2}\n    - name: render",
+                                     "      local: {nodes: 1, taskSlotsPerNode: 2}\n      applications: [{id: hello-tool}]"
+                                     "\n    - name: render", 1)
+    stack.write_text(text + LOCAL_APPS)
+    tool = project / "apps" / "hello" / "bin" / "hello"
+    tool.parent.mkdir(parents=True)
+    tool.write_text("#!/bin/sh\necho hello from the package\n")
+    tool.chmod(0o755)
+    runner = CliRunner()
+    try:
+        result = runner.invoke(local_group, ["up", "--stack", "dev", "--transitions", "instant"])
+        assert result.exit_code == 0, result.output
+        local = project / ".bigcompute/local"
+        outputs = json.loads((local / "outputs.json").read_text())
+        creds = json.loads((local / "credentials.json").read_text())
+        client = BatchClient(outputs["batchAccountEndpoint"],
+                             AzureNamedKeyCredential(outputs["batchAccountName"], creds["batchAccountKey"]))
+        [app] = client.list_applications()
+        assert (app.id, app.display_name, app.versions) == ("hello-tool", "Hello tool", ["1.0"])
+        cpu = client.get_pool("cpu")
+        assert [r.application_id for r in cpu.application_package_references] == ["hello-tool"]
+        client.create_job(m.BatchJobCreateOptions(id="j", pool_info=m.BatchPoolInfo(pool_id="cpu")))
+        client.create_task("j", m.BatchTaskCreateOptions(id="t", command_line="/bin/sh -c '$AZ_BATCH_APP_PACKAGE_hello_tool/bin/hello'"))
+        task = wait_task(client, "j", "t", timeout=30)
+        out = b"".join(client.download_task_file("j", "t", "stdout.txt")).decode()
+        assert (task.execution_info.exit_code, out) == (0, "hello from the package\n")
+    finally:
+        runner.invoke(local_group, ["down", "--purge"])
+
+
+def test_up_refuses_a_pool_application_the_stack_does_not_declare_locally(project: Path) -> None:
+    stack = project / "stacks" / "Pulumi.dev.yaml"
+    stack.write_text(stack.read_text().replace("      local: {nodes: 3, taskSlotsPerNode: 1}",
+                                               "      local: {nodes: 3, taskSlotsPerNode: 1}\n      applications: [{id: ffmpeg}]"))
+    result = CliRunner().invoke(local_group, ["up", "--stack", "dev", "--transitions", "instant"])
+    assert result.exit_code == 1
+    assert "pool mpi references application ffmpeg" in " ".join(result.output.split())
+    assert not (project / ".bigcompute/local/processes.json").exists()  # nothing was started

@@ -87,18 +87,3 @@ def test_tasks_do_not_see_the_projects_virtualenv(process_batch, pool) -> None:
     assert seen["numpy"]
 
 
-def test_application_packages_are_refused_not_faked(batch) -> None:
-    """The local account has no applications: a reference cannot resolve, so Batch's refusal, not a folder
-    that AZ_BATCH_APP_PACKAGE_* would name and nothing fills."""
-    from azure.core.exceptions import HttpResponseError
-
-    ref = [m.BatchApplicationPackageReference(application_id="blender", version="4.2")]
-    pool_id = make_pool(batch, nodes=0)
-    with pytest.raises(HttpResponseError) as info:
-        batch.create_task(make_job(batch, pool_id), m.BatchTaskCreateOptions(
-            id="t", command_line="/bin/true", application_package_references=ref))
-    assert (info.value.status_code, info.value.error.code) == (409, "InvalidApplicationPackageReferences")
-    with pytest.raises(HttpResponseError) as info:
-        batch.update_pool(pool_id, m.BatchPoolUpdateOptions(application_package_references=ref))
-    assert info.value.error.code == "InvalidApplicationPackageReferences"
-    assert not batch.get_pool(pool_id).application_package_references

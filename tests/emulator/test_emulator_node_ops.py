@@ -165,7 +165,6 @@ def test_remote_login_refused_and_extensions_empty(batch) -> None:
     assert (info.value.status_code, info.value.error.code) == (409, "OperationNotValidOnNode")
     assert "not supported by the local target" in info.value.error.message
     assert list(batch.list_node_extensions(pool_id, node.id)) == []
-    assert list(batch.list_pool_usage_metrics()) == []
 
 
 def test_pools_and_nodes_carry_batchs_read_only_properties(batch) -> None:

@@ -118,7 +118,10 @@ class NodeOps:
     def boot(self, pool: PoolDoc, node: NodeDoc) -> None:
         """Set up a node that (re)booted as its pool asks (node_setup: mounts, container runtime and images), then
         run the pool's start task. A node that cannot be set up is unusable with the reason in its errors; one that
-        pulls images stays starting meanwhile."""
+        pulls images stays starting meanwhile. The pool's package references as they are now are the node's:
+        "Changes to Package references affect all new Nodes joining the Pool, but do not affect Compute Nodes that
+        are already in the Pool until they are rebooted or reimaged" (BatchPoolSpecification)."""
+        node["_packages"] = list(pool.get("applicationPackageReferences") or [])
         errors = node_setup.setup_errors(pool)
         if errors:
             node.update({"state": NodeState.UNUSABLE, "errors": errors})

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import os
-import re
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from bigcompute.emulator.compute.node_python import clean_path
 from bigcompute.emulator.core.formats import iso
@@ -59,11 +57,6 @@ def new_node(pool_id: str, seq: int, dedicated: bool, now: float) -> NodeDoc:
             "ipAddress": "127.0.0.1", "affinityId": f"TVM:{node_id}", "totalTasksRun": 0, "totalTasksSucceeded": 0}
 
 
-def _app_var(app: str, version: str | None) -> str:
-    name = re.sub(r"[^A-Za-z0-9]", "_", app)
-    return f"AZ_BATCH_APP_PACKAGE_{name}" + (f"_{re.sub(r'[^A-Za-z0-9]', '_', version)}" if version else "")
-
-
 def task_path(node_bin: Path | None = None) -> str:
     """A task's PATH: the node's Python (`node_python`: what the pool's start task installed) first, then this
     machine's programs; never the emulator's own virtualenv."""
@@ -72,7 +65,7 @@ def task_path(node_bin: Path | None = None) -> str:
 
 def task_env(*, account: str, account_url: str, pool_id: str, node: NodeDoc, node_root: Path,
              task_dir: Path, job_id: str | None, task_id: str | None, prep_dir: Path | None,
-             settings: list[dict[str, str]], packages: list[dict[str, Any]], path: str) -> dict[str, str]:
+             settings: list[dict[str, str]], package_env: dict[str, str], path: str) -> dict[str, str]:
     environ = os.environ
     env = {k: v for k in _INHERITED if (v := environ.get(k)) is not None}
     env["PATH"] = path
@@ -93,9 +86,7 @@ def task_env(*, account: str, account_url: str, pool_id: str, node: NodeDoc, nod
     if prep_dir is not None:
         env["AZ_BATCH_JOB_PREP_DIR"] = str(prep_dir)
         env["AZ_BATCH_JOB_PREP_WORKING_DIR"] = str(prep_dir / "wd")
-    for ref in packages:
-        folder = node_root / "applications" / f"{ref['applicationId']}#{ref.get('version') or 'default'}"
-        env[_app_var(ref["applicationId"], ref.get("version"))] = str(folder)
+    env.update(package_env)  # AZ_BATCH_APP_PACKAGE_*: the installed packages' folders (compute/packages.py)
     for item in settings:
         env[item["name"]] = item.get("value") or ""
     return env

@@ -10,6 +10,7 @@ from typing import Any
 from bigcompute.emulator.compute.executor import Executor, RunHandle, TaskRun
 from bigcompute.emulator.compute.isolation import elevated
 from bigcompute.emulator.compute.nodes import NodeLayout, task_env
+from bigcompute.emulator.compute.packages import Packages
 from bigcompute.emulator.core.formats import iso, parse_duration
 from bigcompute.emulator.core.identities import IMDS_ENV, IMDS_PATH
 from bigcompute.emulator.core.tokens import JOB_SCOPE
@@ -20,8 +21,9 @@ RELEASE_WALL_CLOCK = 900.0  # Batch caps job release tasks at 15 minutes
 
 class Runs:
     def __init__(self, *, account: str, base_url: Callable[[], str], clock: Callable[[], float],
-                 layout: NodeLayout, executor: Executor, path: str) -> None:
+                 layout: NodeLayout, executor: Executor, path: str, packages: Packages) -> None:
         self.account = account
+        self.packages = packages  # installs the pool's and the task's application packages on the node
         self.path = path  # every task's PATH: the node's Python, then the machine's programs
         self._base_url = base_url  # known once the server listens
         self.clock = clock
@@ -49,10 +51,12 @@ class Runs:
     def _env(self, pool: PoolDoc, node: NodeDoc, task_dir: Path, job_id: str | None,
              task_id: str | None, prep_dir: Path | None, settings: list[dict[str, str]],
              packages: list[Any]) -> dict[str, str]:
+        node_root = self.layout.root(pool["id"], node["id"])
+        booted_with = node.get("_packages", pool.get("applicationPackageReferences") or [])
+        installed = self.packages.install(node_root, booted_with + packages)
         env = task_env(account=self.account, account_url=self._base_url(), pool_id=pool["id"], node=node,
-                       node_root=self.layout.root(pool["id"], node["id"]), task_dir=task_dir, job_id=job_id,
-                       task_id=task_id, prep_dir=prep_dir, settings=settings,
-                       packages=(pool.get("applicationPackageReferences") or []) + packages, path=self.path)
+                       node_root=node_root, task_dir=task_dir, job_id=job_id, task_id=task_id, prep_dir=prep_dir,
+                       settings=settings, package_env=installed, path=self.path)
         if self.node_key and (pool.get("identity") or {}).get("userAssignedIdentities"):
             # 169.254.169.254 cannot be bound here: the node's IMDS is the emulator's, at the address the Azure
             # identity libraries (and the job manager of scheduled workloads) take in place of IMDS's

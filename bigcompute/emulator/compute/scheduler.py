@@ -10,6 +10,7 @@ from bigcompute.emulator.compute.executor import ExecResult, TaskRun
 from bigcompute.emulator.compute.lifecycle import Lifecycle
 from bigcompute.emulator.compute.multi_instance import MultiInstance
 from bigcompute.emulator.compute.nodes import NodeLayout
+from bigcompute.emulator.compute.packages import PackageError
 from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Running, Runtime
 from bigcompute.emulator.compute.settle import Settler
@@ -168,6 +169,10 @@ class Scheduler:
             self.runtime.count_run(r.pool_id, r.node_id, result.phase == "exit" and result.exit_code == 0)
             with self.stores.tx():
                 final = self.life.finish(r.job_id, r.task_id, r.attempt, result, (r.claimed, doc))
+                return self._refill(r)
+        except PackageError as exc:  # a package reference that does not resolve: Batch's pre-processing error
+            with self.stores.tx():
+                self.life.finish(r.job_id, r.task_id, r.attempt, ExecResult(None, exc.failure, "preprocessing"))
                 return self._refill(r)
         except Exception:
             log.exception("task %s/%s failed in the emulator", r.job_id, r.task_id)

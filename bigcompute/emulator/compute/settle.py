@@ -20,6 +20,7 @@ from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
 from bigcompute.emulator.compute.transitions import INSTANT, Timing, advance_boot
 from bigcompute.emulator.core.formats import iso, parse_duration
+from bigcompute.emulator.state.jobs import pool_of
 from bigcompute.emulator.state.models import (
     AllocationState,
     JobDoc,
@@ -158,7 +159,7 @@ class Settler:
 
     def _release(self, job: JobDoc, node_ids: list[str]) -> None:
         try:
-            pool_id = job["poolInfo"]["poolId"]
+            pool_id = pool_of(job) or ""
             pool = self.stores.pools.get(pool_id)
             nodes = {n["id"]: n for n in pool["_nodes"]}
             infos = {nid: self.runs.run_special("release", job["jobReleaseTask"], pool, nodes[nid], job,
@@ -222,6 +223,7 @@ class Settler:
                 r.handle.kill()
         if self.timing.due(pool, "pool_deleting", now):
             self.stores.pools.purge(pool["id"])
+            self.stores.usage.pool_gone(pool["id"], now)
             shutil.rmtree(self.layout.nodes_root / pool["id"].lower(), ignore_errors=True)
         elif fresh:
             self.stores.pools.save(pool, touched=False)
@@ -254,6 +256,7 @@ class Settler:
                 node = new_node(pool["id"], pool["_nodeSeq"], dedicated, now)
                 node["state"] = NodeState.CREATING
                 self.layout.create(pool["id"], node["id"])
+                self.stores.usage.joined(pool["id"], node["id"], pool["vmSize"], now)
                 nodes.append(node)
                 live.append(node)
                 advance_boot(node, self.timing, now, partial(self.node_ops.boot, pool))
@@ -273,6 +276,7 @@ class Settler:
                 removed.append(node)
         for node in removed:
             nodes.remove(node)
+            self.stores.usage.left(pool["id"], node["id"], now)
             shutil.rmtree(self.layout.root(pool["id"], node["id"]), ignore_errors=True)
         pool["currentDedicatedNodes"] = sum(1 for n in nodes if n["isDedicated"])
         pool["currentLowPriorityNodes"] = sum(1 for n in nodes if not n["isDedicated"])

@@ -25,6 +25,12 @@ CREATE INDEX IF NOT EXISTS tasks_sched ON tasks (job_id, state, waiting, seq);
 CREATE INDEX IF NOT EXISTS tasks_counts ON tasks (job_id, state, result, slots);
 CREATE TABLE IF NOT EXISTS jobschedules (id TEXT PRIMARY KEY COLLATE NOCASE, state TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+-- Each node's life in its pool (state/usage.py): what pool usage metrics add up; ended NULL while it lives.
+CREATE TABLE IF NOT EXISTS node_usage (
+    pool_id TEXT NOT NULL COLLATE NOCASE, node_id TEXT NOT NULL, vm_size TEXT NOT NULL, started REAL NOT NULL,
+    ended REAL, PRIMARY KEY (pool_id, node_id));
+-- The account's applications and their package versions (state/applications.py).
+CREATE TABLE IF NOT EXISTS applications (id TEXT PRIMARY KEY COLLATE NOCASE, doc TEXT NOT NULL);
 """
 
 
@@ -82,7 +88,7 @@ class Database:
 
     def reset(self) -> None:
         with self.tx() as c:
-            for table in ("pools", "jobs", "tasks", "jobschedules", "meta"):
+            for table in ("pools", "jobs", "tasks", "jobschedules", "meta", "node_usage", "applications"):
                 c.execute(f"DELETE FROM {table}")
 
 

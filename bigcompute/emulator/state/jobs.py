@@ -9,11 +9,11 @@ from bigcompute.emulator.core.errors import (
     BatchError,
     exists,
     invalid_property,
-    missing_property,
     not_found,
-    unsupported_locally,
 )
 from bigcompute.emulator.core.formats import UNBOUNDED, iso, parse_duration
+from bigcompute.emulator.state import auto_pools
+from bigcompute.emulator.state.auto_pools import AutoPools
 from bigcompute.emulator.state.common import Ctx, new_doc, set_state, touch
 from bigcompute.emulator.state.db import dumps, loads
 from bigcompute.emulator.state.models import JobDoc, JobState, check_job_transition
@@ -28,9 +28,15 @@ _PATCH_KEYS = ("priority", "allowTaskPreemption", "maxParallelTasks", "constrain
                "onAllTasksComplete", "metadata", "networkConfiguration")
 
 
+def pool_of(doc: JobDoc) -> str | None:
+    """The pool the job runs on: its poolInfo's, or the auto pool created for it (executionInfo.poolId)."""
+    return (doc.get("poolInfo") or {}).get("poolId") or (doc.get("executionInfo") or {}).get("poolId")
+
+
 class JobStore:
-    def __init__(self, ctx: Ctx) -> None:
+    def __init__(self, ctx: Ctx, auto: AutoPools) -> None:
         self.ctx = ctx
+        self.auto = auto
         # Called inside the transaction that adds a job (the task store adds its job manager task then).
         self.on_insert: Callable[[JobDoc], None] = lambda doc: None
 
@@ -76,7 +82,11 @@ class JobStore:
                 self.save(job, touched=False)
 
     def purge(self, job_id: str) -> None:
-        """The end of a deletion: the job's row and its tasks' rows go."""
+        """The end of a deletion: the job's row and its tasks' rows go, and its auto pool unless a completed job's
+        went already."""
+        doc = self.load(job_id)
+        if doc.get("previousState") != JobState.COMPLETED:
+            self._end_auto_pool(doc)
         self.ctx.db.conn.execute("DELETE FROM tasks WHERE job_id=?", (job_id,))
         self.ctx.db.conn.execute("DELETE FROM jobs WHERE id=?", (job_id,))
 
@@ -90,7 +100,7 @@ class JobStore:
             touch(doc, self.ctx.clock())
         self.ctx.db.conn.execute(
             "UPDATE jobs SET doc=?, state=?, pool_id=?, priority=? WHERE id=?",
-            (dumps(doc), doc["state"], (doc.get("poolInfo") or {}).get("poolId"), doc.get("priority", 0), doc["id"]),
+            (dumps(doc), doc["state"], pool_of(doc), doc.get("priority", 0), doc["id"]),
         )
 
     def transition(self, doc: JobDoc, new: JobState) -> None:
@@ -101,14 +111,11 @@ class JobStore:
     def create(self, spec: dict[str, Any]) -> JobDoc:
         return self.insert(check_id(spec.get("id")), spec)
 
-    def insert(self, job_id: str, spec: dict[str, Any]) -> JobDoc:
-        """A new job under `job_id`: a checked user id, or `<schedule>:job-<n>` when a job schedule runs."""
+    def insert(self, job_id: str, spec: dict[str, Any], shared_pool: str | None = None) -> JobDoc:
+        """A new job under `job_id`: a checked user id, or `<schedule>:job-<n>` when a job schedule runs.
+        `shared_pool`: the schedule's auto pool (lifetime jobschedule) the job runs on instead of a new one."""
         pool_info = spec.get("poolInfo") or {}
-        if pool_info.get("autoPoolSpecification"):
-            raise unsupported_locally("poolInfo.autoPoolSpecification", "create the pool in the stack config and "
-                                      "reference it with poolInfo.poolId.")
-        if not pool_info.get("poolId"):
-            raise missing_property("poolInfo.poolId")
+        auto_pools.check_pool_info(pool_info, "poolInfo", in_schedule=":" in job_id)
         if spec.get("jobManagerTask"):
             check_job_manager(spec["jobManagerTask"], spec)
         for key in ("jobPreparationTask", "jobReleaseTask"):
@@ -120,14 +127,29 @@ class JobStore:
         doc = cast(JobDoc, new_doc({k: spec[k] for k in _CREATE_KEYS if k in spec}, f"{self.ctx.base_url}/jobs/{job_id}",
                                     now, JobState.ACTIVE))
         self._normalize(doc)
-        doc["executionInfo"] = {"startTime": iso(now), "poolId": pool_info["poolId"]}
+        doc["executionInfo"] = {"startTime": iso(now)}
         with self.ctx.db.tx() as c:
             if c.execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone():
                 raise exists("Job")
+            self._assign_pool(doc, pool_info, shared_pool)
             c.execute("INSERT INTO jobs (id, state, pool_id, priority, doc) VALUES (?, ?, ?, ?, ?)",
-                      (job_id, doc["state"], pool_info["poolId"], doc["priority"], dumps(doc)))
-            self.on_insert(doc)
+                      (job_id, doc["state"], pool_of(doc), doc["priority"], dumps(doc)))
+            if doc["state"] == JobState.ACTIVE:
+                self.on_insert(doc)
         return doc
+
+    def _assign_pool(self, doc: JobDoc, pool_info: dict[str, Any], shared_pool: str | None) -> None:
+        """executionInfo.poolId: the pool named, the schedule's auto pool, or a new auto pool. When the auto pool
+        cannot be created the job is completed with the pool's error as its schedulingError (BatchPoolInfo)."""
+        auto = auto_pools.spec_of(pool_info)
+        try:
+            pool_id = pool_info.get("poolId") or shared_pool or self.auto.create(cast(dict[str, Any], auto))
+        except BatchError as err:
+            now = self.ctx.clock()
+            set_state(doc, JobState.COMPLETED, now)
+            doc["executionInfo"].update(endTime=iso(now), schedulingError=auto_pools.scheduling_error(err))
+            return
+        doc["executionInfo"]["poolId"] = pool_id
 
     @staticmethod
     def _normalize(doc: JobDoc) -> None:
@@ -149,6 +171,9 @@ class JobStore:
             doc = self.load(job_id)
             check_if_match(doc, if_match)
             self._check_writable(doc)
+            if "poolInfo" in body:
+                auto_pools.check_pool_info(body["poolInfo"] or {}, "poolInfo", in_schedule=":" in job_id)
+                auto_pools.check_update(doc.get("poolInfo"), body["poolInfo"])
             fields = cast(dict[str, Any], doc)  # the keys below are names from a list, not literals
             for key in _PATCH_KEYS:
                 if key in body:
@@ -160,12 +185,12 @@ class JobStore:
 
     def replace(self, job_id: str, body: dict[str, Any], if_match: str | None) -> JobDoc:
         """PUT: every updatable property is replaced; one left out goes back to its default."""
-        if not (body.get("poolInfo") or {}).get("poolId"):
-            raise missing_property("poolInfo.poolId")
+        auto_pools.check_pool_info(body.get("poolInfo") or {}, "poolInfo", in_schedule=":" in job_id)
         with self.ctx.db.tx():
             doc = self.load(job_id)
             check_if_match(doc, if_match)
             self._check_writable(doc)
+            auto_pools.check_update(doc.get("poolInfo"), body["poolInfo"])
             if doc.get("onAllTasksComplete") == "terminatejob" and body.get("onAllTasksComplete", "noaction") \
                     == "noaction":
                 raise invalid_property("onAllTasksComplete", "A job's completion behavior cannot be changed from "
@@ -246,6 +271,11 @@ class JobStore:
         if reason and not info.get("terminateReason"):
             info["terminateReason"] = reason
         self.save(doc)
+        self._end_auto_pool(doc)
+
+    def _end_auto_pool(self, doc: JobDoc) -> None:
+        """A job-lifetime auto pool goes with its job (when it completes or is deleted), unless keepAlive."""
+        self.auto.lifetime_ended(auto_pools.spec_of(doc.get("poolInfo")), doc["executionInfo"].get("poolId"), "job")
 
 
 def check_if_match(doc: JobDoc, if_match: str | None) -> None:

@@ -106,6 +106,7 @@ class NodeDoc(TypedDict, total=False):
     _until: float  # when the operation under way, or the boot phase (creating, starting), ends
     _users: dict[str, dict[str, Any]]  # user accounts by name: name, isAdmin, expiryTime, sshPublicKey (state/node_users)
     _setup: bool  # starting while its agent sets it up (pulls the pool's container images: compute/node_setup)
+    _packages: list[dict[str, Any]]  # the pool's package references when the node last booted: what it installs
 
 
 class PoolDoc(Resource, total=False):
@@ -243,3 +244,4 @@ class JobScheduleDoc(Resource, total=False):
     _runs: int  # jobs created so far: the next one is `<id>:job-<_runs + 1>`
     _due: float | None  # the clock time of the next recurrence, None when no job is due any more
     _last: float  # the recurrence the last job was created for
+    _autoPool: str  # the auto pool its jobs share (poolLifetimeOption jobschedule), once the first job created it

@@ -15,6 +15,7 @@ from bigcompute.emulator.core.errors import (
 from bigcompute.emulator.core.formats import iso, parse_duration
 from bigcompute.emulator.core.identities import pool_identity
 from bigcompute.emulator.state import autoscale as autoscale_adapter
+from bigcompute.emulator.state.applications import ApplicationStore
 from bigcompute.emulator.state.common import Ctx, new_doc, public, set_state, touch
 from bigcompute.emulator.state.db import dumps, loads
 from bigcompute.emulator.state.models import AllocationState, PoolDoc, PoolState
@@ -47,8 +48,9 @@ _EMPTY_POOL_KEYS = (
 
 
 class PoolStore:
-    def __init__(self, ctx: Ctx) -> None:
+    def __init__(self, ctx: Ctx, applications: ApplicationStore) -> None:
         self.ctx = ctx
+        self.applications = applications
 
     def load(self, pool_id: str) -> PoolDoc:
         row = self.ctx.db.conn.execute("SELECT doc FROM pools WHERE id=?", (pool_id,)).fetchone()
@@ -99,7 +101,7 @@ class PoolStore:
             raise invalid_property("taskSlotsPerNode", "taskSlotsPerNode must be between 1 and 256.", slots)
         if spec.get("startTask"):
             check_runnable(spec["startTask"], "startTask.")
-        check_packages(spec.get("applicationPackageReferences"), "applicationPackageReferences")
+        self._check_packages(spec)
         check_vm_configuration(spec.get("virtualMachineConfiguration"))
         # Accepted as Batch accepts it; a local node mounts nothing, so its nodes turn unusable with a mount
         # error (compute/node_setup.py) instead of running tasks without their file systems.
@@ -214,7 +216,7 @@ class PoolStore:
                     raise missing_property(key)
         if body.get("startTask"):
             check_runnable(body["startTask"], "startTask.")
-        check_packages(body.get("applicationPackageReferences"), "applicationPackageReferences")
+        self._check_packages(body)
         with self.ctx.db.tx():
             doc = self.load(pool_id)
             self._check_mutable(doc)
@@ -226,6 +228,11 @@ class PoolStore:
                     fields.pop(key, None)
             self.save(doc)
         return doc
+
+    def _check_packages(self, spec: dict[str, Any]) -> None:
+        """The pool's package references name packages the account has."""
+        check_packages(spec.get("applicationPackageReferences"), "applicationPackageReferences")
+        self.applications.check_pool_refs(spec.get("applicationPackageReferences"), "applicationPackageReferences")
 
     @staticmethod
     def _check_updatable(body: dict[str, Any]) -> None:

@@ -15,9 +15,9 @@ from bigcompute.emulator.core.errors import (
     invalid_property,
     missing_property,
     not_found,
-    unsupported_locally,
 )
 from bigcompute.emulator.core.formats import iso, parse_duration, parse_iso
+from bigcompute.emulator.state import auto_pools
 from bigcompute.emulator.state.common import Ctx, new_doc, set_state, touch
 from bigcompute.emulator.state.db import dumps, loads
 from bigcompute.emulator.state.jobs import JobStore, check_if_match
@@ -76,6 +76,9 @@ class ScheduleStore:
         return [cast(JobScheduleDoc, loads(text)) for (text,) in rows]
 
     def purge(self, schedule_id: str) -> None:
+        doc = self.load(schedule_id)
+        if doc["state"] != S.COMPLETED:  # a completed schedule's pool went when it completed
+            self._end_auto_pool(doc)
         self.ctx.db.conn.execute("DELETE FROM jobschedules WHERE id=?", (schedule_id,))
 
     def jobs_of(self, schedule_id: str) -> list[JobDoc]:
@@ -173,7 +176,9 @@ class ScheduleStore:
         """Create the schedule's next job from its job specification (inside the caller's transaction)."""
         n = doc.get("_runs", 0) + 1
         job_id = f"{doc['id']}:job-{n}"
-        job = self.jobs.insert(job_id, {**doc["jobSpecification"], "id": job_id})
+        job = self.jobs.insert(job_id, {**doc["jobSpecification"], "id": job_id}, shared_pool=doc.get("_autoPool"))
+        if self._auto(doc).get("poolLifetimeOption") == "jobschedule" and "poolId" in job["executionInfo"]:
+            doc["_autoPool"] = job["executionInfo"]["poolId"]  # created with the first job, shared by the next
         doc["_runs"] = n
         doc["_last"] = due
         doc["executionInfo"]["recentJob"] = {"id": job_id, "url": job["url"]}
@@ -184,7 +189,16 @@ class ScheduleStore:
         if state == S.COMPLETED:
             self.set_due(doc, None)
             doc["executionInfo"]["endTime"] = iso(self.ctx.clock())
+            self._end_auto_pool(doc)
         self.save(doc, touched=False)
+
+    @staticmethod
+    def _auto(doc: JobScheduleDoc) -> dict[str, Any]:
+        return auto_pools.spec_of((doc.get("jobSpecification") or {}).get("poolInfo")) or {}
+
+    def _end_auto_pool(self, doc: JobScheduleDoc) -> None:
+        """A jobschedule-lifetime auto pool goes with its schedule, unless keepAlive."""
+        self.jobs.auto.lifetime_ended(self._auto(doc), doc.get("_autoPool"), "jobschedule")
 
     # --- state changes the user asks for ---------------------------------------------------------------
     def disable(self, schedule_id: str) -> None:
@@ -263,12 +277,7 @@ def _check_spec(body: dict[str, Any]) -> None:
     spec = body["jobSpecification"]
     if not isinstance(spec, dict):
         raise invalid_property("jobSpecification", "jobSpecification must be an object.")
-    pool_info = spec.get("poolInfo") or {}
-    if pool_info.get("autoPoolSpecification"):
-        raise unsupported_locally("jobSpecification.poolInfo.autoPoolSpecification", "create the pool in the stack "
-                                  "config and reference it with poolInfo.poolId.")
-    if not pool_info.get("poolId"):
-        raise missing_property("jobSpecification.poolInfo.poolId")
+    auto_pools.check_pool_info(spec.get("poolInfo") or {}, "jobSpecification.poolInfo", in_schedule=True)
     for key in ("jobManagerTask", "jobPreparationTask", "jobReleaseTask"):
         if spec.get(key):
             check_runnable(spec[key], f"jobSpecification.{key}.")

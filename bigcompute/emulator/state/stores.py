@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bigcompute.emulator.state.applications import ApplicationStore
+from bigcompute.emulator.state.auto_pools import AutoPools
 from bigcompute.emulator.state.common import Ctx
 from bigcompute.emulator.state.db import Database, loads
 from bigcompute.emulator.state.jobs import JobStore
@@ -22,6 +24,7 @@ from bigcompute.emulator.state.node_users import NodeUserStore
 from bigcompute.emulator.state.pools import PoolStore
 from bigcompute.emulator.state.schedules import ScheduleStore
 from bigcompute.emulator.state.tasks import TaskStore
+from bigcompute.emulator.state.usage import UsageStore
 
 
 @dataclass
@@ -32,14 +35,19 @@ class Stores:
     tasks: TaskStore
     schedules: ScheduleStore
     users: NodeUserStore
+    usage: UsageStore
+    applications: ApplicationStore
 
     @classmethod
     def open(cls, path: Path | None, *, time_scale: float = 1.0) -> Stores:
         ctx = Ctx(Database(path), time_scale=time_scale)
-        jobs, pools = JobStore(ctx), PoolStore(ctx)
+        applications = ApplicationStore(ctx)
+        pools = PoolStore(ctx, applications)
+        jobs = JobStore(ctx, AutoPools(ctx, pools))
         tasks = TaskStore(ctx, jobs, pools)
         jobs.on_insert = tasks.add_manager
-        return cls(ctx, pools, jobs, tasks, ScheduleStore(ctx, jobs), NodeUserStore(ctx, pools))
+        return cls(ctx, pools, jobs, tasks, ScheduleStore(ctx, jobs), NodeUserStore(ctx, pools), UsageStore(ctx),
+                   applications)
 
     @property
     def db(self) -> Database:

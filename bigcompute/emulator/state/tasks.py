@@ -9,7 +9,7 @@ from bigcompute.emulator.core.errors import BatchError, exists, invalid_property
 from bigcompute.emulator.core.formats import UNBOUNDED
 from bigcompute.emulator.state.common import Ctx, new_doc, touch
 from bigcompute.emulator.state.db import dumps, loads
-from bigcompute.emulator.state.jobs import JobStore
+from bigcompute.emulator.state.jobs import JobStore, pool_of
 from bigcompute.emulator.state.models import JobDoc, Predicate, TaskDoc, TaskState
 from bigcompute.emulator.state.multi_instance import check_pool
 from bigcompute.emulator.state.pools import PoolStore
@@ -104,7 +104,7 @@ class TaskStore:
     def _build(self, job: JobDoc, spec: dict[str, Any], now: float) -> TaskDoc:
         check_task(spec, job)
         if spec.get("multiInstanceSettings") and self.pools is not None:
-            check_pool(spec, self.pools.find((job.get("poolInfo") or {}).get("poolId") or ""))
+            check_pool(spec, self.pools.find(pool_of(job) or ""))
         doc = cast(TaskDoc, new_doc({k: spec[k] for k in _CREATE_KEYS if k in spec},
                                     f"{self.ctx.base_url}/jobs/{job['id']}/tasks/{spec['id']}", now,
                                     TaskState.ACTIVE))

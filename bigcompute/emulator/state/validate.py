@@ -46,15 +46,18 @@ def _check_identity(identity: dict[str, Any] | None, prop: str) -> None:
                                   "than the current user has; use nonadmin.")
 
 
-def check_packages(refs: list[dict[str, Any]] | None, prop: str) -> None:
-    """The local account has no applications (GET /applications is empty), so every reference names an unknown
-    one: Batch refuses a pool or task whose package references do not resolve."""
-    if refs:
-        first = refs[0].get("applicationId") if isinstance(refs[0], dict) else refs[0]
-        raise BatchError(409, "InvalidApplicationPackageReferences", "One or more of the specified application "
-                         "package references are invalid: the local target has no application packages; install "
-                         "tools with the pool's start task instead.",
-                         {"PropertyName": prop, "ApplicationId": str(first)})
+def check_packages(refs: Any, prop: str) -> None:
+    """The shape of package references: a list of objects naming an applicationId (BatchApplicationPackageReference).
+    Whether they resolve is the application store's to say (a pool's at creation, a task's when it runs)."""
+    if refs is None:
+        return
+    if not isinstance(refs, list):
+        raise invalid_property(prop, f"{prop} must be a list.")
+    for i, ref in enumerate(refs):
+        if not isinstance(ref, dict) or not isinstance(ref.get("applicationId"), str) or not ref["applicationId"]:
+            raise missing_property(f"{prop}[{i}].applicationId")
+        if ref.get("version") is not None and not isinstance(ref["version"], str):
+            raise invalid_property(f"{prop}[{i}].version", "version must be a string.", ref["version"])
 
 
 def check_vm_configuration(vm: dict[str, Any] | None) -> None:

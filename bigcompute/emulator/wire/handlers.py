@@ -130,11 +130,6 @@ async def not_on_local_nodes(req: Request) -> Response:
                      "target's nodes have no remote login or VM extensions (not supported by the local target).")
 
 
-async def pool_usage_metrics(req: Request) -> Response:
-    # Usage is what Azure bills; the local target bills nothing, so no interval has any.
-    return json_response({"value": []})
-
-
 # --- conditions a test asks for (the emulator's own routes, signed like any other) ----------------------
 async def make_node_unusable(req: Request) -> Response:
     _st(req).make_unusable(_p(req, "pool_id"), _p(req, "node_id"), _error_body(await body(req)))
@@ -187,15 +182,6 @@ async def supported_images(req: Request) -> Response:
              "imageReference": {"publisher": "canonical", "offer": "0001-com-ubuntu-server-jammy",
                                 "sku": "22_04-lts", "version": "latest"}, "capabilities": []}
     return json_response({"value": [image]})
-
-
-async def list_applications(req: Request) -> Response:
-    return json_response({"value": []})
-
-
-async def get_application(req: Request) -> Response:
-    raise BatchError(404, "ApplicationNotFound", "The specified application does not exist: application packages "
-                     "are not supported by the local target (they are uploaded through Azure Resource Manager).")
 
 
 # --- jobs ----------------------------------------------------------------------------------------------

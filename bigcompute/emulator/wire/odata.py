@@ -36,6 +36,8 @@ FILTERABLE: dict[str, Filterable] = {
                           ("result", _EQ_NE))}},
     "nodecounts": {"poolId": _EQ},
     "extensions": {},  # List Node Extensions takes $select and maxresults, no $filter
+    "poolusagemetrics": {"poolId": _ID, "startTime": _ORDER, "endTime": _ORDER},
+    "applications": {},  # List Applications takes no $filter
     "jobschedules": {"id": _ID, "state": _EQ, "stateTransitionTime": _ORDER, "creationTime": _ORDER,
                      "lastModified": _ORDER, "executionInfo/nextRunTime": _ORDER, "executionInfo/endTime": _ORDER,
                      "executionInfo/recentJob/id": _ID},

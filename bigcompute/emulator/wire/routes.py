@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from starlette.routing import Route
 
+from bigcompute.emulator.wire import account_handlers as ah
 from bigcompute.emulator.wire import handlers as h
 from bigcompute.emulator.wire import node_extensions as ext
 from bigcompute.emulator.wire import node_user_handlers as nu
@@ -43,7 +44,7 @@ ROUTES: list[tuple[str, str, object]] = [
     ("GET", f"{_N}/remoteloginsettings", h.not_on_local_nodes),
     ("GET", f"{_N}/extensions", ext.list_node_extensions),
     ("GET", f"{_N}/extensions/{{extension}}", ext.get_node_extension),
-    ("GET", "/poolusagemetrics", h.pool_usage_metrics),
+    ("GET", "/poolusagemetrics", ah.pool_usage_metrics),
     ("GET", f"{_N}/files", h.list_files),
     ("GET", f"{_N}/files/{{file_path:path}}", h.one_file),
     ("HEAD", f"{_N}/files/{{file_path:path}}", h.one_file),
@@ -52,8 +53,9 @@ ROUTES: list[tuple[str, str, object]] = [
     ("POST", f"/_emulator{_P}/resizeerror", h.fail_next_resize),
     ("GET", "/nodecounts", h.node_counts),
     ("GET", "/supportedimages", h.supported_images),
-    ("GET", "/applications", h.list_applications),
-    ("GET", "/applications/{application_id}", h.get_application),
+    ("GET", "/applications", ah.list_applications),
+    ("GET", "/applications/{application_id}", ah.get_application),
+    ("PUT", "/_emulator/applications/{application_id}/versions/{version}", ah.put_package),
     ("POST", "/jobs", h.create_job),
     ("GET", "/jobs", h.list_jobs),
     ("GET", _J, h.get_job),

@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from bigcompute.config import AutoScale, FixedScale, PoolConfig
-from bigcompute.config.vm_sizes import vcpus
 from bigcompute.runner.doctor.findings import Finding, fail, ok, warn
+from bigcompute.vm_sizes import vcpus
 
 JOB_HEADROOM_WARN = 0.1  # warn when fewer than this share of the active-job quota is left
 QUOTA_PAGE = "request an increase in the portal (Batch account > Quotas > Request quota increase)"
@@ -79,7 +79,7 @@ def quota_findings(quotas: AccountQuotas, needs: Sequence[PoolNeed], families: M
 def _unbounded(need: PoolNeed, stack: str) -> Finding | None:
     if need.vcpus is None:
         return warn(f"quota: pool {need.name}", f"vmSize {need.vm_size} is not in bigcompute's vCPU table",
-                    "add it to bigcompute/config/vm_sizes.py with its Azure page, so quotas can be checked")
+                    "add it to bigcompute/vm_sizes.py with its Azure page, so quotas can be checked")
     if need.dedicated_nodes is None:
         return warn(f"quota: pool {need.name}", "its autoscale formula is hand-written: its largest size is unknown",
                     "use a preset with maxNodes, or check the formula's ceiling against the quotas below by hand")

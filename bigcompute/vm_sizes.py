@@ -1,4 +1,5 @@
-"""vCPUs of the Azure VM sizes bigcompute knows, for Batch's task-slot limit (see azure_rules.py).
+"""vCPUs of the Azure VM sizes bigcompute knows: Batch's task-slot limit (config/azure_rules.py), quotas and costs,
+and the local emulator's pool usage metrics (core hours). Shared by the config and the emulator, so it imports nothing.
 
 Each family lists the sizes of its Azure page (learn.microsoft.com/azure/virtual-machines/sizes/...), where
 the size's number is its vCPU count unless given explicitly. To support another size, add it to its
