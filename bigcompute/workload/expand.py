@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import count, product, repeat
+from itertools import chain, count, product, repeat
 from operator import add
 from pathlib import PurePosixPath
 from shlex import quote
@@ -316,7 +316,10 @@ def stamp_rows(compiled: CompiledGroup, workload: Workload, files: Sequence[Inpu
                  repeat(tuple(OutputSpec(t.text, when) for t, when in compiled.outputs)), repeat(()),
                  names[0] if names else repeat(None), repeat(compiled.variable_names),
                  map(add, generator.rows(), zip(count())), repeat(()), repeat(()))  # variable values: (*row, index)
-    return _located(map(tuple.__new__, repeat(TaskSpec), fields), compiled, workload, files)
+    tasks = map(tuple.__new__, repeat(TaskSpec), fields)
+    # texts formatted ahead cannot fail, nor can an index under a spec that formats the first and last index
+    return tasks if texts is not None and _indexes_render(templates, generator.size()) else \
+        _located(tasks, compiled, workload, files)
 
 
 def _by_value(names: Sequence[str]) -> Place:
@@ -359,6 +362,21 @@ def _texts(generator: Generator, templates: Sequence[Template],
 def _text(value: Any, use: tuple[str, bool]) -> str:
     text = format(value, use[0])
     return quote(text) if use[1] else text  # an argument of the format call: no brace escaping
+
+
+def _indexes_render(templates: Sequence[Template], size: int) -> bool:
+    return all(index_renders(f.spec, size) for t in templates for _, f in t.parts or split_template(t.text)
+               if f is not None and f.name == "index")
+
+
+def index_renders(spec: str, size: int) -> bool:
+    """`{index:spec}` formats every index below `size`: an integer spec fails by itself, whatever the integer,
+    except `c` beyond the last code point."""
+    try:
+        [format(i, spec) for i in (0, max(size - 1, 0))]
+    except (ValueError, TypeError):
+        return False
+    return not spec.endswith("c")
 
 
 def _located(tasks: Iterator[TaskSpec], compiled: CompiledGroup, workload: Workload,
@@ -463,9 +481,13 @@ def merge_task(workload: Workload, files: Sequence[InputFile]) -> TaskSpec | Non
 
 
 def iter_tasks(workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec]:
-    """Every task of the workload in submission order, the merge task last; lazy."""
-    for group in workload.groups:
-        yield from expand_group(compile_group(group, workload), workload, files)
+    """Every task of the workload in submission order, the merge task last; lazy (chained in C: no Python frame
+    per task between a stamped group and its consumer)."""
+    groups = (expand_group(compile_group(group, workload), workload, files) for group in workload.groups)
+    return chain(chain.from_iterable(groups), _merge(workload, files))
+
+
+def _merge(workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec]:
     merge = merge_task(workload, files)
     if merge is not None:
         yield merge

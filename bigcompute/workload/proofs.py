@@ -21,7 +21,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bigcompute.workload.expand import CompiledGroup, id_prefix
+from bigcompute.workload.expand import CompiledGroup, id_prefix, index_renders
 from bigcompute.workload.model import Workload
 from bigcompute.workload.templates import Field, Template, split_template
 
@@ -101,17 +101,12 @@ class _Domain:
         return max(width, 1), max(width, len(str(self.count - 1)))
 
     def renders(self, t: Template) -> bool:
-        """Every task renders `t`. An index spec renders every index when it renders the first and the last
-        (a format fails on an integer by its spec alone, except `c` beyond the last code point)."""
+        """Every task renders `t`."""
         for _, f in split_template(t.text):
             if f is None:
                 continue
             if f.name == INDEX:
-                try:
-                    [format(i, f.spec) for i in (0, self.count - 1)]
-                except (ValueError, TypeError):
-                    return False
-                if f.spec.endswith("c"):
+                if not index_renders(f.spec, self.count):
                     return False
             elif self.texts(f) is None:
                 return False
