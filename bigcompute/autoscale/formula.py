@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from bigcompute.autoscale import nodes as n
 from bigcompute.autoscale.compiler import Compiler, Program
@@ -41,16 +42,19 @@ def parse(text: str, source: str = "formula") -> Formula:
 
 def check(text: str, source: str = "formula") -> list[FormulaError]:
     """Every problem Batch would reject the formula for, in text order; empty when it is fine."""
-    return _compile(text, source)[0]
+    return list(_compile(text, source)[0])
 
 
-def _compile(text: str, source: str) -> tuple[list[FormulaError], Formula | None]:
+@lru_cache(maxsize=256)
+def _compile(text: str, source: str) -> tuple[tuple[FormulaError, ...], Formula | None]:
+    # memoized (a Formula is immutable): `infra plan` checks each pool's formula when it loads the stack, and
+    # the program checks it again when it loads the stack and declares the pool; parsing is ~10 ms a formula
     try:
         statements = parse_statements(text, source)
     except FormulaError as e:
-        return [e], None
+        return (e,), None
     compiler = Compiler(text, source)
     program = compiler.program(statements)
     if compiler.errors:
-        return sorted(compiler.errors, key=lambda e: (e.line, e.column)), None
-    return [], Formula(text, source, statements, program)
+        return tuple(sorted(compiler.errors, key=lambda e: (e.line, e.column))), None
+    return (), Formula(text, source, statements, program)

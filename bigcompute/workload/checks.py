@@ -27,6 +27,7 @@ from bigcompute.workload.globs import glob_match, has_wildcard, landing
 from bigcompute.workload.hashset import HashSet
 from bigcompute.workload.inputs import InputError, InputFile, check_relative, resolve_inputs
 from bigcompute.workload.model import Workload
+from bigcompute.workload.proofs import Proof, prove_groups
 from bigcompute.workload.templates import TemplateError
 
 TASK_ID = re.compile(r"[A-Za-z0-9_-]{1,64}\Z")
@@ -324,10 +325,17 @@ def check_tasks(doc: Document, wl: Workload, compiled: Sequence[CompiledGroup], 
             target = wl.group_named(d.group) if d.group and d.outputs else None
             if target is not None:
                 index.prefixes.append((id_prefix(target), target.index, g.index))
+    proofs = prove_groups(compiled, wl)
     for c in compiled:
-        yield from _scan_group(doc, wl, c, files, index)
+        proof = proofs.get(c.group.index)
+        if proof is None:
+            yield from _scan_group(doc, wl, c, files, index)
+        else:  # its ids are valid and unique, its templates render: proven once per template (workload.proofs)
+            index.count += proof.count
+            index.chars += proof.chars
+            index.numeric = False  # a proof with a merge task holds only for ids with a letter or sign
     if wl.merge:
-        yield from _check_merge(doc, wl, compiled, files, index)
+        yield from _check_merge(doc, wl, compiled, files, index, proofs)
     yield from _check_dependencies(doc, wl, index)
 
 
@@ -393,11 +401,13 @@ def _occurrences(wl, compiled: Sequence[CompiledGroup], files, tid: str, enough:
     return hits
 
 
-def _check_merge(doc, wl: Workload, compiled, files, index: _TaskIndex) -> Iterator[Diagnostic]:
+def _check_merge(doc, wl: Workload, compiled, files, index: _TaskIndex, proofs: Mapping[int, Proof]) -> Iterator[Diagnostic]:
     merge_id = wl.merge.id
     if not TASK_ID.match(merge_id):
         yield doc.diagnostic(("merge", "id"), f"merge id {merge_id!r} is not a valid Batch task id", code="task-id")
-    if hash(merge_id.lower()) in index.seen and _occurrences(wl, compiled, files, merge_id, 1):
+    shaped = [c for c in compiled if c.group.index in proofs and proofs[c.group.index].shape.fullmatch(merge_id.lower())]
+    if hash(merge_id.lower()) in index.seen and _occurrences(wl, compiled, files, merge_id, 1) \
+            or shaped and _occurrences(wl, shaped, files, merge_id, 1):
         yield doc.diagnostic(("merge", "id"), f"merge id {merge_id!r} is also the id of a task", code="duplicate-id")
     if not index.numeric and index.chars > DEPENDENCY_CHARS:
         yield doc.diagnostic(("merge",), f"the merge task depends on {index.count:,} tasks whose ids total "

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain, count, product, repeat
+from operator import add
 from pathlib import PurePosixPath
-from typing import NamedTuple
+from shlex import quote
+from typing import Any, NamedTuple
 
 from bigcompute.workload.deps import DependencyCollector, is_plain_integer
+from bigcompute.workload.generators import Generator
 from bigcompute.workload.globs import glob_match
 from bigcompute.workload.inputs import InputFile
 from bigcompute.workload.model import OutputSpec, TaskGroup, TaskSettings, Workload
 from bigcompute.workload.storage import DEFAULT_PATH, JOB, check_path_template, render_path
-from bigcompute.workload.templates import Template, TemplateError, parse_template, split_template
+from bigcompute.workload.templates import (
+    Field,
+    Template,
+    TemplateError,
+    escape_braces,
+    parse_template,
+    split_template,
+)
 
 MERGE_GROUP = -1
 
@@ -212,6 +223,11 @@ def _file_values(relpath: str, index: int, workload: Workload) -> dict:
 
 
 def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec]:
+    stamped = stamp_rows(compiled, workload, files)
+    return stamped if stamped is not None else _expand_each(compiled, workload, files)
+
+
+def _expand_each(compiled: CompiledGroup, workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec]:
     g = compiled.group
     static_env = tuple((k, t.text) for k, t in compiled.env) if not any(t.fields for _, t in compiled.env) else None
     static_outputs = tuple(OutputSpec(t.text, when) for t, when in compiled.outputs) \
@@ -239,6 +255,138 @@ def expand_group(compiled: CompiledGroup, workload: Workload, files: Sequence[In
             outputs_from=tuple(f"{t.render(values)}/" for t in compiled.outputs_from) + compiled.group_outputs
             + _range_outputs(compiled, spans) if linked else (),
         )
+
+
+RowRenderer = Callable[..., str]
+_INDEX = "{{1:{}}}"  # `{index}`: the second argument of a row renderer
+MAX_TEXTS = 65_536  # values formatted ahead per group: the texts stay a few MB whatever the task count
+
+
+Place = Callable[[Field, bool], "str | None"]
+
+
+def row_renderer(template: Template, place: Place, constants: Mapping[str, Any]) -> RowRenderer | None:
+    """`template` as one str.format call on a row: `place(field, quoted)` gives each generated field's
+    replacement field (`{0[1]}`, `{1:05d}`), or None when it cannot; constants (parameters, the workload's name)
+    are rendered into the format string now, shell-quoted in a command as `render` would. None when a field
+    cannot be placed or a constant cannot take its spec: the template then renders from a dict of values, task
+    by task, and says what is wrong."""
+    shell = bool(template.parts)  # only commands keep their parts
+    out = []
+    for literal, f in template.parts or split_template(template.text):
+        out.append(escape_braces(literal))
+        if f is None:
+            continue
+        quoted = shell and not f.raw
+        if f.name in constants:
+            try:
+                text = format(constants[f.name], f.spec)
+            except (ValueError, TypeError):
+                return None
+            spot = escape_braces(quote(text) if quoted else text)
+        else:
+            spot = place(f, quoted)
+        if spot is None:
+            return None
+        out.append(spot)
+    return "".join(out).format
+
+
+def stamp_rows(compiled: CompiledGroup, workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec] | None:
+    """The tasks of a generated group whose only per-task fields are its id, command and display name, each
+    rendered by one str.format call on (the row, its index), the tasks assembled by itertools in C: no dict of
+    values, no Python code per task (a million-task sweep stamps a million tasks). A sweep's values are formatted
+    once each, ahead (`_texts`). None for any other group: `_expand_each` builds those."""
+    g = compiled.group
+    if g.kind != "sweep" or g.generator is None or compiled.depends_on or compiled.groups or compiled.ranges \
+            or compiled.outputs_from or any(compiled.destinations) or any(t.fields for _, t in compiled.env) \
+            or any(t.fields for t, _ in compiled.outputs):
+        return None
+    generator = g.generator
+    templates = (compiled.id, compiled.command) + ((compiled.display_name,) if compiled.display_name else ())
+    texts = _texts(generator, templates, g.generated_names)
+    place, text_rows = texts if texts is not None else (_by_value(g.generated_names), generator.rows)
+    constants = {**workload.parameters, "workload": workload.name}
+    renderers = [row_renderer(t, place, constants) for t in templates]
+    if None in renderers:
+        return None
+    ids, commands, *names = [map(render, text_rows(), count()) for render in renderers]  # type: ignore[arg-type]
+    fields = zip(ids, commands, repeat(g.index), repeat(compiled.settings), repeat(tuple(files)),
+                 repeat(tuple((k, t.text) for k, t in compiled.env)),
+                 repeat(tuple(OutputSpec(t.text, when) for t, when in compiled.outputs)), repeat(()),
+                 names[0] if names else repeat(None), repeat(compiled.variable_names),
+                 map(add, generator.rows(), zip(count())), repeat(()), repeat(()))  # variable values: (*row, index)
+    tasks = map(tuple.__new__, repeat(TaskSpec), fields)
+    # texts formatted ahead cannot fail, nor can an index under a spec that formats the first and last index
+    return tasks if texts is not None and _indexes_render(templates, generator.size()) else \
+        _located(tasks, compiled, workload, files)
+
+
+def _by_value(names: Sequence[str]) -> Place:
+    """Fields formatted from the row's values, task by task; a value to quote is left to `render`."""
+    position = {name: i for i, name in enumerate(names)}
+    return lambda f, quoted: None if quoted else _INDEX.format(f.spec) if f.name == "index" else \
+        f"{{0[{position[f.name]}]:{f.spec}}}"
+
+
+def _texts(generator: Generator, templates: Sequence[Template],
+           names: Sequence[str]) -> tuple[Place, Callable[[], Iterator[tuple]]] | None:
+    """When the rows are every combination of a few values: each value formatted (and shell-quoted, in a command)
+    once per way the templates use it, and rows of those texts in the rows' order (a product of texts, in step
+    with the product of values)."""
+    axes = generator.axes()
+    if axes is None or sum(map(len, axes)) > MAX_TEXTS:
+        return None
+    position = {name: i for i, name in enumerate(names)}
+    uses: list[list[tuple[str, bool]]] = [[] for _ in axes]
+    for t in templates:
+        for _, f in t.parts or split_template(t.text):
+            use = (f.spec, bool(t.parts) and not f.raw) if f is not None else None
+            if use is not None and f.name in position and use not in uses[position[f.name]]:  # type: ignore[union-attr]
+                uses[position[f.name]].append(use)  # type: ignore[union-attr]
+    try:
+        cells = [[_text(v, use[0]) for v in values] if len(use) == 1 else
+                 [tuple(_text(v, u) for u in use) for v in values] for values, use in zip(axes, uses, strict=True)]
+    except (ValueError, TypeError):
+        return None  # a value its spec cannot take: formatted task by task, which says where
+
+    def place(f: Field, quoted: bool) -> str | None:
+        if f.name == "index":
+            return None if quoted else _INDEX.format(f.spec)  # a trusted number spec is never quoted
+        k = position[f.name]
+        at = uses[k].index((f.spec, quoted))
+        return f"{{0[{k}]}}" if len(uses[k]) == 1 else f"{{0[{k}][{at}]}}"
+    return place, lambda: product(*cells)
+
+
+def _text(value: Any, use: tuple[str, bool]) -> str:
+    text = format(value, use[0])
+    return quote(text) if use[1] else text  # an argument of the format call: no brace escaping
+
+
+def _indexes_render(templates: Sequence[Template], size: int) -> bool:
+    return all(index_renders(f.spec, size) for t in templates for _, f in t.parts or split_template(t.text)
+               if f is not None and f.name == "index")
+
+
+def index_renders(spec: str, size: int) -> bool:
+    """`{index:spec}` formats every index below `size`: an integer spec fails by itself, whatever the integer,
+    except `c` beyond the last code point."""
+    try:
+        [format(i, spec) for i in (0, max(size - 1, 0))]
+    except (ValueError, TypeError):
+        return False
+    return not spec.endswith("c")
+
+
+def _located(tasks: Iterator[TaskSpec], compiled: CompiledGroup, workload: Workload,
+             files: Sequence[InputFile]) -> Iterator[TaskSpec]:
+    try:
+        yield from tasks
+    except (ValueError, TypeError):  # a value its format spec cannot take: the task by task expansion says which
+        for _ in _expand_each(compiled, workload, files):
+            pass
+        raise
 
 
 def _range(start: Template, end: Template, values: dict) -> tuple[int, int]:
@@ -333,9 +481,13 @@ def merge_task(workload: Workload, files: Sequence[InputFile]) -> TaskSpec | Non
 
 
 def iter_tasks(workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec]:
-    """Every task of the workload in submission order, the merge task last; lazy."""
-    for group in workload.groups:
-        yield from expand_group(compile_group(group, workload), workload, files)
+    """Every task of the workload in submission order, the merge task last; lazy (chained in C: no Python frame
+    per task between a stamped group and its consumer)."""
+    groups = (expand_group(compile_group(group, workload), workload, files) for group in workload.groups)
+    return chain(chain.from_iterable(groups), _merge(workload, files))
+
+
+def _merge(workload: Workload, files: Sequence[InputFile]) -> Iterator[TaskSpec]:
     merge = merge_task(workload, files)
     if merge is not None:
         yield merge

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import combinations, combinations_with_replacement, permutations, product
@@ -39,6 +39,11 @@ class Generator:
     def rows(self) -> Iterator[tuple[Any, ...]]:
         raise NotImplementedError
 
+    def axes(self) -> tuple[Sequence[Any], ...] | None:
+        """Each name's values when the rows are every combination of them (`rows` is their product, the last
+        varying fastest), else None: checks and renderings then work once per value instead of once per row."""
+        return None
+
 
 @dataclass(frozen=True)
 class Product(Generator):
@@ -49,6 +54,9 @@ class Product(Generator):
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
         return product(*(p.values for p in self.parameters))  # last parameter varies fastest
+
+    def axes(self) -> tuple[Sequence[Any], ...]:
+        return tuple(p.values for p in self.parameters)
 
 
 @dataclass(frozen=True)
@@ -162,6 +170,10 @@ class Repeat(Generator):
         inner = self.inner.rows() if self.inner else iter([()])
         times = range(self.times)
         return ((*row, k) for row in inner for k in times)
+
+    def axes(self) -> tuple[Sequence[Any], ...] | None:
+        inner = self.inner.axes() if self.inner else ()
+        return None if inner is None else (*inner, range(self.times))
 
 
 def build_generator(g: Mapping[str, Any]) -> Generator | None:

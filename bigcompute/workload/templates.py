@@ -113,8 +113,12 @@ def parse_template(text: str, known: frozenset[str] | set[str], *, shell: bool =
 
 
 def _format_string(parts: tuple[tuple[str, Field | None], ...]) -> str:
-    escape = lambda text: text.replace("{", "{{").replace("}", "}}")  # noqa: E731
-    return "".join(escape(lit) + (f"{{{f.name}:{f.spec}}}" if f else "") for lit, f in parts)
+    return "".join(escape_braces(lit) + (f"{{{f.name}:{f.spec}}}" if f else "") for lit, f in parts)
+
+
+def escape_braces(text: str) -> str:
+    """`text` as literal text of a str.format string."""
+    return text.replace("{", "{{").replace("}", "}}")
 
 
 def split_template(text: str) -> list[tuple[str, Field | None]]:

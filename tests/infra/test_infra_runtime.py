@@ -87,3 +87,14 @@ def test_program_runs_under_set_mocks_and_runpy():
     contextvars.copy_context().run(scenario)
     # and a plan run afterwards is unaffected by those process-global mocks
     assert run("dev").outputs["poolIds"] == {"cpu": "cpu", "render": "render", "mpi": "mpi"}
+
+
+def test_a_run_under_mocks_walks_no_python_stack_per_resource(monkeypatch):
+    import traceback
+
+    walks = []
+    real = traceback.extract_stack
+    monkeypatch.setattr(traceback, "extract_stack", lambda *a, **k: walks.append(1) or real(*a, **k))
+    graph = run("dev")
+    assert len(graph.resources()) > 10
+    assert walks == []  # the SDK would walk it twice a resource, for a source position the mocks never record
