@@ -16,11 +16,12 @@ from pathlib import Path
 from bench.harness import Figure, run_child
 
 NOTES = """\
-The floor is importing the modules the program needs: pulumi and the azure-native resource modules it
-declares (components/azure.py keeps each package's `__init__`, which imports every resource module of the
-package, from running: ~500 modules fewer). Under load the floor alone exceeds the 2 s target. Beyond it, the
-plan loads the stack, runs the program under Pulumi's mocks (the SDK's own machinery per resource) and renders
-the table; each autoscale formula is parsed once per process (bigcompute/autoscale/formula.py).
+The floor is importing the modules the program needs (pulumi, pulumi-azure-native's resource classes; each
+azure-native package's `__init__` imports every resource module of the package, ~500 the program never uses);
+under load it alone exceeds the 2 s target. Beyond it, the plan runs the program under Pulumi's mocks (the SDK's
+own machinery per resource, without its per-resource stack walk) and renders the table; each autoscale formula is
+parsed once per process. Replacing the SDK's packages with lighter ones at import time would cut the floor, but
+would change how the real deployment imports its cloud SDK for an offline preview's second: not done.
 """
 
 REPO = Path(__file__).resolve().parents[1]
@@ -28,9 +29,8 @@ POOLS = 50
 RUNS = 3
 TARGET_S = 2.0
 
-# the program's modules, including the azure-native resource classes it declares: importing components installs
-# the light packages the program uses (components/azure.py), which load a class's module on first access, so the
-# floor touches each one
+# the program's modules, including the azure-native resource classes it declares: the SDK loads those
+# lazily, on first attribute access, so the floor touches each one
 IMPORTS = (
     "import components.platform, bigcompute.config, bigcompute.infra.plan, bigcompute.infra.render, "
     "bigcompute.cli.infra\n"
