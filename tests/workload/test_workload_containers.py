@@ -3,7 +3,6 @@ two command forms, the local target's refusal when no container engine works, an
 
 from __future__ import annotations
 
-import os
 import shlex
 import stat
 import textwrap
@@ -118,22 +117,3 @@ def test_the_command_line_a_local_node_runs_for_a_container_task(tmp_path):
                     "myreg.azurecr.io/sim:2", "/bin/sh", "-c", "python sim.py > out.txt"]
     image_dir = container_argv("docker", {**settings, "workingDirectory": "containerImageDefault"}, "--x 1", root, wd, {})
     assert "-w" not in image_dir and image_dir[-3:] == ["myreg.azurecr.io/sim:2", "--x", "1"]
-
-
-def test_without_a_working_engine_the_emulator_refuses_container_tasks(emulator, monkeypatch):
-    """A docker client without a daemon (this machine's case) is no engine: the emulator says so at task add."""
-    from azure.batch import models as m
-    from azure.core.exceptions import HttpResponseError
-
-    from bigcompute.emulator.state import validate
-
-    monkeypatch.setattr(validate, "machine_engine", lambda: EngineProbe(None, ("docker info: Cannot connect",)))
-    client = emulator.client()
-    pool = f"p-{os.getpid()}"
-    client.create_job(m.BatchJobCreateOptions(id=pool, pool_info=m.BatchPoolInfo(pool_id=pool)))
-    with pytest.raises(HttpResponseError) as e:
-        client.create_task(pool, m.BatchTaskCreateOptions(
-            id="t", command_line="/bin/sh -c true",
-            container_settings=m.BatchTaskContainerSettings(image_name="python:3.12-slim")))
-    assert e.value.error.code == "UnsupportedProperty"
-    assert "docker or podman" in str(e.value) and "docker info: Cannot connect" in str(e.value)
