@@ -18,22 +18,31 @@ SERVICES = {"emulator": b"bigcompute.emulator", "azurite": b"azurite"}  # name -
 
 
 def alive(pid: int | None) -> bool:
+    """Running or sleeping. A zombie (ended, not yet reaped by its parent) is not, though kill(pid, 0) succeeds
+    for it: a service whose parent is gone may stay one until init reaps it, and it cannot be signalled."""
     if not pid:
         return False
     try:
         os.kill(pid, 0)
     except OSError:
         return False
-    return True
+    fields = _stat(pid)
+    return fields is not None and fields[0] not in ("Z", "X")  # proc(5): state, field 3
+
+
+def _stat(pid: int) -> list[str] | None:
+    """/proc/<pid>/stat from field 3 on. The command name (field 2) may hold spaces and parentheses: split after
+    its last ')'."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
 
 
 def start_time(pid: int) -> str | None:
     """Clock ticks after boot at which `pid` started (proc(5), /proc/<pid>/stat field 22)."""
-    try:
-        # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
+    fields = _stat(pid)
+    return fields[19] if fields and len(fields) > 19 else None
 
 
 def record(name: str, pid: int) -> dict[str, Any]:
