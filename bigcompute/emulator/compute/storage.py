@@ -7,6 +7,7 @@ environment.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import re
@@ -20,7 +21,10 @@ DEV_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFP
 _CONDITIONS = {"taskcompletion": (True, True), "tasksuccess": (True, False), "taskfailure": (False, True)}
 
 
+@functools.lru_cache(maxsize=64)
 def _container_client(url: str, blob_endpoint: str | None) -> Any:
+    """One client per container URL, reused by every task's downloads and uploads (the SDK's clients are
+    thread-safe and keep their connections open): a new client per task meant a new connection per file."""
     from azure.storage.blob import ContainerClient
 
     parsed = urlparse(url)
