@@ -10,10 +10,11 @@ import json
 import os
 import signal
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -24,6 +25,7 @@ from azure.core.pipeline.transport import RequestsTransport
 from bigcompute.emulator import BatchState, EmulatorServer, InstantExecutor, SubprocessExecutor
 from bigcompute.emulator.compute.transitions import INSTANT, Durations
 from bigcompute.local import azurite as az
+from bigcompute.local.testing import signed
 
 REPO = Path(__file__).resolve().parents[1]
 ACCOUNT = "devbatch"
@@ -130,6 +132,53 @@ def fast_process_emulator(tmp_path_factory: pytest.TempPathFactory, azurite: Azu
     emu = _start(tmp_path_factory.mktemp("emu-fast"), SubprocessExecutor(azurite.blob_endpoint), time_scale=60.0)
     yield emu
     emu.server.stop()
+
+
+SHARED_EMULATORS = ("emulator", "process_emulator", "fast_process_emulator")
+
+
+@dataclass(frozen=True)
+class Held:
+    """The ids of the job schedules and jobs an emulator holds."""
+
+    schedules: frozenset[str]
+    jobs: frozenset[str]
+
+    @classmethod
+    def read(cls, emu: Emulator) -> Held:
+        # From the state of the emulator in this process: an SDK list spends some 50 ms parsing models, per test.
+        page = emu.state.stores.page
+        return cls(*(frozenset(doc["id"] for doc in page(table, None, 1 << 30, "")[0])
+                     for table in ("jobschedules", "jobs")))
+
+
+def request_deletes(emu: Emulator, collection: str, ids: Iterable[str]) -> None:
+    """Delete Job Schedule / Delete Job through the API, for each id: the resource is `deleting` when the call
+    returns, so it creates no run, is dispatched no task and holds no quota; the emulator purges it meanwhile."""
+    for resource_id in sorted(ids):
+        resp = signed(emu, "DELETE", f"/{collection}/{quote(resource_id, safe=':')}", "api-version=2025-06-01")
+        assert resp.status_code in (202, 404), f"DELETE /{collection}/{resource_id}: {resp.status_code} {resp.text}"
+
+
+def delete_new(emu: Emulator, held: Held) -> None:
+    """Delete the job schedules and jobs `emu` holds beyond `held`; schedules first, so none creates a run after
+    the jobs were listed (a deleted schedule's runs go with it)."""
+    request_deletes(emu, "jobschedules", Held.read(emu).schedules - held.schedules)
+    request_deletes(emu, "jobs", Held.read(emu).jobs - held.jobs)
+
+
+@pytest.fixture(autouse=True)
+def tidy_emulators(request: pytest.FixtureRequest) -> Iterator[None]:
+    """After every test on this worker's shared emulators, passed or failed, deletes the job schedules and jobs
+    it created there, so each test starts on a clean account: a schedule left behind creates runs for the rest
+    of the session, an active job counts against the account's quota (the doctor's check), and a job's queued
+    tasks hold up the next test's on a shared pool. Fixtures of a wider scope are set up before this one, so
+    what a module fixture creates for all its tests stays."""
+    shared = [request.getfixturevalue(name) for name in SHARED_EMULATORS if name in request.fixturenames]
+    before = [Held.read(emu) for emu in shared]
+    yield
+    for emu, held in zip(shared, before, strict=True):
+        delete_new(emu, held)
 
 
 @pytest.fixture

@@ -16,7 +16,8 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
 )
 
-from bigcompute.local.testing import make_pool, unique, wait_for
+from bigcompute.local.testing import make_job, make_pool, unique, wait_for
+from tests.conftest import Held, delete_new
 
 
 @pytest.fixture
@@ -231,3 +232,20 @@ def _exists(batch, schedule_id: str) -> bool:
     except ResourceNotFoundError:
         return False
     return True
+
+
+def test_what_a_test_leaves_on_the_shared_emulator_is_deleted_after_it(emulator, batch, pool) -> None:
+    """tests/conftest.py's `tidy_emulators`, run by every test on a shared emulator: a recurring schedule, its
+    runs and an active job created since the test began go (they would run, or hold quota, for every later
+    test); a job that was there before stays."""
+    kept = make_job(batch, pool)
+    held = Held.read(emulator)
+    schedule_id = add(batch, pool, m.BatchJobScheduleConfiguration(recurrence_interval=dt.timedelta(minutes=1)),
+                      job_specification=spec(pool, all_tasks_complete_mode="noaction"))
+    wait_for(lambda: job_ids(batch, schedule_id))
+    left = make_job(batch, pool)
+    delete_new(emulator, held)
+    wait_for(lambda: not _exists(batch, schedule_id) and not Held.read(emulator).jobs - held.jobs)
+    assert batch.get_job(kept).state == "active"
+    with pytest.raises(ResourceNotFoundError):
+        batch.get_job(left)

@@ -14,7 +14,7 @@ from bigcompute.emulator.core.errors import (
 from bigcompute.emulator.core.formats import UNBOUNDED, iso, parse_duration
 from bigcompute.emulator.state import auto_pools
 from bigcompute.emulator.state.auto_pools import AutoPools
-from bigcompute.emulator.state.common import Ctx, new_doc, set_state, touch
+from bigcompute.emulator.state.common import Ctx, DocStore, new_doc, set_state
 from bigcompute.emulator.state.db import dumps, loads
 from bigcompute.emulator.state.models import JobDoc, JobState, check_job_transition
 from bigcompute.emulator.state.validate import check_id, check_job_manager, check_runnable
@@ -33,18 +33,17 @@ def pool_of(doc: JobDoc) -> str | None:
     return (doc.get("poolInfo") or {}).get("poolId") or (doc.get("executionInfo") or {}).get("poolId")
 
 
-class JobStore:
+class JobStore(DocStore[JobDoc]):
+    table, kind, columns = "jobs", "Job", ("state", "pool_id", "priority")
+
     def __init__(self, ctx: Ctx, auto: AutoPools) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.auto = auto
         # Called inside the transaction that adds a job (the task store adds its job manager task then).
         self.on_insert: Callable[[JobDoc], None] = lambda doc: None
 
-    def load(self, job_id: str) -> JobDoc:
-        row = self.ctx.db.conn.execute("SELECT doc FROM jobs WHERE id=?", (job_id,)).fetchone()
-        if row is None:
-            raise not_found("Job")
-        return cast(JobDoc, loads(row[0]))
+    def indexed(self, doc: JobDoc) -> tuple[Any, ...]:
+        return doc["state"], pool_of(doc), doc.get("priority", 0)
 
     def view(self, job_id: str) -> JobDoc:
         """The job, read-only (a shared parsed doc: see ViewCache); `load` gives a copy to change."""
@@ -52,11 +51,6 @@ class JobStore:
         if row is None:
             raise not_found("Job")
         return cast(JobDoc, self.ctx.db.view(row[0]))
-
-    def get(self, job_id: str) -> JobDoc:
-        """`load` under the database lock, for a read outside any transaction."""
-        with self.ctx.db.lock:
-            return self.load(job_id)
 
     def active_views(self, pool_id: str) -> list[JobDoc]:
         """The pool's active jobs, highest priority first, then oldest: read-only shared docs (dispatch)."""
@@ -94,14 +88,6 @@ class JobStore:
         """JobNotFound unless the job exists."""
         if self.ctx.db.conn.execute("SELECT 1 FROM jobs WHERE id=?", (job_id,)).fetchone() is None:
             raise not_found("Job")
-
-    def save(self, doc: JobDoc, *, touched: bool = True) -> None:
-        if touched:
-            touch(doc, self.ctx.clock())
-        self.ctx.db.conn.execute(
-            "UPDATE jobs SET doc=?, state=?, pool_id=?, priority=? WHERE id=?",
-            (dumps(doc), doc["state"], pool_of(doc), doc.get("priority", 0), doc["id"]),
-        )
 
     def transition(self, doc: JobDoc, new: JobState) -> None:
         check_job_transition(doc["state"], new)
@@ -167,10 +153,7 @@ class JobStore:
             raise invalid_property("priority", "priority must be between -1000 and 1000.", doc["priority"])
 
     def patch(self, job_id: str, body: dict[str, Any], if_match: str | None) -> JobDoc:
-        with self.ctx.db.tx():
-            doc = self.load(job_id)
-            check_if_match(doc, if_match)
-            self._check_writable(doc)
+        def change(doc: JobDoc) -> None:
             if "poolInfo" in body:
                 auto_pools.check_pool_info(body["poolInfo"] or {}, "poolInfo", in_schedule=":" in job_id)
                 auto_pools.check_update(doc.get("poolInfo"), body["poolInfo"])
@@ -179,17 +162,14 @@ class JobStore:
                 if key in body:
                     fields[key] = body[key] if key != "constraints" else {**doc.get("constraints", {}), **body[key]}
             self._normalize(doc)
-            self.save(doc)
-        self.ctx.wake()  # switching to terminatejob may complete the job right away
-        return doc
+
+        return self._mutate(job_id, change, if_match=if_match)  # switching to terminatejob may complete the job now
 
     def replace(self, job_id: str, body: dict[str, Any], if_match: str | None) -> JobDoc:
         """PUT: every updatable property is replaced; one left out goes back to its default."""
         auto_pools.check_pool_info(body.get("poolInfo") or {}, "poolInfo", in_schedule=":" in job_id)
-        with self.ctx.db.tx():
-            doc = self.load(job_id)
-            check_if_match(doc, if_match)
-            self._check_writable(doc)
+
+        def change(doc: JobDoc) -> None:
             auto_pools.check_update(doc.get("poolInfo"), body["poolInfo"])
             if doc.get("onAllTasksComplete") == "terminatejob" and body.get("onAllTasksComplete", "noaction") \
                     == "noaction":
@@ -202,61 +182,52 @@ class JobStore:
                 else:  # poolInfo is required above
                     fields.pop(key, None)
             self._normalize(doc)
-            self.save(doc)
-        self.ctx.wake()
-        return doc
+
+        return self._mutate(job_id, change, if_match=if_match)
 
     def request_terminate(self, job_id: str, reason: str | None) -> JobDoc:
-        with self.ctx.db.tx():
-            doc = self.load(job_id)
-            self._check_writable(doc)
+        def change(doc: JobDoc) -> None:
             if doc["state"] == JobState.TERMINATING:
                 raise BatchError(409, "JobBeingTerminated", "The specified job is being terminated.")
             if doc["state"] == JobState.COMPLETED:
                 raise BatchError(409, "JobCompleted", "The specified job is already in a completed state.")
             self.transition(doc, JobState.TERMINATING)
             doc["executionInfo"]["terminateReason"] = reason or "UserTerminate"
-            self.save(doc)
-        self.ctx.wake()
-        return doc
+
+        return self._mutate(job_id, change)
 
     def request_delete(self, job_id: str) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(job_id)
+        def change(doc: JobDoc) -> bool:
             if doc["state"] == JobState.DELETING:
-                return
+                return False
             self.transition(doc, JobState.DELETING)
-            self.save(doc)
-        self.ctx.wake()
+            return True
+
+        self._mutate(job_id, change, checked=False)
 
     def request_disable(self, job_id: str, disable_tasks: str) -> None:
         if disable_tasks not in ("requeue", "terminate", "wait"):
             raise invalid_property("disableTasks", "disableTasks must be requeue, terminate or wait.", disable_tasks)
-        with self.ctx.db.tx():
-            doc = self.load(job_id)
-            self._check_writable(doc)
+
+        def change(doc: JobDoc) -> bool:
             if doc["state"] in (JobState.DISABLING, JobState.DISABLED):
-                return  # "any state other than active, disabling, or disabled" fails (Job - Disable)
+                return False  # "any state other than active, disabling, or disabled" fails (Job - Disable)
             self.transition(doc, JobState.DISABLING)
             doc["_disableTasks"] = disable_tasks
-            self.save(doc)
-        self.ctx.wake()
+            return True
+
+        self._mutate(job_id, change)
 
     def request_enable(self, job_id: str) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(job_id)
-            self._check_writable(doc)
-            self.transition(doc, JobState.ENABLING)
-            self.save(doc)
-        self.ctx.wake()
+        self._mutate(job_id, lambda doc: self.transition(doc, JobState.ENABLING))
 
-    def _check_writable(self, doc: JobDoc) -> None:
+    def check_changeable(self, doc: JobDoc) -> None:
         if doc["state"] == JobState.DELETING:
             raise BatchError(409, "JobBeingDeleted", "The specified job has been marked for deletion and is being "
                              "garbage collected.")
 
     def ensure_accepts_tasks(self, doc: JobDoc) -> None:
-        self._check_writable(doc)
+        self.check_changeable(doc)
         if doc["state"] in (JobState.COMPLETED, JobState.TERMINATING):
             raise BatchError(409, "JobCompleted", "The specified job is already in a completed state.")
 
@@ -276,8 +247,3 @@ class JobStore:
     def _end_auto_pool(self, doc: JobDoc) -> None:
         """A job-lifetime auto pool goes with its job (when it completes or is deleted), unless keepAlive."""
         self.auto.lifetime_ended(auto_pools.spec_of(doc.get("poolInfo")), doc["executionInfo"].get("poolId"), "job")
-
-
-def check_if_match(doc: JobDoc, if_match: str | None) -> None:
-    if if_match and if_match != "*" and if_match.strip('"') != doc["eTag"]:
-        raise BatchError(412, "ConditionNotMet", "The condition specified using HTTP conditional header(s) is not met.")

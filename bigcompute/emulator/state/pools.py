@@ -9,14 +9,13 @@ from bigcompute.emulator.core.errors import (
     exists,
     invalid_property,
     missing_property,
-    not_found,
     unsupported_locally,
 )
 from bigcompute.emulator.core.formats import iso, parse_duration
 from bigcompute.emulator.core.identities import pool_identity
 from bigcompute.emulator.state import autoscale as autoscale_adapter
 from bigcompute.emulator.state.applications import ApplicationStore
-from bigcompute.emulator.state.common import Ctx, new_doc, public, set_state, touch
+from bigcompute.emulator.state.common import Ctx, DocStore, new_doc, public, set_state
 from bigcompute.emulator.state.db import dumps, loads
 from bigcompute.emulator.state.models import AllocationState, PoolDoc, PoolState
 from bigcompute.emulator.state.pool_features import check_mounts
@@ -47,31 +46,17 @@ _EMPTY_POOL_KEYS = (
 )
 
 
-class PoolStore:
-    def __init__(self, ctx: Ctx, applications: ApplicationStore) -> None:
-        self.ctx = ctx
-        self.applications = applications
+class PoolStore(DocStore[PoolDoc]):
+    table, kind = "pools", "Pool"
 
-    def load(self, pool_id: str) -> PoolDoc:
-        row = self.ctx.db.conn.execute("SELECT doc FROM pools WHERE id=?", (pool_id,)).fetchone()
-        if row is None:
-            raise not_found("Pool")
-        return cast(PoolDoc, loads(row[0]))
+    def __init__(self, ctx: Ctx, applications: ApplicationStore) -> None:
+        super().__init__(ctx)
+        self.applications = applications
 
     def find(self, pool_id: str) -> PoolDoc | None:
         """The pool, or None when there is none of that id (inside the caller's transaction)."""
         row = self.ctx.db.conn.execute("SELECT doc FROM pools WHERE id=?", (pool_id,)).fetchone()
         return None if row is None else cast(PoolDoc, loads(row[0]))
-
-    def get(self, pool_id: str) -> PoolDoc:
-        """`load` under the database lock, for a read outside any transaction."""
-        with self.ctx.db.lock:
-            return self.load(pool_id)
-
-    def save(self, doc: PoolDoc, *, touched: bool = True) -> None:
-        if touched:
-            touch(doc, self.ctx.clock())
-        self.ctx.db.conn.execute("UPDATE pools SET doc=? WHERE id=?", (dumps(doc), doc["id"]))
 
     def purge(self, pool_id: str) -> None:
         """The end of a deletion: the row goes (its nodes' processes are the caller's to end)."""
@@ -136,19 +121,16 @@ class PoolStore:
         return doc
 
     def delete(self, pool_id: str) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(pool_id)
-            self._check_mutable(doc)  # "Update, Patch or Delete ... on a Pool in the deleting state" (Pool - Delete)
+        def change(doc: PoolDoc) -> None:
             set_state(doc, PoolState.DELETING, self.ctx.clock())
             for key in ("_until", "_allocAt", "_allocStep", "_allocBy"):  # a resize under way stops; deletion has its own clock
                 cast(dict[str, Any], doc).pop(key, None)
-            self.save(doc)
-        self.ctx.wake()
+
+        # checked: "Update, Patch or Delete ... on a Pool in the deleting state" fails (Pool - Delete)
+        self._mutate(pool_id, change)
 
     def resize(self, pool_id: str, body: dict[str, Any]) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(pool_id)
-            self._check_mutable(doc)
+        def change(doc: PoolDoc) -> None:
             if doc.get("enableAutoScale"):
                 raise BatchError(409, "OperationNotValidOnPool", "The pool has autoscale enabled; it cannot be "
                                  "resized.")
@@ -162,24 +144,23 @@ class PoolStore:
                 cast(dict[str, Any], doc)[key] = value
             doc["_dealloc"] = body.get("nodeDeallocationOption") or "requeue"
             self._start_resize(doc)
-            self.save(doc)
-        self.ctx.wake()
+
+        self._mutate(pool_id, change)
 
     def stop_resize(self, pool_id: str) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(pool_id)
-            self._check_mutable(doc)
-            if doc["allocationState"] == AllocationState.RESIZING:
-                doc["allocationState"] = AllocationState.STOPPING
-                doc["allocationStateTransitionTime"] = iso(self.ctx.clock())
-                self.save(doc)
-        self.ctx.wake()
+        def change(doc: PoolDoc) -> bool:
+            if doc["allocationState"] != AllocationState.RESIZING:
+                return False  # steady, or already stopping
+            doc["allocationState"] = AllocationState.STOPPING
+            doc["allocationStateTransitionTime"] = iso(self.ctx.clock())
+            return True
+
+        self._mutate(pool_id, change)
 
     def enable_autoscale(self, pool_id: str, body: dict[str, Any]) -> None:
         now = self.ctx.clock()
-        with self.ctx.db.tx():
-            doc = self.load(pool_id)
-            self._check_mutable(doc)
+
+        def change(doc: PoolDoc) -> None:
             if doc["allocationState"] != AllocationState.STEADY and not doc.get("enableAutoScale"):
                 raise BatchError(409, "PoolBeingResized", "Autoscale cannot be enabled while a resize is in progress.")
             last = doc.get("_lastEnable")
@@ -193,17 +174,16 @@ class PoolStore:
             self._apply_autoscale_settings(doc, body, now, first=not was_enabled)
             doc["_lastEnable"] = now
             self.evaluate_and_apply(doc, now)
-            self.save(doc)
-        self.ctx.wake()
+
+        self._mutate(pool_id, change)
 
     def disable_autoscale(self, pool_id: str) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(pool_id)
-            self._check_mutable(doc)
+        def change(doc: PoolDoc) -> None:
             doc["enableAutoScale"] = False
             for key in ("autoScaleFormula", "autoScaleEvaluationInterval", "autoScaleRun", "_nextEval"):
                 cast(dict[str, Any], doc).pop(key, None)
-            self.save(doc)
+
+        self._mutate(pool_id, change, wake=False)
 
     def update(self, pool_id: str, body: dict[str, Any], *, replace: bool) -> PoolDoc:
         """PATCH (`replace=False`): the properties given replace the pool's, others stay. POST updateproperties
@@ -217,17 +197,16 @@ class PoolStore:
         if body.get("startTask"):
             check_runnable(body["startTask"], "startTask.")
         self._check_packages(body)
-        with self.ctx.db.tx():
-            doc = self.load(pool_id)
-            self._check_mutable(doc)
+
+        def change(doc: PoolDoc) -> None:
             fields = cast(dict[str, Any], doc)  # the keys below are names from a list, not literals
             for key in _UPDATE_KEYS:
                 if key in body and body[key] is not None:
                     fields[key] = body[key]
                 elif replace:
                     fields.pop(key, None)
-            self.save(doc)
-        return doc
+
+        return self._mutate(pool_id, change, wake=False)
 
     def _check_packages(self, spec: dict[str, Any]) -> None:
         """The pool's package references name packages the account has."""
@@ -295,8 +274,7 @@ class PoolStore:
             raise BatchError(400, "AutoScalingFormulaTooLong", "The autoscale formula exceeds the maximum length "
                              "of 8192 characters.")
 
-    @staticmethod
-    def _check_mutable(doc: PoolDoc) -> None:
+    def check_changeable(self, doc: PoolDoc) -> None:
         if doc["state"] == PoolState.DELETING:
             raise BatchError(409, "PoolBeingDeleted", "The specified pool has been marked for deletion.")
 

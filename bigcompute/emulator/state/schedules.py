@@ -14,13 +14,12 @@ from bigcompute.emulator.core.errors import (
     exists,
     invalid_property,
     missing_property,
-    not_found,
 )
 from bigcompute.emulator.core.formats import iso, parse_duration, parse_iso
 from bigcompute.emulator.state import auto_pools
-from bigcompute.emulator.state.common import Ctx, new_doc, set_state, touch
+from bigcompute.emulator.state.common import Ctx, DocStore, new_doc, set_state
 from bigcompute.emulator.state.db import dumps, loads
-from bigcompute.emulator.state.jobs import JobStore, check_if_match
+from bigcompute.emulator.state.jobs import JobStore
 from bigcompute.emulator.state.models import JobDoc, JobScheduleDoc, JobScheduleState, JobState
 from bigcompute.emulator.state.validate import check_id, check_runnable
 
@@ -37,33 +36,19 @@ _TIMES = ("doNotRunUntil", "doNotRunAfter")
 _BUSY_JOB = (JobState.ACTIVE, JobState.DISABLING, JobState.DISABLED, JobState.ENABLING, JobState.TERMINATING)
 
 
-def _schedule_not_found() -> BatchError:
-    return not_found("JobSchedule")
+class ScheduleStore(DocStore[JobScheduleDoc]):
+    # lastModified is "the last time at which the schedule level data ... changed"; the driver's own
+    # bookkeeping (next run, recent job) saves with touched=False.
+    table, kind, columns = "jobschedules", "JobSchedule", ("state",)
+    wakes = False  # the schedules' own driver (compute/recurrence.py) acts on a change at its next pass
 
-
-class ScheduleStore:
     def __init__(self, ctx: Ctx, jobs: JobStore) -> None:
-        self.ctx = ctx
+        super().__init__(ctx)
         self.jobs = jobs
 
     # --- persistence -------------------------------------------------------------------------------
-    def load(self, schedule_id: str) -> JobScheduleDoc:
-        row = self.ctx.db.conn.execute("SELECT doc FROM jobschedules WHERE id=?", (schedule_id,)).fetchone()
-        if row is None:
-            raise _schedule_not_found()
-        return cast(JobScheduleDoc, loads(row[0]))
-
-    def get(self, schedule_id: str) -> JobScheduleDoc:
-        with self.ctx.db.lock:
-            return self.load(schedule_id)
-
-    def save(self, doc: JobScheduleDoc, *, touched: bool = True) -> None:
-        # lastModified is "the last time at which the schedule level data ... changed"; the driver's own
-        # bookkeeping (next run, recent job) saves with touched=False.
-        if touched:
-            touch(doc, self.ctx.clock())
-        self.ctx.db.conn.execute("UPDATE jobschedules SET doc=?, state=? WHERE id=?",
-                                 (dumps(doc), doc["state"], doc["id"]))
+    def indexed(self, doc: JobScheduleDoc) -> tuple[Any, ...]:
+        return (doc["state"],)
 
     def any_unsettled(self) -> bool:
         """Whether a schedule may need the driver: a cheap read, so an account without schedules costs nothing."""
@@ -122,10 +107,8 @@ class ScheduleStore:
         if replace and "jobSpecification" not in body:
             raise missing_property("jobSpecification")
         _check_spec(body)
-        with self.ctx.db.tx():
-            doc = self.load(schedule_id)
-            check_if_match(cast(JobDoc, doc), if_match)
-            _check_changeable(doc)
+
+        def change(doc: JobScheduleDoc) -> None:
             fields = cast(dict[str, Any], doc)
             for key in _UPDATE_KEYS:
                 if key in body:
@@ -135,8 +118,8 @@ class ScheduleStore:
             doc.setdefault("schedule", {})
             if replace or "schedule" in body:
                 self._plan(doc, self.ctx.clock())
-            self.save(doc)
-        return doc
+
+        return self._mutate(schedule_id, change, if_match=if_match)
 
     def _plan(self, doc: JobScheduleDoc, now: float) -> None:
         """When the next job is due: the first recurrence not before doNotRunUntil, or the next one after the
@@ -202,50 +185,46 @@ class ScheduleStore:
 
     # --- state changes the user asks for ---------------------------------------------------------------
     def disable(self, schedule_id: str) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(schedule_id)
-            _check_changeable(doc)
-            if doc["state"] == S.ACTIVE:
-                set_state(doc, S.DISABLED, self.ctx.clock())
-                self.save(doc)
+        self._mutate(schedule_id, lambda doc: self._move(doc, S.ACTIVE, S.DISABLED))
 
     def enable(self, schedule_id: str) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(schedule_id)
-            _check_changeable(doc)
-            if doc["state"] == S.DISABLED:
-                set_state(doc, S.ACTIVE, self.ctx.clock())
-                self.save(doc)
+        self._mutate(schedule_id, lambda doc: self._move(doc, S.DISABLED, S.ACTIVE))
 
     def terminate(self, schedule_id: str) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(schedule_id)
-            if doc["state"] == S.TERMINATING:
-                return
-            _check_changeable(doc)
-            set_state(doc, S.TERMINATING, self.ctx.clock())
-            self.set_due(doc, None)
-            self.save(doc)
+        def change(doc: JobScheduleDoc) -> bool:
+            if doc["state"] != S.TERMINATING:
+                self.check_changeable(doc)
+            return self._end(doc, S.TERMINATING)
+
+        self._mutate(schedule_id, change, checked=False)
 
     def delete(self, schedule_id: str) -> None:
-        with self.ctx.db.tx():
-            doc = self.load(schedule_id)
-            if doc["state"] == S.DELETING:
-                return
-            set_state(doc, S.DELETING, self.ctx.clock())
-            self.set_due(doc, None)
-            self.save(doc)
+        self._mutate(schedule_id, lambda doc: self._end(doc, S.DELETING), checked=False)
 
+    def _move(self, doc: JobScheduleDoc, old: JobScheduleState, new: JobScheduleState) -> bool:
+        """Disable or enable: a schedule in the other state stays as it is."""
+        if doc["state"] != old:
+            return False
+        set_state(doc, new, self.ctx.clock())
+        return True
 
-def _check_changeable(doc: JobScheduleDoc) -> None:
-    state = doc["state"]
-    if state == S.DELETING:
-        raise BatchError(409, "JobScheduleBeingDeleted", "The specified job schedule has been marked for deletion "
-                         "and is being reclaimed.")
-    if state == S.TERMINATING:
-        raise BatchError(409, "JobScheduleBeingTerminated", "The specified job schedule is being terminated.")
-    if state == S.COMPLETED:
-        raise BatchError(409, "JobScheduleCompleted", "The specified job schedule is already in a completed state.")
+    def _end(self, doc: JobScheduleDoc, state: JobScheduleState) -> bool:
+        """Terminate or delete (a schedule already on its way there stays as it is): no job is created from now on."""
+        if doc["state"] == state:
+            return False
+        set_state(doc, state, self.ctx.clock())
+        self.set_due(doc, None)
+        return True
+
+    def check_changeable(self, doc: JobScheduleDoc) -> None:
+        state = doc["state"]
+        if state == S.DELETING:
+            raise BatchError(409, "JobScheduleBeingDeleted", "The specified job schedule has been marked for deletion "
+                             "and is being reclaimed.")
+        if state == S.TERMINATING:
+            raise BatchError(409, "JobScheduleBeingTerminated", "The specified job schedule is being terminated.")
+        if state == S.COMPLETED:
+            raise BatchError(409, "JobScheduleCompleted", "The specified job schedule is already in a completed state.")
 
 
 def _time(sched: dict[str, Any], key: str) -> float | None:
