@@ -56,7 +56,6 @@ CERTIFICATE_EXAMPLES = ("Certificates_CreateCertificate", "Certificates_ListCert
                         "Certificates_DeleteCertificate", "Certificates_CancelCertificateDeletion")
 CERTIFICATES_REMOVED = ("not in the 2025-06-01 API (an example left over upstream): Batch retired account "
                         "certificates on 29 February 2024 and refuses them (400 InvalidUri here)")
-SPEC = SPECS / "data-plane/Azure.Batch/stable/2025-06-01/BatchService.json"
 
 # Every example that does not match, and why: the one place (docs/emulator.md's coverage table is made from it).
 # An entry either is refused Batch-shaped (an error body with a published code; LOCAL in its message where the
@@ -134,9 +133,7 @@ class Example:
 
 def spec_operations() -> frozenset[str]:
     """The operationIds the vendored 2025-06-01 data-plane spec defines."""
-    paths = json.loads(SPEC.read_text(encoding="utf-8"))["paths"]
-    return frozenset(op["operationId"] for item in paths.values() for op in item.values()
-                     if isinstance(op, dict) and "operationId" in op)
+    return frozenset(_spec_requests())
 
 
 def examples() -> list[Example]:
