@@ -255,19 +255,17 @@ class TaskStore:
             return page, None
 
     def counts(self, job_id: str) -> dict[str, Any]:
+        """The job's TaskCounts and TaskSlotCounts from its few task_counts rows (db.py keeps them exact)."""
         with self.ctx.db.lock:
             self.jobs.ensure(job_id)
-            rows = self.ctx.db.conn.execute(
-                "SELECT state, result, COUNT(*), SUM(slots) FROM tasks WHERE job_id=? GROUP BY state, result",
-                (job_id,)).fetchall()
+            rows = self.ctx.db.conn.execute("SELECT bucket, n, slots FROM task_counts WHERE job_id=?",
+                                            (job_id,)).fetchall()
         keys = ("active", "running", "completed", "succeeded", "failed")
         tasks, slots = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
-        for state, result, n, s in rows:
-            bucket = "running" if state == TaskState.PREPARING else state
-            for out, v in ((tasks, n), (slots, s)):
-                out[bucket] += v
-                if state == TaskState.COMPLETED:
-                    out["succeeded" if result == "success" else "failed"] += v
+        for bucket, n, s in rows:
+            tasks[bucket], slots[bucket] = n, s
+        for out in (tasks, slots):
+            out["completed"] = out["succeeded"] + out["failed"]
         return {"taskCounts": tasks, "taskSlotCounts": slots}
 
     def update_constraints(self, job_id: str, task_id: str, constraints: dict[str, Any]) -> TaskDoc:
