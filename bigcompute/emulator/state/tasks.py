@@ -23,6 +23,8 @@ _CREATE_KEYS = (
     "authenticationTokenSettings", "multiInstanceSettings",
 )
 _ID_CHUNK = 500
+# A job's counts: at most 4 rows of the table the task transitions keep (state/db.py), never the task rows.
+COUNTS_SQL = "SELECT bucket, n, slots FROM task_counts WHERE job_id=?"
 
 
 class TaskStore:
@@ -258,8 +260,7 @@ class TaskStore:
         """The job's TaskCounts and TaskSlotCounts from its few task_counts rows (db.py keeps them exact)."""
         with self.ctx.db.lock:
             self.jobs.ensure(job_id)
-            rows = self.ctx.db.conn.execute("SELECT bucket, n, slots FROM task_counts WHERE job_id=?",
-                                            (job_id,)).fetchall()
+            rows = self.ctx.db.conn.execute(COUNTS_SQL, (job_id,)).fetchall()
         keys = ("active", "running", "completed", "succeeded", "failed")
         tasks, slots = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
         for bucket, n, s in rows:
