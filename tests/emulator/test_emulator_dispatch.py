@@ -12,7 +12,7 @@ from azure.batch import models as m
 
 from bigcompute.emulator.core.formats import iso
 from bigcompute.emulator.state.db import Database, ViewCache
-from bigcompute.emulator.state.tasks import COUNTS_SQL
+from bigcompute.emulator.state.tasks import COUNTS_SQL, PAGE_SQL
 from bigcompute.local.testing import make_job, make_pool, wait_for
 
 
@@ -39,6 +39,16 @@ def test_task_counts_read_only_the_counts_table() -> None:
     db = Database(None)
     plan = db.conn.execute(f"EXPLAIN QUERY PLAN {COUNTS_SQL}", ("j",)).fetchall()
     assert [row[3] for row in plan] == ["SEARCH task_counts USING PRIMARY KEY (job_id=?)"]
+
+
+def test_a_task_page_reads_only_its_rows() -> None:
+    """Each page of a list seeks to its first seq: no sort of the whole job per page (quadratic on 1M tasks)."""
+    db = Database(None)
+    plan = db.conn.execute(f"EXPLAIN QUERY PLAN {PAGE_SQL}", ("j", 0)).fetchall()
+    assert [row[3] for row in plan] == ["SEARCH tasks USING INDEX tasks_seq (job_id=? AND seq>?)"]
+    runnable = db.conn.execute("EXPLAIN QUERY PLAN SELECT doc FROM tasks WHERE job_id=? AND state='active' AND "
+                               "waiting=0 AND slots<=? ORDER BY seq LIMIT ?", ("j", 1, 1)).fetchall()
+    assert "tasks_sched" in runnable[0][3]  # dispatch keeps its own index
 
 
 def test_iso_matches_datetime() -> None:

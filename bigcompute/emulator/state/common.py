@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 from bigcompute.emulator.core.formats import iso, new_etag
 from bigcompute.emulator.state.db import Database
@@ -44,7 +44,7 @@ def set_state(doc: Resource, new: str, now: float) -> None:
 
 
 def new_doc(spec: dict[str, Any], url: str, now: float, state: str) -> dict[str, Any]:
+    stamp = iso(now)  # once: every task added goes through here
     doc = dict(spec)
-    doc.update(url=url, creationTime=iso(now), state=state, stateTransitionTime=iso(now))
-    touch(cast(Resource, doc), now)
+    doc.update(url=url, creationTime=stamp, state=state, stateTransitionTime=stamp, eTag=new_etag(), lastModified=stamp)
     return doc

@@ -25,6 +25,8 @@ _CREATE_KEYS = (
 _ID_CHUNK = 500
 # A job's counts: at most 4 rows of the table the task transitions keep (state/db.py), never the task rows.
 COUNTS_SQL = "SELECT bucket, n, slots FROM task_counts WHERE job_id=?"
+# The job's tasks in submission order, 1,000 at a time after a seq (lists, and every filter over them).
+PAGE_SQL = "SELECT seq, doc FROM tasks WHERE job_id=? AND seq>? ORDER BY seq LIMIT 1000"
 
 
 class TaskStore:
@@ -235,8 +237,7 @@ class TaskStore:
     def iter_docs(self, job_id: str, after_seq: int = 0) -> Iterator[tuple[int, TaskDoc]]:
         last = after_seq
         while True:
-            rows = self.ctx.db.conn.execute(
-                "SELECT seq, doc FROM tasks WHERE job_id=? AND seq>? ORDER BY seq LIMIT 1000", (job_id, last)).fetchall()
+            rows = self.ctx.db.conn.execute(PAGE_SQL, (job_id, last)).fetchall()
             if not rows:
                 return
             for seq, text in rows:

@@ -73,22 +73,32 @@ def check_vm_configuration(vm: dict[str, Any] | None) -> None:
                                   "container engine, which the local emulator does not drive.")
 
 
+def _prop(prefix: str, key: str) -> str:
+    return f"{prefix}{key}".lstrip(".")
+
+
 def check_runnable(spec: dict[str, Any], prop: str) -> None:
-    """Checks shared by tasks, start tasks and job preparation/release tasks."""
-    check_packages(spec.get("applicationPackageReferences"), f"{prop}applicationPackageReferences".lstrip("."))
-    if not spec.get("commandLine"):
+    """Checks shared by tasks, start tasks and job preparation/release tasks. Run for every task added, so a
+    check costs only when its field is present (a task collection's common case is a command line and an id)."""
+    get = spec.get
+    if get("applicationPackageReferences"):
+        check_packages(spec["applicationPackageReferences"], _prop(prop, "applicationPackageReferences"))
+    if not get("commandLine"):
         raise missing_property(f"{prop}.commandLine" if prop else "commandLine")
-    if spec.get("containerSettings") and (prop or machine_engine().engine is None):
+    if get("containerSettings") and (prop or machine_engine().engine is None):
         # tasks run in their image with this machine's docker or podman (compute.containers); start, preparation
         # and release tasks in containers are not emulated
         why = "they are run for tasks only" if prop else f"none works here ({machine_engine().why_not})"
-        raise unsupported_locally(f"{prop}containerSettings".lstrip("."), "container tasks need a container "
+        raise unsupported_locally(_prop(prop, "containerSettings"), "container tasks need a container "
                                   f"engine (docker or podman), and {why}; run the command directly.")
-    _check_identity(spec.get("userIdentity"), f"{prop}userIdentity".lstrip("."))
-    _check_token_settings(spec.get("authenticationTokenSettings"), f"{prop}authenticationTokenSettings".lstrip("."))
-    for field in ("maxWallClockTime", "retentionTime"):
-        parse_duration((spec.get("constraints") or {}).get(field), f"constraints.{field}")
-    for i, rf in enumerate(spec.get("resourceFiles") or []):
+    if get("userIdentity"):
+        _check_identity(spec["userIdentity"], _prop(prop, "userIdentity"))
+    if get("authenticationTokenSettings") is not None:
+        _check_token_settings(spec["authenticationTokenSettings"], _prop(prop, "authenticationTokenSettings"))
+    if constraints := get("constraints"):
+        for field in ("maxWallClockTime", "retentionTime"):
+            parse_duration(constraints.get(field), f"constraints.{field}")
+    for i, rf in enumerate(get("resourceFiles") or ()):
         _check_resource_file(rf, f"resourceFiles[{i}]")
 
 
@@ -157,28 +167,35 @@ def check_task(spec: dict[str, Any], job: JobDoc) -> None:
         multi_instance.check_settings(spec)
         for i, rf in enumerate(spec["multiInstanceSettings"].get("commonResourceFiles") or []):
             _check_resource_file(rf, f"multiInstanceSettings.commonResourceFiles[{i}]")
-    deps = spec.get("dependsOn")
-    if deps and not job.get("usesTaskDependencies"):
-        raise BatchError(
-            400, "TaskDependenciesNotSpecifiedOnJob",
-            "The task has dependencies but the job does not allow them (usesTaskDependencies is false).",
-        )
-    if deps:
-        if sum(len(t) for t in deps.get("taskIds") or []) > MAX_DEPENDS_CHARS:
-            raise BatchError(400, "TaskDependencyListTooLong", "The dependsOn task id list is too long.")
-        for r in deps.get("taskIdRanges") or []:
-            if not isinstance(r.get("start"), int) or not isinstance(r.get("end"), int) or r["start"] > r["end"]:
-                raise invalid_property("dependsOn.taskIdRanges", "A task id range needs integers start <= end.")
-    exits = spec.get("exitConditions") or {}
-    if job.get("onTaskFailure", "noaction") == "noaction":
-        options = [e.get("exitOptions") or {} for e in exits.get("exitCodes") or []]
-        options += [e.get("exitOptions") or {} for e in exits.get("exitCodeRanges") or []]
-        options += [exits.get(k) or {} for k in ("preProcessingError", "fileUploadError", "default")]
-        if any(o.get("jobAction") not in (None, "none") for o in options):
-            raise invalid_property("exitConditions", "A jobAction can be set only when the job's onTaskFailure "
-                                   "is performexitoptionsjobaction.")
-    for i, of in enumerate(spec.get("outputFiles") or []):
+    if spec.get("dependsOn"):
+        _check_dependencies(spec["dependsOn"], job)
+    if spec.get("exitConditions") and job.get("onTaskFailure", "noaction") == "noaction":
+        _check_job_actions(spec["exitConditions"])
+    for i, of in enumerate(spec.get("outputFiles") or ()):
         if not of.get("filePattern"):
             raise missing_property(f"outputFiles[{i}].filePattern")
         if not ((of.get("destination") or {}).get("container") or {}).get("containerUrl"):
             raise missing_property(f"outputFiles[{i}].destination.container.containerUrl")
+
+
+def _check_dependencies(deps: dict[str, Any], job: JobDoc) -> None:
+    if not job.get("usesTaskDependencies"):
+        raise BatchError(
+            400, "TaskDependenciesNotSpecifiedOnJob",
+            "The task has dependencies but the job does not allow them (usesTaskDependencies is false).",
+        )
+    if sum(len(t) for t in deps.get("taskIds") or []) > MAX_DEPENDS_CHARS:
+        raise BatchError(400, "TaskDependencyListTooLong", "The dependsOn task id list is too long.")
+    for r in deps.get("taskIdRanges") or []:
+        if not isinstance(r.get("start"), int) or not isinstance(r.get("end"), int) or r["start"] > r["end"]:
+            raise invalid_property("dependsOn.taskIdRanges", "A task id range needs integers start <= end.")
+
+
+def _check_job_actions(exits: dict[str, Any]) -> None:
+    """Under the job's default onTaskFailure (noaction), no exit condition may ask for a job action."""
+    options = [e.get("exitOptions") or {} for e in exits.get("exitCodes") or []]
+    options += [e.get("exitOptions") or {} for e in exits.get("exitCodeRanges") or []]
+    options += [exits.get(k) or {} for k in ("preProcessingError", "fileUploadError", "default")]
+    if any(o.get("jobAction") not in (None, "none") for o in options):
+        raise invalid_property("exitConditions", "A jobAction can be set only when the job's onTaskFailure "
+                               "is performexitoptionsjobaction.")
