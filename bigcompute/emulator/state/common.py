@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from bigcompute.emulator.core.formats import iso, new_etag
 from bigcompute.emulator.state.db import Database
@@ -44,7 +44,8 @@ def set_state(doc: Resource, new: str, now: float) -> None:
 
 
 def new_doc(spec: dict[str, Any], url: str, now: float, state: str) -> dict[str, Any]:
-    stamp = iso(now)  # once: every task added goes through here
+    stamp = iso(now)  # formatted once for both times: every task added comes through here
     doc = dict(spec)
-    doc.update(url=url, creationTime=stamp, state=state, stateTransitionTime=stamp, eTag=new_etag(), lastModified=stamp)
+    doc.update(url=url, creationTime=stamp, state=state, stateTransitionTime=stamp)
+    touch(cast(Resource, doc), now)
     return doc
