@@ -21,6 +21,8 @@ _COUNT_IN = ("INSERT INTO task_counts (job_id, bucket, n, slots) VALUES (NEW.job
 _COUNT_OUT = "UPDATE task_counts SET n = n - 1, slots = slots - OLD.slots WHERE job_id = OLD.job_id AND bucket = {old};"
 _NEW, _OLD = _BUCKET.format("NEW"), _BUCKET.format("OLD")
 TASK_COUNTS = f"""
+-- Task counts used to be a GROUP BY over this index; the task_counts table replaced it.
+DROP INDEX IF EXISTS tasks_counts;
 CREATE TABLE IF NOT EXISTS task_counts (
     job_id TEXT NOT NULL COLLATE NOCASE, bucket TEXT NOT NULL, n INTEGER NOT NULL, slots INTEGER NOT NULL,
     PRIMARY KEY (job_id, bucket)) WITHOUT ROWID;
@@ -29,6 +31,7 @@ CREATE TRIGGER IF NOT EXISTS task_counts_remove AFTER DELETE ON tasks BEGIN {_CO
 CREATE TRIGGER IF NOT EXISTS task_counts_move AFTER UPDATE OF state, result, slots ON tasks
     WHEN {_OLD} != {_NEW} OR OLD.slots != NEW.slots
     BEGIN {_COUNT_OUT.format(old=_OLD)} {_COUNT_IN.format(new=_NEW)} END;
+-- A deleted job's counts go with it (and so all of them with `reset`).
 CREATE TRIGGER IF NOT EXISTS task_counts_job_gone AFTER DELETE ON jobs BEGIN
     DELETE FROM task_counts WHERE job_id = OLD.id; END;
 """
@@ -49,11 +52,9 @@ CREATE TABLE IF NOT EXISTS tasks (
 CREATE INDEX IF NOT EXISTS tasks_sched ON tasks (job_id, state, waiting, seq);
 -- A task list pages in submission order: without it each page of a 1M-task job sorted the whole job.
 CREATE INDEX IF NOT EXISTS tasks_seq ON tasks (job_id, seq);
--- Task counts used to be a GROUP BY over this index; the task_counts table replaced both.
-DROP INDEX IF EXISTS tasks_counts;
 CREATE TABLE IF NOT EXISTS jobschedules (id TEXT PRIMARY KEY COLLATE NOCASE, state TEXT NOT NULL, doc TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-""" + TASK_COUNTS
+"""
 
 
 class Database:
@@ -71,7 +72,7 @@ class Database:
             # NORMAL in WAL mode survives a killed process (only an OS crash can lose the last commits).
             self.conn.execute("PRAGMA synchronous=NORMAL")
         fresh_counts = not self.conn.execute("SELECT 1 FROM sqlite_master WHERE name='task_counts'").fetchone()
-        self.conn.executescript(f"BEGIN; {SCHEMA} {RECOUNT if fresh_counts else ''}; COMMIT;")
+        self.conn.executescript(f"BEGIN; {SCHEMA} {TASK_COUNTS} {RECOUNT if fresh_counts else ''}; COMMIT;")
         self._depth = 0
         self.view = ViewCache()
 
@@ -111,7 +112,7 @@ class Database:
 
     def reset(self) -> None:
         with self.tx() as c:
-            for table in ("pools", "jobs", "tasks", "task_counts", "jobschedules", "meta"):
+            for table in ("pools", "jobs", "tasks", "jobschedules", "meta"):
                 c.execute(f"DELETE FROM {table}")
 
 

@@ -73,32 +73,22 @@ def check_vm_configuration(vm: dict[str, Any] | None) -> None:
                                   "container engine, which the local emulator does not drive.")
 
 
-def _prop(prefix: str, key: str) -> str:
-    return f"{prefix}{key}".lstrip(".")
-
-
 def check_runnable(spec: dict[str, Any], prop: str) -> None:
-    """Checks shared by tasks, start tasks and job preparation/release tasks. Run for every task added, so a
-    check costs only when its field is present (a task collection's common case is a command line and an id)."""
-    get = spec.get
-    if get("applicationPackageReferences"):
-        check_packages(spec["applicationPackageReferences"], _prop(prop, "applicationPackageReferences"))
-    if not get("commandLine"):
+    """Checks shared by tasks, start tasks and job preparation/release tasks."""
+    check_packages(spec.get("applicationPackageReferences"), f"{prop}applicationPackageReferences".lstrip("."))
+    if not spec.get("commandLine"):
         raise missing_property(f"{prop}.commandLine" if prop else "commandLine")
-    if get("containerSettings") and (prop or machine_engine().engine is None):
+    if spec.get("containerSettings") and (prop or machine_engine().engine is None):
         # tasks run in their image with this machine's docker or podman (compute.containers); start, preparation
         # and release tasks in containers are not emulated
         why = "they are run for tasks only" if prop else f"none works here ({machine_engine().why_not})"
-        raise unsupported_locally(_prop(prop, "containerSettings"), "container tasks need a container "
+        raise unsupported_locally(f"{prop}containerSettings".lstrip("."), "container tasks need a container "
                                   f"engine (docker or podman), and {why}; run the command directly.")
-    if get("userIdentity"):
-        _check_identity(spec["userIdentity"], _prop(prop, "userIdentity"))
-    if get("authenticationTokenSettings") is not None:
-        _check_token_settings(spec["authenticationTokenSettings"], _prop(prop, "authenticationTokenSettings"))
-    if constraints := get("constraints"):
-        for field in ("maxWallClockTime", "retentionTime"):
-            parse_duration(constraints.get(field), f"constraints.{field}")
-    for i, rf in enumerate(get("resourceFiles") or ()):
+    _check_identity(spec.get("userIdentity"), f"{prop}userIdentity".lstrip("."))
+    _check_token_settings(spec.get("authenticationTokenSettings"), f"{prop}authenticationTokenSettings".lstrip("."))
+    for field in ("maxWallClockTime", "retentionTime"):
+        parse_duration((spec.get("constraints") or {}).get(field), f"constraints.{field}")
+    for i, rf in enumerate(spec.get("resourceFiles") or []):
         _check_resource_file(rf, f"resourceFiles[{i}]")
 
 
