@@ -23,10 +23,10 @@ from bench.services import Service
 NOTES = """\
 Where the emulator rows stop: every figure here shares 2 cores with its own client (and, at a load above 2,
 with other processes). The service's CPU time per task added is its ceiling on one core whatever the client
-does: 15,000 tasks/s needs at most 67 µs. Profiled per task (in process, 100-task collections, min of 5):
-body parse 0.4 µs, checks 1.6, task document 6.7, its JSON 6.8, SQLite (the collection's rows in one
-statement, id check, indexes, the counts trigger, commit) ~17, response 1.2, and the HTTP request itself
-(uvicorn, routing, SharedKey) ~1.8 ms a request, ~18 µs a task. The client row is the other half: the
+does: 15,000 tasks/s needs at most 67 µs. Profiled per task (in process, 100-task collections, min of 5,
+quiet): body parse 0.4-0.8 µs, checks 4, task document 10, its JSON 7.5, SQLite (the collection's rows in
+one statement, id check, indexes, the counts trigger, commit) ~21, response 1.4, and the HTTP request itself
+(uvicorn, routing, SharedKey) ~1.8 ms a request, ~18 µs a task; the scheduler's threads spend next to none. The client row is the other half: the
 runner's add_tasks and the SDK serialise every task in one Python process, whose GIL holds it to one core,
 so 1 / (client CPU per task) bounds the throughput whatever the service does, and on 2 cores the pair
 needs (service + client) CPU per task between them. End to end, the emulator's
