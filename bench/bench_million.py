@@ -21,8 +21,9 @@ from bench.services import Azurite, Service
 NOTES = """\
 The job is held by a pool without nodes. `status` is timed as the command works: it loads the workload
 without the per-task checks (a read; apply ran them), plans against the target and reads the job's task
-counts; the emulator counts from a covering index. The apply's wall time is CPU on 2 shared cores: the
-emulator's ~70 µs a task (bench_emulator) and the runner's expansion and encoding.
+counts; the emulator reads the job's few counts rows, kept exact by every task transition. The apply's wall
+time is CPU on 2 shared cores: the emulator's ~60 µs a task (bench_emulator) and the runner's expansion and
+encoding.
 """
 
 TASKS = scaled(1_000_000, 1000)

@@ -91,7 +91,10 @@ def test_nul_in_a_job_preparation_command_is_refused(batch, pool) -> None:
 
 
 @pytest.mark.parametrize("raw", [b'{"id": "t", "commandLine": "/bin/true\\u0000"}', b'{"id": "t", "commandLine": "\\ud800"}',
-                                 b'{"id": "t", "commandLine": "\xff"}', b'{"id": "t", ', b'["t"]'])
+                                 b'{"id": "t", "commandLine": "\xff"}', b'{"id": "t", ', b'["t"]',
+                                 # a surrogate as raw UTF-8 bytes; a UTF-16 body (its \u escape is not ASCII bytes)
+                                 '{"id": "t", "commandLine": "\ud800"}'.encode("utf-8", "surrogatepass"),
+                                 '{"id": "t", "commandLine": "/bin/true\\u0000"}'.encode("utf-16")])
 def test_raw_bodies_that_cannot_be_run_get_400(emulator, pool, raw) -> None:
     job_id = make_job(emulator.client(), pool)
     resp = signed(emulator, "POST", f"/jobs/{job_id}/tasks", Q, raw)

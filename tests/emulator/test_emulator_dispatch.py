@@ -1,5 +1,5 @@
 """The dispatch path's building blocks: savepoints inside a transaction, read-only parsed views, the counts
-index, the fast RFC 3339 formatter, and the combined completion + next-claim commit under real processes."""
+table, the fast RFC 3339 formatter, and the combined completion + next-claim commit under real processes."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from azure.batch import models as m
 
 from bigcompute.emulator.core.formats import iso
 from bigcompute.emulator.state.db import Database, ViewCache
+from bigcompute.emulator.state.tasks import COUNTS_SQL, PAGE_SQL
 from bigcompute.local.testing import make_job, make_pool, wait_for
 
 
@@ -34,11 +35,20 @@ def test_view_cache_parses_each_text_once() -> None:
     assert view('{"id": "p", "n": 1}') == a
 
 
-def test_task_counts_read_only_the_index() -> None:
+def test_task_counts_read_only_the_counts_table() -> None:
     db = Database(None)
-    plan = db.conn.execute("EXPLAIN QUERY PLAN SELECT state, result, COUNT(*), SUM(slots) FROM tasks "
-                           "WHERE job_id=? GROUP BY state, result", ("j",)).fetchall()
-    assert "COVERING INDEX tasks_counts" in plan[0][3]
+    plan = db.conn.execute(f"EXPLAIN QUERY PLAN {COUNTS_SQL}", ("j",)).fetchall()
+    assert [row[3] for row in plan] == ["SEARCH task_counts USING PRIMARY KEY (job_id=?)"]
+
+
+def test_a_task_page_reads_only_its_rows() -> None:
+    """Each page of a list seeks to its first seq: no sort of the whole job per page (quadratic on 1M tasks)."""
+    db = Database(None)
+    plan = db.conn.execute(f"EXPLAIN QUERY PLAN {PAGE_SQL}", ("j", 0)).fetchall()
+    assert [row[3] for row in plan] == ["SEARCH tasks USING INDEX tasks_seq (job_id=? AND seq>?)"]
+    runnable = db.conn.execute("EXPLAIN QUERY PLAN SELECT doc FROM tasks WHERE job_id=? AND state='active' AND "
+                               "waiting=0 AND slots<=? ORDER BY seq LIMIT ?", ("j", 1, 1)).fetchall()
+    assert "tasks_sched" in runnable[0][3]  # dispatch keeps its own index
 
 
 def test_iso_matches_datetime() -> None:

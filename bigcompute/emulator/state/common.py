@@ -46,8 +46,9 @@ def set_state(doc: Resource, new: str, now: float) -> None:
 
 
 def new_doc(spec: dict[str, Any], url: str, now: float, state: str) -> dict[str, Any]:
+    stamp = iso(now)  # formatted once for both times: every task added comes through here
     doc = dict(spec)
-    doc.update(url=url, creationTime=iso(now), state=state, stateTransitionTime=iso(now))
+    doc.update(url=url, creationTime=stamp, state=state, stateTransitionTime=stamp)
     touch(cast(Resource, doc), now)
     return doc
 

@@ -23,6 +23,10 @@ _CREATE_KEYS = (
     "authenticationTokenSettings", "multiInstanceSettings", "containerSettings",
 )
 _ID_CHUNK = 500
+# A job's counts: at most 4 rows of the table the task transitions keep (state/db.py), never the task rows.
+COUNTS_SQL = "SELECT bucket, n, slots FROM task_counts WHERE job_id=?"
+# The job's tasks in submission order, 1,000 at a time after a seq (lists, and every filter over them).
+PAGE_SQL = "SELECT seq, doc FROM tasks WHERE job_id=? AND seq>? ORDER BY seq LIMIT 1000"
 
 
 class TaskStore:
@@ -233,8 +237,7 @@ class TaskStore:
     def iter_docs(self, job_id: str, after_seq: int = 0) -> Iterator[tuple[int, TaskDoc]]:
         last = after_seq
         while True:
-            rows = self.ctx.db.conn.execute(
-                "SELECT seq, doc FROM tasks WHERE job_id=? AND seq>? ORDER BY seq LIMIT 1000", (job_id, last)).fetchall()
+            rows = self.ctx.db.conn.execute(PAGE_SQL, (job_id, last)).fetchall()
             if not rows:
                 return
             for seq, text in rows:
@@ -255,19 +258,16 @@ class TaskStore:
             return page, None
 
     def counts(self, job_id: str) -> dict[str, Any]:
+        """The job's TaskCounts and TaskSlotCounts from its few task_counts rows (db.py keeps them exact)."""
         with self.ctx.db.lock:
             self.jobs.ensure(job_id)
-            rows = self.ctx.db.conn.execute(
-                "SELECT state, result, COUNT(*), SUM(slots) FROM tasks WHERE job_id=? GROUP BY state, result",
-                (job_id,)).fetchall()
+            rows = self.ctx.db.conn.execute(COUNTS_SQL, (job_id,)).fetchall()
         keys = ("active", "running", "completed", "succeeded", "failed")
         tasks, slots = dict.fromkeys(keys, 0), dict.fromkeys(keys, 0)
-        for state, result, n, s in rows:
-            bucket = "running" if state == TaskState.PREPARING else state
-            for out, v in ((tasks, n), (slots, s)):
-                out[bucket] += v
-                if state == TaskState.COMPLETED:
-                    out["succeeded" if result == "success" else "failed"] += v
+        for bucket, n, s in rows:
+            tasks[bucket], slots[bucket] = n, s
+        for out in (tasks, slots):
+            out["completed"] = out["succeeded"] + out["failed"]
         return {"taskCounts": tasks, "taskSlotCounts": slots}
 
     def update_constraints(self, job_id: str, task_id: str, constraints: dict[str, Any]) -> TaskDoc:

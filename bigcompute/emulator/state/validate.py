@@ -163,28 +163,35 @@ def check_task(spec: dict[str, Any], job: JobDoc) -> None:
         multi_instance.check_settings(spec)
         for i, rf in enumerate(spec["multiInstanceSettings"].get("commonResourceFiles") or []):
             _check_resource_file(rf, f"multiInstanceSettings.commonResourceFiles[{i}]")
-    deps = spec.get("dependsOn")
-    if deps and not job.get("usesTaskDependencies"):
-        raise BatchError(
-            400, "TaskDependenciesNotSpecifiedOnJob",
-            "The task has dependencies but the job does not allow them (usesTaskDependencies is false).",
-        )
-    if deps:
-        if sum(len(t) for t in deps.get("taskIds") or []) > MAX_DEPENDS_CHARS:
-            raise BatchError(400, "TaskDependencyListTooLong", "The dependsOn task id list is too long.")
-        for r in deps.get("taskIdRanges") or []:
-            if not isinstance(r.get("start"), int) or not isinstance(r.get("end"), int) or r["start"] > r["end"]:
-                raise invalid_property("dependsOn.taskIdRanges", "A task id range needs integers start <= end.")
-    exits = spec.get("exitConditions") or {}
-    if job.get("onTaskFailure", "noaction") == "noaction":
-        options = [e.get("exitOptions") or {} for e in exits.get("exitCodes") or []]
-        options += [e.get("exitOptions") or {} for e in exits.get("exitCodeRanges") or []]
-        options += [exits.get(k) or {} for k in ("preProcessingError", "fileUploadError", "default")]
-        if any(o.get("jobAction") not in (None, "none") for o in options):
-            raise invalid_property("exitConditions", "A jobAction can be set only when the job's onTaskFailure "
-                                   "is performexitoptionsjobaction.")
-    for i, of in enumerate(spec.get("outputFiles") or []):
+    if spec.get("dependsOn"):
+        _check_dependencies(spec["dependsOn"], job)
+    if spec.get("exitConditions") and job.get("onTaskFailure", "noaction") == "noaction":
+        _check_job_actions(spec["exitConditions"])
+    for i, of in enumerate(spec.get("outputFiles") or ()):
         if not of.get("filePattern"):
             raise missing_property(f"outputFiles[{i}].filePattern")
         if not ((of.get("destination") or {}).get("container") or {}).get("containerUrl"):
             raise missing_property(f"outputFiles[{i}].destination.container.containerUrl")
+
+
+def _check_dependencies(deps: dict[str, Any], job: JobDoc) -> None:
+    if not job.get("usesTaskDependencies"):
+        raise BatchError(
+            400, "TaskDependenciesNotSpecifiedOnJob",
+            "The task has dependencies but the job does not allow them (usesTaskDependencies is false).",
+        )
+    if sum(len(t) for t in deps.get("taskIds") or []) > MAX_DEPENDS_CHARS:
+        raise BatchError(400, "TaskDependencyListTooLong", "The dependsOn task id list is too long.")
+    for r in deps.get("taskIdRanges") or []:
+        if not isinstance(r.get("start"), int) or not isinstance(r.get("end"), int) or r["start"] > r["end"]:
+            raise invalid_property("dependsOn.taskIdRanges", "A task id range needs integers start <= end.")
+
+
+def _check_job_actions(exits: dict[str, Any]) -> None:
+    """Under the job's default onTaskFailure (noaction), no exit condition may ask for a job action."""
+    options = [e.get("exitOptions") or {} for e in exits.get("exitCodes") or []]
+    options += [e.get("exitOptions") or {} for e in exits.get("exitCodeRanges") or []]
+    options += [exits.get(k) or {} for k in ("preProcessingError", "fileUploadError", "default")]
+    if any(o.get("jobAction") not in (None, "none") for o in options):
+        raise invalid_property("exitConditions", "A jobAction can be set only when the job's onTaskFailure "
+                               "is performexitoptionsjobaction.")

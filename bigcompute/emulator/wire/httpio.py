@@ -37,6 +37,11 @@ MAX_BODY = 1024 * 1024
 _DRAIN = 16 * MAX_BODY
 # NUL cannot reach a process (argv and environ are C strings); lone surrogates cannot be encoded as UTF-8.
 _BAD_TEXT = re.compile(r"[\x00\ud800-\udfff]")
+# What `_clean` acts on reaches a body only as a \u escape, a surrogate's UTF-8 bytes (json.loads decodes with
+# surrogatepass), a NUL byte (any UTF-16/32 body) or an integer property sent as a string: a body with none of
+# them skips the walk, as every task collection of ordinary tasks does.
+_MAY_NEED_CLEANING = re.compile(
+    rb'\\u|\xed[\xa0-\xbf]|\x00|"(?:' + "|".join(sorted(INT_KEYS)).encode() + rb')"\s*:\s*"')
 
 
 def _too_large() -> BatchError:
@@ -73,7 +78,8 @@ async def body(req: Request, limit: int = MAX_BODY) -> dict[str, Any]:
         raise BatchError(400, "InvalidRequestBody", "The specified request body is not syntactically valid.") from exc
     if not isinstance(data, dict):
         raise BatchError(400, "InvalidRequestBody", "The request body must be a JSON object.")
-    _clean(data, "")
+    if _MAY_NEED_CLEANING.search(raw):
+        _clean(data, "")
     return data
 
 
