@@ -53,6 +53,8 @@ class Product(Generator):
         return math.prod(p.size for p in self.parameters)
 
     def rows(self) -> Iterator[tuple[Any, ...]]:
+        if len(self.parameters) == 1:  # product() would first copy the values into a tuple: a million ints
+            return zip(self.parameters[0].values)
         return product(*(p.values for p in self.parameters))  # last parameter varies fastest
 
     def axes(self) -> tuple[Sequence[Any], ...]:

@@ -55,6 +55,12 @@ class _Arithmetic(Sequence):
         return (self.start + i * self.step for i in range(self.length))
 
 
+def distinct_integers(values: Sequence[Any]) -> bool:
+    """The values are integers, no two equal, by construction (a range, or an integral arithmetic progression
+    with a step): their decimal texts are distinct without a set of them."""
+    return isinstance(values, range) or (isinstance(values, _Arithmetic) and values.integral and int(values.step) != 0)
+
+
 def parameter(name: str, spec: Mapping[str, Any]) -> Parameter:
     if "values" in spec:
         return Parameter(name, tuple(spec["values"]))

@@ -18,11 +18,13 @@ reports exactly what is wrong.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections import deque
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from bigcompute.workload.expand import CompiledGroup, id_prefix, index_renders
 from bigcompute.workload.model import Workload
+from bigcompute.workload.params import distinct_integers
 from bigcompute.workload.templates import Field, Template, split_template
 
 ID_CHARS = re.compile(r"[A-Za-z0-9_-]*\Z")  # checks.TASK_ID without its length, for parts of an id
@@ -81,16 +83,14 @@ class _Domain:
     def __init__(self, axes: dict[str, Sequence], constants: dict, count: int):
         self.axes, self.constants, self.count = axes, constants, count
 
-    def texts(self, f: Field) -> list[str] | None:
-        """Every text of the field (one per value of its parameter, in order); None when a value cannot take the
-        spec, or for `{index}` (see index_width)."""
-        if f.name == INDEX:
-            return None
-        values: Iterable = self.axes[f.name] if f.name in self.axes else (self.constants[f.name],)
-        try:
-            return [format(v, f.spec) for v in values]
-        except (ValueError, TypeError):
-            return None
+    def values(self, f: Field) -> Sequence:
+        return self.axes[f.name] if f.name in self.axes else (self.constants[f.name],)
+
+    def texts(self, f: Field) -> Iterator[str]:
+        """Every text of a field other than `{index}`, one per value of its parameter, in order, made as they are
+        read (a million values are a million texts: never held at once); raises ValueError or TypeError where a
+        value cannot take the spec."""
+        return (format(v, f.spec) for v in self.values(f))
 
     def index_width(self, f: Field) -> tuple[int, int] | None:
         """The shortest and longest text of `{index}` when its texts are plain decimal digits, else None."""
@@ -108,8 +108,11 @@ class _Domain:
             if f.name == INDEX:
                 if not index_renders(f.spec, self.count):
                     return False
-            elif self.texts(f) is None:
-                return False
+            else:
+                try:
+                    deque(self.texts(f), maxlen=0)
+                except (ValueError, TypeError):
+                    return False
         return True
 
 
@@ -157,16 +160,25 @@ def _field(f: Field, domain: _Domain, following: str, last: bool) -> tuple[int, 
         low, high = widths
         return low, high, _index_chars(domain.count, low), low == high or last or \
             following[:1] not in ("", *"0123456789")
-    texts = domain.texts(f)
-    if texts is None or not all(ID_CHARS.match(text) for text in texts):
+    distinct = distinct_integers(domain.values(f)) and _DIGITS_SPEC.match(f.spec) is not None
+    seen: set[str] = set()  # lowered texts, when distinctness is not known by construction
+    alphabet: set[str] = set()
+    low, high, total, n = MAX_ID + 1, 0, 0, 0
+    try:
+        for text in domain.texts(f):
+            if not ID_CHARS.match(text):
+                return None
+            lowered = text.lower()
+            if not distinct:
+                if lowered in seen:
+                    return None  # two values, one text: their tasks may share an id (the scan finds whether they do)
+                seen.add(lowered)
+            alphabet.update(lowered)
+            low, high, total, n = min(low, len(text)), max(high, len(text)), total + len(text), n + 1
+    except (ValueError, TypeError):
         return None
-    lowered = [text.lower() for text in texts]
-    if len(set(lowered)) != len(lowered):
-        return None  # two values, one text: their tasks may share an id (the scan finds whether they do)
-    lengths = {len(text) for text in texts}
-    alphabet = set("".join(lowered))
-    readable = len(lengths) == 1 or last or (following != "" and following[0] not in alphabet)
-    return min(lengths), max(lengths), sum(map(len, texts)) * (domain.count // len(texts)), readable
+    readable = low == high or last or (following != "" and following[0] not in alphabet)
+    return low, high, total * (domain.count // n), readable
 
 
 def _index_chars(count: int, width: int) -> int:
