@@ -31,7 +31,7 @@ from bigcompute.emulator.core.errors import BatchError, missing_property
 from bigcompute.emulator.core.formats import iso
 from bigcompute.emulator.core.identities import ManagedIdentities
 from bigcompute.emulator.core.tokens import JobTokens
-from bigcompute.emulator.state.common import public
+from bigcompute.emulator.state.common import find_node, public
 from bigcompute.emulator.state.models import NodeDoc, NodeState, TaskState
 from bigcompute.emulator.state.stores import Stores
 
@@ -171,8 +171,7 @@ class BatchState:
     # --- node files and conditions tests ask for ---------------------------------------------------------
     def node_root(self, pool_id: str, node_id: str) -> Path:
         pool = self.pools.get(pool_id)
-        if not any(n["id"] == node_id for n in pool["_nodes"]):
-            raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
+        find_node(pool["_nodes"], node_id)
         return self.layout.root(pool["id"], node_id)
 
     def upload_node_logs(self, pool_id: str, node_id: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -195,9 +194,7 @@ class BatchState:
         to Batch: no task is sent to it any more. For tests of what meets such a node (`bigcompute doctor`)."""
         with self.stores.tx():
             pool = self.pools.load(pool_id)
-            node = next((n for n in pool["_nodes"] if n["id"] == node_id), None)
-            if node is None:
-                raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
+            node = find_node(pool["_nodes"], node_id)
             node.update({"state": NodeState.UNUSABLE, "stateTransitionTime": iso(self.ctx.clock()), "errors": [error]})
             self.pools.save(pool)
 

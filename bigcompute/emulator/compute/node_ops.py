@@ -20,6 +20,7 @@ from bigcompute.emulator.compute.runs import Runs
 from bigcompute.emulator.compute.runtime import Runtime
 from bigcompute.emulator.core.errors import BatchError, invalid_property, missing_property
 from bigcompute.emulator.core.formats import iso
+from bigcompute.emulator.state.common import find_node
 from bigcompute.emulator.state.models import AllocationState, NodeDoc, NodeState, PoolDoc, PoolState
 from bigcompute.emulator.state.stores import Stores
 
@@ -194,10 +195,7 @@ class NodeOps:
 
     @staticmethod
     def _node(pool: PoolDoc, node_id: str) -> NodeDoc:
-        node = next((n for n in pool["_nodes"] if n["id"] == node_id), None)
-        if node is None:
-            raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
-        return node
+        return find_node(pool["_nodes"], node_id)
 
     def _find(self, pool_id: str, node_id: str) -> tuple[PoolDoc, NodeDoc]:
         pool = self._pool(pool_id)

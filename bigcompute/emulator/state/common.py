@@ -4,14 +4,14 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Generic, TypeVar, cast
 
 from bigcompute.emulator.core.errors import BatchError, not_found
 from bigcompute.emulator.core.formats import iso, new_etag
 from bigcompute.emulator.state.db import Database, dumps, loads
-from bigcompute.emulator.state.models import Resource
+from bigcompute.emulator.state.models import NodeDoc, Resource
 
 
 @dataclass
@@ -29,6 +29,14 @@ class Ctx:
 def public(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The wire view: keys starting with `_` are the emulator's own bookkeeping."""
     return {k: v for k, v in doc.items() if not k.startswith("_")}
+
+
+def find_node(nodes: Iterable[NodeDoc], node_id: str) -> NodeDoc:
+    """The node of that id among a pool's nodes (stored or as viewed), or Batch's 404."""
+    node = next((n for n in nodes if n["id"] == node_id), None)
+    if node is None:
+        raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
+    return node
 
 
 def touch(doc: Resource, now: float) -> None:

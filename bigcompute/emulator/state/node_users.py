@@ -13,7 +13,7 @@ from typing import Any
 
 from bigcompute.emulator.core.errors import BatchError, invalid_property, missing_property
 from bigcompute.emulator.core.formats import iso, parse_iso
-from bigcompute.emulator.state.common import Ctx
+from bigcompute.emulator.state.common import Ctx, find_node
 from bigcompute.emulator.state.models import NodeDoc, NodeState, PoolDoc, PoolState
 from bigcompute.emulator.state.pools import PoolStore
 
@@ -70,7 +70,7 @@ class NodeUserStore:
     def accounts(self, pool_id: str, node_id: str) -> dict[str, dict[str, Any]]:
         """The node's accounts by name, as kept (Batch has no operation that reads them: for tests)."""
         with self.ctx.db.lock:
-            node = _node(self.pools.load(pool_id), node_id)
+            node = find_node(self.pools.load(pool_id)["_nodes"], node_id)
             return dict(node.get("_users") or {})
 
     def _account(self, name: str, spec: dict[str, Any], windows: bool) -> dict[str, Any]:
@@ -102,7 +102,7 @@ class NodeUserStore:
         pool = self.pools.load(pool_id)
         if pool["state"] == PoolState.DELETING:
             raise BatchError(409, "PoolBeingDeleted", "The specified pool has been marked for deletion.")
-        node = _node(pool, node_id)
+        node = find_node(pool["_nodes"], node_id)
         state = node["state"]
         if state not in _READY:
             raise BatchError(409, _NOT_READY_CODES.get(state, "OperationNotValidOnNode"),
@@ -114,13 +114,6 @@ def _windows(pool: PoolDoc) -> bool:
     """A pool of Windows nodes, by its node agent (batch.node.windows amd64)."""
     vm = pool.get("virtualMachineConfiguration") or {}
     return str(vm.get("nodeAgentSKUId", "")).lower().startswith("batch.node.windows")
-
-
-def _node(pool: PoolDoc, node_id: str) -> NodeDoc:
-    node = next((n for n in pool["_nodes"] if n["id"] == node_id), None)
-    if node is None:
-        raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
-    return node
 
 
 def _no_such_user() -> BatchError:

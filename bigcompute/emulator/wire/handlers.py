@@ -11,6 +11,7 @@ from starlette.responses import Response
 
 from bigcompute.emulator.core.errors import BatchError
 from bigcompute.emulator.service import BatchState
+from bigcompute.emulator.state.common import find_node
 from bigcompute.emulator.wire import files
 from bigcompute.emulator.wire.httpio import ListQuery, body, empty, json_response, one
 
@@ -149,10 +150,7 @@ def _error_body(data: dict[str, Any]) -> dict[str, Any]:
 
 
 async def get_node(req: Request) -> Response:
-    for node in _st(req).nodes_view(_p(req, "pool_id")):
-        if node["id"] == _p(req, "node_id"):
-            return json_response(node)
-    raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
+    return json_response(find_node(_st(req).nodes_view(_p(req, "pool_id")), _p(req, "node_id")))
 
 
 _COUNT_KEYS = ("creating", "idle", "offline", "preempted", "rebooting", "reimaging", "running", "starting",

@@ -7,8 +7,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from bigcompute.emulator.compute import node_setup
-from bigcompute.emulator.core.errors import BatchError
 from bigcompute.emulator.service import BatchState
+from bigcompute.emulator.state.common import find_node
 from bigcompute.emulator.state.models import NodeDoc, PoolDoc
 from bigcompute.emulator.wire.httpio import ListQuery, json_response
 from bigcompute.emulator.wire.odata import parse_select, project
@@ -17,10 +17,7 @@ from bigcompute.emulator.wire.odata import parse_select, project
 def _pool_node(req: Request) -> tuple[PoolDoc, NodeDoc]:
     state: BatchState = req.app.state.batch
     pool = state.pools.get(req.path_params["pool_id"])
-    node = next((n for n in pool["_nodes"] if n["id"] == req.path_params["node_id"]), None)
-    if node is None:
-        raise BatchError(404, "NodeNotFound", "The specified node does not exist.")
-    return pool, node
+    return pool, find_node(pool["_nodes"], req.path_params["node_id"])
 
 
 async def list_node_extensions(req: Request) -> Response:
